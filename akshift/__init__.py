@@ -1,0 +1,1 @@
+"""akshift: the command-line front end that ties stacks, migration and sandbox together."""

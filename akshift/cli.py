@@ -1,0 +1,30 @@
+"""The single `akshift` command line.
+
+Why it is shaped so: each command group lives in its own module (``cmd_*.py``)
+and imports its heavy dependencies (Pulumi, pulumi-azure-native) only when it
+runs, so `akshift config validate` answers in well under a second and works
+without Pulumi installed. This module only wires the groups together.
+"""
+from __future__ import annotations
+
+import typer
+
+from akshift import cmd_config, cmd_migrate, cmd_sandbox
+
+app = typer.Typer(
+    name="akshift",
+    help="Move AKS clusters off kubenet: declare the new cluster, migrate workloads, cut over.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(cmd_config.app, name="config")
+app.add_typer(cmd_sandbox.app, name="sandbox")
+cmd_migrate.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Migration engine: inventory → sanitize/transform → plan → apply → verify, between artifacts on disk."""

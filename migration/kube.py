@@ -1,0 +1,393 @@
+"""The one module that talks to the Kubernetes API.
+
+Why a thin client of our own on httpx instead of the official ``kubernetes``
+package, lightkube or kr8s (see docs/dependencies.md for the measurement):
+
+* a migration handles *every* kind, including custom resources it has never
+  seen, so objects stay plain dicts — no model classes to build and throw away;
+* the hot paths (list with pagination, server-side apply) are one HTTP call
+  each over a pooled connection, decoded with orjson;
+* concurrency is a thread pool over one ``httpx.Client`` (thread-safe), which
+  keeps the code synchronous and easy to kill and resume.
+
+Everything else in the project (sandbox, migration stages, cutover) goes
+through :class:`KubeClient`; nothing else opens a socket to an API server.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+import random
+import ssl
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import yaml
+
+from migration.errors import ApiError, KubeconfigError
+
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is valid YAML, so we send JSON
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiResource:
+    """One served resource type, as discovery reports it."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    verbs: frozenset[str]
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def collection_path(self, namespace: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            return f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+
+@dataclasses.dataclass(frozen=True)
+class KubeConfig:
+    """What we need from a kubeconfig context: where, and who we are."""
+
+    server: str
+    context: str
+    ca_data: bytes | None = None
+    insecure: bool = False
+    client_cert_data: bytes | None = None
+    client_key_data: bytes | None = None
+    token: str | None = None
+    namespace: str = "default"
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], context: str | None = None) -> KubeConfig:
+        """Read one context of a kubeconfig file.
+
+        Args:
+            path: the kubeconfig file.
+            context: the context name; the file's ``current-context`` when None.
+
+        Returns:
+            The resolved connection settings.
+
+        Raises:
+            KubeconfigError: the file is missing, not YAML, or lacks the context,
+                cluster or user it names.
+        """
+        p = Path(path).expanduser()
+        try:
+            doc = yaml.safe_load(p.read_text())
+        except FileNotFoundError as e:
+            raise KubeconfigError(f"kubeconfig {p} does not exist; pass --source/--target with a valid path") from e
+        except yaml.YAMLError as e:
+            raise KubeconfigError(f"kubeconfig {p} is not valid YAML ({e.__class__.__name__}); fix or regenerate it") from e
+        if not isinstance(doc, dict):
+            raise KubeconfigError(f"kubeconfig {p} is not a kubeconfig mapping")
+
+        def named(section: str, name: str) -> dict[str, Any]:
+            for item in doc.get(section) or []:
+                if isinstance(item, dict) and item.get("name") == name:
+                    return item.get(section[:-1]) or {}
+            raise KubeconfigError(f"kubeconfig {p}: {section[:-1]} '{name}' not found; check the file's {section}")
+
+        ctx_name = context or doc.get("current-context")
+        if not ctx_name:
+            raise KubeconfigError(f"kubeconfig {p} has no current-context; pass --context")
+        ctx = named("contexts", ctx_name)
+        cluster = named("clusters", ctx.get("cluster", ""))
+        user = named("users", ctx.get("user", "")) if ctx.get("user") else {}
+        if not cluster.get("server"):
+            raise KubeconfigError(f"kubeconfig {p}: cluster of context '{ctx_name}' has no server")
+
+        def data(obj: dict[str, Any], key: str) -> bytes | None:
+            if obj.get(f"{key}-data"):
+                return base64.b64decode(obj[f"{key}-data"])
+            if obj.get(key):
+                f = Path(obj[key])
+                if not f.is_absolute():
+                    f = p.parent / f
+                return f.read_bytes()
+            return None
+
+        token = user.get("token")
+        if not token and user.get("tokenFile"):
+            token = Path(user["tokenFile"]).read_text().strip()
+        return cls(
+            server=cluster["server"].rstrip("/"),
+            context=ctx_name,
+            ca_data=data(cluster, "certificate-authority"),
+            insecure=bool(cluster.get("insecure-skip-tls-verify")),
+            client_cert_data=data(user, "client-certificate"),
+            client_key_data=data(user, "client-key"),
+            token=token,
+            namespace=ctx.get("namespace") or "default",
+        )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        if self.insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        elif self.ca_data:
+            ctx.load_verify_locations(cadata=self.ca_data.decode())
+        if self.client_cert_data and self.client_key_data:
+            # ssl can only load a key from a file: write it 0600 in a private temp dir and remove at once.
+            with tempfile.TemporaryDirectory(prefix="akshift-tls-") as d:
+                cert, key = Path(d, "c.pem"), Path(d, "k.pem")
+                for f, b in ((cert, self.client_cert_data), (key, self.client_key_data)):
+                    f.touch(mode=0o600)
+                    f.write_bytes(b)
+                ctx.load_cert_chain(cert, key)
+        return ctx
+
+
+def object_path(api_version: str, plural: str, namespace: str | None, name: str | None = None) -> str:
+    """REST path of a collection or an object.
+
+    >>> object_path("apps/v1", "deployments", "shop", "web")
+    '/apis/apps/v1/namespaces/shop/deployments/web'
+    >>> object_path("v1", "namespaces", None, "shop")
+    '/api/v1/namespaces/shop'
+    """
+    base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+    ns = f"/namespaces/{namespace}" if namespace else ""
+    return f"{base}{ns}/{plural}" + (f"/{name}" if name else "")
+
+
+class KubeClient:
+    """A small, thread-safe Kubernetes API client over one pooled httpx connection set.
+
+    Args:
+        config: connection settings (see :meth:`KubeConfig.load`).
+        max_connections: size of the connection pool; match the caller's concurrency.
+        timeout: seconds per request.
+        retries: attempts for retryable failures (429, 5xx, connection errors), with
+            exponential backoff and jitter; permanent errors raise at once.
+    """
+
+    def __init__(self, config: KubeConfig, *, max_connections: int = 16, timeout: float = 30.0, retries: int = 6):
+        self.config = config
+        self.retries = retries
+        headers = {"Accept": "application/json", "User-Agent": "akshift/0.1"}
+        if config.token:
+            headers["Authorization"] = f"Bearer {config.token}"
+        self._http = httpx.Client(
+            base_url=config.server,
+            verify=config.ssl_context(),
+            headers=headers,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+        self._resources: dict[tuple[str, str], ApiResource] | None = None
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | os.PathLike[str], context: str | None = None, **kw: Any) -> KubeClient:
+        return cls(KubeConfig.load(path, context), **kw)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> KubeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- raw requests -------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        ref: str = "",
+    ) -> dict[str, Any]:
+        """Send one request, retrying what is retryable.
+
+        Raises:
+            ApiError: the server answered with an error status (``.status``,
+                ``.reason``, ``.retryable``), or the server was unreachable after
+                all retries (status 0).
+        """
+        content = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": content_type} if content is not None else None
+        delay = 0.2
+        for attempt in range(self.retries):
+            try:
+                resp = self._http.request(method, path, params=params, content=content, headers=headers)
+            except httpx.TransportError as e:
+                if attempt == self.retries - 1:
+                    raise ApiError(0, "Unreachable", f"{self.config.server}: {e.__class__.__name__}: {e}", ref=ref, retryable=True) from e
+            else:
+                if resp.status_code < 400:
+                    return orjson.loads(resp.content) if resp.content else {}
+                err = ApiError.from_response(resp.status_code, resp.content, ref=ref)
+                if resp.status_code not in RETRY_STATUSES or attempt == self.retries - 1:
+                    raise err
+                retry_after = resp.headers.get("Retry-After")
+                if retry_after and retry_after.isdigit():
+                    delay = max(delay, float(retry_after))
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        return self.request("GET", path, params=params or None)
+
+    # -- discovery ----------------------------------------------------------
+
+    def resources(self, refresh: bool = False) -> dict[tuple[str, str], ApiResource]:
+        """Every served resource type keyed by (apiVersion, kind), preferred versions first.
+
+        Uses aggregated discovery-equivalent calls: /api, /apis, then each group
+        version's resource list. Subresources (``pods/log``) are left out.
+        """
+        if self._resources is not None and not refresh:
+            return self._resources
+        found: dict[tuple[str, str], ApiResource] = {}
+        group_versions: list[tuple[str, str]] = [("", v) for v in self.get("/api").get("versions", [])]
+        for g in self.get("/apis").get("groups", []):
+            preferred = g.get("preferredVersion", {}).get("version")
+            versions = [v["version"] for v in g.get("versions", [])]
+            versions.sort(key=lambda v: v != preferred)
+            group_versions += [(g["name"], v) for v in versions]
+        for group, version in group_versions:
+            path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            try:
+                doc = self.get(path)
+            except ApiError as e:
+                if e.status in (404, 503):  # an aggregated API that is down: skip, not fatal
+                    continue
+                raise
+            for r in doc.get("resources", []):
+                if "/" in r["name"]:
+                    continue
+                res = ApiResource(group, version, r["kind"], r["name"], bool(r.get("namespaced")), frozenset(r.get("verbs", [])))
+                found.setdefault((res.api_version, res.kind), res)
+        self._resources = found
+        return found
+
+    def resource_for(self, api_version: str, kind: str) -> ApiResource:
+        res = self.resources().get((api_version, kind))
+        if res is None:
+            res = self.resources(refresh=True).get((api_version, kind))
+        if res is None:
+            raise ApiError(404, "NotServed", f"{kind} in {api_version} is not served by {self.config.server}; "
+                           "install its CRD or convert it to a served version", ref=f"{api_version}/{kind}")
+        return res
+
+    def path_of(self, obj: dict[str, Any]) -> str:
+        res = self.resource_for(obj["apiVersion"], obj["kind"])
+        md = obj.get("metadata", {})
+        return object_path(res.api_version, res.plural, md.get("namespace") if res.namespaced else None, md.get("name"))
+
+    # -- reads --------------------------------------------------------------
+
+    def list_pages(self, res: ApiResource, *, namespace: str | None = None, limit: int = 500,
+                   label_selector: str | None = None) -> Iterator[dict[str, Any]]:
+        """Yield list pages of one resource type, following ``continue`` tokens.
+
+        An expired continue token (410) restarts the list: objects already yielded
+        may repeat, which snapshot writers tolerate (same path, same content).
+        """
+        params: dict[str, Any] = {"limit": limit}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        path = res.collection_path(namespace)
+        while True:
+            try:
+                page = self.request("GET", path, params=params, ref=f"{res.api_version}/{res.plural}")
+            except ApiError as e:
+                if e.status == 410 and "continue" in params:
+                    params.pop("continue")
+                    continue
+                raise
+            yield page
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return
+            params["continue"] = token
+
+    def list(self, res: ApiResource, **kw: Any) -> Iterator[dict[str, Any]]:
+        """Yield every object of a type, with apiVersion and kind filled in (lists omit them)."""
+        for page in self.list_pages(res, **kw):
+            for item in page.get("items", []):
+                item.setdefault("apiVersion", res.api_version)
+                item.setdefault("kind", res.kind)
+                yield item
+
+    def read(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """The live object with the same identity, or None when it does not exist."""
+        try:
+            return self.request("GET", self.path_of(obj), ref=ref_of(obj))
+        except ApiError as e:
+            if e.status == 404 and e.reason != "NotServed":
+                return None
+            raise
+
+    # -- writes -------------------------------------------------------------
+
+    def apply(self, obj: dict[str, Any], *, field_manager: str, force: bool = False, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply one object.
+
+        Raises:
+            ApiError: 409 with reason ``Conflict`` when fields are owned by another
+                manager and ``force`` is False; 422/400 for invalid objects; 403
+                for RBAC or admission denials.
+        """
+        params: dict[str, Any] = {"fieldManager": field_manager}
+        if force:
+            params["force"] = "true"
+        if dry_run:
+            params["dryRun"] = "All"
+        return self.request("PATCH", self.path_of(obj), params=params, body=obj,
+                            content_type=APPLY_CONTENT_TYPE, ref=ref_of(obj))
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        res = self.resource_for(obj["apiVersion"], obj["kind"])
+        ns = obj.get("metadata", {}).get("namespace") if res.namespaced else None
+        return self.request("POST", object_path(res.api_version, res.plural, ns), body=obj, ref=ref_of(obj))
+
+    def delete(self, obj: dict[str, Any]) -> None:
+        try:
+            self.request("DELETE", self.path_of(obj), ref=ref_of(obj))
+        except ApiError as e:
+            if e.status != 404:
+                raise
+
+    def patch_merge(self, obj: dict[str, Any], patch: dict[str, Any], subresource: str = "") -> dict[str, Any]:
+        path = self.path_of(obj) + (f"/{subresource}" if subresource else "")
+        return self.request("PATCH", path, body=patch, content_type="application/merge-patch+json", ref=ref_of(obj))
+
+    def ready(self) -> bool:
+        try:
+            resp = self._http.get("/readyz")
+            return resp.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def ref_of(obj: dict[str, Any]) -> str:
+    """Human-readable identity: ``Kind namespace/name`` or ``Kind name``.
+
+    >>> ref_of({"kind": "Deployment", "metadata": {"namespace": "shop", "name": "web"}})
+    'Deployment shop/web'
+    """
+    md = obj.get("metadata", {})
+    ns = md.get("namespace")
+    return f"{obj.get('kind')} {ns + '/' if ns else ''}{md.get('name')}"
