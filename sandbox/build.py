@@ -88,6 +88,9 @@ TOOLS: dict[str, Tool] = {
                 ("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"),
                 ("kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager"),
                 ("kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"),
+                # Our own kubectl at the cluster's version: seeding uses it as users do, and the
+                # benchmarks compare against it (Debian's kubectl is outside the version skew).
+                ("kubectl", "k8s.io/kubernetes/cmd/kubectl"),
             ),
             ldflags=(
                 "-X k8s.io/component-base/version.gitVersion={v} "
@@ -202,15 +205,19 @@ def generate_k8s_provider_schema(tool: Tool, src: Path, work: Path) -> Path:
     for go_file in cmd_dir.glob("*.go"):
         embeds.update(re.findall(r"//go:embed\s+(\S+)", go_file.read_text()))
     log(f"{tool.name}: generate schema: embeds {sorted(embeds)}")
-    data = json.loads(schema.read_text())
+    # Mirrors the module's own generate.go (go:build ignore): the schema with its
+    # version set, and the terraform mapping, both re-serialized compactly.
     for name in embeds:
         target = cmd_dir / name
         if target.exists():
             continue
-        if "schema" in name:
-            target.write_text(json.dumps(data, separators=(",", ":")))
-        else:
-            raise BuildError(f"{tool.module}@{tool.version}: step 'generate schema' failed: unknown embed {name}")
+        source = cmd_dir / name.replace("-embed", "")
+        if not source.exists():
+            raise BuildError(f"{tool.module}@{tool.version}: step 'generate schema' failed: no source for embed {name}")
+        data = json.loads(source.read_text())
+        if name.startswith("schema"):
+            data["version"] = PULUMI_K8S_PROVIDER_LABEL
+        target.write_text(json.dumps(data, separators=(",", ":")))
     return dst
 
 
@@ -268,6 +275,8 @@ def build(tool: Tool, force: bool = False) -> list[Path]:
         minor = tool.version.split(".")[1] if tool.version.count(".") >= 2 else ""
         ldflags = "-s -w " + tool.ldflags.format(v=tool.version, minor=minor)
         for binary, pkg in tool.packages:
+            if not force and (out_dir / binary).exists():
+                continue
             t0 = time.monotonic()
             tmp_out = out_dir / f".{binary}.partial"
             run(tool, f"compile {binary}", ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(tmp_out), pkg], work)

@@ -1,0 +1,99 @@
+"""`akshift sandbox`: real local clusters (blue = kubenet-era source, green = Overlay + Cilium target)."""
+from __future__ import annotations
+
+import time
+
+import typer
+
+from akshift.output import ENVIRONMENT, FAILED, Output, OutputOption, emit_json, fail
+
+app = typer.Typer(help="Run real local Kubernetes clusters (etcd + kube-apiserver + kwok) for demos and tests.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def build(force: bool = typer.Option(False, help="rebuild even when cached")) -> None:
+    """Build (or reuse) the pinned binaries from the Go module proxy into ~/.cache/akshift."""
+    from sandbox import build as b
+
+    code = b.main(["--force"] if force else [])
+    raise typer.Exit(code and ENVIRONMENT)
+
+
+@app.command()
+def up(
+    nodes: int = typer.Option(3, min=3, max=1000, help="kwok nodes per cluster"),
+    clusters: str = typer.Option("blue,green", help="comma-separated cluster names"),
+    seed: bool = typer.Option(True, help="apply the kubenet-era seed workloads to blue"),
+    output: Output = OutputOption,
+) -> None:
+    """Start the sandbox clusters (reuses a running sandbox) and seed blue."""
+    from sandbox import manage
+    from sandbox.cluster import SandboxError
+    from sandbox.profiles import PROFILES
+
+    names = [n.strip() for n in clusters.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PROFILES]
+    if unknown:
+        raise fail(f"unknown cluster name(s) {', '.join(unknown)}; choose from {', '.join(PROFILES)}")
+    t0 = time.monotonic()
+    try:
+        state = manage.up(names, nodes)
+        if seed and "blue" in state["clusters"]:
+            from pathlib import Path
+
+            from sandbox.seed import seed as do_seed
+
+            state["seeded"] = len(do_seed(Path(state["clusters"]["blue"]["kubeconfig"])))
+    except SandboxError as e:
+        raise fail(str(e), ENVIRONMENT) from e
+    state["seconds"] = round(time.monotonic() - t0, 1)
+    if output is Output.json:
+        emit_json(state)
+        return
+    for name, c in state["clusters"].items():
+        typer.echo(f"{name}: {c['server']}  pod CIDR {c['pod_cidr']}  kubeconfig {c['kubeconfig']}")
+    if state.get("seeded"):
+        typer.echo(f"blue seeded: {state['seeded']} objects applied")
+    typer.echo(f"ready in {state['seconds']}s — stop with `akshift sandbox down`")
+
+
+@app.command()
+def status(output: Output = OutputOption) -> None:
+    """Show whether the sandbox runs, and each cluster's readiness and node count."""
+    from migration.errors import MigrationError
+    from migration.kube import KubeClient
+    from sandbox import manage
+    from sandbox.cluster import ready_nodes
+
+    state = manage.read_state()
+    if not state or not state["alive"]:
+        if output is Output.json:
+            emit_json({"running": False})
+        else:
+            typer.echo("sandbox: not running (start it with `akshift sandbox up`)")
+        raise typer.Exit(FAILED)
+    report = {"running": True, "pid": state["pid"], "status": state["status"], "clusters": {}}
+    for name, c in state.get("clusters", {}).items():
+        try:
+            with KubeClient.from_kubeconfig(c["kubeconfig"]) as k:
+                report["clusters"][name] = {**c, "ready": k.ready(), "ready_nodes": ready_nodes(k)}
+        except MigrationError as e:
+            report["clusters"][name] = {**c, "ready": False, "error": str(e)}
+    if output is Output.json:
+        emit_json(report)
+    else:
+        typer.echo(f"sandbox: {state['status']} (supervisor pid {state['pid']})")
+        for name, c in report["clusters"].items():
+            typer.echo(f"  {name}: {'ready' if c.get('ready') else 'NOT READY'}, {c.get('ready_nodes', 0)} nodes, "
+                       f"kubeconfig {c['kubeconfig']}")
+    if not all(c.get("ready") for c in report["clusters"].values()):
+        raise typer.Exit(FAILED)
+
+
+@app.command()
+def down() -> None:
+    """Stop every sandbox cluster (their processes end with the supervisor)."""
+    from sandbox import manage
+
+    typer.echo("sandbox stopped" if manage.down() else "sandbox: nothing was running")

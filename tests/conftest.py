@@ -1,0 +1,97 @@
+"""Session fixtures: the real sandbox clusters and the real Pulumi engine.
+
+Why session-scoped and owned by the test process: starting a cluster costs
+~5 s, and the clusters die with pytest even on SIGKILL (PR_SET_PDEATHSIG), so
+no test run leaves orphans. Tests that need a pristine cluster use
+``fresh_cluster``. Missing binaries FAIL the run rather than skip it: CI must
+never pass without having exercised the real clusters (scripts/setup builds them).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox import build
+from sandbox.cluster import LocalCluster, SandboxError
+from sandbox.profiles import BLUE, GREEN, ClusterProfile
+
+
+def _require_binaries(names: list[str]) -> None:
+    missing = [t.name for t in build.TOOLS.values() if t.name in names and t.missing()]
+    if missing:
+        pytest.fail(f"sandbox binaries not built: {', '.join(missing)}; run scripts/setup (never skipped)", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def sandbox_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sandbox")
+
+
+def _start(profile: ClusterProfile, root: Path, nodes: int = 3) -> LocalCluster:
+    _require_binaries(["etcd", "kubernetes", "kwok"])
+    try:
+        return LocalCluster(profile, root / profile.name, nodes=nodes).start()
+    except SandboxError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def blue(sandbox_root: Path) -> Iterator[LocalCluster]:
+    """The kubenet-era source cluster, seeded with the workload set. Tests only read it."""
+    from sandbox.seed import seed
+
+    c = _start(BLUE, sandbox_root)
+    try:
+        seed(c.kubeconfig)
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="session")
+def green(sandbox_root: Path) -> Iterator[LocalCluster]:
+    """The Overlay + Cilium target. Shared: tests that write to it use their own namespaces."""
+    c = _start(GREEN, sandbox_root)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def fresh_cluster(tmp_path: Path) -> Iterator[Callable[..., LocalCluster]]:
+    """Factory for a pristine cluster owned by one test (stopped after it)."""
+    started: list[LocalCluster] = []
+
+    def make(profile: ClusterProfile = GREEN, nodes: int = 3) -> LocalCluster:
+        c = _start(profile, tmp_path / f"c{len(started)}", nodes)
+        started.append(c)
+        return c
+
+    yield make
+    for c in started:
+        c.stop()
+
+
+@pytest.fixture(scope="session")
+def pulumi_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for the real Pulumi CLI: file backend in a temp dir, no plugin downloads,
+    our built provider found on PATH (ambient plugins)."""
+    _require_binaries(["pulumi", "pulumi-resource-kubernetes"])
+    home = tmp_path_factory.mktemp("pulumi-home")
+    backend = tmp_path_factory.mktemp("pulumi-backend")
+    path = os.pathsep.join([str(build.TOOLS["pulumi"].dir / "bin"),
+                            str(build.TOOLS["pulumi-resource-kubernetes"].dir / "bin"), os.environ.get("PATH", "")])
+    env = {
+        "PATH": path,
+        "PULUMI_HOME": str(home),
+        "PULUMI_BACKEND_URL": f"file://{backend}",
+        "PULUMI_CONFIG_PASSPHRASE": "akshift-test-passphrase",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "false",
+    }
+    assert shutil.which("pulumi", path=path), "pulumi CLI not on PATH"
+    return env
