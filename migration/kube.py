@@ -216,8 +216,12 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         ref: str = "",
+        meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Send one request, retrying what is retryable.
+
+        Args:
+            meta: when given, receives ``status`` and the server's ``date`` header of the answer.
 
         Raises:
             ApiError: the server answered with an error status (``.status``,
@@ -235,6 +239,9 @@ class KubeClient:
                     raise ApiError(0, "Unreachable", f"{self.config.server}: {e.__class__.__name__}: {e}", ref=ref, retryable=True) from e
             else:
                 if resp.status_code < 400:
+                    if meta is not None:
+                        meta["status"] = resp.status_code
+                        meta["date"] = resp.headers.get("Date", "")
                     return orjson.loads(resp.content) if resp.content else {}
                 err = ApiError.from_response(resp.status_code, resp.content, ref=ref)
                 if resp.status_code not in RETRY_STATUSES or attempt == self.retries - 1:
@@ -342,7 +349,8 @@ class KubeClient:
 
     # -- writes -------------------------------------------------------------
 
-    def apply(self, obj: dict[str, Any], *, field_manager: str, force: bool = False, dry_run: bool = False) -> dict[str, Any]:
+    def apply(self, obj: dict[str, Any], *, field_manager: str, force: bool = False, dry_run: bool = False,
+              meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """Server-side apply one object.
 
         Raises:
@@ -356,7 +364,7 @@ class KubeClient:
         if dry_run:
             params["dryRun"] = "All"
         return self.request("PATCH", self.path_of(obj), params=params, body=obj,
-                            content_type=APPLY_CONTENT_TYPE, ref=ref_of(obj))
+                            content_type=APPLY_CONTENT_TYPE, ref=ref_of(obj), meta=meta)
 
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         res = self.resource_for(obj["apiVersion"], obj["kind"])
