@@ -1,0 +1,87 @@
+"""``akshift config``: check a stack file and export its JSON schema, without Pulumi.
+
+Why it exists: a stack file should be checked where it is edited — in review,
+in CI, before ``pulumi up`` — and a failing check must name every key to fix at
+once. This module is a thin shell around :mod:`stacks` (the same loader
+``__main__.py`` uses during ``pulumi up``); it imports no Pulumi package, so it
+answers in well under a second (enforced by ``.importlinter``).
+
+Exit codes follow :mod:`akshift.output`: 0 valid, 2 bad input (invalid config,
+missing or malformed file).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from akshift.output import BAD_INPUT, OK, Output, OutputOption, emit_json, err_console
+from stacks import ConfigError, Problem, StackConfig, load_stack_file
+from stacks.capabilities import resolve_node_dns_cache
+from stacks.schema import SCHEMA_FILE, render_schema
+
+app = typer.Typer(
+    help="Check stack files (stacks/Pulumi.<stack>.yaml) and export their JSON schema, without Pulumi.",
+    no_args_is_help=True,
+)
+
+
+def summary(path: str, cfg: StackConfig) -> str:
+    """One line describing a valid stack file.
+
+    Args:
+        path: The file as given on the command line.
+        cfg: Its configuration.
+
+    Returns:
+        ``OK <path>: cluster …, networking …, N node pools (≤ M nodes), node DNS cache …``.
+    """
+    dns = resolve_node_dns_cache(cfg.dns.node_cache, cfg.networking.mode, cfg.cluster.kubernetes_version)
+    return (
+        f"OK {path}: cluster {cfg.cluster.name}, networking {cfg.networking.mode.value}, "
+        f"{len(cfg.node_pools)} node pool(s) (up to {cfg.max_nodes} nodes), node DNS cache {dns.value}, "
+        f"protect {'on' if cfg.cluster.protect else 'off'}"
+    )
+
+
+@app.command()
+def validate(
+    stack_file: Path = typer.Argument(..., help="A stack file, e.g. stacks/Pulumi.prod.yaml", show_default=False),
+    output: Output = OutputOption,
+) -> None:
+    """Check a stack file: exit 0 when valid, 2 with one line per problem otherwise."""
+    try:
+        cfg = load_stack_file(stack_file)
+    except ConfigError as e:
+        _report(e.problems, output, stack_file)
+        raise typer.Exit(BAD_INPUT) from None
+    if output is Output.json:
+        emit_json([])
+    else:
+        typer.echo(summary(str(stack_file), cfg))
+    raise typer.Exit(OK)
+
+
+@app.command()
+def schema(
+    write: bool = typer.Option(False, "--write", help=f"write {SCHEMA_FILE.name} next to the stack files"),
+    out: Path | None = typer.Option(None, "--out", help="write the schema to this file instead of stdout"),
+) -> None:
+    """Print (or write) the JSON schema of stack files, for editors and reviewers."""
+    text = render_schema()
+    target = SCHEMA_FILE if write else out
+    if target is None:
+        typer.echo(text, nl=False)
+        return
+    target.write_text(text, encoding="utf-8")
+    err_console.print(f"wrote {target}", highlight=False)
+
+
+def _report(problems: tuple[Problem, ...], output: Output, path: Path) -> None:
+    if output is Output.json:
+        emit_json([p.as_dict() for p in problems])
+        return
+    for p in problems:
+        # Plain stdout lines, one per problem: greppable in CI logs, no wrapping.
+        typer.echo(p.line())
+    err_console.print(f"{len(problems)} problem(s) in {path}", highlight=False)

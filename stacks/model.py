@@ -1,0 +1,533 @@
+"""The typed shape of one stack's configuration: what a ``stacks/Pulumi.<stack>.yaml`` may say.
+
+Why it is shaped so:
+
+* One frozen pydantic model with ``extra="forbid"`` everywhere, so a misspelt
+  key is an error and not a silently ignored default. Keys are camelCase in the
+  stack file (as in ARM) and snake_case in Python.
+* Each top-level key of the ``akshift:`` namespace (``akshift:network``,
+  ``akshift:nodePools`` …) is one field of :class:`StackConfig`. The loader
+  validates the sections one by one so a type error in one section does not hide
+  the cross-section problems of the others (see :mod:`stacks.loader`).
+* This module checks shapes, formats and single-value ranges only. Rules that
+  relate several values (CIDR overlaps, capacity, mode compatibility) live in
+  :mod:`stacks.rules`, where each can name every key it involves.
+* ``cluster`` is a discriminated union on ``cluster.mode`` with one variant
+  today (``new``). A later ``existing`` variant (kubeconfig from a file or a
+  StackReference) slots in as a second ``Tag``; sections that only make sense
+  for a new cluster (``network``, ``nodePools``, ``identity``) then become
+  optional with a rule requiring them for ``mode: new``.
+
+Nothing here imports Pulumi: ``akshift config validate`` uses this model
+without it.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import re
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    Tag,
+    WithJsonSchema,
+)
+from pydantic.alias_generators import to_camel
+
+from stacks import cidr as _cidr
+
+# --------------------------------------------------------------------------- value types
+
+
+def _cidr_value(value: Any) -> IPv4Network:
+    if isinstance(value, IPv4Network):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a CIDR string; write it like 10.20.0.0/16")
+    return _cidr.parse_network(value)
+
+
+def _ip_value(value: Any) -> IPv4Address:
+    if isinstance(value, IPv4Address):
+        return value
+    try:
+        return IPv4Address(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv4 address; write it like 10.0.0.10") from None
+
+
+Cidr = Annotated[
+    IPv4Network,
+    PlainValidator(_cidr_value),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$",
+            "description": "IPv4 CIDR without host bits, e.g. 10.20.0.0/16",
+        }
+    ),
+]
+
+IPv4 = Annotated[
+    IPv4Address,
+    PlainValidator(_ip_value),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "format": "ipv4"}),
+]
+
+
+def _named(pattern: str, expected: str) -> Any:
+    """A string type checked against ``pattern``; the error says what is ``expected``."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not {expected}")
+        return value
+
+    return Annotated[
+        str,
+        AfterValidator(check),
+        WithJsonSchema({"type": "string", "pattern": f"^{pattern}$", "description": expected}),
+    ]
+
+
+def _version_string(value: Any) -> Any:
+    if isinstance(value, (int, float)):
+        raise ValueError(f"{value!r} must be a quoted string such as \"1.34\" (YAML reads 1.30 as the number 1.3)")
+    return value
+
+
+# Azure naming rules (learn.microsoft.com "Naming rules and restrictions for Azure resources").
+ResourceGroupName = _named(
+    r"[-\w.()]{0,89}[-\w()]",
+    "a valid resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending with '.'",
+)
+ClusterName = _named(
+    r"[a-zA-Z0-9](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?",
+    "a valid cluster name: 1-63 letters, digits, '_' or '-', starting and ending with a letter or digit",
+)
+DnsPrefix = _named(
+    r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,52}[a-zA-Z0-9])?",
+    "a valid DNS prefix: 1-54 letters, digits or '-', starting and ending with a letter or digit",
+)
+VnetName = _named(
+    r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9_]",
+    "a valid VNet name: 2-64 letters, digits, '_', '.' or '-', starting with a letter or digit, "
+    "ending with a letter, digit or '_'",
+)
+SubnetName = _named(
+    r"[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,78}[a-zA-Z0-9_])?",
+    "a valid subnet name: 1-80 letters, digits, '_', '.' or '-', starting with a letter or digit, "
+    "ending with a letter, digit or '_'",
+)
+NodeResourceGroupName = _named(
+    r"[-\w.()]{0,79}[-\w()]",
+    "a valid node resource group name: 1-80 letters, digits, '_', '-', '.', '(' or ')', not ending with '.'",
+)
+# Linux pools: up to 12 characters; Windows pools: up to 6 (checked in stacks.rules, it needs osType).
+PoolName = _named(r"[a-z][a-z0-9]{0,11}", "a valid node pool name: 1-12 lowercase letters or digits, starting with a letter")
+AzureRegion = _named(r"[a-z][a-z0-9]{2,39}", "an Azure region name, such as westeurope or eastus2 (lowercase, no spaces)")
+VmSize = _named(r"Standard_[A-Za-z0-9_]+", "an Azure VM size, such as Standard_D4ds_v5")
+KubernetesVersion = Annotated[
+    _named(r"1\.\d{1,2}(?:\.\d{1,3})?", 'a Kubernetes version, such as "1.34" or "1.34.2"'),
+    BeforeValidator(_version_string),
+]
+Uuid = _named(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    "a GUID, such as 00000000-0000-0000-0000-000000000000",
+)
+ArmId = _named(
+    r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+(?:/[^/]+/[^/]+)*",
+    "a full Azure resource ID starting with /subscriptions/<id>/resourceGroups/",
+)
+Taint = _named(
+    r"[^=:\s]+=[^=:\s]*:(?:NoSchedule|PreferNoSchedule|NoExecute)",
+    "a taint key=value:Effect with Effect one of NoSchedule, PreferNoSchedule, NoExecute",
+)
+ClockTime = _named(r"(?:[01]\d|2[0-3]):[0-5]\d", 'a 24-hour time HH:MM, such as "02:00"')
+UtcOffset = _named(r"[+-](?:0\d|1[0-4]):[0-5]\d", 'an offset from UTC, such as "+00:00" or "-05:00"')
+HelmVersion = _named(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?", "a chart version, such as 1.18.9")
+ImageRef = _named(
+    r"[a-z0-9.-]+(?::\d+)?/[a-z0-9./_-]+:[A-Za-z0-9._-]+",
+    "an image reference with a tag, such as registry.k8s.io/dns/k8s-dns-node-cache:1.26.8",
+)
+
+
+def _zone(value: Any) -> str:
+    text = str(value)
+    if text not in {"1", "2", "3"}:
+        raise ValueError(f"{value!r} is not an availability zone; use \"1\", \"2\" or \"3\"")
+    return text
+
+
+Zone = Annotated[str, BeforeValidator(_zone), WithJsonSchema({"type": "string", "enum": ["1", "2", "3"]})]
+
+
+def _max_surge(value: Any) -> str:
+    text = str(value).strip()
+    m = re.fullmatch(r"([1-9]\d*)(%?)", text)
+    if not m or (m.group(2) and int(m.group(1)) > 100):
+        raise ValueError(f"{value!r} is not a max surge; use a node count such as 1 or a percentage such as 33%")
+    return text
+
+
+MaxSurge = Annotated[
+    str,
+    BeforeValidator(_max_surge),
+    WithJsonSchema({"type": ["string", "integer"], "description": "node count (1) or percentage (33%)"}),
+]
+
+
+class Secret:
+    """A configuration value that must be stored encrypted (``pulumi config set --secret``).
+
+    ``encrypted`` says whether Pulumi holds it as a secret; ``value`` is the
+    plaintext when the Pulumi engine decrypted it for a deployment, and None
+    when read from a stack file (where only ciphertext is present).
+    """
+
+    __slots__ = ("value", "encrypted")
+
+    def __init__(self, value: str | None, encrypted: bool) -> None:
+        self.value = value
+        self.encrypted = encrypted
+
+    def __repr__(self) -> str:
+        return f"Secret(encrypted={self.encrypted}, value={'***' if self.value else None})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and (self.value, self.encrypted) == (other.value, other.encrypted)
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.encrypted))
+
+
+def _secret_value(value: Any) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str):
+        return Secret(None, encrypted=True)  # ciphertext in a stack file
+    if isinstance(value, str) and value:
+        return Secret(value, encrypted=False)
+    raise ValueError("expected a secret; set it with `pulumi config set --secret <key> <value>`")
+
+
+SecretValue = Annotated[
+    Secret,
+    PlainValidator(_secret_value),
+    PlainSerializer(lambda s: {"secure": "<redacted>"}),
+    WithJsonSchema(
+        {
+            "description": "set with `pulumi config set --secret`",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"secure": {"type": "string"}},
+                    "required": ["secure"],
+                    "additionalProperties": False,
+                },
+                {"type": "string"},
+            ],
+        }
+    ),
+]
+
+# --------------------------------------------------------------------------- enums
+
+
+class NetworkingMode(str, enum.Enum):
+    """How pods get addresses and which dataplane moves their packets."""
+
+    OVERLAY_CILIUM = "overlay-cilium"
+    """Azure CNI Overlay + Cilium dataplane (eBPF, no kube-proxy). The default."""
+    OVERLAY = "overlay"
+    """Azure CNI Overlay + Azure dataplane (kube-proxy), optional Calico policy."""
+    PODSUBNET_CILIUM = "podsubnet-cilium"
+    """Azure CNI with pods in a dedicated VNet subnet + Cilium dataplane."""
+    BYO_CILIUM = "byo-cilium"
+    """networkPlugin none; Cilium OSS installed by Helm with kube-proxy replacement."""
+
+    @property
+    def managed_cilium(self) -> bool:
+        """AKS runs and manages Cilium (Azure CNI powered by Cilium)."""
+        return self in (NetworkingMode.OVERLAY_CILIUM, NetworkingMode.PODSUBNET_CILIUM)
+
+    @property
+    def runs_cilium(self) -> bool:
+        """Cilium is the dataplane, managed by AKS or by us."""
+        return self.managed_cilium or self is NetworkingMode.BYO_CILIUM
+
+    @property
+    def uses_pod_cidr(self) -> bool:
+        """Pods get addresses from a private CIDR outside the VNet (overlay or Cilium cluster-pool)."""
+        return self is not NetworkingMode.PODSUBNET_CILIUM
+
+    @property
+    def uses_pod_subnet(self) -> bool:
+        """Pods get VNet addresses from a dedicated subnet."""
+        return self is NetworkingMode.PODSUBNET_CILIUM
+
+
+class NodeDnsCache(str, enum.Enum):
+    """Which per-node DNS cache the stack asks for (``dns.nodeCache``)."""
+
+    AUTO = "auto"
+    LOCALDNS = "localdns"
+    NODELOCALDNS = "nodelocaldns"
+    NONE = "none"
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        serialize_by_alias=True,
+        use_attribute_docstrings=True,
+    )
+
+
+class MaintenanceWindow(_Section):
+    """A weekly window in which AKS may upgrade (``aksManaged*Schedule`` maintenance configuration)."""
+
+    day_of_week: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    start_time: ClockTime
+    duration_hours: int = Field(4, ge=4, le=24)
+    """AKS requires at least 4 hours."""
+    utc_offset: UtcOffset = "+00:00"
+    interval_weeks: int = Field(1, ge=1, le=4)
+
+
+class Maintenance(_Section):
+    """When AKS may apply upgrades chosen by the upgrade channels."""
+
+    auto_upgrade: MaintenanceWindow | None = None
+    """Window for Kubernetes version upgrades (``cluster.upgradeChannel``)."""
+    node_os: MaintenanceWindow | None = None
+    """Window for node image / OS upgrades (``cluster.nodeOsUpgradeChannel``)."""
+
+
+class NewCluster(_Section):
+    """A cluster this program creates and owns."""
+
+    mode: Literal["new"] = "new"
+    name: ClusterName
+    """The AKS resource name. Changing it replaces the cluster."""
+    dns_prefix: DnsPrefix | None = None
+    """API server FQDN prefix; defaults to the cluster name with '_' replaced by '-'."""
+    kubernetes_version: KubernetesVersion
+    sku_tier: Literal["Free", "Standard", "Premium"] = "Standard"
+    """Free has no uptime SLA: fine for test, not for prod."""
+    upgrade_channel: Literal["none", "patch", "stable", "rapid", "node-image"] = "patch"
+    node_os_upgrade_channel: Literal["None", "Unmanaged", "NodeImage", "SecurityPatch"] = "NodeImage"
+    maintenance: Maintenance = Maintenance()
+    node_resource_group: NodeResourceGroupName | None = None
+    """Name of the AKS-managed node resource group; AKS picks MC_<rg>_<cluster>_<region> when unset."""
+    protect: bool = True
+    """Pulumi `protect` on the cluster and its children: `pulumi destroy` and replacements are refused.
+    Set false only for disposable stacks."""
+
+    @property
+    def effective_dns_prefix(self) -> str:
+        """The DNS prefix sent to AKS."""
+        return self.dns_prefix or self.name.replace("_", "-")[:54].strip("-")
+
+
+def _mode_tag(default: str) -> Callable[[Any], str | None]:
+    def pick(value: Any) -> str | None:
+        if isinstance(value, dict):
+            return value.get("mode", default)
+        return getattr(value, "mode", None)
+
+    return pick
+
+
+ClusterConfig = Annotated[Union[Annotated[NewCluster, Tag("new")]], Discriminator(_mode_tag("new"))]
+"""``cluster``: discriminated on ``mode``; ``existing`` is planned (see module docstring)."""
+
+
+class SubnetConfig(_Section):
+    name: SubnetName
+    cidr: Cidr
+
+
+class NetworkConfig(_Section):
+    """The VNet the cluster's nodes (and, in pod-subnet mode, pods) live in."""
+
+    vnet_name: VnetName
+    address_space: Cidr
+    node_subnet: SubnetConfig
+    pod_subnet: SubnetConfig | None = None
+    """Only for networking mode podsubnet-cilium."""
+
+
+class KubeProxyConfig(_Section):
+    """kube-proxy settings; only for networking mode ``overlay`` and an API version that has ``kubeProxyConfig``."""
+
+    mode: Literal["IPTABLES", "IPVS", "NFTABLES"]
+    ipvs_scheduler: Literal["RoundRobin", "LeastConnection"] | None = None
+
+
+class CiliumOssConfig(_Section):
+    """The Cilium Helm chart installed in ``byo-cilium`` mode."""
+
+    version: HelmVersion = "1.18.9"
+    repository: str = Field("https://helm.cilium.io", pattern=r"^https://\S+$")
+
+
+class NetworkingConfig(_Section):
+    """CNI, dataplane, policy engine and the cluster-internal address ranges."""
+
+    mode: NetworkingMode = NetworkingMode.OVERLAY_CILIUM
+    network_policy: Literal["none", "calico", "cilium"] | None = None
+    """Defaults to cilium for the Cilium modes and none for overlay."""
+    pod_cidr: Cidr | None = None
+    """Pod range outside the VNet; required for overlay, overlay-cilium and byo-cilium."""
+    service_cidr: Cidr = IPv4Network("10.0.0.0/16")
+    dns_service_ip: IPv4 = Field(IPv4Address("10.0.0.10"), alias="dnsServiceIP")
+    outbound_type: Literal["loadBalancer", "managedNATGateway"] = "loadBalancer"
+    kube_proxy: KubeProxyConfig | None = None
+    cilium: CiliumOssConfig | None = None
+    """Only for byo-cilium; defaults apply when omitted."""
+
+    @property
+    def effective_network_policy(self) -> str:
+        """The policy engine after defaults: cilium for Cilium modes, none otherwise."""
+        if self.network_policy is not None:
+            return self.network_policy
+        return "cilium" if self.mode.runs_cilium else "none"
+
+
+class Autoscaling(_Section):
+    min_count: int = Field(ge=0, le=1000)
+    max_count: int = Field(ge=1, le=1000)
+
+
+class NodePool(_Section):
+    """One AKS agent pool. The first pool of ``nodePools`` is created with the cluster and must be a Linux System pool."""
+
+    name: PoolName
+    mode: Literal["System", "User"] = "User"
+    vm_size: VmSize
+    os_type: Literal["Linux", "Windows"] = "Linux"
+    os_sku: Literal["AzureLinux", "AzureLinux3", "Ubuntu", "Ubuntu2204", "Windows2019", "Windows2022"] | None = None
+    zones: tuple[Zone, ...] = ()
+    count: int | None = Field(None, ge=0, le=1000)
+    """Fixed node count; set either this or autoscaling."""
+    autoscaling: Autoscaling | None = None
+    max_pods: int = Field(110, ge=10, le=250)
+    max_surge: MaxSurge = "10%"
+    os_disk_type: Literal["Managed", "Ephemeral"] | None = None
+    os_disk_size_gb: int | None = Field(None, ge=30, le=2048)
+    node_labels: dict[str, str] = {}
+    node_taints: tuple[Taint, ...] = ()
+
+    @property
+    def max_nodes(self) -> int:
+        """The most nodes this pool runs outside upgrades."""
+        if self.autoscaling is not None:
+            return self.autoscaling.max_count
+        return self.count or 0
+
+    @property
+    def surge_nodes(self) -> int:
+        """Extra nodes an upgrade adds, from ``maxSurge`` (percentages round up, as AKS does)."""
+        if self.max_surge.endswith("%"):
+            pct = int(self.max_surge[:-1])
+            return -(-self.max_nodes * pct // 100)
+        return int(self.max_surge)
+
+    @property
+    def peak_nodes(self) -> int:
+        """Nodes during an upgrade at full scale: what the subnets must hold."""
+        return self.max_nodes + self.surge_nodes
+
+
+class ManagedIdentities(_Section):
+    """User-assigned managed identities for the control plane and kubelet (the default)."""
+
+    mode: Literal["managed"] = "managed"
+    acr_pull_scopes: tuple[ArmId, ...] = ()
+    """Container registries (resource IDs) the kubelet identity gets AcrPull on."""
+
+
+class ServicePrincipal(_Section):
+    """Legacy service-principal credentials. Their secret expires and then silently breaks
+    PersistentVolume and LoadBalancer provisioning; allowed only with ``allowServicePrincipal: true``."""
+
+    mode: Literal["servicePrincipal"]
+    allow_service_principal: bool = False
+    client_id: Uuid
+    object_id: Uuid
+    """Object ID of the service principal (for its Network Contributor role assignment)."""
+    secret_expires_on: _dt.date
+    """Exported as a stack output so the expiry is visible before it bites."""
+
+
+IdentityConfig = Annotated[
+    Union[Annotated[ManagedIdentities, Tag("managed")], Annotated[ServicePrincipal, Tag("servicePrincipal")]],
+    Discriminator(_mode_tag("managed")),
+]
+
+
+class DnsConfig(_Section):
+    """Node-level DNS caching: AKS LocalDNS where supported, NodeLocal DNSCache otherwise."""
+
+    node_cache: NodeDnsCache = NodeDnsCache.AUTO
+    """auto picks localdns when supported, else nodelocaldns when the dataplane allows it, else none."""
+    local_dns_mode: Literal["Required", "Preferred"] = "Required"
+    """Required fails the node pool when LocalDNS cannot run; Preferred lets AKS fall back silently."""
+    node_local_dns_image: ImageRef = "registry.k8s.io/dns/k8s-dns-node-cache:1.26.8"
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+class StackConfig(_Section):
+    """Everything under the ``akshift:`` namespace of a stack file."""
+
+    location: AzureRegion
+    resource_group: ResourceGroupName
+    tags: dict[str, str] = {}
+    cluster: ClusterConfig
+    network: NetworkConfig
+    networking: NetworkingConfig = NetworkingConfig()
+    node_pools: tuple[NodePool, ...] = Field(min_length=1)
+    identity: IdentityConfig = ManagedIdentities()
+    dns: DnsConfig = DnsConfig()
+    service_principal_client_secret: SecretValue | None = None
+    """Only with identity.mode servicePrincipal; must be a Pulumi secret."""
+
+    @property
+    def max_nodes(self) -> int:
+        """Nodes across all pools at full scale, excluding upgrade surge."""
+        return sum(p.max_nodes for p in self.node_pools)
+
+    @property
+    def peak_nodes(self) -> int:
+        """Nodes across all pools at full scale during an upgrade."""
+        return sum(p.peak_nodes for p in self.node_pools)
+
+
+#: Tags of the discriminated unions above; pydantic puts them in error locations, the key paths drop them.
+UNION_TAGS: frozenset[str] = frozenset({"new", "managed", "servicePrincipal"})
+
+#: The stack-file key (without the ``akshift:`` namespace) of each StackConfig field.
+SECTION_KEYS: dict[str, str] = {name: (f.alias or name) for name, f in StackConfig.model_fields.items()}

@@ -1,0 +1,423 @@
+"""Cross-field rules of a stack configuration, each a pure function yielding Problems.
+
+Why it is shaped so: the pydantic model (:mod:`stacks.model`) checks each value
+alone; these rules relate values (a pod CIDR and the VNet, a subnet and the
+node pools that must fit in it, a dataplane and its policy engine). Each rule
+names the sections it needs in :data:`RULES`, so the loader can run every rule
+whose sections parsed, even when another section did not: one pass reports
+every problem. Messages name the key to change first and say what to do.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from stacks import capabilities, cidr
+from stacks.errors import Problem
+from stacks.model import (
+    DnsConfig,
+    ManagedIdentities,
+    NetworkConfig,
+    NetworkingConfig,
+    NetworkingMode,
+    NewCluster,
+    NodeDnsCache,
+    NodePool,
+    Secret,
+    ServicePrincipal,
+)
+
+#: Tag keys the components set themselves; user tags must not collide with them.
+RESERVED_TAG_PREFIX = "akshift-"
+_AZURE_TAG_FORBIDDEN = set("<>%&\\?/")
+
+_RESERVED_LIST = ", ".join(str(r) for r, _ in cidr.RESERVED_RANGES)
+
+
+def _p(keys: str | tuple[str, ...], message: str) -> Problem:
+    return Problem((keys,) if isinstance(keys, str) else keys, message)
+
+
+def pool_key(index: int, *path: str) -> str:
+    """Key path of a node pool field: ``pool_key(1, "autoscaling", "maxCount")`` → ``nodePools[1].autoscaling.maxCount``."""
+    return ".".join([f"nodePools[{index}]", *path])
+
+
+# --------------------------------------------------------------------------- address ranges
+
+
+def _cidrs_of_network(network: NetworkConfig) -> list[tuple[str, Any]]:
+    out = [("network.addressSpace", network.address_space), ("network.nodeSubnet.cidr", network.node_subnet.cidr)]
+    if network.pod_subnet is not None:
+        out.append(("network.podSubnet.cidr", network.pod_subnet.cidr))
+    return out
+
+
+def _cidrs_of_networking(networking: NetworkingConfig) -> list[tuple[str, Any]]:
+    out = [("networking.serviceCidr", networking.service_cidr)]
+    if networking.pod_cidr is not None:
+        out.append(("networking.podCidr", networking.pod_cidr))
+    return out
+
+
+def reserved_ranges_in_network(network: NetworkConfig) -> Iterator[Problem]:
+    """VNet and subnets must stay clear of the ranges AKS reserves."""
+    for key, net in _cidrs_of_network(network):
+        for reserved, why in cidr.reserved_overlaps(net):
+            yield _p(key, f"{net} overlaps {reserved} ({why}); pick a range outside {_RESERVED_LIST}")
+
+
+def reserved_ranges_in_networking(networking: NetworkingConfig) -> Iterator[Problem]:
+    """Pod and service CIDRs must stay clear of the ranges AKS reserves."""
+    for key, net in _cidrs_of_networking(networking):
+        for reserved, why in cidr.reserved_overlaps(net):
+            yield _p(key, f"{net} overlaps {reserved} ({why}); pick a range outside {_RESERVED_LIST}")
+
+
+def subnets_inside_vnet(network: NetworkConfig) -> Iterator[Problem]:
+    """Subnets must lie inside the VNet address space and not overlap each other."""
+    subnets = [("network.nodeSubnet.cidr", network.node_subnet.cidr)]
+    if network.pod_subnet is not None:
+        subnets.append(("network.podSubnet.cidr", network.pod_subnet.cidr))
+    for key, net in subnets:
+        if not cidr.contains(network.address_space, net):
+            yield _p(
+                (key, "network.addressSpace"),
+                f"{net} is outside network.addressSpace {network.address_space}; pick a subnet range inside it",
+            )
+    if network.pod_subnet is not None and cidr.overlaps(network.node_subnet.cidr, network.pod_subnet.cidr):
+        yield _p(
+            ("network.podSubnet.cidr", "network.nodeSubnet.cidr"),
+            f"{network.pod_subnet.cidr} overlaps network.nodeSubnet.cidr {network.node_subnet.cidr}; "
+            "give nodes and pods separate ranges",
+        )
+
+
+def pod_and_service_ranges_apart(networking: NetworkingConfig) -> Iterator[Problem]:
+    """Service CIDR: not overlapping the pod CIDR, not wider than Kubernetes allows, DNS IP inside it."""
+    svc = networking.service_cidr
+    if networking.pod_cidr is not None and cidr.overlaps(networking.pod_cidr, svc):
+        yield _p(
+            ("networking.serviceCidr", "networking.podCidr"),
+            f"{svc} overlaps networking.podCidr {networking.pod_cidr}; give services and pods separate ranges",
+        )
+    if svc.prefixlen < 12:
+        yield _p("networking.serviceCidr", f"{svc} is larger than Kubernetes allows (at most a /12); use a /16, for example")
+    ip = networking.dns_service_ip
+    if ip not in svc:
+        yield _p(
+            ("networking.dnsServiceIP", "networking.serviceCidr"),
+            f"{ip} is outside networking.serviceCidr {svc}; use an address inside it, conventionally {svc.network_address + 10}",
+        )
+    elif not cidr.is_usable_host(svc, ip):
+        yield _p("networking.dnsServiceIP", f"{ip} is the network or broadcast address of {svc}; use {svc.network_address + 10}")
+    elif ip == svc.network_address + 1:
+        yield _p(
+            "networking.dnsServiceIP",
+            f"{ip} is taken by the kubernetes API service (first address of {svc}); use {svc.network_address + 10}",
+        )
+    if networking.pod_cidr is not None and networking.pod_cidr.prefixlen > cidr.OVERLAY_NODE_PREFIX:
+        yield _p(
+            "networking.podCidr",
+            f"{networking.pod_cidr} is smaller than one node's /{cidr.OVERLAY_NODE_PREFIX} pod block; use a /16, for example",
+        )
+
+
+def cluster_ranges_outside_vnet(network: NetworkConfig, networking: NetworkingConfig) -> Iterator[Problem]:
+    """Pod (overlay) and service CIDRs must not overlap the VNet: traffic to them would never leave the node."""
+    for key, net in _cidrs_of_networking(networking):
+        if cidr.overlaps(net, network.address_space):
+            what = "pod" if key.endswith("podCidr") else "service"
+            yield _p(
+                (key, "network.addressSpace"),
+                f"{net} overlaps network.addressSpace {network.address_space}; the {what} range must be outside the VNet "
+                "and any network peered with it",
+            )
+
+
+def pod_addressing_matches_mode(network: NetworkConfig, networking: NetworkingConfig) -> Iterator[Problem]:
+    """Pod-subnet mode needs a pod subnet and no pod CIDR; the other modes the opposite."""
+    mode = networking.mode
+    if mode.uses_pod_subnet:
+        if network.pod_subnet is None:
+            yield _p(
+                ("network.podSubnet", "networking.mode"),
+                f"networking mode {mode.value} gives pods addresses from a dedicated subnet; add network.podSubnet "
+                "{name, cidr} inside network.addressSpace, or use mode overlay-cilium",
+            )
+        if networking.pod_cidr is not None:
+            yield _p(
+                ("networking.podCidr", "networking.mode"),
+                f"not used by networking mode {mode.value} (pods get addresses from network.podSubnet); remove it",
+            )
+    else:
+        if network.pod_subnet is not None:
+            yield _p(
+                ("network.podSubnet", "networking.mode"),
+                f"only used by networking mode podsubnet-cilium; remove it (mode is {mode.value})",
+            )
+        if networking.pod_cidr is None:
+            yield _p(
+                ("networking.podCidr", "networking.mode"),
+                f"required by networking mode {mode.value}; set a private range outside the VNet, e.g. 10.244.0.0/16",
+            )
+
+
+# --------------------------------------------------------------------------- dataplane and policy
+
+
+def policy_matches_dataplane(networking: NetworkingConfig) -> Iterator[Problem]:
+    """The Cilium dataplane enforces policy itself; Calico/none only make sense with the Azure dataplane."""
+    mode, policy = networking.mode, networking.network_policy
+    if policy is None:
+        return
+    if mode.managed_cilium and policy != "cilium":
+        yield _p(
+            ("networking.networkPolicy", "networking.mode"),
+            f"the Cilium dataplane (mode {mode.value}) requires networkPolicy cilium; set it to cilium or remove it",
+        )
+    elif mode is NetworkingMode.OVERLAY and policy == "cilium":
+        yield _p(
+            ("networking.networkPolicy", "networking.mode"),
+            "networkPolicy cilium needs the Cilium dataplane; use mode overlay-cilium, or networkPolicy calico or none",
+        )
+    elif mode is NetworkingMode.BYO_CILIUM and policy != "cilium":
+        yield _p(
+            ("networking.networkPolicy", "networking.mode"),
+            "with byo-cilium, Cilium OSS enforces NetworkPolicy itself; set networkPolicy cilium or remove it",
+        )
+
+
+def kube_proxy_only_where_it_exists(networking: NetworkingConfig) -> Iterator[Problem]:
+    """kube-proxy settings need kube-proxy (mode overlay) and an API version with ``kubeProxyConfig``."""
+    kp = networking.kube_proxy
+    if kp is None:
+        return
+    if networking.mode is not NetworkingMode.OVERLAY:
+        yield _p(
+            ("networking.kubeProxy", "networking.mode"),
+            f"mode {networking.mode.value} runs without kube-proxy (Cilium replaces it); remove networking.kubeProxy",
+        )
+        return
+    api = capabilities.CONTAINER_SERVICE_API_VERSION
+    if not capabilities.api_features(api).kube_proxy_config:
+        yield _p(
+            "networking.kubeProxy",
+            f"the ContainerService API {api} used by the pinned pulumi-azure-native has no kubeProxyConfig "
+            "(preview API versions only); remove networking.kubeProxy, or move to a reviewed preview API "
+            "version in stacks/capabilities.py",
+        )
+    if kp.ipvs_scheduler is not None and kp.mode != "IPVS":
+        yield _p("networking.kubeProxy.ipvsScheduler", f"only applies to kube-proxy mode IPVS (mode is {kp.mode}); remove it")
+
+
+def cilium_chart_only_for_byo(networking: NetworkingConfig) -> Iterator[Problem]:
+    """The Cilium Helm settings apply only when we install Cilium ourselves."""
+    if networking.cilium is not None and networking.mode is not NetworkingMode.BYO_CILIUM:
+        yield _p(
+            ("networking.cilium", "networking.mode"),
+            f"only used by mode byo-cilium (AKS installs and upgrades Cilium in {networking.mode.value}); remove it",
+        )
+
+
+# --------------------------------------------------------------------------- node pools
+
+
+def node_pool_shapes(node_pools: tuple[NodePool, ...]) -> Iterator[Problem]:
+    """Names, the inline system pool, sizes and OS of each pool."""
+    seen: dict[str, int] = {}
+    for i, pool in enumerate(node_pools):
+        if pool.name in seen:
+            yield _p(pool_key(i, "name"), f"{pool.name!r} is already used by nodePools[{seen[pool.name]}]; pool names must be unique")
+        seen.setdefault(pool.name, i)
+        if pool.os_type == "Windows" and len(pool.name) > 6:
+            yield _p(pool_key(i, "name"), f"{pool.name!r} is too long for a Windows pool (at most 6 characters); shorten it")
+        if pool.os_sku is not None and pool.os_sku.startswith("Windows") != (pool.os_type == "Windows"):
+            yield _p(pool_key(i, "osSku"), f"{pool.os_sku} does not match osType {pool.os_type}; pick an osSku for {pool.os_type}")
+        if pool.count is None and pool.autoscaling is None:
+            yield _p(pool_key(i, "count"), "set count (fixed size) or autoscaling {minCount, maxCount}")
+        elif pool.count is not None and pool.autoscaling is not None:
+            yield _p(pool_key(i, "count"), "set either count or autoscaling, not both")
+        if pool.autoscaling is not None and pool.autoscaling.min_count > pool.autoscaling.max_count:
+            yield _p(
+                (pool_key(i, "autoscaling", "minCount"), pool_key(i, "autoscaling", "maxCount")),
+                f"minCount {pool.autoscaling.min_count} is above maxCount {pool.autoscaling.max_count}; lower minCount or raise maxCount",
+            )
+        if pool.mode == "System":
+            if pool.os_type != "Linux":
+                yield _p(pool_key(i, "osType"), "System pools must run Linux; make this a User pool or set osType Linux")
+            low = pool.autoscaling.min_count if pool.autoscaling is not None else pool.count
+            if low is not None and low < 1:
+                key = pool_key(i, "autoscaling", "minCount") if pool.autoscaling is not None else pool_key(i, "count")
+                yield _p(key, "a System pool runs CoreDNS and other critical add-ons; keep at least 1 node")
+    if node_pools and node_pools[0].mode != "System":
+        yield _p(
+            pool_key(0, "mode"),
+            "the first pool is created with the cluster and must be a System pool; list a Linux System pool first",
+        )
+
+
+def windows_pools_need_azure_dataplane(networking: NetworkingConfig, node_pools: tuple[NodePool, ...]) -> Iterator[Problem]:
+    """Cilium (managed or OSS) has no Windows support."""
+    if not networking.mode.runs_cilium:
+        return
+    for i, pool in enumerate(node_pools):
+        if pool.os_type == "Windows":
+            yield _p(
+                (pool_key(i, "osType"), "networking.mode"),
+                f"Windows nodes are not supported with the Cilium dataplane (mode {networking.mode.value}); "
+                "move Windows workloads to a cluster with mode overlay, or remove this pool",
+            )
+
+
+def subnets_hold_the_nodes(
+    network: NetworkConfig, networking: NetworkingConfig, node_pools: tuple[NodePool, ...]
+) -> Iterator[Problem]:
+    """Node subnet ≥ peak nodes; pod subnet ≥ Σ peak nodes × max pods; pod CIDR ≥ one /24 per node."""
+    peak = sum(p.peak_nodes for p in node_pools)
+    usable = cidr.usable_subnet_addresses(network.node_subnet.cidr)
+    if peak > usable:
+        yield _p(
+            ("network.nodeSubnet.cidr", "nodePools"),
+            f"{network.node_subnet.cidr} has {usable} usable addresses but the pools may run {peak} nodes "
+            f"(max nodes + upgrade surge); use a /{cidr.smallest_prefix_for(peak)} or larger, or lower the pools' maximums",
+        )
+    if networking.mode.uses_pod_subnet and network.pod_subnet is not None:
+        need = sum(p.peak_nodes * p.max_pods for p in node_pools)
+        usable = cidr.usable_subnet_addresses(network.pod_subnet.cidr)
+        if need > usable:
+            detail = " + ".join(f"{p.peak_nodes}×{p.max_pods}" for p in node_pools)
+            yield _p(
+                ("network.podSubnet.cidr", "nodePools"),
+                f"{network.pod_subnet.cidr} has {usable} usable addresses but max nodes × max pods needs {need} ({detail}); "
+                f"use a /{cidr.smallest_prefix_for(need)} or larger, or lower maxPods or the pools' maximums",
+            )
+    if networking.mode.uses_pod_cidr and networking.pod_cidr is not None:
+        blocks = cidr.node_blocks(networking.pod_cidr)
+        if 0 < blocks < peak:
+            yield _p(
+                ("networking.podCidr", "nodePools"),
+                f"{networking.pod_cidr} gives {blocks} per-node /{cidr.OVERLAY_NODE_PREFIX} blocks but the pools may run {peak} nodes; "
+                f"use a /{cidr.smallest_prefix_for_blocks(peak)} or larger",
+            )
+
+
+# --------------------------------------------------------------------------- cluster, DNS, identity, tags
+
+
+def maintenance_matches_channels(cluster: NewCluster) -> Iterator[Problem]:
+    """A maintenance window without an upgrade channel does nothing; say so instead of ignoring it."""
+    if cluster.maintenance.auto_upgrade is not None and cluster.upgrade_channel == "none":
+        yield _p(
+            ("cluster.maintenance.autoUpgrade", "cluster.upgradeChannel"),
+            "has no effect with upgradeChannel none; set cluster.upgradeChannel (e.g. patch) or remove the window",
+        )
+    if cluster.maintenance.node_os is not None and cluster.node_os_upgrade_channel in ("None", "Unmanaged"):
+        yield _p(
+            ("cluster.maintenance.nodeOs", "cluster.nodeOsUpgradeChannel"),
+            f"has no effect with nodeOsUpgradeChannel {cluster.node_os_upgrade_channel}; "
+            "set it to NodeImage or SecurityPatch, or remove the window",
+        )
+
+
+def node_dns_cache_is_possible(dns: DnsConfig, networking: NetworkingConfig, cluster: NewCluster) -> Iterator[Problem]:
+    """An explicitly requested node DNS cache must be one this cluster can run."""
+    if dns.node_cache is NodeDnsCache.LOCALDNS:
+        why = capabilities.local_dns_unsupported_reason(networking.mode, cluster.kubernetes_version)
+        if why:
+            fallback = "auto" if capabilities.node_local_dns_unsupported_reason(networking.mode) else "auto or nodelocaldns"
+            yield _p(("dns.nodeCache", "networking.mode"), f"LocalDNS is not available: {why}; use {fallback}")
+    elif dns.node_cache is NodeDnsCache.NODELOCALDNS:
+        why = capabilities.node_local_dns_unsupported_reason(networking.mode)
+        if why:
+            yield _p(("dns.nodeCache", "networking.mode"), f"NodeLocal DNSCache is not possible: {why}; use localdns or auto")
+
+
+def service_principal_is_deliberate(identity: ManagedIdentities | ServicePrincipal, service_principal_client_secret: Secret | None) -> Iterator[Problem]:
+    """A service principal only behind its explicit flag, and its secret only as a Pulumi secret."""
+    secret = service_principal_client_secret
+    if isinstance(identity, ServicePrincipal):
+        if not identity.allow_service_principal:
+            yield _p(
+                ("identity.allowServicePrincipal", "identity.mode"),
+                "service-principal secrets expire (typically after a year) and then PersistentVolume and LoadBalancer "
+                "creation fail silently; use identity.mode managed, or set allowServicePrincipal: true to accept that",
+            )
+        if secret is None:
+            yield _p(
+                "servicePrincipalClientSecret",
+                "required with identity.mode servicePrincipal; run `pulumi config set --secret servicePrincipalClientSecret <secret>`",
+            )
+        elif not secret.encrypted:
+            yield _p(
+                "servicePrincipalClientSecret",
+                "is stored in plain text; store it encrypted with `pulumi config set --secret servicePrincipalClientSecret <secret>`",
+            )
+    elif secret is not None:
+        yield _p(
+            ("servicePrincipalClientSecret", "identity.mode"),
+            "only used with identity.mode servicePrincipal; remove it with `pulumi config rm servicePrincipalClientSecret`",
+        )
+
+
+def tags_are_azure_tags(tags: dict[str, str]) -> Iterator[Problem]:
+    """Azure tag limits, and our own tag keys kept for the components."""
+    if len(tags) > 45:
+        yield _p("tags", f"{len(tags)} tags; Azure allows 50 per resource and akshift adds its own, keep it to 45")
+    for name, value in tags.items():
+        key = f"tags.{name}"
+        if name.lower().startswith(RESERVED_TAG_PREFIX):
+            yield _p(key, f"tag names starting with {RESERVED_TAG_PREFIX!r} are set by akshift; rename the tag")
+        if not name or len(name) > 512 or _AZURE_TAG_FORBIDDEN & set(name):
+            yield _p(key, "tag names must be 1-512 characters without < > % & \\ ? /; rename the tag")
+        if len(str(value)) > 256:
+            yield _p(key, "tag values must be at most 256 characters; shorten it")
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """A rule and the StackConfig sections (field names) it reads; it runs only when all of them parsed."""
+
+    needs: tuple[str, ...]
+    check: Callable[..., Iterable[Problem]]
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(("network",), reserved_ranges_in_network),
+    Rule(("networking",), reserved_ranges_in_networking),
+    Rule(("network",), subnets_inside_vnet),
+    Rule(("networking",), pod_and_service_ranges_apart),
+    Rule(("network", "networking"), cluster_ranges_outside_vnet),
+    Rule(("network", "networking"), pod_addressing_matches_mode),
+    Rule(("networking",), policy_matches_dataplane),
+    Rule(("networking",), kube_proxy_only_where_it_exists),
+    Rule(("networking",), cilium_chart_only_for_byo),
+    Rule(("node_pools",), node_pool_shapes),
+    Rule(("networking", "node_pools"), windows_pools_need_azure_dataplane),
+    Rule(("network", "networking", "node_pools"), subnets_hold_the_nodes),
+    Rule(("cluster",), maintenance_matches_channels),
+    Rule(("dns", "networking", "cluster"), node_dns_cache_is_possible),
+    Rule(("identity", "service_principal_client_secret"), service_principal_is_deliberate),
+    Rule(("tags",), tags_are_azure_tags),
+)
+
+
+def run_rules(sections: dict[str, Any]) -> list[Problem]:
+    """Run every rule whose sections are present in ``sections``.
+
+    Args:
+        sections: Parsed StackConfig field values by field name; a section that
+            failed to parse is absent.
+
+    Returns:
+        All problems found, in rule-table order.
+    """
+    problems: list[Problem] = []
+    for rule in RULES:
+        if all(n in sections for n in rule.needs):
+            problems.extend(rule.check(*(sections[n] for n in rule.needs)))
+    return problems

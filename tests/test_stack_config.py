@@ -1,0 +1,334 @@
+"""The stack configuration: shipped stacks are valid, and each bad input is named with what to do.
+
+Each case of :data:`CASES` mutates the shipped ``test`` stack in one way and
+states the key path and the words the problem must carry. The loader, the
+rules, the JSON schema, the node-DNS resolution and the networking-mode guard
+are all pure, so nothing here needs Pulumi.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import stacks
+from stacks import capabilities, guards
+from stacks.model import NetworkingMode, NodeDnsCache, Secret
+from stacks.schema import SCHEMA_FILE, render_schema, stack_file_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+DELETE = object()
+
+
+def stack_config(name: str = "test") -> dict[str, Any]:
+    return stacks.read_stack_file(ROOT / "stacks" / f"Pulumi.{name}.yaml")
+
+
+def mutate(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Copy ``config`` with ``{"networking.mode": "overlay", "nodePools[1].count": DELETE}`` applied."""
+    out = copy.deepcopy(config)
+    for path, value in changes.items():
+        head, *rest = re.findall(r"[^.\[\]]+", path)
+        node: Any = out
+        key: Any = f"akshift:{head}"
+        for part in rest:
+            node = node.setdefault(key, {}) if not isinstance(node, list) else node[key]
+            key = int(part) if part.isdigit() else part
+        if value is DELETE:
+            del node[key]
+        elif isinstance(node, list) and key == len(node):
+            node.append(value)
+        else:
+            node[key] = value
+    return out
+
+
+def problems(config: dict[str, Any], **kwargs: Any) -> list[stacks.Problem]:
+    return stacks.problems_of(config, **kwargs)
+
+
+WINDOWS_POOL = {"name": "win", "osType": "Windows", "vmSize": "Standard_D4ds_v5", "count": 1}
+PODSUBNET = {
+    "networking.mode": "podsubnet-cilium",
+    "networking.podCidr": DELETE,
+    "network.podSubnet": {"name": "snet-aks-pods", "cidr": "10.20.64.0/18"},
+}
+SERVICE_PRINCIPAL = {
+    "mode": "servicePrincipal",
+    "allowServicePrincipal": True,
+    "clientId": "11111111-1111-1111-1111-111111111111",
+    "objectId": "22222222-2222-2222-2222-222222222222",
+    "secretExpiresOn": "2027-03-01",
+}
+
+# id → (changes to the shipped test stack, expected key path, words the message must contain)
+CASES: dict[str, tuple[dict[str, Any], str, str]] = {
+    # --- address plan
+    "pod CIDR overlapping the VNet": ({"networking.podCidr": "10.20.0.0/16"}, "networking.podCidr", "overlaps network.addressSpace 10.20.0.0/16; the pod range must be outside the VNet"),
+    "service CIDR overlapping the VNet": ({"networking.serviceCidr": "10.20.128.0/17", "networking.dnsServiceIP": "10.20.128.10"}, "networking.serviceCidr", "overlaps network.addressSpace"),
+    "service CIDR overlapping the pod CIDR": ({"networking.serviceCidr": "10.244.0.0/20", "networking.dnsServiceIP": "10.244.0.10"}, "networking.serviceCidr", "overlaps networking.podCidr 10.244.0.0/16; give services and pods separate ranges"),
+    "node subnet outside the VNet": ({"network.nodeSubnet.cidr": "10.30.0.0/24"}, "network.nodeSubnet.cidr", "is outside network.addressSpace 10.20.0.0/16; pick a subnet range inside it"),
+    "pod subnet overlapping the node subnet": ({**PODSUBNET, "network.podSubnet.cidr": "10.20.0.0/23"}, "network.podSubnet.cidr", "overlaps network.nodeSubnet.cidr"),
+    "DNS service IP outside the service CIDR": ({"networking.dnsServiceIP": "10.99.0.10"}, "networking.dnsServiceIP", "outside networking.serviceCidr 10.21.0.0/16; use an address inside it, conventionally 10.21.0.10"),
+    "DNS service IP on the kubernetes service address": ({"networking.dnsServiceIP": "10.21.0.1"}, "networking.dnsServiceIP", "taken by the kubernetes API service"),
+    "DNS service IP on the network address": ({"networking.dnsServiceIP": "10.21.0.0"}, "networking.dnsServiceIP", "network or broadcast address"),
+    "VNet in 172.31.0.0/16": ({"network.addressSpace": "172.31.0.0/16", "network.nodeSubnet.cidr": "172.31.0.0/22"}, "network.addressSpace", "overlaps 172.31.0.0/16 (used by AKS internally); pick a range outside 169.254.0.0/16, 172.30.0.0/16"),
+    "VNet in 172.30.0.0/16": ({"network.addressSpace": "172.30.0.0/16", "network.nodeSubnet.cidr": "172.30.0.0/22"}, "network.addressSpace", "overlaps 172.30.0.0/16"),
+    "pod CIDR in link-local space": ({"networking.podCidr": "169.254.0.0/16"}, "networking.podCidr", "overlaps 169.254.0.0/16 (link-local"),
+    "service CIDR in TEST-NET-1": ({"networking.serviceCidr": "192.0.2.0/24", "networking.dnsServiceIP": "192.0.2.10"}, "networking.serviceCidr", "overlaps 192.0.2.0/24"),
+    "service CIDR wider than Kubernetes allows": ({"networking.serviceCidr": "10.64.0.0/10", "networking.dnsServiceIP": "10.64.0.10"}, "networking.serviceCidr", "larger than Kubernetes allows (at most a /12)"),
+    "pod CIDR smaller than one node block": ({"networking.podCidr": "10.244.0.0/25"}, "networking.podCidr", "smaller than one node's /24 pod block"),
+    "CIDR with host bits": ({"network.addressSpace": "10.20.0.1/16"}, "network.addressSpace", "has host bits set; did you mean 10.20.0.0/16?"),
+    "IPv6 CIDR": ({"networking.podCidr": "fd00::/48"}, "networking.podCidr", "is IPv6; only IPv4"),
+    "CIDR without a prefix": ({"networking.serviceCidr": "10.21.0.0"}, "networking.serviceCidr", "is not a CIDR"),
+    "DNS service IP that is not an address": ({"networking.dnsServiceIP": "ten.0.0.10"}, "networking.dnsServiceIP", "not an IPv4 address"),
+    # --- capacity
+    "node subnet too small for the pools": ({"network.nodeSubnet.cidr": "10.20.0.0/29"}, "network.nodeSubnet.cidr", "has 3 usable addresses but the pools may run 6 nodes (max nodes + upgrade surge); use a /28 or larger"),
+    "pod subnet too small for max nodes × max pods": ({**PODSUBNET, "network.podSubnet.cidr": "10.20.64.0/24"}, "network.podSubnet.cidr", "max nodes × max pods needs 660 (2×110 + 4×110); use a /22 or larger"),
+    "pod CIDR with too few node blocks": ({"networking.podCidr": "10.244.0.0/22"}, "networking.podCidr", "gives 4 per-node /24 blocks but the pools may run 6 nodes; use a /21 or larger"),
+    # --- modes
+    "Cilium dataplane with Calico policy": ({"networking.networkPolicy": "calico"}, "networking.networkPolicy", "requires networkPolicy cilium"),
+    "Cilium dataplane with no policy engine": ({"networking.networkPolicy": "none"}, "networking.networkPolicy", "requires networkPolicy cilium"),
+    "Cilium policy on the Azure dataplane": ({"networking.mode": "overlay"}, "networking.networkPolicy", "networkPolicy cilium needs the Cilium dataplane; use mode overlay-cilium"),
+    "Calico policy with Cilium OSS": ({"networking.mode": "byo-cilium", "networking.networkPolicy": "calico"}, "networking.networkPolicy", "Cilium OSS enforces NetworkPolicy itself"),
+    "pod-subnet mode without a pod subnet": ({"networking.mode": "podsubnet-cilium", "networking.podCidr": DELETE}, "network.podSubnet", "gives pods addresses from a dedicated subnet; add network.podSubnet"),
+    "pod-subnet mode with a pod CIDR": ({**PODSUBNET, "networking.podCidr": "10.244.0.0/16"}, "networking.podCidr", "not used by networking mode podsubnet-cilium"),
+    "pod subnet in overlay mode": ({"network.podSubnet": {"name": "pods", "cidr": "10.20.64.0/18"}}, "network.podSubnet", "only used by networking mode podsubnet-cilium; remove it"),
+    "overlay mode without a pod CIDR": ({"networking.podCidr": DELETE}, "networking.podCidr", "required by networking mode overlay-cilium"),
+    "kube-proxy settings with Cilium": ({"networking.kubeProxy": {"mode": "IPVS"}}, "networking.kubeProxy", "runs without kube-proxy (Cilium replaces it)"),
+    "kube-proxy settings the API version cannot express": ({"networking.mode": "overlay", "networking.networkPolicy": "calico", "networking.kubeProxy": {"mode": "NFTABLES"}}, "networking.kubeProxy", "has no kubeProxyConfig (preview API versions only)"),
+    "IPVS scheduler without IPVS": ({"networking.mode": "overlay", "networking.networkPolicy": "calico", "networking.kubeProxy": {"mode": "IPTABLES", "ipvsScheduler": "RoundRobin"}}, "networking.kubeProxy.ipvsScheduler", "only applies to kube-proxy mode IPVS"),
+    "Cilium chart settings without byo-cilium": ({"networking.cilium": {"version": "1.18.9"}}, "networking.cilium", "only used by mode byo-cilium"),
+    "unknown networking mode": ({"networking.mode": "kubenet"}, "networking.mode", "'kubenet' is not allowed; use 'overlay-cilium', 'overlay', 'podsubnet-cilium' or 'byo-cilium'"),
+    "Windows pool with the Cilium dataplane": ({"nodePools[2]": WINDOWS_POOL}, "nodePools[2].osType", "Windows nodes are not supported with the Cilium dataplane"),
+    "Windows pool with Cilium OSS": ({"networking.mode": "byo-cilium", "networking.networkPolicy": DELETE, "nodePools[2]": WINDOWS_POOL}, "nodePools[2].osType", "not supported with the Cilium dataplane (mode byo-cilium)"),
+    # --- names and lengths
+    "cluster name starting with a hyphen": ({"cluster.name": "-aks"}, "cluster.name", "'-aks' is not a valid cluster name: 1-63"),
+    "cluster name longer than 63": ({"cluster.name": "a" * 64}, "cluster.name", "is not a valid cluster name"),
+    "DNS prefix longer than 54": ({"cluster.dnsPrefix": "a" * 55}, "cluster.dnsPrefix", "is not a valid DNS prefix: 1-54"),
+    "resource group ending with a dot": ({"resourceGroup": "rg-akshift."}, "resourceGroup", "not ending with '.'"),
+    "one-character VNet name": ({"network.vnetName": "v"}, "network.vnetName", "is not a valid VNet name: 2-64"),
+    "subnet name with a space": ({"network.nodeSubnet.name": "aks nodes"}, "network.nodeSubnet.name", "is not a valid subnet name"),
+    "node pool name with capitals": ({"nodePools[1].name": "Apps"}, "nodePools[1].name", "is not a valid node pool name: 1-12 lowercase"),
+    "node pool name longer than 12": ({"nodePools[1].name": "applications1"}, "nodePools[1].name", "is not a valid node pool name"),
+    "Windows pool name longer than 6": ({"networking.mode": "overlay", "networking.networkPolicy": "calico", "nodePools[2]": {**WINDOWS_POOL, "name": "windows"}}, "nodePools[2].name", "too long for a Windows pool (at most 6 characters)"),
+    "duplicate pool names": ({"nodePools[1].name": "system"}, "nodePools[1].name", "'system' is already used by nodePools[0]"),
+    "VM size that is not one": ({"nodePools[1].vmSize": "D4ds_v5"}, "nodePools[1].vmSize", "is not an Azure VM size, such as Standard_D4ds_v5"),
+    "region with spaces": ({"location": "West Europe"}, "location", "is not an Azure region name"),
+    "Kubernetes version YAML reads as a number": ({"cluster.kubernetesVersion": 1.3}, "cluster.kubernetesVersion", "must be a quoted string such as \"1.34\""),
+    "Kubernetes version that is not one": ({"cluster.kubernetesVersion": "latest"}, "cluster.kubernetesVersion", "is not a Kubernetes version"),
+    "taint without an effect": ({"nodePools[1].nodeTaints": ["dedicated=gpu"]}, "nodePools[1].nodeTaints[0]", "is not a taint key=value:Effect"),
+    "zone 4": ({"nodePools[1].zones": ["1", 4]}, "nodePools[1].zones[1]", "4 is not an availability zone"),
+    "max surge above 100%": ({"nodePools[1].maxSurge": "150%"}, "nodePools[1].maxSurge", "is not a max surge"),
+    "Windows OS SKU on a Linux pool": ({"nodePools[1].osSku": "Windows2022"}, "nodePools[1].osSku", "does not match osType Linux"),
+    # --- node counts
+    "minCount above maxCount": ({"nodePools[1].autoscaling": {"minCount": 5, "maxCount": 3}}, "nodePools[1].autoscaling.minCount", "minCount 5 is above maxCount 3; lower minCount or raise maxCount"),
+    "count and autoscaling together": ({"nodePools[1].count": 2}, "nodePools[1].count", "set either count or autoscaling, not both"),
+    "neither count nor autoscaling": ({"nodePools[1].autoscaling": DELETE}, "nodePools[1].count", "set count (fixed size) or autoscaling"),
+    "System pool with zero nodes": ({"nodePools[0].count": 0}, "nodePools[0].count", "keep at least 1 node"),
+    "System pool autoscaling from zero": ({"nodePools[0].count": DELETE, "nodePools[0].autoscaling": {"minCount": 0, "maxCount": 3}}, "nodePools[0].autoscaling.minCount", "keep at least 1 node"),
+    "maxCount above the AKS limit": ({"nodePools[1].autoscaling.maxCount": 1001}, "nodePools[1].autoscaling.maxCount", "must be at most 1000; got 1001"),
+    "negative count": ({"nodePools[0].count": -1}, "nodePools[0].count", "must be at least 0; got -1"),
+    "maxPods above 250": ({"nodePools[1].maxPods": 300}, "nodePools[1].maxPods", "must be at most 250; got 300"),
+    "first pool not a System pool": ({"nodePools[0].mode": "User"}, "nodePools[0].mode", "the first pool is created with the cluster and must be a System pool"),
+    "Windows System pool": ({"networking.mode": "overlay", "networking.networkPolicy": "calico", "nodePools[0].osType": "Windows", "nodePools[0].name": "sys"}, "nodePools[0].osType", "System pools must run Linux"),
+    "no node pools": ({"nodePools": []}, "nodePools", "needs at least 1 item(s); add one"),
+    # --- cluster, DNS, identity, tags
+    "maintenance window without an upgrade channel": ({"cluster.upgradeChannel": "none", "cluster.maintenance": {"autoUpgrade": {"dayOfWeek": "Sunday", "startTime": "02:00"}}}, "cluster.maintenance.autoUpgrade", "has no effect with upgradeChannel none"),
+    "node OS window with an unmanaged channel": ({"cluster.nodeOsUpgradeChannel": "Unmanaged", "cluster.maintenance": {"nodeOs": {"dayOfWeek": "Sunday", "startTime": "02:00"}}}, "cluster.maintenance.nodeOs", "has no effect with nodeOsUpgradeChannel Unmanaged"),
+    "maintenance window shorter than 4 hours": ({"cluster.maintenance": {"autoUpgrade": {"dayOfWeek": "Sunday", "startTime": "02:00", "durationHours": 2}}}, "cluster.maintenance.autoUpgrade.durationHours", "must be at least 4; got 2"),
+    "maintenance start time that is not a time": ({"cluster.maintenance": {"autoUpgrade": {"dayOfWeek": "Sunday", "startTime": "2am"}}}, "cluster.maintenance.autoUpgrade.startTime", "is not a 24-hour time HH:MM"),
+    "LocalDNS with Cilium OSS": ({"networking.mode": "byo-cilium", "networking.networkPolicy": DELETE, "dns.nodeCache": "localdns"}, "dns.nodeCache", "LocalDNS is not available: byo-cilium runs a CNI AKS does not manage"),
+    "LocalDNS on an old Kubernetes": ({"cluster.kubernetesVersion": "1.31", "dns.nodeCache": "localdns"}, "dns.nodeCache", "Kubernetes 1.31 is older than 1.33"),
+    "NodeLocal DNSCache with AKS-managed Cilium": ({"dns.nodeCache": "nodelocaldns"}, "dns.nodeCache", "NodeLocal DNSCache is not possible: overlay-cilium uses AKS-managed Cilium"),
+    "service principal without the explicit flag": ({"identity": {**SERVICE_PRINCIPAL, "allowServicePrincipal": False}, "servicePrincipalClientSecret": {"secure": "v1:abc"}}, "identity.allowServicePrincipal", "secrets expire (typically after a year) and then PersistentVolume and LoadBalancer creation fail silently"),
+    "service principal without a secret": ({"identity": SERVICE_PRINCIPAL}, "servicePrincipalClientSecret", "required with identity.mode servicePrincipal"),
+    "service principal secret in plain text": ({"identity": SERVICE_PRINCIPAL, "servicePrincipalClientSecret": "hunter2"}, "servicePrincipalClientSecret", "stored in plain text; store it encrypted with `pulumi config set --secret"),
+    "client secret with managed identities": ({"servicePrincipalClientSecret": {"secure": "v1:abc"}}, "servicePrincipalClientSecret", "only used with identity.mode servicePrincipal"),
+    "client ID that is not a GUID": ({"identity": {**SERVICE_PRINCIPAL, "clientId": "my-app"}, "servicePrincipalClientSecret": {"secure": "v1:abc"}}, "identity.clientId", "is not a GUID"),
+    "ACR scope that is not a resource ID": ({"identity.acrPullScopes": ["myregistry.azurecr.io"]}, "identity.acrPullScopes[0]", "is not a full Azure resource ID"),
+    "tag using akshift's prefix": ({"tags.akshift-stack": "x"}, "tags.akshift-stack", "are set by akshift; rename the tag"),
+    "tag name with a slash": ({"tags.team/name": "x"}, "tags.team/name", "without < > % & \\ ? /"),
+    # --- shape
+    "unknown top-level key": ({"netwrok": {}}, "netwrok", "unknown key akshift:netwrok; remove it (did you mean akshift:network?)"),
+    "unknown nested key": ({"networking.podCdir": "10.244.0.0/16"}, "networking.podCdir", "unknown key; remove it (did you mean podCidr?)"),
+    "missing required key": ({"location": DELETE}, "location", "missing; add akshift:location to the stack file"),
+    "missing nested key": ({"cluster.kubernetesVersion": DELETE}, "cluster.kubernetesVersion", "missing; this key is required"),
+    "cluster mode not implemented yet": ({"cluster.mode": "existing"}, "cluster.mode", "'existing' is not supported; use one of 'new'"),
+    "unknown identity mode": ({"identity.mode": "workload"}, "identity.mode", "'workload' is not supported"),
+    "protect that is not a boolean": ({"cluster.protect": "maybe"}, "cluster.protect", "Input should be a valid boolean"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_each_bad_input_names_its_key_and_says_what_to_do(case: str) -> None:
+    changes, key, words = CASES[case]
+    found = problems(mutate(stack_config(), changes))
+    matching = [p for p in found if p.key == key]
+    assert matching, f"no problem for {key}; got: {[p.line() for p in found]}"
+    assert any(words in p.message for p in matching), [p.line() for p in matching]
+
+
+@pytest.mark.parametrize("name", ["test", "prod"])
+def test_shipped_stack_files_are_valid(name: str) -> None:
+    cfg = stacks.load(stack_config(name))
+    assert cfg.networking.mode is NetworkingMode.OVERLAY_CILIUM
+    assert cfg.identity.mode == "managed"
+
+
+def test_prod_stack_is_zone_redundant_protected_and_maintained() -> None:
+    cfg = stacks.load(stack_config("prod"))
+    system = cfg.node_pools[0]
+    assert system.mode == "System" and system.zones == ("1", "2", "3") and system.autoscaling is not None
+    assert all(p.autoscaling is not None for p in cfg.node_pools[1:])
+    assert cfg.cluster.protect and cfg.cluster.sku_tier == "Standard"
+    assert cfg.cluster.maintenance.auto_upgrade and cfg.cluster.maintenance.node_os
+
+
+def test_test_stack_is_small_and_single_zone() -> None:
+    cfg = stacks.load(stack_config("test"))
+    assert {z for p in cfg.node_pools for z in p.zones} == {"1"}
+    assert cfg.max_nodes <= 5 and not cfg.cluster.protect
+
+
+def test_a_broken_stack_reports_every_problem_at_once_across_sections() -> None:
+    broken = mutate(stack_config(), {
+        "nodePools[1].vmSize": "D4",  # shape error: node pool rules cannot run
+        "networking.podCidr": "10.20.0.0/16",  # rule error in sections that parsed
+        "cluster.upgradeChannel": "weekly",  # shape error in another section
+        "tags.akshift-x": "y",
+    })
+    keys = [p.key for p in problems(broken)]
+    assert keys.count("nodePools[1].vmSize") == 1
+    assert "networking.podCidr" in keys and "cluster.upgradeChannel" in keys and "tags.akshift-x" in keys
+
+
+def test_rules_needing_a_broken_section_are_skipped_not_crashed() -> None:
+    broken = mutate(stack_config(), {"network": "not a mapping"})
+    found = problems(broken)
+    assert [p.key for p in found] == ["network"]
+
+
+def test_the_config_error_lists_one_line_per_problem() -> None:
+    with pytest.raises(stacks.ConfigError) as info:
+        stacks.load(mutate(stack_config(), {"networking.dnsServiceIP": "10.99.0.10", "nodePools[0].count": 0}))
+    lines = str(info.value).splitlines()
+    assert len(lines) == len(info.value.problems) == 2
+    assert all(re.match(r"^[\w.\[\]]+: ", line) for line in lines)
+
+
+def test_keys_of_other_namespaces_are_left_to_pulumi() -> None:
+    config = {**stack_config(), "azure-native:subscriptionId": "x", "pulumi:tags": {"a": "b"}}
+    assert problems(config) == []
+
+
+# --------------------------------------------------------------------------- engine input
+
+
+def test_engine_config_with_json_encoded_objects_loads_like_the_stack_file() -> None:
+    engine = {k: json.dumps(v) if isinstance(v, (dict, list)) else str(v) for k, v in stack_config("prod").items()}
+    assert stacks.load(stacks.decode_engine_config(engine)) == stacks.load(stack_config("prod"))
+
+
+def test_engine_secrets_count_as_encrypted_only_when_pulumi_holds_them_as_secrets() -> None:
+    config = mutate(stack_config(), {"identity": SERVICE_PRINCIPAL, "servicePrincipalClientSecret": "s3cr3t"})
+    key = "akshift:servicePrincipalClientSecret"
+    cfg = stacks.load(config, secret_keys={key})
+    assert cfg.service_principal_client_secret == Secret("s3cr3t", encrypted=True)
+    assert "s3cr3t" not in repr(cfg.service_principal_client_secret)
+    assert [p.key for p in problems(config, secret_keys=set())] == ["servicePrincipalClientSecret"]
+
+
+def test_decoding_keeps_scalars_and_broken_json_as_strings() -> None:
+    assert stacks.decode_engine_config({"a:b": "westeurope", "a:c": "{not json", "a:d": "[1]"}) == {
+        "a:b": "westeurope", "a:c": "{not json", "a:d": [1]}
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_missing_stack_file_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    with pytest.raises(stacks.ConfigError, match="no such file"):
+        stacks.load_stack_file(tmp_path / "Pulumi.nope.yaml")
+
+
+def test_malformed_yaml_is_a_config_error_with_the_line(tmp_path: Path) -> None:
+    f = tmp_path / "Pulumi.bad.yaml"
+    f.write_text("config:\n  akshift:location: [westeurope\n")
+    with pytest.raises(stacks.ConfigError, match=r"not valid YAML at line \d+"):
+        stacks.load_stack_file(f)
+
+
+def test_stack_file_without_config_is_a_config_error(tmp_path: Path) -> None:
+    f = tmp_path / "Pulumi.empty.yaml"
+    f.write_text("encryptionsalt: abc\n")
+    with pytest.raises(stacks.ConfigError, match="has no `config:` mapping"):
+        stacks.load_stack_file(f)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def test_exported_schema_file_matches_the_model() -> None:
+    assert SCHEMA_FILE.read_text() == render_schema(), "run `akshift config schema --write`"
+
+
+def test_schema_describes_every_akshift_key_and_allows_other_namespaces() -> None:
+    schema = stack_file_schema()
+    config = schema["properties"]["config"]
+    assert set(config["properties"]) == {f"akshift:{k}" for k in stacks.model.SECTION_KEYS.values()}
+    assert {"akshift:location", "akshift:cluster", "akshift:network", "akshift:nodePools"} <= set(config["required"])
+    assert config["additionalProperties"] is False
+    (pattern,) = config["patternProperties"]
+    assert re.match(pattern, "azure-native:location") and not re.match(pattern, "akshift:netwrok")
+
+
+@pytest.mark.parametrize("name", ["test", "prod"])
+def test_shipped_stack_files_point_editors_at_the_schema(name: str) -> None:
+    first = (ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text().splitlines()[0]
+    assert first == f"# yaml-language-server: $schema=./{SCHEMA_FILE.name}"
+
+
+# --------------------------------------------------------------------------- derived decisions
+
+
+@pytest.mark.parametrize(
+    ("requested", "mode", "version", "expected"),
+    [
+        ("auto", "overlay-cilium", "1.34", "localdns"),
+        ("auto", "podsubnet-cilium", "1.33", "localdns"),
+        ("auto", "overlay", "1.34", "localdns"),
+        ("auto", "byo-cilium", "1.34", "nodelocaldns"),
+        ("auto", "overlay", "1.31", "nodelocaldns"),
+        ("auto", "overlay-cilium", "1.31", "none"),
+        ("none", "overlay-cilium", "1.34", "none"),
+        ("nodelocaldns", "overlay", "1.34", "nodelocaldns"),
+    ],
+)
+def test_auto_node_dns_cache_prefers_localdns_then_node_local_dns(requested: str, mode: str, version: str, expected: str) -> None:
+    got = capabilities.resolve_node_dns_cache(NodeDnsCache(requested), NetworkingMode(mode), version)
+    assert got is NodeDnsCache(expected)
+
+
+@pytest.mark.parametrize("deployed", [None, "", "overlay-cilium"])
+def test_networking_mode_guard_passes_new_stacks_and_unchanged_modes(deployed: str | None) -> None:
+    assert guards.check_networking_mode_change(deployed, NetworkingMode.OVERLAY_CILIUM) == "overlay-cilium"
+
+
+def test_networking_mode_guard_refuses_a_change_and_points_to_the_migration_path() -> None:
+    with pytest.raises(stacks.NetworkingModeChangeRefused) as info:
+        guards.check_networking_mode_change("overlay", NetworkingMode.OVERLAY_CILIUM)
+    (problem,) = info.value.problems
+    assert problem.key == "networking.mode"
+    assert "replace (delete and recreate) the live cluster" in problem.message
+    assert "pulumi stack init" in problem.message and "akshift migrate" in problem.message
+
+
+def test_capacity_counts_upgrade_surge_rounded_up() -> None:
+    cfg = stacks.load(stack_config("prod"))
+    apps = cfg.node_pools[1]
+    assert (apps.max_nodes, apps.surge_nodes, apps.peak_nodes) == (30, 10, 40)  # 33% of 30 → 9.9 → 10
