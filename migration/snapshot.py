@@ -1,0 +1,510 @@
+"""The on-disk snapshot: one YAML file per object, an index, an encrypted Secret bundle.
+
+Why this format: stages are re-runnable functions between directories
+(inventory → ``snapshot/``, transform → ``transformed/``), and people review
+them with ``git diff`` and ``grep``. So:
+
+* **Deterministic paths** ``<namespace or _cluster>/<group or core>.<Kind>/<name>.yaml``
+  (``shop/apps.Deployment/web.yaml``, ``_cluster/core.Namespace/shop.yaml``):
+  the same object always lands in the same file, whatever the listing order.
+  ``_cluster`` cannot collide with a namespace (namespace names are DNS
+  labels, without underscores).
+* **Git-friendly YAML**: sorted keys, block style, multi-line strings as
+  literal blocks, no line folding; libyaml's C dumper/loader when available
+  (an order of magnitude faster than the pure-Python ones).
+* **Streaming**: :class:`SnapshotWriter` writes each object as it comes and
+  keeps only its path and digest; :meth:`Snapshot.objects` yields one object at
+  a time. Secrets are the exception (held until the bundle is encrypted, see
+  :mod:`migration.secrets` for why one bundle).
+* **Secrets never in plain text**: a Secret's YAML file is not written; the
+  object goes into ``secrets.age`` and the index lists its path. Patch-log
+  values of Secrets are redacted.
+* **index.json**: counts per kind and namespace, every path with its sha256,
+  and a digest — sha256 over the sorted ``path\\0sha256(content)`` lines — that
+  is identical for identical content whatever the write order. Secrets
+  contribute their path only: a hash of a short password is guessable, and
+  the ciphertext changes on every run.
+* **Re-runs**: writing into an existing directory is refused unless
+  ``overwrite=True``. Either way everything is written to a temporary sibling
+  directory first and renamed into place on success, so a failed or interrupted
+  run never leaves a half-written snapshot behind; with ``overwrite`` the old
+  directory is renamed aside, the new one renamed in, and the old one deleted
+  (a crash between the two renames leaves ``.<name>.old-*`` to recover from).
+
+The ``transformed`` stage adds three JSON-lines logs, sorted by path at commit
+so they are deterministic too: ``patches.jsonl`` (per object: the rules'
+operations and the conflicts), ``excluded.jsonl`` (per object: the whiteout
+reason) and ``findings.jsonl``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import orjson
+import yaml
+
+from migration.errors import InventoryError, ObjectRef
+from migration.findings import Finding, group_of
+from migration.secrets import SecretKey, decrypt_bundle, encrypt_bundle, require_key
+
+FORMAT = "akshift.snapshot/v1"
+STAGES = ("snapshot", "transformed")
+CLUSTER_DIR = "_cluster"
+INDEX = "index.json"
+SECRETS_BUNDLE = "secrets.age"
+PATCHES = "patches.jsonl"
+EXCLUDED = "excluded.jsonl"
+FINDINGS = "findings.jsonl"
+REDACTED = "<redacted>"
+
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+    """Safe dumper writing multi-line strings as literal blocks (readable ConfigMaps and scripts)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(obj: Mapping[str, Any]) -> bytes:
+    """An object as git-friendly YAML (sorted keys, block style, no folding), UTF-8."""
+    text = yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+                     allow_unicode=True, width=2**31 - 1)
+    return text.encode()
+
+
+def load_yaml(data: bytes | str) -> Any:
+    """Parse one YAML document with the safe (C when available) loader."""
+    return yaml.load(data, Loader=_Loader)
+
+
+def _segment(value: str, what: str, ref: ObjectRef) -> str:
+    # Kubernetes validates names as path segments (no '/', not '.' or '..'); check anyway
+    # because a path escaping the snapshot directory would be a security bug.
+    if not value or value in (".", "..") or "/" in value or "\0" in value or "\\" in value:
+        raise InventoryError(f"{what} {value!r} cannot be used as a file name", ref=ref,
+                             fix="exclude this object; Kubernetes should not have accepted the name")
+    return value
+
+
+def kind_dir(obj: Mapping[str, Any]) -> str:
+    """``<group or core>.<Kind>`` — the directory of an object's kind."""
+    return f"{group_of(obj) or 'core'}.{obj.get('kind')}"
+
+
+def object_path(obj: Mapping[str, Any]) -> str:
+    """The snapshot-relative path of an object.
+
+    Args:
+        obj: a Kubernetes object dict.
+
+    Returns:
+        ``<namespace or _cluster>/<group or core>.<Kind>/<name>.yaml``.
+
+    Raises:
+        InventoryError: the namespace, kind or name cannot be a file name.
+    """
+    ref = ObjectRef.of(obj)
+    meta = obj.get("metadata") or {}
+    ns = _segment(meta["namespace"], "namespace", ref) if meta.get("namespace") else CLUSTER_DIR
+    return f"{ns}/{_segment(kind_dir(obj), 'kind', ref)}/{_segment(meta.get('name') or '', 'name', ref)}.yaml"
+
+
+def is_secret(obj: Mapping[str, Any]) -> bool:
+    """Whether an object is a core Secret (routed to the encrypted bundle)."""
+    return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
+
+
+def _redact_ops(ops: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{**op, "value": REDACTED} if "value" in op else dict(op) for op in ops]
+
+
+def _digest(files: Mapping[str, str], secrets: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    lines = [f"{p}\0{sha}\n" for p, sha in files.items()] + [f"{p}\0secret\n" for p in secrets]
+    for line in sorted(lines):
+        h.update(line.encode())
+    return "sha256:" + h.hexdigest()
+
+
+def _jsonl(value: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+class SnapshotWriter:
+    """Streams objects into a new snapshot directory; use as a context manager.
+
+    On a clean exit the snapshot is committed (bundle encrypted, index written,
+    directory renamed into place); on an exception the temporary directory is
+    removed and any existing snapshot is left untouched.
+
+    Example::
+
+        with SnapshotWriter(out / "snapshot", secret_key=key) as w:
+            for obj in client.list_everything():
+                w.write(obj)
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, stage: str = "snapshot",
+                 secret_key: SecretKey | None = None, exclude_secrets: bool = False, overwrite: bool = False):
+        """Prepare a temporary directory next to ``root``.
+
+        Args:
+            root: the snapshot directory to produce.
+            stage: ``"snapshot"`` (raw inventory) or ``"transformed"`` (adds the logs).
+            secret_key: encrypts the Secret bundle; required unless ``exclude_secrets``.
+            exclude_secrets: leave Secrets out entirely (their paths are listed in the index).
+            overwrite: replace an existing snapshot at ``root``.
+
+        Raises:
+            SecretKeyError: no key and Secrets not excluded — raised before any
+                listing, so a long inventory does not fail at its first Secret.
+            InventoryError: ``root`` exists and ``overwrite`` is False, or the stage is unknown.
+        """
+        if stage not in STAGES:
+            raise InventoryError(f"unknown snapshot stage {stage!r}; expected one of {', '.join(STAGES)}")
+        if not exclude_secrets:
+            require_key(secret_key)
+        self.root = Path(root)
+        if self.root.exists() and not overwrite:
+            raise InventoryError(f"{self.root} already exists", fix="pass --overwrite to replace it")
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        self.stage = stage
+        self.overwrite = overwrite
+        self._key = secret_key
+        self._exclude_secrets = exclude_secrets
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.tmp-", dir=self.root.parent))
+        self._files: dict[str, str] = {}
+        self._secrets: dict[str, dict[str, Any]] = {}
+        self._secrets_excluded: list[str] = []
+        self._by_kind: Counter[str] = Counter()
+        self._by_namespace: Counter[str] = Counter()
+        self._logs = {name: (self._tmp / name).open("wb") for name in (PATCHES, EXCLUDED, FINDINGS)} \
+            if stage == "transformed" else {}
+        self._log_counts: Counter[str] = Counter()
+        self._severities: Counter[str] = Counter()
+        self._closed = False
+
+    def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def write(self, obj: Mapping[str, Any]) -> str:
+        """Write one object (Secrets go to the bundle, or are skipped with ``exclude_secrets``).
+
+        Args:
+            obj: a Kubernetes object dict; not modified.
+
+        Returns:
+            Its snapshot-relative path.
+
+        Raises:
+            InventoryError: the object cannot be named as a file, or its path was already written.
+        """
+        path = object_path(obj)
+        if path in self._files or path in self._secrets or path in self._secrets_excluded:
+            raise InventoryError(f"{path} written twice", ref=ObjectRef.of(obj),
+                                 fix="list each resource at one version only")
+        self._by_kind[kind_dir(obj)] += 1
+        self._by_namespace[path.split("/", 1)[0]] += 1
+        if is_secret(obj):
+            if self._exclude_secrets:
+                self._secrets_excluded.append(path)
+            else:
+                self._secrets[path] = dict(obj)
+            return path
+        content = dump_yaml(obj)
+        target = self._tmp / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        self._files[path] = hashlib.sha256(content).hexdigest()
+        return path
+
+    def _log(self, name: str, entry: Mapping[str, Any]) -> None:
+        if not self._logs:
+            raise InventoryError(f"{name} is only written in the 'transformed' stage, not '{self.stage}'")
+        self._logs[name].write(_jsonl(entry))
+        self._log_counts[name] += 1
+
+    def write_outcome(self, outcome: Any, *, source_path: str | None = None) -> str | None:
+        """Record one transform outcome: the object, its patch log, findings, or its exclusion.
+
+        Args:
+            outcome: a :class:`migration.transforms.TransformOutcome`.
+            source_path: the object's path in the raw snapshot, logged for cross-reference.
+
+        Returns:
+            The written object's path, or None when the object was excluded.
+        """
+        secret = outcome.ref.kind == "Secret" and outcome.ref.group == ""
+        if not outcome.kept:
+            self._log(EXCLUDED, {"ref": outcome.ref.to_dict(), "source": source_path,
+                                 "rule": outcome.excluded_by, "reason": outcome.excluded})
+            return None
+        path = self.write(outcome.obj)
+        if outcome.patches or outcome.conflicts:
+            entry = outcome.patch_log()
+            if secret:  # patch values of a Secret may be its data
+                for patch in entry["patches"]:
+                    patch["ops"] = _redact_ops(patch["ops"])
+                for conflict in entry["conflicts"]:
+                    conflict["winner_op"], conflict["loser_op"] = _redact_ops(
+                        [conflict["winner_op"], conflict["loser_op"]])
+            self._log(PATCHES, {**entry, "path": path, "source": source_path})
+            self._log_counts["conflicts"] += len(outcome.conflicts)
+        self.write_findings(outcome.findings)
+        return path
+
+    def write_failure(self, ref: ObjectRef, message: str, *, source_path: str | None = None) -> None:
+        """Record an object the stage could not process in excluded.jsonl (``"error": true``)."""
+        self._log(EXCLUDED, {"ref": ref.to_dict(), "source": source_path, "rule": None,
+                             "reason": message, "error": True})
+
+    def write_findings(self, findings: Iterable[Finding]) -> None:
+        """Append findings to findings.jsonl (transformed stage)."""
+        for finding in findings:
+            self._log(FINDINGS, finding.to_dict())
+            self._severities[finding.severity.value] += 1
+
+    def abort(self) -> None:
+        """Discard everything written; an existing snapshot at ``root`` is untouched."""
+        if self._closed:
+            return
+        self._closed = True
+        for f in self._logs.values():
+            f.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def commit(self) -> Path:
+        """Encrypt the bundle, sort the logs, write the index and move the snapshot into place.
+
+        Returns:
+            The snapshot directory.
+
+        Raises:
+            InventoryError: ``root`` appeared meanwhile and ``overwrite`` is False.
+            SecretKeyError: the bundle could not be encrypted.
+        """
+        if self._closed:
+            raise InventoryError(f"snapshot {self.root} is already committed or aborted")
+        try:
+            for name, f in self._logs.items():
+                f.close()
+                _sort_jsonl(self._tmp / name)
+            if self._secrets:
+                assert self._key is not None  # checked in __init__
+                (self._tmp / SECRETS_BUNDLE).write_bytes(encrypt_bundle(self._secrets, self._key))
+            (self._tmp / INDEX).write_bytes(orjson.dumps(self._index(), option=orjson.OPT_SORT_KEYS
+                                                         | orjson.OPT_INDENT_2) + b"\n")
+            self._swap()
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        return self.root
+
+    def _index(self) -> dict[str, Any]:
+        index: dict[str, Any] = {
+            "format": FORMAT,
+            "stage": self.stage,
+            "digest": _digest(self._files, list(self._secrets) + self._secrets_excluded),
+            "counts": {
+                "total": sum(self._by_kind.values()),
+                "by_kind": dict(sorted(self._by_kind.items())),
+                "by_namespace": dict(sorted(self._by_namespace.items())),
+            },
+            "objects": dict(sorted(self._files.items())),
+            "secrets": sorted(self._secrets),
+            "secrets_excluded": sorted(self._secrets_excluded),
+        }
+        if self.stage == "transformed":
+            index["counts"].update({
+                "excluded": self._log_counts[EXCLUDED],
+                "patched": self._log_counts[PATCHES],
+                "conflicts": self._log_counts["conflicts"],
+                "findings": dict(sorted(self._severities.items())),
+            })
+        return index
+
+    def _swap(self) -> None:
+        if not self.root.exists():
+            os.rename(self._tmp, self.root)
+            return
+        if not self.overwrite:
+            raise InventoryError(f"{self.root} appeared while the snapshot was written",
+                                 fix="pass --overwrite to replace it")
+        old = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.old-", dir=self.root.parent))
+        os.rename(self.root, old / "previous")
+        os.rename(self._tmp, self.root)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def stage_dir(run_dir: str | os.PathLike[str], stage: str) -> Path:
+    """Where a stage's snapshot lives inside a run directory: ``<run>/snapshot``, ``<run>/transformed``.
+
+    Raises:
+        InventoryError: unknown stage.
+    """
+    if stage not in STAGES:
+        raise InventoryError(f"unknown snapshot stage {stage!r}; expected one of {', '.join(STAGES)}")
+    return Path(run_dir) / stage
+
+
+def _sort_jsonl(path: Path) -> None:
+    lines = path.read_bytes().splitlines(keepends=True)
+
+    def key(line: bytes) -> tuple[str, str, bytes]:
+        entry = orjson.loads(line)
+        ref = entry.get("ref") or {}
+        return (entry.get("path") or entry.get("source") or "", str(sorted(ref.items())), line)
+
+    path.write_bytes(b"".join(sorted(lines, key=key)))
+
+
+class Snapshot:
+    """A snapshot directory opened for reading; objects are read lazily, one at a time."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        """Open a snapshot and read its index.
+
+        Raises:
+            InventoryError: no index.json, or not a snapshot of this format.
+        """
+        self.root = Path(root)
+        try:
+            self.index: dict[str, Any] = orjson.loads((self.root / INDEX).read_bytes())
+        except FileNotFoundError as e:
+            raise InventoryError(f"{self.root} has no {INDEX}: not a snapshot, or an interrupted one",
+                                 fix="re-run the stage that writes it") from e
+        except orjson.JSONDecodeError as e:
+            raise InventoryError(f"{self.root / INDEX} is not valid JSON", fix="re-run the stage that writes it") from e
+        if self.index.get("format") != FORMAT:
+            raise InventoryError(f"{self.root} is a {self.index.get('format')!r} snapshot, expected {FORMAT}",
+                                 fix="re-run the stage with this version of akshift")
+
+    @property
+    def stage(self) -> str:
+        return self.index["stage"]
+
+    @property
+    def digest(self) -> str:
+        return self.index["digest"]
+
+    def paths(self, *, include_secrets: bool = True) -> list[str]:
+        """All object paths, sorted (Secrets included when asked, excluded ones never)."""
+        paths = list(self.index["objects"])
+        if include_secrets:
+            paths += self.index["secrets"]
+        return sorted(paths)
+
+    def read(self, path: str) -> dict[str, Any]:
+        """One non-Secret object by its path."""
+        return load_yaml((self.root / path).read_bytes())
+
+    def secrets(self, key: SecretKey | None) -> dict[str, dict[str, Any]]:
+        """Decrypt the Secret bundle (one scrypt with a passphrase key).
+
+        Raises:
+            SecretKeyError: Secrets are present and ``key`` is None or cannot decrypt them.
+        """
+        if not self.index["secrets"]:
+            return {}
+        return decrypt_bundle((self.root / SECRETS_BUNDLE).read_bytes(), require_key(key, decrypt=True))
+
+    def items(self, *, secret_key: SecretKey | None = None,
+              include_secrets: bool = True) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Like :meth:`objects`, with each object's snapshot path.
+
+        Raises:
+            SecretKeyError: Secrets are requested and cannot be decrypted (raised before the first object).
+        """
+        secrets = self.secrets(secret_key) if include_secrets else {}
+        return ((path, secrets[path] if path in secrets else self.read(path))
+                for path in self.paths(include_secrets=include_secrets))
+
+    def objects(self, *, secret_key: SecretKey | None = None,
+                include_secrets: bool = True) -> Iterator[dict[str, Any]]:
+        """Yield every object in path order, reading one file at a time.
+
+        Args:
+            secret_key: decrypts the Secret bundle; needed when it has Secrets and ``include_secrets``.
+            include_secrets: yield Secrets too.
+
+        Yields:
+            Object dicts.
+
+        Raises:
+            SecretKeyError: Secrets are requested and cannot be decrypted (raised before the first object).
+        """
+        return (obj for _, obj in self.items(secret_key=secret_key, include_secrets=include_secrets))
+
+    def _log(self, name: str) -> Iterator[dict[str, Any]]:
+        path = self.root / name
+        if not path.exists():
+            return
+        with path.open("rb") as f:
+            for line in f:
+                yield orjson.loads(line)
+
+    def patches(self) -> Iterator[dict[str, Any]]:
+        """Entries of patches.jsonl (transformed stage)."""
+        return self._log(PATCHES)
+
+    def excluded(self) -> Iterator[dict[str, Any]]:
+        """Entries of excluded.jsonl (transformed stage)."""
+        return self._log(EXCLUDED)
+
+    def findings(self) -> Iterator[Finding]:
+        """Findings from findings.jsonl (transformed stage)."""
+        return (Finding.from_dict(entry) for entry in self._log(FINDINGS))
+
+    def verify(self) -> list[str]:
+        """Re-hash every file against the index.
+
+        Returns:
+            Problems found (missing or changed files, a wrong digest); empty when intact.
+        """
+        problems = []
+        files = {}
+        for path, expected in self.index["objects"].items():
+            try:
+                actual = hashlib.sha256((self.root / path).read_bytes()).hexdigest()
+            except FileNotFoundError:
+                problems.append(f"{path}: missing")
+                continue
+            files[path] = actual
+            if actual != expected:
+                problems.append(f"{path}: changed since the snapshot was written")
+        if self.index["secrets"] and not (self.root / SECRETS_BUNDLE).exists():
+            problems.append(f"{SECRETS_BUNDLE}: missing")
+        digest = _digest(files, self.index["secrets"] + self.index["secrets_excluded"])
+        if not problems and digest != self.digest:
+            problems.append("digest does not match the index")
+        return problems
+
+
+__all__ = [
+    "CLUSTER_DIR", "EXCLUDED", "FINDINGS", "FORMAT", "INDEX", "PATCHES", "SECRETS_BUNDLE",
+    "Snapshot", "SnapshotWriter", "dump_yaml", "stage_dir", "is_secret", "kind_dir", "load_yaml",
+    "object_path",
+]

@@ -1,0 +1,50 @@
+"""The one list of transform rules: name, order, module.
+
+Why one table: the order decides which rule wins when two touch the same
+field (the earlier one; the later patch is kept in the conflict log), and
+which whiteout reason is reported; having it in one place makes that
+reviewable at a glance. The table is an immutable tuple built at import; tests
+and callers that want a subset pass their own tuple to
+:func:`migration.transforms.runner.transform`.
+
+Order bands: 0–99 decide whether the object is migrated at all (whiteouts
+first, so no work is done on excluded objects); 100–199 generic metadata;
+200–299 per-kind clean-ups; 300–399 kubenet-to-overlay rewrites; 400+ API
+version conversion, last because it may replace a whole ``spec``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from migration.transforms.base import Rule
+from migration.transforms.rules import (api_version, job, load_balancer, metadata, network_policy, node_pool, pod,
+                                        pod_template, service, service_account_token, volumes, whiteout)
+
+
+@dataclasses.dataclass(frozen=True)
+class RegisteredRule:
+    """A rule module with the name it is logged under and its order (lower runs first and wins conflicts)."""
+
+    name: str
+    order: int
+    rule: Rule
+
+
+RULES: tuple[RegisteredRule, ...] = tuple(sorted((
+    RegisteredRule("whiteout", 10, whiteout),
+    RegisteredRule("service-account-token", 20, service_account_token),
+    RegisteredRule("metadata", 100, metadata),
+    RegisteredRule("service", 200, service),
+    RegisteredRule("volumes", 210, volumes),
+    RegisteredRule("job", 220, job),
+    RegisteredRule("pod", 230, pod),
+    RegisteredRule("pod-template", 240, pod_template),
+    RegisteredRule("network-policy-cidr", 300, network_policy),
+    RegisteredRule("load-balancer", 310, load_balancer),
+    RegisteredRule("node-pool", 320, node_pool),
+    RegisteredRule("api-version", 400, api_version),
+), key=lambda r: r.order))
+
+RULE_NAMES: tuple[str, ...] = tuple(r.name for r in RULES)
+assert len(set(RULE_NAMES)) == len(RULE_NAMES), "rule names must be unique"
+assert len({r.order for r in RULES}) == len(RULES), "rule orders must be unique"

@@ -1,0 +1,68 @@
+"""The transform stage: raw snapshot in, transformed snapshot out, no network.
+
+Why here and this small: it is the only stage that needs nothing but files,
+so it composes the pieces — read the raw snapshot lazily, run the rules on
+each object, write the cleaned object with its patch log, exclusions and
+findings — and records one result per object without stopping at the first
+failure (velero ``results.Result``). Re-running it with ``overwrite=True``
+replaces the previous output atomically (see :mod:`migration.snapshot`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from migration.errors import ObjectRef, TransformError
+from migration.report import Results, Status
+from migration.secrets import SecretKey
+from migration.snapshot import Snapshot, SnapshotWriter
+from migration.transforms.context import TransformContext, selectorless_services
+from migration.transforms.runner import transform
+
+
+def transform_snapshot(source: Snapshot, dest: str | os.PathLike[str], ctx: TransformContext, *,
+                       secret_key: SecretKey | None = None, exclude_secrets: bool = False,
+                       overwrite: bool = False) -> Results:
+    """Transform every object of a raw snapshot into a ``transformed`` snapshot.
+
+    When ``ctx.selectorless_services`` is None it is filled in from the
+    snapshot's Services first (so user-maintained Endpoints are kept).
+
+    Args:
+        source: the raw inventory snapshot.
+        dest: the transformed snapshot directory to write.
+        ctx: the transform context.
+        secret_key: decrypts the source's Secrets and encrypts the output's; it
+            must hold the identity (or passphrase), not only a recipient.
+        exclude_secrets: leave Secrets out of the output.
+        overwrite: replace an existing output directory.
+
+    Returns:
+        One result per object: ``ok`` (kept), ``excluded`` (whiteout, with the
+        reason) or ``failed`` (a rule error, also logged in excluded.jsonl).
+
+    Raises:
+        SecretKeyError: Secrets are to be carried and the key cannot decrypt them.
+        InventoryError: the output exists and ``overwrite`` is False.
+    """
+    if ctx.selectorless_services is None:
+        services = (source.read(p) for p in source.paths(include_secrets=False) if "/core.Service/" in p)
+        ctx = dataclasses.replace(ctx, selectorless_services=selectorless_services(services))
+    results = Results()
+    items = source.items(secret_key=secret_key, include_secrets=not exclude_secrets)
+    with SnapshotWriter(dest, stage="transformed", secret_key=secret_key, exclude_secrets=exclude_secrets,
+                        overwrite=overwrite) as writer:
+        for path, obj in items:
+            ref = ObjectRef.of(obj)
+            try:
+                outcome = transform(obj, ctx)
+            except TransformError as e:
+                results.add_error(ref, e)
+                writer.write_failure(ref, str(e), source_path=path)
+                continue
+            writer.write_outcome(outcome, source_path=path)
+            if outcome.kept:
+                results.add(ref, Status.OK)
+            else:
+                results.add(ref, Status.EXCLUDED, outcome.excluded or "")
+    return results
