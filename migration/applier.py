@@ -173,7 +173,7 @@ def _changed_now(obj: dict[str, Any], manager: str, date_header: str) -> bool:
 
             t = datetime.fromisoformat(entry.get("time", "1970-01-01T00:00:00Z").replace("Z", "+00:00"))
             return abs((now - t).total_seconds()) <= 1
-    return True
+    return False  # we own no field of it (an object with only a name): nothing of ours can have changed
 
 
 def wait_established(client: KubeClient, crds: Iterable[dict[str, Any]], timeout: float = 60.0) -> list[str]:
@@ -186,7 +186,7 @@ def wait_established(client: KubeClient, crds: Iterable[dict[str, Any]], timeout
                 crd = client.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
             except ApiError:
                 continue
-            if any(c["type"] == "Established" and c["status"] == "True" for c in crd.get("status", {}).get("conditions", [])):
+            if any(c["type"] == "Established" and c["status"] == "True" for c in (crd.get("status") or {}).get("conditions") or []):
                 pending.discard(name)
         if pending:
             time.sleep(0.2)
@@ -203,6 +203,7 @@ def run_tiers(
     concurrency: int = 16,
     journal: Journal | None = None,
     on_done: Callable[[Outcome], None] | None = None,
+    wait_crds: bool = True,
 ) -> list[Outcome]:
     """Run ``step`` over every object, tier after tier, concurrently within a tier.
 
@@ -228,7 +229,7 @@ def run_tiers(
                 if on_done:
                     on_done(o)
             crds = [obj for obj in tier if obj["kind"] == "CustomResourceDefinition"]
-            if crds:
+            if crds and wait_crds:
                 late = wait_established(client, crds)
                 for name in late:
                     outcomes.append(Outcome(f"apiextensions.k8s.io/CustomResourceDefinition//{name}",
