@@ -148,7 +148,7 @@ def apply_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str 
     key, ref, dig = object_key(obj), ref_of(obj), digest(obj)
     meta: dict[str, Any] = {}
     try:
-        after = client.apply(obj, field_manager=field_manager, force=force_conflicts, meta=meta)
+        after = _apply_settling(client, obj, field_manager, force_conflicts, meta)
     except ApiError as e:
         if e.status == 409:
             return Outcome(key, ref, "conflict", f"{e.detail} — not overwritten; re-run with --force-conflicts "
@@ -158,6 +158,24 @@ def apply_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str 
         return Outcome(key, ref, "created", status=201, digest=dig)
     return Outcome(key, ref, "updated" if _changed_now(after, field_manager, meta.get("date", "")) else "unchanged",
                    status=200, digest=dig)
+
+
+# Admission answers that only mean "not yet": quota usage of a just-created ResourceQuota is
+# computed by the controller-manager a moment later, and until then the quota plugin refuses
+# every object it governs in that namespace.
+SETTLING = ("status unknown for quota",)
+
+
+def _apply_settling(client: KubeClient, obj: dict[str, Any], field_manager: str, force: bool,
+                    meta: dict[str, Any], attempts: int = 20) -> dict[str, Any]:
+    for attempt in range(attempts):
+        try:
+            return client.apply(obj, field_manager=field_manager, force=force, meta=meta)
+        except ApiError as e:
+            if attempt == attempts - 1 or not any(s in e.detail for s in SETTLING):
+                raise
+            time.sleep(0.25)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _changed_now(obj: dict[str, Any], manager: str, date_header: str) -> bool:

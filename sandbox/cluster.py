@@ -91,6 +91,7 @@ class LocalCluster:
     profile: ClusterProfile
     state_dir: Path
     nodes: int = 3
+    audit: bool = False  # write an API audit log (audit.log): lets tests prove which requests a client sent
     procs: dict[str, subprocess.Popen[bytes]] = dataclasses.field(default_factory=dict)
     port: int = 0
 
@@ -101,6 +102,10 @@ class LocalCluster:
     @property
     def kubeconfig(self) -> Path:
         return self.state_dir / "kubeconfig"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.state_dir / "audit.log"
 
     @property
     def server(self) -> str:
@@ -158,7 +163,16 @@ class LocalCluster:
             # A sandbox loses nothing worth an fsync; without it etcd writes are 10× faster on this disk.
             "--unsafe-no-fsync", "--quota-backend-bytes=8589934592", "--log-level=warn",
         ])
-        service_ip = self.profile.service_cidr.split("/")[0].rsplit(".", 1)[0] + ".1"
+        audit_args: list[str] = []
+        if self.audit:
+            policy = self.state_dir / "audit-policy.yaml"
+            policy.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\n"
+                              "rules:\n- level: None\n  userGroups: ['system:nodes']\n"
+                              "- level: None\n  users: ['system:kube-scheduler', 'system:kube-controller-manager']\n"
+                              "- level: None\n  userGroups: ['system:serviceaccounts:kube-system']\n"
+                              "- level: Metadata\n")
+            audit_args = [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}",
+                          "--audit-log-mode=blocking"]
         self._spawn("kube-apiserver", [
             binary("kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{etcd_port}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.port}",
@@ -172,8 +186,8 @@ class LocalCluster:
             "--allow-privileged=true", "--profiling=false", "--event-ttl=30m",
             # Generous in-flight limits: benchmarks drive many concurrent writes from one client.
             "--max-requests-inflight=1000", "--max-mutating-requests-inflight=500",
+            *audit_args,
         ])
-        del service_ip
         admin = KubeClient.from_kubeconfig(self.kubeconfig, max_connections=16)
         try:
             self._wait("kube-apiserver /readyz", admin.ready, timeout)

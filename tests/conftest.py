@@ -31,10 +31,10 @@ def sandbox_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sandbox")
 
 
-def _start(profile: ClusterProfile, root: Path, nodes: int = 3) -> LocalCluster:
+def _start(profile: ClusterProfile, root: Path, nodes: int = 3, audit: bool = False) -> LocalCluster:
     _require_binaries(["etcd", "kubernetes", "kwok"])
     try:
-        return LocalCluster(profile, root / profile.name, nodes=nodes).start()
+        return LocalCluster(profile, root / profile.name, nodes=nodes, audit=audit).start()
     except SandboxError as e:
         pytest.fail(str(e), pytrace=False)
 
@@ -65,8 +65,8 @@ def fresh_cluster(tmp_path: Path) -> Iterator[Callable[..., LocalCluster]]:
     """Factory for a pristine cluster owned by one test (stopped after it)."""
     started: list[LocalCluster] = []
 
-    def make(profile: ClusterProfile = GREEN, nodes: int = 3) -> LocalCluster:
-        c = _start(profile, tmp_path / f"c{len(started)}", nodes)
+    def make(profile: ClusterProfile = GREEN, nodes: int = 3, audit: bool = False) -> LocalCluster:
+        c = _start(profile, tmp_path / f"c{len(started)}", nodes, audit)
         started.append(c)
         return c
 

@@ -1,0 +1,274 @@
+"""The migration engine end to end on real sandbox clusters: lossless, idempotent, resumable, read-only on the source."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from akshift.cli import app
+from migration import stages
+from migration.applier import object_key
+from migration.kube import KubeClient
+from migration.secrets import SecretKey
+from migration.snapshot import Snapshot, SnapshotWriter
+from sandbox.cluster import LocalCluster
+from sandbox.generate import generate
+from sandbox.profiles import BLUE, GREEN
+from sandbox.seed import seed
+
+pytestmark = pytest.mark.cluster
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def age_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "age.key"
+    result = runner.invoke(app, ["keygen", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.fixture(scope="module")
+def migrated(blue: LocalCluster, tmp_path_factory: pytest.TempPathFactory, age_key: Path) -> dict[str, Any]:
+    """One full `akshift migrate` of the seeded blue into a pristine green, shared by the tests below."""
+    root = tmp_path_factory.mktemp("migrated")
+    target = LocalCluster(GREEN, root / "green").start()
+    out = root / "run"
+    result = runner.invoke(app, ["migrate", "--source", str(blue.kubeconfig), "--target", str(target.kubeconfig),
+                                 "--out", str(out), "--age-identity", str(age_key), "--ready-timeout", "60",
+                                 "--output", "json"])
+    yield {"target": target, "out": out, "result": result}
+    target.stop()
+
+
+def test_full_migration_accounts_for_every_source_object(migrated: dict[str, Any]) -> None:
+    out = migrated["out"]
+    verify = json.loads((out / "verify.json").read_text())
+    assert verify["unaccounted"] == []
+    assert verify["not_ready"] == []
+    assert verify["problems"] == []
+    snap = Snapshot(out / "snapshot")
+    counts = verify["counts"]
+    assert counts["ok"] + counts["excluded"] == len(snap.paths()) + len(snap.index["secrets_excluded"])
+    # The seeds' workloads really run on the target.
+    with KubeClient.from_kubeconfig(migrated["target"].kubeconfig) as k:
+        web = k.get("/apis/apps/v1/namespaces/shop/deployments/shop-web")
+        assert web["status"].get("availableReplicas") == web["spec"]["replicas"]
+
+
+def test_migration_exit_code_reports_the_blocking_findings(migrated: dict[str, Any]) -> None:
+    # The seeds hold zonal Azure Disks: a human must move their data, so migrate must not say "done".
+    assert migrated["result"].exit_code == 1
+    report = (migrated["out"] / "report.md").read_text()
+    assert "azure-disk-volume" in report
+
+
+def test_secrets_never_land_on_disk_in_plain_text(migrated: dict[str, Any]) -> None:
+    out = migrated["out"]
+    snap = Snapshot(out / "snapshot")
+    assert snap.index["secrets"], "the seeds have Secrets"
+    plain = [p for p in out.rglob("*") if p.is_file() and "/core.Secret/" in str(p)]
+    assert plain == []
+    with KubeClient.from_kubeconfig(migrated["target"].kubeconfig) as k:
+        secret = k.get("/api/v1/namespaces/shop/secrets/shop-api-secrets")
+    needle = next(iter(secret["data"].values())).encode()
+    for f in out.rglob("*"):
+        if f.is_file() and f.suffix != ".key":
+            assert needle not in f.read_bytes(), f"secret value found in {f}"
+
+
+def test_cleaned_objects_carry_no_server_state(migrated: dict[str, Any]) -> None:
+    svc = yaml.safe_load((migrated["out"] / "transformed/shop/core.Service/shop-web.yaml").read_text())
+    assert "clusterIP" not in svc["spec"] and "status" not in svc
+    assert set(svc["metadata"]) <= {"name", "namespace", "labels", "annotations"}
+    assert "kubectl.kubernetes.io/last-applied-configuration" not in svc["metadata"].get("annotations", {})
+    headless = [yaml.safe_load(p.read_text()) for p in (migrated["out"] / "transformed").rglob("core.Service/*.yaml")]
+    assert any(s["spec"].get("clusterIP") == "None" for s in headless), "headless Services keep clusterIP: None"
+
+
+def test_second_apply_changes_nothing_on_the_target(migrated: dict[str, Any], age_key: Path) -> None:
+    target, out = migrated["target"], migrated["out"]
+    key = SecretKey.from_identity_file(age_key)
+    # Controllers keep updating some objects (a Pending PVC's status), so "nothing changed" is judged
+    # by what akshift owns: its managedFields entries (fields and time) must be untouched.
+    def ours(k: KubeClient) -> dict[str, Any]:
+        return {object_key(o): [m for m in k.read(o)["metadata"].get("managedFields", []) if m["manager"] == "akshift"]
+                for o in Snapshot(out / "transformed").objects(secret_key=key)}
+
+    with KubeClient.from_kubeconfig(target.kubeconfig) as k:
+        before = ours(k)
+        time.sleep(1.1)  # so that any write would carry a newer managedFields time
+        outcomes = stages.apply(k, out / "transformed", out / "rerun-journal.jsonl", secret_key=key)
+        after = ours(k)
+    assert {o.action for o in outcomes} == {"unchanged"}
+    assert before == after
+
+
+def _write_transformed(objs: list[dict[str, Any]], path: Path) -> Path:
+    with SnapshotWriter(path, stage="transformed", exclude_secrets=True) as w:
+        for o in objs:
+            w.write(o)
+    return path
+
+
+def _managed_by_akshift(kubeconfig: Path, keys: list[dict[str, Any]]) -> dict[str, Any]:
+    from migration.applier import comparable
+
+    with KubeClient.from_kubeconfig(kubeconfig) as k:
+        out = {}
+        for o in keys:
+            live = k.read(o)
+            if live is not None:
+                c = comparable(live)
+                c["metadata"].pop("annotations", None)
+                spec = dict(c.get("spec") or c.get("data") or {})
+                for allocated in ("clusterIP", "clusterIPs"):  # each cluster allocates its own
+                    spec.pop(allocated, None)
+                out[object_key(o)] = spec
+        return out
+
+
+def test_sigkill_during_apply_then_resume_ends_identical_to_an_uninterrupted_run(
+    fresh_cluster: Any, tmp_path: Path
+) -> None:
+    objs = [o for o in generate(1500, seed=7) if o["kind"] != "Secret"]
+    transformed = _write_transformed(objs, tmp_path / "transformed")
+    reference, victim = fresh_cluster(GREEN), fresh_cluster(GREEN)
+    with KubeClient.from_kubeconfig(reference.kubeconfig) as k:
+        assert all(o.ok for o in stages.apply(k, transformed, tmp_path / "ref-journal.jsonl"))
+
+    journal = tmp_path / "journal.jsonl"
+    rng = random.Random(int(time.time()))
+    for kill_after in sorted(rng.sample(range(50, len(objs) - 100), 2)):
+        cmd = [sys.executable, "-c", (
+            "import sys; from pathlib import Path; from migration import stages; from migration.kube import KubeClient;"
+            f"k = KubeClient.from_kubeconfig({str(victim.kubeconfig)!r});"
+            f"stages.apply(k, Path({str(transformed)!r}), Path({str(journal)!r}), concurrency=4)")]
+        proc = subprocess.Popen(cmd, cwd=ROOT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if journal.exists() and journal.read_bytes().count(b"\n") >= kill_after:
+                break
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done_before_resume = journal.read_bytes().count(b"\n")
+    assert done_before_resume < len(objs), "the kill must land before the apply finished"
+    with KubeClient.from_kubeconfig(victim.kubeconfig) as k:
+        outcomes = stages.apply(k, transformed, journal)
+    assert all(o.ok for o in outcomes), [o for o in outcomes if not o.ok][:3]
+    assert sum(o.action == "skipped" for o in outcomes) >= done_before_resume - 1  # a torn last line may re-apply
+    assert _managed_by_akshift(victim.kubeconfig, objs) == _managed_by_akshift(reference.kubeconfig, objs)
+
+
+def _read_only_kubeconfig(cluster: LocalCluster, path: Path) -> Path:
+    """A kubeconfig for a ServiceAccount bound to a get/list/watch-only ClusterRole."""
+    with KubeClient.from_kubeconfig(cluster.kubeconfig) as k:
+        for obj in (
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "reader", "namespace": "default"}},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "akshift-reader"},
+             "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+                       {"nonResourceURLs": ["*"], "verbs": ["get"]}]},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "akshift-reader"},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "akshift-reader"},
+             "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": "default"}]},
+        ):
+            k.apply(obj, field_manager="test")
+        token = k.request("POST", "/api/v1/namespaces/default/serviceaccounts/reader/token",
+                          body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                "spec": {"expirationSeconds": 3600}})["status"]["token"]
+    doc = yaml.safe_load(cluster.kubeconfig.read_text())
+    doc["users"][0]["user"] = {"token": token}
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_source_is_only_read_even_by_a_full_migration(fresh_cluster: Any, tmp_path: Path, age_key: Path) -> None:
+    source = fresh_cluster(BLUE, audit=True)
+    seed(source.kubeconfig)
+    target = fresh_cluster(GREEN)
+    reader = _read_only_kubeconfig(source, tmp_path / "reader.kubeconfig")
+    result = runner.invoke(app, ["migrate", "--source", str(reader), "--target", str(target.kubeconfig),
+                                 "--out", str(tmp_path / "run"), "--age-identity", str(age_key),
+                                 "--ready-timeout", "30", "--output", "json"])
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads((tmp_path / "run/verify.json").read_text())["unaccounted"] == []
+    time.sleep(1)  # the audit log is written as requests complete
+    events = [json.loads(line) for line in source.audit_log.read_text().splitlines()]
+    ours = [e for e in events if e["user"]["username"] == "system:serviceaccount:default:reader"]
+    assert len(ours) > 20, "the migration read the source through the read-only account"
+    assert {e["verb"] for e in ours} <= {"get", "list", "watch"}, {e["verb"] for e in ours}
+
+
+def test_unreachable_source_is_an_environment_error(tmp_path: Path, green: LocalCluster) -> None:
+    doc = yaml.safe_load(green.kubeconfig.read_text())
+    doc["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
+    bad = tmp_path / "down.kubeconfig"
+    bad.write_text(yaml.safe_dump(doc))
+    result = runner.invoke(app, ["inventory", "--source", str(bad), "--out", str(tmp_path / "run"), "--exclude-secrets"])
+    assert result.exit_code == 3
+    assert "cannot reach https://127.0.0.1:1" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not yaml: [", "not valid YAML"),
+    ("apiVersion: v1\nkind: Config\ncurrent-context: nowhere\ncontexts: []\n", "context 'nowhere' not found"),
+], ids=["malformed-yaml", "missing-context"])
+def test_malformed_kubeconfig_is_bad_input_naming_the_problem(tmp_path: Path, content: str, message: str) -> None:
+    bad = tmp_path / "bad.kubeconfig"
+    bad.write_text(content)
+    result = runner.invoke(app, ["inventory", "--source", str(bad), "--out", str(tmp_path / "run"), "--exclude-secrets"])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_unauthorized_source_is_bad_input(tmp_path: Path, green: LocalCluster) -> None:
+    doc = yaml.safe_load(green.kubeconfig.read_text())
+    doc["users"][0]["user"] = {"token": "not-a-valid-token"}
+    bad = tmp_path / "anon.kubeconfig"
+    bad.write_text(yaml.safe_dump(doc))
+    result = runner.invoke(app, ["inventory", "--source", str(bad), "--out", str(tmp_path / "run"), "--exclude-secrets"])
+    assert result.exit_code == 2
+    assert "refused our credentials" in result.output
+
+
+def test_objects_the_target_rejects_fail_one_by_one_and_the_rest_proceeds(green: LocalCluster, tmp_path: Path) -> None:
+    ns = "reject-test"
+    objs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good", "namespace": ns}, "data": {"a": "b"}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad-port", "namespace": ns},
+         "spec": {"ports": [{"port": 70000}], "selector": {"app": "x"}}},
+        {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "no-crd", "namespace": ns}, "spec": {}},
+        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-pods", "namespace": ns},
+         "spec": {"hard": {"pods": "0"}}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "over-quota", "namespace": ns},
+         "spec": {"containers": [{"name": "c", "image": "nginx:1.27",
+                                  "resources": {"requests": {"cpu": "10m"}, "limits": {"cpu": "10m"}}}]}},
+    ]
+    transformed = _write_transformed(objs, tmp_path / "run" / "transformed")
+    with KubeClient.from_kubeconfig(green.kubeconfig) as k:
+        outcomes = {o.ref: o for o in stages.apply(k, transformed, tmp_path / "run" / "journal.jsonl")}
+    assert outcomes[f"ConfigMap {ns}/good"].action == "created"
+    assert outcomes[f"Service {ns}/bad-port"].action == "failed"
+    assert "70000" in outcomes[f"Service {ns}/bad-port"].message
+    assert outcomes[f"Gadget {ns}/no-crd"].action == "failed"
+    assert "not served" in outcomes[f"Gadget {ns}/no-crd"].message
+    assert outcomes[f"Pod {ns}/over-quota"].action == "failed"
+    assert "exceeded quota" in outcomes[f"Pod {ns}/over-quota"].message
+    # The CLI turns any failure into exit 1 and lists each one.
+    result = runner.invoke(app, ["apply", "--target", str(green.kubeconfig), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert "bad-port" in result.output and "no-crd" in result.output
