@@ -27,7 +27,7 @@ Recipient = typer.Option([], "--age-recipient", help="age public key to encrypt 
 Identity = typer.Option(None, "--age-identity", help="age identity file (encrypts and decrypts Secrets)")
 ExcludeSecrets = typer.Option(False, "--exclude-secrets", help="leave Secrets out (listed as excluded)")
 Overwrite = typer.Option(False, "--overwrite", help="replace existing snapshot/transformed directories")
-Concurrency = typer.Option(16, "--concurrency", min=1, max=64, help="requests in flight")
+Concurrency = typer.Option(32, "--concurrency", min=1, max=128, help="requests in flight (hides API round trips)")
 Force = typer.Option(False, "--force-conflicts", help="take over fields owned by other managers on the target")
 Namespace = typer.Option([], "--namespace", "-n", help="only these namespaces (repeatable)")
 Kind = typer.Option([], "--kind", help="only these kinds: Kind, plural or plural.group (repeatable)")
