@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from akshift import cmd_config, cmd_doctor, cmd_migrate, cmd_sandbox
+from akshift import cmd_config, cmd_cutover, cmd_doctor, cmd_migrate, cmd_sandbox
 
 app = typer.Typer(
     name="akshift",
@@ -21,6 +21,7 @@ app.add_typer(cmd_config.app, name="config")
 app.add_typer(cmd_sandbox.app, name="sandbox")
 cmd_migrate.register(app)
 cmd_doctor.register(app)
+cmd_cutover.register(app)
 
 
 def main() -> None:

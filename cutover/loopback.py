@@ -1,0 +1,254 @@
+"""Loopback stand-ins for the sandbox cutover: the two clusters' ingress, and a bounded load generator.
+
+Why they exist: the sandbox clusters (kwok) run no containers, so nothing in
+them answers HTTP. To run a cutover end to end on one machine — a real
+HAProxy moving real requests between blue and green while a load generator
+counts failures — each cluster's ingress is played by a small HTTP server on
+127.0.0.1 that says who it is (``X-Served-By``), counts requests in the
+Prometheus text format at ``/metrics`` (for ``errors:`` gates), and can be
+told to fail (500) or be slow, to make green fail its gates on purpose.
+
+The load generator only ever talks to 127.0.0.1 and is bounded in requests
+and seconds, so a test that forgets to stop it cannot run away.
+"""
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+LOOPBACK = "127.0.0.1"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A proxy closing idle keep-alive connections is normal here, not an error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+class Backend:
+    """An HTTP server on 127.0.0.1 playing one cluster's ingress.
+
+    Args:
+        name: what it answers with (``blue``, ``green``) in the body and ``X-Served-By``.
+        port: 0 for any free port.
+
+    Attributes:
+        mode: ``ok``, ``fail`` (every request but /metrics answers 500) or ``slow`` (each request waits ``delay``).
+    """
+
+    def __init__(self, name: str, port: int = 0, delay: float = 0.5) -> None:
+        self.name = name
+        self.mode = "ok"
+        self.delay = delay
+        self._lock = threading.Lock()
+        self.counts: dict[int, int] = {}
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if self.path == "/metrics":
+                    self._send(200, backend.metrics().encode(), "text/plain; version=0.0.4")
+                    return
+                if self.path in ("/-/ok", "/-/fail", "/-/slow"):  # for people trying a failing cutover by hand
+                    backend.mode = self.path[3:]
+                    self._send(200, f"{backend.name} is now {backend.mode}\n".encode(), "text/plain")
+                    return
+                mode = backend.mode
+                if mode == "slow":
+                    time.sleep(backend.delay)
+                code = 500 if mode == "fail" else 200
+                with backend._lock:
+                    backend.counts[code] = backend.counts.get(code, 0) + 1
+                self._send(code, f"{backend.name}\n".encode(), "text/plain")
+
+            def _send(self, code: int, body: bytes, ctype: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-Served-By", backend.name)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = _QuietServer((LOOPBACK, port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name=f"backend-{name}", daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.server.server_address[1]}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def metrics(self) -> str:
+        with self._lock:
+            counts = dict(self.counts)
+        lines = ["# TYPE http_requests_total counter"]
+        lines += [f'http_requests_total{{code="{c}"}} {n}' for c, n in sorted(counts.items())]
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> Backend:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> Backend:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclasses.dataclass(frozen=True)
+class Hit:
+    """One request of the load generator: when it started and ended (wall clock), what answered, how."""
+
+    start: float
+    end: float
+    status: int | None
+    served_by: str
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 400
+
+
+class LoadGenerator:
+    """Keep-alive GET requests to one loopback URL from a few threads, bounded in count and time.
+
+    Args:
+        port: the router's port on 127.0.0.1 (nothing else is ever contacted).
+        path: the request path.
+        workers: concurrent connections.
+        max_requests: stop after this many requests in total.
+        max_seconds: stop after this long, whatever happens.
+        pause: seconds each worker waits between requests (keeps two shared cores usable).
+    """
+
+    def __init__(self, port: int, *, path: str = "/", workers: int = 4, max_requests: int = 200_000,
+                 max_seconds: float = 120.0, pause: float = 0.002) -> None:
+        self.port = port
+        self.path = path
+        self.workers = workers
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.pause = pause
+        self.hits: list[Hit] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _take(self) -> bool:
+        with self._lock:
+            return len(self.hits) < self.max_requests
+
+    def _work(self, deadline: float) -> None:
+        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=10)
+        while not self._stop.is_set() and time.monotonic() < deadline and self._take():
+            t0 = time.time()  # wall clock: compared with the cutover log's timestamps
+            try:
+                conn.request("GET", self.path)
+                resp = conn.getresponse()
+                resp.read()
+                hit = Hit(t0, time.time(), resp.status, resp.getheader("X-Served-By") or "")
+                if resp.getheader("Connection", "").lower() == "close":
+                    conn.close()
+            except (OSError, http.client.HTTPException) as e:
+                hit = Hit(t0, time.time(), None, "", f"{e.__class__.__name__}: {e}")
+                conn.close()
+                conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=10)
+            with self._lock:
+                self.hits.append(hit)
+            if self.pause:
+                time.sleep(self.pause)
+        conn.close()
+
+    def start(self) -> LoadGenerator:
+        deadline = time.monotonic() + self.max_seconds
+        self._threads = [threading.Thread(target=self._work, args=(deadline,), name=f"load-{i}", daemon=True)
+                         for i in range(self.workers)]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> list[Hit]:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=15)
+        with self._lock:
+            return list(self.hits)
+
+    def snapshot(self) -> list[Hit]:
+        with self._lock:
+            return list(self.hits)
+
+    def __enter__(self) -> LoadGenerator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m cutover.loopback [WORKDIR]``: blue, green and a HAProxy on loopback, until Ctrl-C.
+
+    Prints the ``akshift cutover`` command that drives them, for trying a
+    cutover (and a failing one) by hand; see docs/cutover.md.
+    """
+    import json
+    import signal
+    import sys
+    from pathlib import Path
+
+    import socket
+
+    from cutover.haproxy import LocalHaproxy, LocalRouterConfig
+
+    workdir = Path((argv if argv is not None else sys.argv[1:])[0] if (argv or sys.argv[1:]) else "out/sandbox-router")
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on SIGTERM too
+    with Backend("blue") as blue, Backend("green") as green:
+        with socket.socket() as s:
+            s.bind((LOOPBACK, 0))
+            port = s.getsockname()[1]
+        cfg = LocalRouterConfig(f"{LOOPBACK}:{port}", (("blue", blue.address), ("green", green.address)),
+                                (("blue", 100), ("green", 0)), workdir / "admin.sock", workdir / "servers.state")
+        verify = workdir / "verify.json"
+        verify.write_text(json.dumps({"ok": True, "unaccounted": [], "not_ready": [], "blocking_findings": 0}))
+        with LocalHaproxy(cfg, workdir / "haproxy"):
+            print(f"router:  http://{LOOPBACK}:{port}/   blue: {blue.url}   green: {green.url}")
+            print(f"break green: curl {green.url}/-/fail   (mend: /-/ok, slow: /-/slow)")
+            print("cutover:\n  akshift cutover --from blue --to green --steps 0,10,50,100 --hold 20s --gate-interval 5s \\\n"
+                  f"    --gate http:{green.url}/healthz,p95=300ms \\\n"
+                  f"    --gate 'errors:{green.url}/metrics,total=http_requests_total,"
+                  f"failed=http_requests_total{{code=~\"5..\"}},max=1%' \\\n"
+                  f"    --router haproxy --haproxy-socket {cfg.socket} --haproxy-state-file {cfg.state_file} \\\n"
+                  f"    --verify-report {verify} --no-freeze --state-dir {workdir / 'cutover'}")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Preflight: the conditions under which moving traffic is safe, each a pure check with a reason and a fix.
+
+Why these, in this order (all are evaluated and reported, never only the first):
+
+* ``green-verified`` — the migration engine's ``verify.json`` says every
+  object arrived and every workload is ready, with no blocking finding.
+  Shifting traffic to an unverified cluster turns a migration gap into an outage.
+* ``dns-ttl`` — with a DNS-based switch (Traffic Manager), resolvers keep the
+  old answer for the TTL; a hold shorter than twice the TTL would judge green
+  on traffic that mostly has not arrived yet. A proxy (HAProxy, Front Door)
+  has no TTL.
+* ``single-writer`` — a StatefulSet with volumes running on blue *and* green
+  means two databases taking writes behind one name: split-brain as soon as
+  green takes traffic. It must run on one side only (or be marked as safe
+  with ``akshift.io/multi-writer: "true"``, or named with ``--allow-multi-writer``).
+* ``start-weights`` — a new cutover starts from all traffic on blue (or from
+  its own first step); anything else means someone else is moving traffic.
+* ``blue-frozen`` — added by the runner once the freeze is proven.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cutover.plan import Plan
+
+MULTI_WRITER_ANNOTATION = "akshift.io/multi-writer"
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def check_verify_report(path: Path, now: float | None = None) -> Check:
+    """Green is verified when ``verify.json`` (``akshift verify``) is ok with no blocking findings."""
+    fix = "run `akshift verify --target <green kubeconfig> --out <run dir>` until it passes, and pass --verify-report"
+    try:
+        doc = orjson.loads(Path(path).read_bytes())
+    except FileNotFoundError:
+        return Check("green-verified", False, f"no verify report at {path}", fix)
+    except orjson.JSONDecodeError as e:
+        return Check("green-verified", False, f"{path} is not JSON ({e})", fix)
+    age = (now if now is not None else time.time()) - Path(path).stat().st_mtime
+    problems = []
+    if doc.get("ok") is not True:
+        problems.append("verification did not pass")
+    if doc.get("unaccounted"):
+        problems.append(f"{len(doc['unaccounted'])} objects unaccounted")
+    if doc.get("not_ready"):
+        problems.append(f"{len(doc['not_ready'])} workloads not ready")
+    if doc.get("blocking_findings"):
+        problems.append(f"{doc['blocking_findings']} blocking findings")
+    if problems:
+        return Check("green-verified", False, f"{path}: " + "; ".join(problems), fix)
+    return Check("green-verified", True, f"{path}: verified, {age / 3600:.1f}h ago")
+
+
+def check_dns_ttl(ttl_seconds: float, hold_seconds: float) -> Check:
+    """The hold must be at least twice the DNS TTL, so most of it observes the new weights.
+
+    >>> check_dns_ttl(300, 300).ok, check_dns_ttl(30, 300).ok, check_dns_ttl(0, 1).ok
+    (False, True, True)
+    """
+    if ttl_seconds * 2 <= hold_seconds:
+        what = "no DNS caching (proxy)" if ttl_seconds == 0 else f"TTL {ttl_seconds:.0f}s"
+        return Check("dns-ttl", True, f"{what}, hold {hold_seconds:.0f}s")
+    return Check("dns-ttl", False,
+                 f"DNS TTL {ttl_seconds:.0f}s is too long for a {hold_seconds:.0f}s hold: clients keep the old answer "
+                 f"for up to the TTL, so green would be judged on traffic that has not arrived",
+                 f"lower akshift:traffic.dnsTtl to {max(1, int(hold_seconds // 2))}s or less (and `up` it a TTL "
+                 f"before the cutover), or hold at least {ttl_seconds * 2:.0f}s")
+
+
+def _writers(objs: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    out = {}
+    for o in objs:
+        spec = o.get("spec") or {}
+        if spec.get("volumeClaimTemplates") and spec.get("replicas", 1) > 0:
+            md = o.get("metadata") or {}
+            out[f"{md.get('namespace')}/{md.get('name')}"] = o
+    return out
+
+
+def check_single_writers(blue: Iterable[Mapping[str, Any]], green: Iterable[Mapping[str, Any]],
+                         allowed: Sequence[str] = ()) -> Check:
+    """StatefulSets with volumes must not run on both clusters at once (split-brain behind one name).
+
+    Args:
+        blue, green: the StatefulSets of each cluster, as listed.
+        allowed: ``namespace/name`` the team declared safe to run twice (``--allow-multi-writer``).
+    """
+    on_blue, on_green = _writers(blue), _writers(green)
+    both = []
+    for key in sorted(set(on_blue) & set(on_green)):
+        ann = (on_green[key].get("metadata") or {}).get("annotations") or {}
+        if key in allowed or ann.get(MULTI_WRITER_ANNOTATION) == "true":
+            continue
+        both.append(key)
+    if both:
+        return Check("single-writer", False,
+                     f"StatefulSets with volumes run on both clusters: {', '.join(both)}",
+                     "keep each on one side (scale green's to 0 and point green at blue's, or move the data to a "
+                     f"managed service first), or annotate it {MULTI_WRITER_ANNOTATION}=\"true\" if it replicates "
+                     "safely, or pass --allow-multi-writer NAMESPACE/NAME")
+    return Check("single-writer", True, f"{len(on_blue)} stateful writers on blue, {len(on_green)} on green, "
+                                        "none on both")
+
+
+def check_start_weights(live: Mapping[str, int], plan: Plan) -> Check:
+    """A new cutover starts from blue at 100% (or from its own first step); both endpoints must exist."""
+    missing = [n for n in (plan.blue, plan.green) if n not in live]
+    if missing:
+        return Check("start-weights", False, f"the switch has no endpoint {', '.join(missing)} "
+                                             f"(it has {', '.join(sorted(live)) or 'none'})",
+                     "name --from/--to like the switch's endpoints")
+    here = {plan.blue: live[plan.blue], plan.green: live[plan.green]}
+    if here in (plan.weights(0), plan.weights(plan.steps[0])):
+        return Check("start-weights", True, f"{plan.blue} {here[plan.blue]}%, {plan.green} {here[plan.green]}%")
+    return Check("start-weights", False,
+                 f"the switch already sends {here[plan.green]}% to {plan.green} and no cutover state says why",
+                 "resume the cutover that set it (--resume --state-dir …) or `akshift rollback` first")
