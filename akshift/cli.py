@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from akshift import cmd_config, cmd_cutover, cmd_doctor, cmd_migrate, cmd_sandbox
+from akshift import cmd_config, cmd_cutover, cmd_doctor, cmd_migrate, cmd_sandbox, cmd_volumes
 
 app = typer.Typer(
     name="akshift",
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(cmd_config.app, name="config")
 app.add_typer(cmd_sandbox.app, name="sandbox")
+app.add_typer(cmd_volumes.app, name="volumes")
 cmd_migrate.register(app)
 cmd_doctor.register(app)
 cmd_cutover.register(app)

@@ -125,7 +125,7 @@ def _redact_ops(ops: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{**op, "value": REDACTED} if "value" in op else dict(op) for op in ops]
 
 
-def _digest(files: Mapping[str, str], secrets: Iterable[str]) -> str:
+def content_digest(files: Mapping[str, str], secrets: Iterable[str]) -> str:
     h = hashlib.sha256()
     lines = [f"{p}\0{sha}\n" for p, sha in files.items()] + [f"{p}\0secret\n" for p in secrets]
     for line in sorted(lines):
@@ -337,7 +337,7 @@ class SnapshotWriter:
         index: dict[str, Any] = {
             "format": FORMAT,
             "stage": self.stage,
-            "digest": _digest(self._files, list(self._secrets) + self._secrets_excluded),
+            "digest": content_digest(self._files, list(self._secrets) + self._secrets_excluded),
             "counts": {
                 "total": sum(self._by_kind.values()),
                 "by_kind": dict(sorted(self._by_kind.items())),
@@ -507,7 +507,7 @@ class Snapshot:
                 problems.append(f"{path}: changed since the snapshot was written")
         if self.index["secrets"] and not (self.root / SECRETS_BUNDLE).exists():
             problems.append(f"{SECRETS_BUNDLE}: missing")
-        digest = _digest(files, self.index["secrets"] + self.index["secrets_excluded"])
+        digest = content_digest(files, self.index["secrets"] + self.index["secrets_excluded"])
         if not problems and digest != self.digest:
             problems.append("digest does not match the index")
         return problems

@@ -1,0 +1,1010 @@
+"""The volume plan: how each PersistentVolumeClaim's data reaches the new cluster, or why it cannot.
+
+Why it exists: the transform reproduces a PVC on the target, but not its data.
+On AKS a claim the new cluster cannot bind to the old data gets a freshly
+provisioned, *empty* disk — a StatefulSet starts on nothing and nobody is told.
+This module decides, per claim, from the raw snapshot and a few facts about
+the target, what carries the data across:
+
+* **Azure Files** (``file.csi.azure.com`` or in-tree ``azureFile``): the share
+  lives outside the cluster, so the green PV points at the *same* share (same
+  secret or identity); nothing is copied. Reclaim policy is forced to Retain:
+  with Delete, removing the claim on green would delete the share blue uses.
+* **Azure Disk** (``disk.csi.azure.com`` or in-tree ``azureDisk``): a disk
+  attaches to one VM and a zonal one only in its zone, so the writers are
+  stopped on blue, the disk is snapshotted (incremental), a new disk is created
+  from the snapshot in the target's resource group and a zone green's node
+  pools cover (ZRS stays ZRS), and a static PV on green, pre-bound to the
+  reproduced claim, carries the new disk id and the lineage.
+* **Anything else**, or a disk whose move would go wrong (a zone green has no
+  pool in, another region, a writer akshift cannot stop): a blocking finding
+  with its fix; the volume is left exactly as it is.
+
+Why pure functions of plain dicts: the decisions are the risky part, so they
+are table-tested without a cluster or Azure (``tests/test_volumes.py``); the
+orchestration (:mod:`migration.volume_move`) only executes a plan, and the plan
+is written to disk (``volumes-plan.json``) for review before anything moves.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from migration.errors import ObjectRef, PlanError
+from migration.findings import Finding, Severity, controller_owner, group_of, pod_specs
+from migration.verify import quantity
+
+DISK_CSI = "disk.csi.azure.com"
+FILE_CSI = "file.csi.azure.com"
+IN_TREE_DISK = "kubernetes.io/azure-disk"
+IN_TREE_FILE = "kubernetes.io/azure-file"
+
+# Node and PV labels naming a zone. The Azure Disk CSI driver writes its own key on
+# the PVs it provisions; older in-tree PVs carry the (deprecated) failure-domain one.
+ZONE_KEYS = ("topology.disk.csi.azure.com/zone", "topology.kubernetes.io/zone",
+             "failure-domain.beta.kubernetes.io/zone")
+REGION_KEYS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+# The key green PVs use: the one the CSI driver itself sets on nodes and PVs.
+PV_ZONE_KEY = "topology.disk.csi.azure.com/zone"
+
+# Annotations on a green PV recording where its data came from (read back by verify).
+ANNOTATION_PREFIX = "akshift.io/"
+SOURCE_VOLUME_ANNOTATION = "akshift.io/source-volume"
+SOURCE_SNAPSHOT_ANNOTATION = "akshift.io/source-snapshot"
+STRATEGY_ANNOTATION = "akshift.io/volume-strategy"
+
+# Managed disk SKUs Azure can snapshot and restore with createOption Copy.
+DISK_SKUS = frozenset({"Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "PremiumV2_LRS", "UltraSSD_LRS",
+                       "StandardSSD_ZRS", "Premium_ZRS"})
+# What AKS's managed-csi class provisions when no skuName is set anywhere.
+DEFAULT_DISK_SKU = "StandardSSD_LRS"
+
+_DISK_ID = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
+                      r"/providers/Microsoft\.Compute/disks/(?P<name>[^/]+)$", re.IGNORECASE)
+_AZURE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+# Finding codes of this module (stable: users filter on them).
+ZONE_NOT_COVERED = "volume-zone-not-covered"
+REGION_MISMATCH = "volume-region-mismatch"
+UNSCALABLE_WRITER = "volume-unscalable-writer"
+UNSUPPORTED_DRIVER = "volume-unsupported-driver"
+PV_MISSING = "volume-pv-missing"
+TARGET_UNKNOWN = "volume-target-unknown"
+SKU_ASSUMED = "volume-sku-assumed"
+SHARE_IN_NODE_GROUP = "volume-share-in-node-resource-group"
+SHARE_SECRET_MISSING = "volume-share-secret-missing"
+SHARE_NETWORK = "volume-share-network-rules"
+WRITERS_RUNNING = "volume-writers-running"
+RELEASED = "volume-released"
+
+
+class VolumeKind(str, enum.Enum):
+    DISK = "azure-disk"
+    FILES = "azure-files"
+    OTHER = "other"
+
+
+class Strategy(str, enum.Enum):
+    """What happens to one claim's data."""
+
+    COPY_DISK = "copy-disk"              # quiesce, snapshot, new disk, static PV on green
+    SAME_SHARE = "same-share"            # static PV on green pointing at the same Azure Files share
+    NOTHING_TO_MOVE = "nothing-to-move"  # no data on the source (unbound or ephemeral claim)
+    BLOCKED = "blocked"                  # a finding says why; the volume is left as it is
+
+
+class Quiesce(str, enum.Enum):
+    """How akshift stops a writer on the source; NONE: it cannot (the volume is blocked)."""
+
+    SCALE = "scale"      # spec.replicas → 0 through the scale subresource
+    SUSPEND = "suspend"  # CronJob spec.suspend → true (its running Jobs must finish)
+    NONE = "none"
+
+
+@dataclasses.dataclass(frozen=True)
+class Writer:
+    """A workload that mounts a claim on the source.
+
+    Attributes:
+        api_version, kind, namespace, name: the workload.
+        quiesce: how akshift stops it before the disk is snapshotted.
+        replicas: declared replicas in the snapshot (scalable kinds), else None.
+        read_only: it mounts the claim read-only (not a writer: never blocks, never stopped).
+        why: for ``Quiesce.NONE``, what kind of user it is and why it cannot be stopped.
+    """
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    quiesce: Quiesce
+    replicas: int | None = None
+    read_only: bool = False
+    why: str = ""
+
+    @property
+    def key(self) -> str:
+        """``group/Kind/namespace/name`` (as :func:`migration.applier.object_key`)."""
+        return f"{self.api_version.rpartition('/')[0] or 'core'}/{self.kind}/{self.namespace}/{self.name}"
+
+    def stub(self) -> dict[str, Any]:
+        """A minimal object dict naming the workload, for :class:`migration.kube.KubeClient` paths."""
+        return {"apiVersion": self.api_version, "kind": self.kind,
+                "metadata": {"namespace": self.namespace, "name": self.name}}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "quiesce": self.quiesce.value}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Writer:
+        return cls(**{**d, "quiesce": Quiesce(d["quiesce"])})
+
+
+@dataclasses.dataclass(frozen=True)
+class DiskCopy:
+    """The Azure side of one disk move, exactly as the disk mover receives it.
+
+    Attributes:
+        claim: ``namespace/name`` of the claim (the key of the move everywhere).
+        source_disk_id: ARM id of the source disk; only ever read.
+        subscription: subscription of the snapshot and the new disk.
+        resource_group: target resource group of the snapshot and the new disk (never blue's node
+            resource group: AKS deletes that group, and whatever is in it, with the old cluster).
+        location: Azure region (incremental snapshots and disks made from them stay in the source's).
+        zone: Azure zone number of the new disk (``"2"``); None for ZRS or a regional disk.
+        sku: disk SKU of the new disk (ZRS when the source was ZRS).
+        size_gib: size of the source volume in GiB (informational: the copy inherits the disk's size).
+        snapshot_name, disk_name: Azure names, derived from the source disk id so reruns converge.
+    """
+
+    claim: str
+    source_disk_id: str
+    subscription: str
+    resource_group: str
+    location: str
+    zone: str | None
+    sku: str
+    size_gib: int
+    snapshot_name: str
+    disk_name: str
+
+    @property
+    def snapshot_id(self) -> str:
+        """The ARM id the snapshot gets (ids are deterministic from subscription, group and name)."""
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.Compute/snapshots/{self.snapshot_name}")
+
+    @property
+    def disk_id(self) -> str:
+        """The ARM id the new disk gets."""
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.Compute/disks/{self.disk_name}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DiskCopy:
+        return cls(**d)
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetFacts:
+    """What the plan needs to know about the new cluster.
+
+    Attributes:
+        region: its Azure region (``westeurope``); None when unknown.
+        zones: zone labels its nodes carry (``westeurope-1``); empty when its nodes are not zonal.
+        resource_group: where snapshots and new disks are created (by default the target's node
+            resource group, which the Azure Disk CSI driver's identity can attach from).
+        subscription: the target's subscription; None when unknown (the source disk's is used).
+        zone_map: source zone label → target zone label, to restore into another zone
+            (``""`` keys a regional source disk).
+        known: whether the facts come from the target at all (False: no target given).
+    """
+
+    region: str | None = None
+    zones: frozenset[str] = frozenset()
+    resource_group: str | None = None
+    subscription: str | None = None
+    zone_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    known: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"region": self.region, "zones": sorted(self.zones), "resource_group": self.resource_group,
+                "subscription": self.subscription, "zone_map": dict(self.zone_map), "known": self.known}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TargetFacts:
+        return cls(region=d.get("region"), zones=frozenset(d.get("zones") or ()),
+                   resource_group=d.get("resource_group"), subscription=d.get("subscription"),
+                   zone_map=dict(d.get("zone_map") or {}), known=d.get("known", True))
+
+
+@dataclasses.dataclass(frozen=True)
+class VolumeMove:
+    """The plan for one PersistentVolumeClaim.
+
+    Attributes:
+        namespace, claim: the PVC.
+        pv_name: the PV it is bound to on the source ("" when unbound); the green PV keeps the name.
+        kind: Azure Disk, Azure Files or other.
+        driver: CSI driver name or in-tree plugin name (``kubernetes.io/azure-disk``).
+        handle: the source volume: disk ARM id, share handle, or what identifies other volumes.
+        size: the PV's capacity as declared (``64Gi``); size_gib rounded up.
+        zone: the source disk's zone label; None when regional or ZRS.
+        sku: disk or share SKU (``Premium_LRS``); None when unknown.
+        zone_redundant: the SKU is ZRS.
+        reclaim_policy, storage_class, access_modes, volume_mode: from the source PV.
+        writers: workloads mounting the claim on the source.
+        strategy, reason: what will happen and why, in words for the report.
+        target_zone: zone label of the green PV's node affinity (None: no zone affinity).
+        copy: the Azure copy request (copy-disk only).
+        findings: what needs a human; a blocker means the volume is left as it is.
+        pv_spec: the source PV's spec (without its claimRef), from which the green PV is built.
+        pv_labels: the source PV's labels, kept on the green PV.
+        claim_on_source: False when only the PV exists, pre-bound to a claim not created yet.
+    """
+
+    namespace: str
+    claim: str
+    pv_name: str
+    kind: VolumeKind
+    driver: str
+    handle: str
+    size: str
+    size_gib: int | None
+    zone: str | None
+    sku: str | None
+    zone_redundant: bool
+    reclaim_policy: str
+    storage_class: str
+    access_modes: tuple[str, ...]
+    volume_mode: str
+    writers: tuple[Writer, ...]
+    strategy: Strategy
+    reason: str
+    target_zone: str | None = None
+    copy: DiskCopy | None = None
+    findings: tuple[Finding, ...] = ()
+    pv_spec: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+    pv_labels: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+    claim_on_source: bool = True
+
+    @property
+    def key(self) -> str:
+        """``namespace/claim``: the move's identity in the plan, the state file and reports."""
+        return f"{self.namespace}/{self.claim}"
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("", "PersistentVolumeClaim", self.namespace, self.claim)
+
+    @property
+    def blocked(self) -> bool:
+        return self.strategy is Strategy.BLOCKED
+
+    def stoppable_writers(self) -> tuple[Writer, ...]:
+        """Writers akshift stops before the snapshot (read-only users are left running)."""
+        return tuple(w for w in self.writers if not w.read_only and w.quiesce is not Quiesce.NONE)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.update(kind=self.kind.value, strategy=self.strategy.value, access_modes=list(self.access_modes),
+                 writers=[w.to_dict() for w in self.writers], copy=self.copy.to_dict() if self.copy else None,
+                 findings=[f.to_dict() for f in self.findings], pv_spec=dict(self.pv_spec),
+                 pv_labels=dict(self.pv_labels))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VolumeMove:
+        return cls(**{**d, "kind": VolumeKind(d["kind"]), "strategy": Strategy(d["strategy"]),
+                      "access_modes": tuple(d["access_modes"]),
+                      "writers": tuple(Writer.from_dict(w) for w in d["writers"]),
+                      "copy": DiskCopy.from_dict(d["copy"]) if d.get("copy") else None,
+                      "findings": tuple(Finding.from_dict(f) for f in d["findings"])})
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@dataclasses.dataclass(frozen=True)
+class DiskId:
+    subscription: str
+    resource_group: str
+    name: str
+
+
+def parse_disk_id(value: str) -> DiskId | None:
+    """Split a managed disk's ARM id; None when ``value`` is not one (a VHD blob URL, garbage).
+
+    >>> parse_disk_id("/subscriptions/s/resourceGroups/MC_rg/providers/Microsoft.Compute/disks/pvc-1")
+    DiskId(subscription='s', resource_group='MC_rg', name='pvc-1')
+    >>> parse_disk_id("https://acct.blob.core.windows.net/vhds/disk.vhd") is None
+    True
+    """
+    m = _DISK_ID.match(value or "")
+    return DiskId(m["sub"], m["rg"], m["name"]) if m else None
+
+
+@dataclasses.dataclass(frozen=True)
+class ShareId:
+    resource_group: str
+    account: str
+    share: str
+
+
+def parse_share_handle(handle: str, attributes: Mapping[str, str] | None = None) -> ShareId | None:
+    """The Azure Files share of a ``file.csi.azure.com`` volume.
+
+    The driver's handle is ``<rg>#<account>#<share>#<disk>#<uuid>#<secret namespace>`` (trailing
+    parts optional); static PVs may name the share in ``volumeAttributes`` instead, which wins.
+
+    >>> parse_share_handle("MC_rg#fshop01#media#")
+    ShareId(resource_group='MC_rg', account='fshop01', share='media')
+    >>> parse_share_handle("anything", {"storageAccount": "acct", "shareName": "s"})
+    ShareId(resource_group='', account='acct', share='s')
+    """
+    attrs = {k.lower(): v for k, v in (attributes or {}).items()}
+    parts = (handle or "").split("#")
+    rg = attrs.get("resourcegroup") or (parts[0] if len(parts) >= 3 else "")
+    account = attrs.get("storageaccount") or (parts[1] if len(parts) >= 3 else "")
+    share = attrs.get("sharename") or (parts[2] if len(parts) >= 3 else "")
+    return ShareId(rg, account, share) if account and share else None
+
+
+def zone_number(label: str | None) -> str | None:
+    """Azure's zone number from a node zone label; None for a regional (non-zonal) label.
+
+    AKS labels zonal nodes ``<region>-<n>`` and non-zonal ones with the fault domain (``0``).
+
+    >>> zone_number("westeurope-2"), zone_number("0"), zone_number(""), zone_number("3")
+    ('2', None, None, '3')
+    """
+    if not label or label == "0":
+        return None
+    tail = label.rsplit("-", 1)[-1]
+    return tail if tail.isdigit() and tail != "0" else None
+
+
+def size_gib(value: Any) -> int | None:
+    """A capacity quantity in whole GiB, rounded up (Azure sizes disks in GiB).
+
+    >>> size_gib("64Gi"), size_gib("100G"), size_gib("nope")
+    (64, 94, None)
+    """
+    q = quantity(value)
+    return None if q is None else int(math.ceil(q / (1 << 30)))
+
+
+def azure_names(source_disk_id: str, source_name: str) -> tuple[str, str]:
+    """Deterministic snapshot and disk names for a copy of one source disk.
+
+    Derived from the source id (hash) and name, so a rerun asks for the same resources (idempotent),
+    two source disks never collide, and Azure's 80-character limit holds.
+
+    >>> azure_names("/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/pvc-1", "pvc-1")
+    ('pvc-1-94940a08-akshift-snap', 'pvc-1-94940a08-akshift')
+    """
+    h = hashlib.sha256(source_disk_id.lower().encode()).hexdigest()[:8]
+    base = f"{_AZURE_NAME.sub('-', source_name)[:50]}-{h}"
+    return f"{base}-akshift-snap", f"{base}-akshift"
+
+
+def _lower_keys(m: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {str(k).lower(): v for k, v in (m or {}).items()}
+
+
+def _sku(pv_spec: Mapping[str, Any], storage_class: Mapping[str, Any] | None) -> str | None:
+    """The disk SKU: the PV's own attributes first (the truth for this disk), then its StorageClass's."""
+    for params in (((pv_spec.get("csi") or {}).get("volumeAttributes")), pv_spec.get("azureDisk"),
+                   (storage_class or {}).get("parameters")):
+        p = _lower_keys(params)
+        for key in ("skuname", "storageaccounttype"):
+            if p.get(key):
+                return _canonical_sku(str(p[key]))
+    return None
+
+
+def _canonical_sku(value: str) -> str:
+    """SKU names are case-insensitive in StorageClass parameters; ARM wants the canonical spelling."""
+    return {s.lower(): s for s in DISK_SKUS}.get(value.lower(), value)
+
+
+def _zones_of(pv: Mapping[str, Any]) -> list[str]:
+    """Zone labels a PV is pinned to, from its node affinity or (old in-tree PVs) its labels."""
+    found: list[str] = []
+    spec = pv.get("spec") or {}
+    for term in ((spec.get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or ():
+        for expr in term.get("matchExpressions") or ():
+            if expr.get("key") in ZONE_KEYS and expr.get("operator", "In") == "In":
+                found += [v for v in expr.get("values") or () if zone_number(v)]
+    labels = (pv.get("metadata") or {}).get("labels") or {}
+    found += [labels[k] for k in ZONE_KEYS if zone_number(labels.get(k))]
+    return sorted(set(found))
+
+
+def _region_of_zone(label: str | None) -> str | None:
+    return label.rsplit("-", 1)[0] if label and zone_number(label) and "-" in label else None
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def target_facts(nodes: Iterable[Mapping[str, Any]], *, resource_group: str | None = None,
+                 subscription: str | None = None, zone_map: Mapping[str, str] | None = None) -> TargetFacts:
+    """Facts about the new cluster from its Node objects (as AKS labels them).
+
+    Args:
+        nodes: the target's Nodes; empty when there is no target (facts are then ``known=False``).
+        resource_group: where to create snapshots and disks; default: the node resource group
+            (from ``kubernetes.azure.com/cluster`` or the nodes' providerID).
+        subscription: default: from the nodes' providerID.
+        zone_map: source zone label → target zone label.
+
+    Returns:
+        The facts.
+    """
+    nodes = list(nodes)
+    zones: set[str] = set()
+    region = group = sub = None
+    for n in nodes:
+        labels = (n.get("metadata") or {}).get("labels") or {}
+        zones.update(labels[k] for k in ZONE_KEYS[:2] if zone_number(labels.get(k)))
+        region = region or next((labels[k] for k in REGION_KEYS if labels.get(k)), None)
+        group = group or labels.get("kubernetes.azure.com/cluster")
+        provider = (n.get("spec") or {}).get("providerID") or ""
+        m = re.match(r"^azure:///subscriptions/([^/]+)/resourceGroups/([^/]+)/", provider, re.IGNORECASE)
+        if m:
+            sub = sub or m.group(1)
+            group = group or m.group(2)
+    return TargetFacts(region=region or _region_of_zone(min(zones, default=None)), zones=frozenset(zones),
+                       resource_group=resource_group or group, subscription=subscription or sub,
+                       zone_map=dict(zone_map or {}), known=bool(nodes))
+
+
+def source_region(objects: Iterable[Mapping[str, Any]]) -> str | None:
+    """The source cluster's region, from the Nodes in its snapshot."""
+    for o in objects:
+        if o.get("kind") == "Node" and group_of(o) == "":
+            labels = (o.get("metadata") or {}).get("labels") or {}
+            for k in REGION_KEYS:
+                if labels.get(k):
+                    return labels[k]
+    return None
+
+
+def parse_zone_map(items: Iterable[str]) -> dict[str, str]:
+    """``--zone-map OLD=NEW`` options into a dict (``=NEW`` maps regional source disks).
+
+    Raises:
+        PlanError: an item without ``=`` or without a target zone.
+
+    >>> parse_zone_map(["westeurope-1=westeurope-2", "=westeurope-3"])
+    {'westeurope-1': 'westeurope-2', '': 'westeurope-3'}
+    """
+    out = {}
+    for item in items:
+        old, sep, new = item.partition("=")
+        if not sep or not new:
+            raise PlanError(f"--zone-map {item!r}: expected SOURCE_ZONE=TARGET_ZONE, such as westeurope-1=westeurope-2")
+        out[old] = new
+    return out
+
+
+# --------------------------------------------------------------------------- writers
+
+
+_SCALABLE = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet"), ("", "ReplicationController")}
+# Controllers whose pods are covered by the template of the object that owns *them*.
+_COVERED_OWNERS = {"ReplicaSet", "StatefulSet", "DaemonSet", "Job", "ReplicationController"}
+
+
+def _claims_in(spec: Mapping[str, Any]) -> dict[str, bool]:
+    """claimName → read-only, for every PVC volume of a pod spec."""
+    out: dict[str, bool] = {}
+    for v in spec.get("volumes") or ():
+        pvc = v.get("persistentVolumeClaim") or {}
+        if pvc.get("claimName"):
+            out[pvc["claimName"]] = out.get(pvc["claimName"], True) and bool(pvc.get("readOnly"))
+    return out
+
+
+def _job_finished(job: Mapping[str, Any]) -> bool:
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+               for c in (job.get("status") or {}).get("conditions") or ())
+
+
+def _writer(obj: Mapping[str, Any], read_only: bool) -> Writer | None:
+    """The writer an object is, or None when it is covered by another (its owner) or finished."""
+    md = obj.get("metadata") or {}
+    kind, group = obj.get("kind") or "", group_of(obj)
+    base = dict(api_version=obj.get("apiVersion") or "", kind=kind, namespace=md.get("namespace") or "",
+                name=md.get("name") or "", read_only=read_only)
+    owner = controller_owner(obj)
+    if (group, kind) in _SCALABLE:
+        if kind == "ReplicaSet" and owner is not None:
+            return None  # a Deployment's ReplicaSet: the Deployment is the writer
+        replicas = (obj.get("spec") or {}).get("replicas")
+        return Writer(**base, quiesce=Quiesce.SCALE, replicas=1 if replicas is None else int(replicas))
+    if (group, kind) == ("batch", "CronJob"):
+        return Writer(**base, quiesce=Quiesce.SUSPEND)
+    if (group, kind) == ("batch", "Job"):
+        if owner is not None or _job_finished(obj):
+            return None  # a CronJob's Job (the CronJob is the writer), or done writing
+        return Writer(**base, quiesce=Quiesce.NONE,
+                      why="a running Job: akshift does not stop it (suspending deletes its pods mid-write)")
+    if (group, kind) == ("apps", "DaemonSet"):
+        return Writer(**base, quiesce=Quiesce.NONE, why="a DaemonSet has no replica count to scale to 0")
+    if (group, kind) == ("", "Pod"):
+        if owner is None:
+            return Writer(**base, quiesce=Quiesce.NONE, why="a bare Pod (no controller) cannot be scaled")
+        if owner.get("kind") in _COVERED_OWNERS:
+            return None  # the owner's pod template names the claim too
+        return Writer(**base, quiesce=Quiesce.NONE,
+                      why=f"a Pod controlled by {owner.get('kind')} {owner.get('name')}, which akshift cannot scale")
+    if (group, kind) == ("", "PodTemplate"):
+        return None
+    # A custom resource with a pod template (an Argo Rollout, an operator's CR): its controller
+    # decides the pods, so akshift cannot promise they stay stopped.
+    return Writer(**base, quiesce=Quiesce.NONE, why=f"{kind}.{group or 'core'} is not a kind akshift can scale")
+
+
+def writers_by_claim(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[Writer, ...]]:
+    """Who mounts each claim: (namespace, claim) → writers, sorted by key.
+
+    Found through pod specs' ``persistentVolumeClaim.claimName`` (workload templates, CronJob job
+    templates, Pods) and StatefulSet ``volumeClaimTemplates``: the claim ``<template>-<sts>-<ordinal>``
+    belongs to StatefulSet ``<sts>``.
+
+    Args:
+        objects: snapshot objects (any kinds).
+
+    Returns:
+        The mapping; claims nobody mounts are absent.
+    """
+    objects = list(objects)
+    found: dict[tuple[str, str], dict[str, Writer]] = {}
+    claims = {((o.get("metadata") or {}).get("namespace") or "", (o.get("metadata") or {}).get("name") or "")
+              for o in objects if o.get("kind") == "PersistentVolumeClaim" and group_of(o) == ""}
+    # Claims a StatefulSet has not created yet, but whose PV is pre-bound to them.
+    claims |= {(ref.get("namespace") or "", ref.get("name") or "") for o in objects
+               if o.get("kind") == "PersistentVolume" and group_of(o) == ""
+               for ref in [(o.get("spec") or {}).get("claimRef") or {}] if ref.get("name")}
+    for obj in objects:
+        ns = (obj.get("metadata") or {}).get("namespace") or ""
+        for _tokens, spec in pod_specs(obj):
+            for claim, read_only in _claims_in(spec).items():
+                w = _writer(obj, read_only)
+                if w is not None:
+                    found.setdefault((ns, claim), {})[w.key] = w
+        if obj.get("kind") == "StatefulSet" and group_of(obj) == "apps":
+            sts = _writer(obj, False)
+            assert sts is not None  # a StatefulSet is always a scalable writer
+            for tpl in (obj.get("spec") or {}).get("volumeClaimTemplates") or ():
+                prefix = f"{(tpl.get('metadata') or {}).get('name')}-{sts.name}-"
+                for cns, claim in claims:
+                    if cns == ns and claim.startswith(prefix) and claim[len(prefix):].isdigit():
+                        found.setdefault((ns, claim), {})[sts.key] = sts
+    return {k: tuple(sorted(v.values(), key=lambda w: w.key)) for k, v in found.items()}
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def _choose_zone(zone: str | None, zrs: bool, target: TargetFacts) -> tuple[str | None, str, tuple[str, str] | None]:
+    """Where the copy goes: (target zone label or None, reason, problem (message, fix) or None)."""
+    if zrs:
+        return None, "zone-redundant (ZRS) disk: the copy is ZRS too and attaches in any zone of the region", None
+    zones = sorted(target.zones)
+    if zone is None:
+        if not zones:
+            return None, "regional disk, and green's nodes are not zonal: the copy is a regional disk too", None
+        chosen = target.zone_map.get("", zones[0])
+        if chosen not in target.zones:
+            return None, "", (f"--zone-map ={chosen} names a zone green has no node pool in "
+                              f"(it covers {', '.join(zones)})", f"pass --zone-map ={zones[0]}")
+        return chosen, (f"regional source disk; green's nodes are zonal and Azure attaches only disks of their "
+                        f"own zone, so the copy is created in {chosen} (choose with --zone-map ={chosen})"), None
+    if not zones:
+        return None, f"zonal source disk ({zone}); green's nodes are not zonal: the copy is a regional disk", None
+    chosen = target.zone_map.get(zone, zone)
+    if chosen in target.zones:
+        why = "same zone as the source" if chosen == zone else f"zone {zone} mapped to {chosen} by --zone-map"
+        return chosen, why, None
+    message = (f"the disk is in zone {zone}, where green has no node pool (green covers {', '.join(zones)}); "
+               "a zonal disk attaches only to nodes of its zone")
+    if chosen != zone:
+        message = f"--zone-map maps {zone} to {chosen}, where green has no node pool (green covers {', '.join(zones)})"
+    return None, "", (message, f"add a node pool in {zone} to green, or restore the copy into a covered zone "
+                               f"with --zone-map {zone}={zones[0]}")
+
+
+def _base(pvc: Mapping[str, Any], pv: Mapping[str, Any] | None, writers: tuple[Writer, ...]) -> dict[str, Any]:
+    md = pvc.get("metadata") or {}
+    spec = (pv or {}).get("spec") or {}
+    pv_spec = {k: v for k, v in spec.items() if k != "claimRef"}
+    return dict(namespace=md.get("namespace") or "", claim=md.get("name") or "",
+                pv_name=((pv or {}).get("metadata") or {}).get("name") or "",
+                size=str((spec.get("capacity") or {}).get("storage") or
+                         ((pvc.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage") or ""),
+                size_gib=size_gib((spec.get("capacity") or {}).get("storage")),
+                reclaim_policy=spec.get("persistentVolumeReclaimPolicy") or "",
+                storage_class=spec.get("storageClassName") or (pvc.get("spec") or {}).get("storageClassName") or "",
+                access_modes=tuple(spec.get("accessModes") or (pvc.get("spec") or {}).get("accessModes") or ()),
+                volume_mode=spec.get("volumeMode") or "Filesystem", writers=writers, pv_spec=pv_spec,
+                pv_labels=dict(((pv or {}).get("metadata") or {}).get("labels") or {}))
+
+
+def _driver(spec: Mapping[str, Any]) -> tuple[VolumeKind, str, str]:
+    """(kind, driver, handle) of a PV spec."""
+    csi = spec.get("csi") or {}
+    if csi:
+        kind = {DISK_CSI: VolumeKind.DISK, FILE_CSI: VolumeKind.FILES}.get(csi.get("driver"), VolumeKind.OTHER)
+        return kind, csi.get("driver") or "", csi.get("volumeHandle") or ""
+    if spec.get("azureDisk"):
+        return VolumeKind.DISK, IN_TREE_DISK, spec["azureDisk"].get("diskURI") or ""
+    if spec.get("azureFile"):
+        f = spec["azureFile"]
+        # In-tree Azure Files PVs have no handle: name the share and the secret holding its account.
+        return VolumeKind.FILES, IN_TREE_FILE, f"share {f.get('shareName')} (secret {f.get('secretName')})"
+    plugin = next((k for k in spec if k not in _PV_COMMON), "unknown")
+    return VolumeKind.OTHER, plugin, ""
+
+
+_PV_COMMON = frozenset({"capacity", "accessModes", "persistentVolumeReclaimPolicy", "storageClassName", "volumeMode",
+                        "mountOptions", "nodeAffinity", "claimRef", "volumeAttributesClassName"})
+
+
+def _plan_disk(base: dict[str, Any], pv: Mapping[str, Any], sc: Mapping[str, Any] | None, target: TargetFacts,
+               src_region: str | None, ref: ObjectRef) -> VolumeMove:
+    spec = pv.get("spec") or {}
+    kind, driver, handle = _driver(spec)
+    findings: list[Finding] = []
+    problems: list[Finding] = []
+    disk = parse_disk_id(handle)
+    if driver == IN_TREE_DISK and (spec["azureDisk"].get("kind") or "Managed") != "Managed":
+        disk = None  # unmanaged (blob VHD) disks cannot be snapshotted as managed disks
+    sku = _sku(spec, sc)
+    if sku is None:
+        sku = DEFAULT_DISK_SKU
+        findings.append(Finding(SKU_ASSUMED, Severity.WARNING, ref,
+                                f"neither its PV nor StorageClass {base['storage_class'] or '(none)'} names a "
+                                f"disk SKU; the copy is created as {DEFAULT_DISK_SKU} (AKS's default)",
+                                f"check the source disk's SKU (az disk show --ids {handle} --query sku) and set "
+                                "skuName on the StorageClass if it differs"))
+    zones = _zones_of(pv)
+    zrs = sku.endswith("_ZRS")
+    zone = zones[0] if len(zones) == 1 and not zrs else None
+    common = dict(kind=kind, driver=driver, handle=handle, zone=zone, sku=sku, zone_redundant=zrs, **base)
+    if disk is None:
+        problems.append(Finding(UNSUPPORTED_DRIVER, Severity.BLOCKER, ref,
+                                f"is bound to {base['pv_name']}, whose disk {handle or '(no id)'} is not a managed "
+                                "disk akshift can snapshot (an unmanaged VHD blob, or no ARM id)",
+                                "convert it to a managed disk (az disk create --source <VHD URL>), point the PV at it, "
+                                "and re-run the inventory", "/spec"))
+    if len(zones) > 1 and not zrs:
+        problems.append(Finding(ZONE_NOT_COVERED, Severity.BLOCKER, ref,
+                                f"its PV {base['pv_name']} names several zones ({', '.join(zones)}) for an LRS disk: "
+                                "akshift cannot tell which zone the disk is in",
+                                f"check the disk's zone (az disk show --ids {handle} --query zones) and fix the PV's "
+                                "nodeAffinity"))
+    if sku not in DISK_SKUS:
+        problems.append(Finding(UNSUPPORTED_DRIVER, Severity.BLOCKER, ref,
+                                f"its disk SKU {sku!r} is not a managed disk SKU akshift knows "
+                                f"({', '.join(sorted(DISK_SKUS))})", "fix skuName on the StorageClass or PV"))
+    region = src_region or _region_of_zone(zone)
+    if not target.known or not target.resource_group or not target.region:
+        missing = [n for n, v in (("resource group", target.resource_group), ("region", target.region)) if not v]
+        problems.append(Finding(TARGET_UNKNOWN, Severity.BLOCKER, ref,
+                                "the target's " + (" and ".join(missing) or "nodes") + " are unknown, so the copy of "
+                                "its disk has nowhere to go",
+                                "pass --target (the new cluster's kubeconfig) and, if its nodes do not say it, "
+                                "--target-resource-group"))
+    elif region and region.lower() != target.region.lower():
+        problems.append(Finding(REGION_MISMATCH, Severity.BLOCKER, ref,
+                                f"its disk is in {region} and green in {target.region}: an incremental snapshot and "
+                                "the disks made from it stay in the source disk's region",
+                                f"build green in {region}, or copy the snapshot across regions first (az snapshot "
+                                f"create --copy-start true --location {target.region}) and restore it by hand"))
+    sub = target.subscription or (disk.subscription if disk else "")
+    if disk and target.subscription and disk.subscription.lower() != target.subscription.lower():
+        problems.append(Finding(REGION_MISMATCH, Severity.BLOCKER, ref,
+                                f"its disk is in subscription {disk.subscription} and green in {target.subscription}; "
+                                "akshift snapshots within one subscription",
+                                "give --target-resource-group a group in the disk's subscription, or copy the "
+                                "snapshot to the other subscription by hand"))
+    target_zone, why_zone, zone_problem = _choose_zone(zone, zrs, target)
+    if zone_problem and target.known:
+        problems.append(Finding(ZONE_NOT_COVERED, Severity.BLOCKER, ref, zone_problem[0], zone_problem[1],
+                                "/spec/nodeAffinity"))
+    for w in base["writers"]:
+        if w.quiesce is Quiesce.NONE and not w.read_only:
+            problems.append(Finding(UNSCALABLE_WRITER, Severity.BLOCKER, ref,
+                                    f"is written by {w.kind} {w.namespace}/{w.name}: {w.why}; its disk cannot be "
+                                    "copied while it may still write",
+                                    _unscalable_fix(w)))
+    if problems:
+        return VolumeMove(**common, strategy=Strategy.BLOCKED, findings=tuple(problems + findings),
+                          reason="left as it is: " + "; ".join(f.code for f in problems))
+    assert disk is not None and target.resource_group and target.region  # guaranteed by the checks above
+    snapshot_name, disk_name = azure_names(handle, disk.name)
+    copy = DiskCopy(claim=f"{base['namespace']}/{base['claim']}", source_disk_id=handle, subscription=sub,
+                    resource_group=target.resource_group, location=target.region, zone=zone_number(target_zone),
+                    sku=sku, size_gib=base["size_gib"] or 0, snapshot_name=snapshot_name, disk_name=disk_name)
+    stoppable = [f"{w.kind} {w.name}" for w in base["writers"] if not w.read_only and w.quiesce is not Quiesce.NONE]
+    quiesce = f"stop {', '.join(stoppable)} on blue, " if stoppable else "no writer to stop, "
+    reason = (f"Azure Disk ({sku}): {quiesce}incremental snapshot, new {sku} disk in {target.resource_group}"
+              f"{' zone ' + target_zone if target_zone else ''} ({why_zone}), static PV bound to the claim on green")
+    return VolumeMove(**common, strategy=Strategy.COPY_DISK, reason=reason, target_zone=target_zone, copy=copy,
+                      findings=tuple(findings))
+
+
+def _unscalable_fix(w: Writer) -> str:
+    if w.kind == "DaemonSet":
+        return (f"stop it yourself (kubectl -n {w.namespace} patch daemonset {w.name} -p "
+                "'{\"spec\":{\"template\":{\"spec\":{\"nodeSelector\":{\"akshift.io/quiesced\":\"true\"}}}}}', "
+                "which schedules it nowhere), then re-run the plan; or copy this volume's data yourself")
+    if w.kind == "Pod" and "bare" in w.why:
+        return (f"stop its writes and delete the Pod (kubectl -n {w.namespace} delete pod {w.name}; the migration "
+                "recreates it on green from the snapshot), or wrap it in a Deployment; then re-run the plan")
+    if w.kind == "Job":
+        return f"wait for Job {w.namespace}/{w.name} to finish, then re-run the inventory and the plan"
+    return f"stop {w.kind} {w.namespace}/{w.name} through its own controller, then re-run the inventory and the plan"
+
+
+def _plan_share(base: dict[str, Any], pv: Mapping[str, Any], sc: Mapping[str, Any] | None, target: TargetFacts,
+                src_region: str | None, old_group: str | None, secret_names: frozenset[str] | None,
+                ref: ObjectRef) -> VolumeMove:
+    spec = pv.get("spec") or {}
+    kind, driver, handle = _driver(spec)
+    csi = spec.get("csi") or {}
+    attrs = csi.get("volumeAttributes") or {}
+    findings: list[Finding] = []
+    share = parse_share_handle(handle, attrs) if driver == FILE_CSI else None
+    if driver == FILE_CSI and share is None:
+        problem = Finding(UNSUPPORTED_DRIVER, Severity.BLOCKER, ref,
+                          f"its Azure Files PV {base['pv_name']} names no storage account and share "
+                          f"(volumeHandle {handle!r}, no storageAccount/shareName attributes)",
+                          "add storageAccount and shareName to the PV's volumeAttributes, then re-run the inventory")
+        return VolumeMove(**base, kind=kind, driver=driver, handle=handle, zone=None, sku=_sku(spec, sc),
+                          zone_redundant=False, strategy=Strategy.BLOCKED, reason=f"left as it is: {problem.code}",
+                          findings=(problem,))
+    if share and old_group and share.resource_group.lower() == old_group.lower():
+        findings.append(Finding(SHARE_IN_NODE_GROUP, Severity.WARNING, ref,
+                                f"its share {share.account}/{share.share} is in the old cluster's node resource group "
+                                f"{old_group}, which Azure deletes together with the old cluster",
+                                f"before deleting the old cluster, move storage account {share.account} to another "
+                                f"resource group (az resource move) and update the PV's resourceGroup"))
+    secret = csi.get("nodeStageSecretRef") or {}
+    if driver == IN_TREE_FILE:
+        secret = {"name": spec["azureFile"].get("secretName"),
+                  "namespace": spec["azureFile"].get("secretNamespace") or base["namespace"]}
+    if secret_names is not None and secret.get("name") \
+            and f"{secret.get('namespace')}/{secret.get('name')}" not in secret_names:
+        findings.append(Finding(SHARE_SECRET_MISSING, Severity.WARNING, ref,
+                                f"its share is mounted with Secret {secret.get('namespace')}/{secret.get('name')}, "
+                                "which the snapshot does not carry: pods on green will fail to mount it",
+                                "migrate that Secret (do not pass --exclude-secrets), or create it on green"))
+    if str(_lower_keys(attrs).get("protocol", "")).lower() == "nfs":
+        findings.append(Finding(SHARE_NETWORK, Severity.WARNING, ref,
+                                "its share is mounted over NFS, which the storage account admits only from "
+                                "allowed virtual networks or private endpoints",
+                                "allow green's node subnet on the storage account (az storage account network-rule "
+                                "add --subnet <green node subnet id>) before the cutover"))
+    region = src_region
+    if region and target.region and region.lower() != target.region.lower():
+        findings.append(Finding(SHARE_NETWORK, Severity.WARNING, ref,
+                                f"its share stays in {region} while green runs in {target.region}: every read and "
+                                "write crosses regions", "accept the latency, or copy the share (azcopy) and "
+                                "point the PV at the copy"))
+    where = f"{share.account}/{share.share}" if share else f"share {spec['azureFile'].get('shareName')}"
+    return VolumeMove(**base, kind=kind, driver=driver, handle=handle, zone=None, sku=_sku(spec, sc),
+                      zone_redundant=False, strategy=Strategy.SAME_SHARE, findings=tuple(findings),
+                      reason=f"Azure Files: the green PV mounts the same share ({where}) with the same credentials; "
+                             "nothing is copied (reclaim policy Retain, so deleting the claim on green never "
+                             "deletes the share)")
+
+
+def volume_plan(objects: Iterable[Mapping[str, Any]], target: TargetFacts, *,
+                secret_names: Iterable[str] | None = None, old_node_resource_group: str | None = None
+                ) -> list[VolumeMove]:
+    """Decide, for every PersistentVolumeClaim of a snapshot, how its data reaches the target.
+
+    Args:
+        objects: the raw snapshot's objects (PVCs, PVs, StorageClasses, Nodes, workloads, Pods);
+            Secrets are not needed (their names are passed apart).
+        target: facts about the new cluster (:func:`target_facts`).
+        secret_names: ``namespace/name`` of the Secrets the migration carries; None when unknown
+            (the check that an Azure Files secret travels along is then skipped).
+        old_node_resource_group: the old cluster's ``MC_…`` group (default: from the source Nodes).
+
+    Returns:
+        One move per claim, sorted by namespace and name. Nothing is decided twice: the
+        result is a pure function of its arguments.
+    """
+    objects = list(objects)
+    pvcs = [o for o in objects if o.get("kind") == "PersistentVolumeClaim" and group_of(o) == ""]
+    pvs = {(o.get("metadata") or {}).get("name"): o for o in objects
+           if o.get("kind") == "PersistentVolume" and group_of(o) == ""}
+    classes = {(o.get("metadata") or {}).get("name"): o for o in objects
+               if o.get("kind") == "StorageClass" and group_of(o) == "storage.k8s.io"}
+    writers = writers_by_claim(objects)
+    src_region = source_region(objects)
+    if old_node_resource_group is None:
+        old_node_resource_group = next((((o.get("metadata") or {}).get("labels") or {})
+                                        .get("kubernetes.azure.com/cluster") for o in objects
+                                        if o.get("kind") == "Node" and group_of(o) == ""), None)
+    secrets = frozenset(secret_names) if secret_names is not None else None
+    moves = []
+    claimed = {((p.get("metadata") or {}).get("namespace"), (p.get("metadata") or {}).get("name")) for p in pvcs}
+    for pv_name, pv in sorted(pvs.items()):
+        # A PV pre-bound to a claim the snapshot lacks (a StatefulSet that has not created its next claim
+        # yet): the transform carries it, so on green the claim, once created, would bind to the *old*
+        # disk. Plan it like a claim of its own, so the copy is what that claim will find.
+        ref = (pv.get("spec") or {}).get("claimRef") or {}
+        if ref.get("name") and (ref.get("namespace"), ref.get("name")) not in claimed \
+                and _driver(pv.get("spec") or {})[0] is not VolumeKind.OTHER:
+            pvcs.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                         "metadata": {"namespace": ref.get("namespace"), "name": ref["name"]},
+                         "spec": {"volumeName": pv_name},
+                         "_released": (pv.get("status") or {}).get("phase") == "Released"})
+    for pvc in pvcs:
+        md = pvc.get("metadata") or {}
+        ns, name = md.get("namespace") or "", md.get("name") or ""
+        ref = ObjectRef("", "PersistentVolumeClaim", ns, name)
+        users = writers.get((ns, name), ())
+        volume_name = (pvc.get("spec") or {}).get("volumeName")
+        owner = controller_owner(pvc)
+        if owner is not None and owner.get("kind") == "Pod":
+            moves.append(VolumeMove(**_base(pvc, pvs.get(volume_name), users), kind=VolumeKind.OTHER, driver="",
+                                    handle="", zone=None, sku=None, zone_redundant=False,
+                                    strategy=Strategy.NOTHING_TO_MOVE,
+                                    reason=f"generic ephemeral volume of Pod {owner.get('name')}: it lives and dies "
+                                           "with its pod"))
+            continue
+        if not volume_name:
+            moves.append(VolumeMove(**_base(pvc, None, users), kind=VolumeKind.OTHER, driver="", handle="",
+                                    zone=None, sku=None, zone_redundant=False, strategy=Strategy.NOTHING_TO_MOVE,
+                                    reason="not bound on the source: it holds no data; green provisions it afresh"))
+            continue
+        pv = pvs.get(volume_name)
+        if pvc.get("_released"):
+            problem = Finding(RELEASED, Severity.BLOCKER, ref,
+                              f"does not exist, and PersistentVolume {volume_name} is Released from it: its data "
+                              "belonged to a deleted claim, and the transform carries the PV pre-bound to that name",
+                              "delete the PV from the source if the data is not needed, or recreate the claim on "
+                              "the source (with volumeName) and re-run the inventory")
+            moves.append(VolumeMove(**_base(pvc, pv, users), kind=_driver((pv or {}).get("spec") or {})[0], driver="",
+                                    handle=volume_handle(pv or {}), zone=None, sku=None, zone_redundant=False,
+                                    strategy=Strategy.BLOCKED, reason=f"left as it is: {problem.code}",
+                                    findings=(problem,)))
+            continue
+        if pv is None:
+            problem = Finding(PV_MISSING, Severity.BLOCKER, ref,
+                              f"is bound to PersistentVolume {volume_name}, which is not in the snapshot",
+                              "re-run the inventory without --kind/--namespace filters that leave PVs out")
+            moves.append(VolumeMove(**{**_base(pvc, None, users), "pv_name": volume_name}, kind=VolumeKind.OTHER,
+                                    driver="", handle="", zone=None, sku=None, zone_redundant=False,
+                                    strategy=Strategy.BLOCKED, reason=f"left as it is: {problem.code}",
+                                    findings=(problem,)))
+            continue
+        base = _base(pvc, pv, users)
+        kind, driver, handle = _driver(pv.get("spec") or {})
+        sc = classes.get(base["storage_class"])
+        if kind in (VolumeKind.DISK, VolumeKind.FILES):
+            move = (_plan_disk(base, pv, sc, target, src_region, ref) if kind is VolumeKind.DISK else
+                    _plan_share(base, pv, sc, target, src_region, old_node_resource_group, secrets, ref))
+            if (ns, name) not in claimed:
+                move = dataclasses.replace(move, claim_on_source=False,
+                                           reason=move.reason + "; the claim does not exist on the source yet "
+                                           "(its PV is pre-bound to it), so green's copy waits for it")
+            moves.append(move)
+        else:
+            problem = Finding(UNSUPPORTED_DRIVER, Severity.BLOCKER, ref,
+                              f"is bound to {volume_name}, a {driver} volume: akshift moves Azure Disks and "
+                              "Azure Files only, and will not give the claim an empty volume in silence",
+                              "copy its data yourself (a file-level backup such as velero --default-volumes-to-fs-"
+                              "backup), or, if green's nodes reach the same storage, keep the PV as the transform "
+                              "carries it and accept this finding", "/spec")
+            moves.append(VolumeMove(**base, kind=kind, driver=driver, handle=handle, zone=None, sku=None,
+                                    zone_redundant=False, strategy=Strategy.BLOCKED,
+                                    reason=f"left as it is: {problem.code}", findings=(problem,)))
+    return sorted(moves, key=lambda m: (m.namespace, m.claim))
+
+
+def plan_findings(moves: Iterable[VolumeMove]) -> list[Finding]:
+    """Every finding of a plan, in plan order."""
+    return [f for m in moves for f in m.findings]
+
+
+# --------------------------------------------------------------------------- the green PV
+
+# volumeAttributes the provisioner wrote about the *old* binding; meaningless on a static PV.
+_PROVISIONER_ATTRIBUTES = ("csi.storage.k8s.io/pv/name", "csi.storage.k8s.io/pvc/name",
+                           "csi.storage.k8s.io/pvc/namespace", "storage.kubernetes.io/csiprovisioneridentity")
+
+
+def green_pv(move: VolumeMove, new_handle: str | None = None, snapshot_id: str | None = None) -> dict[str, Any]:
+    """The static PersistentVolume for the target, pre-bound to the reproduced claim.
+
+    Args:
+        move: a ``copy-disk`` or ``same-share`` move.
+        new_handle: the new disk's ARM id (copy-disk); ignored for shares, which keep theirs.
+        snapshot_id: the snapshot the new disk was made from (copy-disk), recorded as lineage.
+
+    Returns:
+        The PV dict, named like the source PV: ``claimRef`` names the claim without a uid (the
+        PV controller binds it to the claim of that name), ``persistentVolumeReclaimPolicy:
+        Retain`` (akshift never lets Kubernetes delete a volume's data), a zone node affinity for
+        zonal disks, and annotations recording the source volume and snapshot.
+
+    Raises:
+        PlanError: the move is not one that produces a PV, or a disk move lacks its new disk id.
+    """
+    if move.strategy not in (Strategy.COPY_DISK, Strategy.SAME_SHARE):
+        raise PlanError(f"{move.key}: a {move.strategy.value} volume gets no green PV", ref=move.ref)
+    src = move.pv_spec
+    annotations = {SOURCE_VOLUME_ANNOTATION: move.handle, STRATEGY_ANNOTATION: move.strategy.value}
+    spec: dict[str, Any] = {
+        "capacity": dict(src.get("capacity") or {"storage": move.size}),
+        "accessModes": list(move.access_modes),
+        "persistentVolumeReclaimPolicy": "Retain",
+        "volumeMode": move.volume_mode,
+        "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": move.namespace,
+                     "name": move.claim},
+    }
+    if move.storage_class:
+        spec["storageClassName"] = move.storage_class
+    if src.get("mountOptions"):
+        spec["mountOptions"] = list(src["mountOptions"])
+    if move.strategy is Strategy.COPY_DISK:
+        if not new_handle or not snapshot_id:
+            raise PlanError(f"{move.key}: a disk move needs the new disk id and its snapshot id", ref=move.ref)
+        annotations[SOURCE_SNAPSHOT_ANNOTATION] = snapshot_id
+        csi = dict(src.get("csi") or {})
+        in_tree = src.get("azureDisk") or {}
+        attrs = {k: v for k, v in (csi.get("volumeAttributes") or {}).items()
+                 if k.lower() not in _PROVISIONER_ATTRIBUTES}
+        if in_tree.get("cachingMode"):
+            attrs.setdefault("cachingMode", in_tree["cachingMode"])
+        for key in [k for k in attrs if k.lower() in ("skuname", "storageaccounttype")]:
+            attrs[key] = move.copy.sku if move.copy else attrs[key]
+        # In-tree azureDisk PVs become CSI ones: AKS has routed the in-tree plugin to the CSI
+        # driver since 1.21, and the CSI form is the one the driver documents for static PVs.
+        disk: dict[str, Any] = {"driver": DISK_CSI, "volumeHandle": new_handle,
+                                "fsType": csi.get("fsType") or in_tree.get("fsType") or "ext4"}
+        if attrs:
+            disk["volumeAttributes"] = dict(sorted(attrs.items()))
+        if csi.get("readOnly") or in_tree.get("readOnly"):
+            disk["readOnly"] = True
+        spec["csi"] = disk
+        if move.target_zone:
+            spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                {"key": PV_ZONE_KEY, "operator": "In", "values": [move.target_zone]}]}]}}
+    else:
+        # Same share: the volume source is kept as it is (handle, attributes, secret reference).
+        for key in ("csi", "azureFile"):
+            if src.get(key):
+                spec[key] = dict(src[key])
+        if src.get("nodeAffinity"):
+            spec["nodeAffinity"] = src["nodeAffinity"]
+    return {"apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": move.pv_name, **({"labels": dict(move.pv_labels)} if move.pv_labels else {}),
+                         "annotations": annotations},
+            "spec": spec}
+
+
+def volume_handle(pv: Mapping[str, Any]) -> str:
+    """The handle of a PV as :func:`volume_plan` records it (disk id, share handle)."""
+    return _driver((pv.get("spec") or {}))[2]
+
+
+__all__ = ["DiskCopy", "Quiesce", "Strategy", "TargetFacts", "VolumeKind", "VolumeMove", "Writer", "azure_names",
+           "green_pv", "parse_disk_id", "parse_share_handle", "parse_zone_map", "plan_findings", "size_gib",
+           "source_region", "target_facts", "volume_handle", "volume_plan", "writers_by_claim", "zone_number"]

@@ -1,0 +1,239 @@
+"""Construction tests of ``components.volume_move.VolumeMove`` under ``pulumi.runtime.set_mocks``.
+
+What they pin: the ARM payload of the incremental snapshot (Copy from the source
+disk, in the target group) and of the new disk (Copy from the snapshot, zone,
+SKU — ZRS stays ZRS and takes no zone), that the disk is protected and the
+snapshot kept on delete, parenting, the outputs, the inline program the
+``PulumiDiskMover`` runs (one component per planned copy, ids exported by
+claim), the mover's handling of a failed ``up``, and that invalid arguments
+name their keys and register nothing.
+
+The harness records each RegisterResource request with the inputs the mocks
+received, like tests/test_traffic_component.py (kept local: that module's
+harness is not importable from another test module).
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime import mocks as pulumi_mocks
+
+from components.volume_move import VolumeMove, VolumeMoveArgs, program, resource_name, validate
+from migration.errors import ApplyError
+from migration.volume_move import DiskCopyResult, PulumiDiskMover
+from migration.volumes import DiskCopy
+from stacks.errors import ConfigError
+
+SOURCE = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/MC_rg-shop-prod_aks-shop-prod_westeurope"
+          "/providers/Microsoft.Compute/disks/pvc-5b0e7a7e")
+TARGET_RG = "MC_rg-shop-prod_aks-shop-green_westeurope"
+
+
+@dataclasses.dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    parent: str
+    protect: bool
+    retain_on_delete: bool
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.inputs[(args.typ, args.name)] = dict(args.inputs)
+        kind = {"azure-native:compute:Snapshot": ("snapshots", "snapshotName"),
+                "azure-native:compute:Disk": ("disks", "diskName")}.get(args.typ)
+        if kind is None:
+            return f"{args.name}-id", dict(args.inputs)
+        # Like ARM: the id is built from subscription, group and the Azure name.
+        rid = (f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+               f"{args.inputs['resourceGroupName']}/providers/Microsoft.Compute/{kind[0]}/{args.inputs[kind[1]]}")
+        return rid, {**args.inputs, "name": args.inputs[kind[1]]}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+class _Monitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: _Mocks) -> None:
+        super().__init__(mocks)
+        self.requests: list[Any] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC name
+        self.requests.append(request)
+        return super().RegisterResource(request)
+
+
+def run(fn: Callable[[], Any]) -> list[Registered]:
+    mocks = _Mocks()
+    monitor = _Monitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="akshift", stack="volumes", preview=False, monitor=monitor)
+    pulumi.runtime.test(fn)()
+    return [Registered(r.type, r.name, mocks.inputs.get((r.type, r.name), {}),
+                       r.parent.split("::")[2].split("$")[-1] if r.parent else "", bool(r.protect),
+                       bool(r.retainOnDelete))
+            for r in monitor.requests if r.type != "pulumi:pulumi:Stack"]
+
+
+def args(**kw: Any) -> VolumeMoveArgs:
+    base: dict[str, Any] = dict(source_disk_id=SOURCE, resource_group_name=TARGET_RG, location="westeurope",
+                                snapshot_name="pvc-5b0e7a7e-1a2b3c4d-akshift-snap", disk_name="pvc-5b0e7a7e-1a2b3c4d-akshift",
+                                sku="Premium_LRS", zone="1", claim="data/data-postgres-0")
+    return VolumeMoveArgs(**{**base, **kw})
+
+
+def one(items: list[Registered], suffix: str) -> Registered:
+    found = [r for r in items if r.type.endswith(suffix)]
+    assert len(found) == 1, [r.name for r in found]
+    return found[0]
+
+
+def test_an_lrs_move_is_an_incremental_snapshot_of_the_source_and_a_zonal_disk_made_from_it() -> None:
+    items = run(lambda: VolumeMove("data.data-postgres-0", args()))
+    snap, disk = one(items, "compute:Snapshot"), one(items, "compute:Disk")
+    assert snap.name == "data.data-postgres-0-snapshot" and disk.name == "data.data-postgres-0-disk"
+    tags = {"akshift-source-disk": SOURCE, "akshift-claim": "data/data-postgres-0"}
+    assert snap.inputs == {
+        "snapshotName": "pvc-5b0e7a7e-1a2b3c4d-akshift-snap", "resourceGroupName": TARGET_RG, "location": "westeurope",
+        "creationData": {"createOption": "Copy", "sourceResourceId": SOURCE}, "incremental": True,
+        "sku": {"name": "Standard_LRS"}, "tags": tags}
+    snapshot_id = (f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/{TARGET_RG}/providers/"
+                   "Microsoft.Compute/snapshots/pvc-5b0e7a7e-1a2b3c4d-akshift-snap")
+    assert disk.inputs == {
+        "diskName": "pvc-5b0e7a7e-1a2b3c4d-akshift", "resourceGroupName": TARGET_RG, "location": "westeurope",
+        "creationData": {"createOption": "Copy", "sourceResourceId": snapshot_id}, "sku": {"name": "Premium_LRS"},
+        "zones": ["1"], "tags": tags}
+    assert "diskSizeGB" not in disk.inputs  # the copy inherits the source's exact size
+    assert {r.type for r in items} == {"akshift:index:VolumeMove", "azure-native:compute:Snapshot",
+                                       "azure-native:compute:Disk"}
+
+
+@pytest.mark.parametrize("sku,snapshot_sku", [("StandardSSD_ZRS", "Standard_ZRS"), ("Premium_ZRS", "Standard_ZRS")],
+                         ids=["standard-ssd-zrs", "premium-zrs"])
+def test_a_zrs_source_gives_a_zrs_disk_without_a_zone_and_a_zone_redundant_snapshot(sku: str,
+                                                                                   snapshot_sku: str) -> None:
+    items = run(lambda: VolumeMove("monitoring.storage-prometheus-0", args(sku=sku, zone=None)))
+    disk = one(items, "compute:Disk")
+    assert disk.inputs["sku"] == {"name": sku} and "zones" not in disk.inputs
+    assert one(items, "compute:Snapshot").inputs["sku"] == {"name": snapshot_sku}
+
+
+def test_the_new_disk_is_protected_and_the_snapshot_kept_and_both_are_children_of_the_component() -> None:
+    items = run(lambda: VolumeMove("data.redis", args()))
+    disk, snap = one(items, "compute:Disk"), one(items, "compute:Snapshot")
+    assert disk.protect and not disk.retain_on_delete
+    assert snap.retain_on_delete and not snap.protect
+    assert disk.parent == snap.parent == "akshift:index:VolumeMove"
+    assert not one(items, "index:VolumeMove").protect
+
+
+def test_outputs_are_the_snapshot_and_disk_ids() -> None:
+    seen: dict[str, Any] = {}
+
+    def fn() -> Any:
+        move = VolumeMove("data.redis", args())
+        return pulumi.Output.all(move.snapshot_id, move.disk_id).apply(lambda v: seen.update(zip(("s", "d"), v)))
+
+    run(fn)
+    assert seen["s"].endswith("/snapshots/pvc-5b0e7a7e-1a2b3c4d-akshift-snap")
+    assert seen["d"].endswith(f"/resourceGroups/{TARGET_RG}/providers/Microsoft.Compute/disks/"
+                              "pvc-5b0e7a7e-1a2b3c4d-akshift")
+
+
+def copy_request(claim: str, **kw: Any) -> DiskCopy:
+    base: dict[str, Any] = dict(claim=claim, source_disk_id=SOURCE, subscription="00000000-0000-0000-0000-000000000000",
+                                resource_group=TARGET_RG, location="westeurope", zone="1", sku="Premium_LRS",
+                                size_gib=64, snapshot_name=f"{claim.replace('/', '-')}-snap",
+                                disk_name=f"{claim.replace('/', '-')}-disk")
+    return DiskCopy(**{**base, **kw})
+
+
+def test_the_inline_program_declares_one_move_per_planned_copy_with_stable_names() -> None:
+    copies = [copy_request("data/data-postgres-1"), copy_request("data/data-postgres-0"),
+              copy_request("monitoring/storage-prometheus-0", sku="StandardSSD_ZRS", zone=None)]
+    items = run(program(copies))
+    assert [r.name for r in items if r.type == "akshift:index:VolumeMove"] == [
+        "data.data-postgres-0", "data.data-postgres-1", "monitoring.storage-prometheus-0"]
+    assert resource_name("data/data-postgres-0") == "data.data-postgres-0"
+    disks = {r.name: r.inputs for r in items if r.type.endswith("compute:Disk")}
+    assert disks["monitoring.storage-prometheus-0-disk"]["sku"] == {"name": "StandardSSD_ZRS"}
+
+
+@pytest.mark.parametrize("changes,keys", [
+    ({"sku": "Cool_GRS"}, ["volumes[data/data-postgres-0].sku"]),
+    ({"sku": "Premium_ZRS", "zone": "2"}, ["volumes[data/data-postgres-0].zone"]),
+    ({"sku": "PremiumV2_LRS", "zone": None}, ["volumes[data/data-postgres-0].zone"]),
+    ({"zone": "westeurope-1"}, ["volumes[data/data-postgres-0].zone"]),
+    ({"source_disk_id": "https://acct.blob.core.windows.net/vhds/d.vhd"}, ["volumes[data/data-postgres-0].sourceDiskId"]),
+    ({"disk_name": "x" * 81}, ["volumes[data/data-postgres-0].diskName"]),
+    ({"location": ""}, ["volumes[data/data-postgres-0].location"]),
+], ids=["unknown-sku", "zrs-with-zone", "premium-v2-without-zone", "zone-label-not-number", "not-a-disk-id",
+        "name-too-long", "no-location"])
+def test_invalid_move_arguments_name_their_keys(changes: dict[str, Any], keys: list[str]) -> None:
+    with pytest.raises(ConfigError) as e:
+        validate(args(**changes))
+    assert sorted(p.key for p in e.value.problems) == sorted(keys)
+
+
+def test_an_invalid_move_registers_nothing() -> None:
+    def fn() -> None:
+        with pytest.raises(ConfigError):
+            VolumeMove("bad", args(sku="Cool_GRS"))
+
+    assert run(fn) == []
+
+
+# --------------------------------------------------------------------------- the mover around the stack
+
+
+class _Output:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _Stack:
+    """Stands in for an Automation API stack: runs nothing, answers like one."""
+
+    def __init__(self, outputs: dict[str, Any], fail: bool = False) -> None:
+        self._outputs = outputs
+        self.fail = fail
+        self.ups: list[dict[str, Any]] = []
+
+    def up(self, **kw: Any) -> Any:
+        from pulumi import automation as auto
+
+        self.ups.append(kw)
+        if self.fail:
+            raise auto.errors.CommandError(auto.CommandResult(stdout="", stderr="QuotaExceeded", code=1))
+        return type("Up", (), {"outputs": self.outputs()})()
+
+    def outputs(self) -> dict[str, Any]:
+        return {"volumes": _Output(self._outputs)} if self._outputs else {}
+
+
+def test_the_pulumi_mover_runs_one_up_with_every_copy_and_maps_outputs_by_claim() -> None:
+    copies = [copy_request("data/a"), copy_request("data/b")]
+    stack = _Stack({"data/a": {"snapshotId": "/snap/a", "diskId": "/disk/a"},
+                    "data/b": {"snapshotId": "/snap/b", "diskId": "/disk/b"}})
+    programs: list[Any] = []
+    mover = PulumiDiskMover(lambda cs: programs.append(list(cs)) or (lambda: None), backend_url="file:///tmp/x",
+                            stack_factory=lambda prog: stack)
+    assert mover.copy(copies) == {"data/a": DiskCopyResult("data/a", "/snap/a", "/disk/a"),
+                                  "data/b": DiskCopyResult("data/b", "/snap/b", "/disk/b")}
+    assert programs == [copies] and stack.ups[0]["continue_on_error"] is True
+
+
+def test_a_failed_up_keeps_what_the_stack_exported_and_reports_the_rest() -> None:
+    stack = _Stack({"data/a": {"snapshotId": "/snap/a", "diskId": "/disk/a"}}, fail=True)
+    mover = PulumiDiskMover(lambda cs: (lambda: None), backend_url="file:///tmp/x", stack_factory=lambda prog: stack)
+    result = mover.copy([copy_request("data/a"), copy_request("data/b")])
+    assert result["data/a"] == DiskCopyResult("data/a", "/snap/a", "/disk/a")
+    assert isinstance(result["data/b"], ApplyError) and "QuotaExceeded" in str(result["data/b"])
