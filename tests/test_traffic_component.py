@@ -18,7 +18,6 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime import mocks as pulumi_mocks
 
 from components.traffic import (
     SwitchKind,
@@ -29,57 +28,27 @@ from components.traffic import (
     validate,
 )
 from stacks.errors import ConfigError
+import pulumi_harness as harness
+from pulumi_harness import Registered
 
 PIP = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/pip-blue"
 
 
-@dataclasses.dataclass
-class Registered:
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    parent: str
-    dependencies: list[str]
-
-
-class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.inputs[(args.typ, args.name)] = dict(args.inputs)
-        state = dict(args.inputs)
-        if args.typ == "azure-native:trafficmanager:Profile":
-            state["dnsConfig"] = {**state["dnsConfig"], "fqdn": f"{state['dnsConfig']['relativeName']}.trafficmanager.net"}
-        if args.typ == "azure-native:cdn:AFDEndpoint":
-            state["hostName"] = f"{args.inputs['endpointName']}-abc.z01.azurefd.net"
-        arm_name_key = {"Profile": "profileName", "AFDEndpoint": "endpointName", "AFDOriginGroup": "originGroupName",
-                        "AFDOrigin": "originName", "Route": "routeName"}.get(args.typ.rsplit(":", 1)[-1], "")
-        state["name"] = args.inputs.get(arm_name_key, args.name)  # like ARM: outputs carry the Azure name
-        return f"/subscriptions/s/resourceGroups/rg/providers/mock/{args.name}", state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
-
-
-class _Monitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks: _Mocks) -> None:
-        super().__init__(mocks)
-        self.requests: list[Any] = []
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC name
-        self.requests.append(request)
-        return super().RegisterResource(request)
+def _azure_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """How the fake Azure answers: outputs as ARM returns them."""
+    state = dict(inputs)
+    if typ == "azure-native:trafficmanager:Profile":
+        state["dnsConfig"] = {**state["dnsConfig"], "fqdn": f"{state['dnsConfig']['relativeName']}.trafficmanager.net"}
+    if typ == "azure-native:cdn:AFDEndpoint":
+        state["hostName"] = f"{inputs['endpointName']}-abc.z01.azurefd.net"
+    arm_name_key = {"Profile": "profileName", "AFDEndpoint": "endpointName", "AFDOriginGroup": "originGroupName",
+                    "AFDOrigin": "originName", "Route": "routeName"}.get(typ.rsplit(":", 1)[-1], "")
+    state["name"] = inputs.get(arm_name_key, name)  # like ARM: outputs carry the Azure name
+    return f"/subscriptions/s/resourceGroups/rg/providers/mock/{name}", state
 
 
 def run(program: Callable[[], Any]) -> list[Registered]:
-    mocks = _Mocks()
-    monitor = _Monitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="akshift", stack="traffic", preview=False, monitor=monitor)
-    pulumi.runtime.test(program)()
-    return [Registered(r.type, r.name, mocks.inputs.get((r.type, r.name), {}),
-                       r.parent.split("::")[2].split("$")[-1] if r.parent else "", list(r.dependencies))
-            for r in monitor.requests if r.type != "pulumi:pulumi:Stack"]
+    return harness.run(program, _azure_state, stack="traffic")
 
 
 def args(kind: SwitchKind = SwitchKind.TRAFFIC_MANAGER, weights: dict[str, int] | None = None,

@@ -9,78 +9,43 @@ claim), the mover's handling of a failed ``up``, and that invalid arguments
 name their keys and register nothing.
 
 The harness records each RegisterResource request with the inputs the mocks
-received, like tests/test_traffic_component.py (kept local: that module's
-harness is not importable from another test module).
+received (the shared harness in tests/pulumi_harness.py).
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime import mocks as pulumi_mocks
 
 from components.volume_move import VolumeMove, VolumeMoveArgs, program, resource_name, validate
 from migration.errors import ApplyError
 from migration.volume_move import DiskCopyResult, PulumiDiskMover
 from migration.volumes import DiskCopy
 from stacks.errors import ConfigError
+import pulumi_harness as harness
+from pulumi_harness import Registered
 
 SOURCE = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/MC_rg-shop-prod_aks-shop-prod_westeurope"
           "/providers/Microsoft.Compute/disks/pvc-5b0e7a7e")
 TARGET_RG = "MC_rg-shop-prod_aks-shop-green_westeurope"
 
 
-@dataclasses.dataclass
-class Registered:
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    parent: str
-    protect: bool
-    retain_on_delete: bool
+def _azure_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """How the fake Azure answers: outputs as ARM returns them."""
+    kind = {"azure-native:compute:Snapshot": ("snapshots", "snapshotName"),
+            "azure-native:compute:Disk": ("disks", "diskName")}.get(typ)
+    if kind is None:
+        return f"{name}-id", dict(inputs)
+    # Like ARM: the id is built from subscription, group and the Azure name.
+    rid = (f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+           f"{inputs['resourceGroupName']}/providers/Microsoft.Compute/{kind[0]}/{inputs[kind[1]]}")
+    return rid, {**inputs, "name": inputs[kind[1]]}
 
 
-class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.inputs[(args.typ, args.name)] = dict(args.inputs)
-        kind = {"azure-native:compute:Snapshot": ("snapshots", "snapshotName"),
-                "azure-native:compute:Disk": ("disks", "diskName")}.get(args.typ)
-        if kind is None:
-            return f"{args.name}-id", dict(args.inputs)
-        # Like ARM: the id is built from subscription, group and the Azure name.
-        rid = (f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
-               f"{args.inputs['resourceGroupName']}/providers/Microsoft.Compute/{kind[0]}/{args.inputs[kind[1]]}")
-        return rid, {**args.inputs, "name": args.inputs[kind[1]]}
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
-
-
-class _Monitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks: _Mocks) -> None:
-        super().__init__(mocks)
-        self.requests: list[Any] = []
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC name
-        self.requests.append(request)
-        return super().RegisterResource(request)
-
-
-def run(fn: Callable[[], Any]) -> list[Registered]:
-    mocks = _Mocks()
-    monitor = _Monitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="akshift", stack="volumes", preview=False, monitor=monitor)
-    pulumi.runtime.test(fn)()
-    return [Registered(r.type, r.name, mocks.inputs.get((r.type, r.name), {}),
-                       r.parent.split("::")[2].split("$")[-1] if r.parent else "", bool(r.protect),
-                       bool(r.retainOnDelete))
-            for r in monitor.requests if r.type != "pulumi:pulumi:Stack"]
+def run(program: Callable[[], Any]) -> list[Registered]:
+    return harness.run(program, _azure_state, stack="volume")
 
 
 def args(**kw: Any) -> VolumeMoveArgs:
