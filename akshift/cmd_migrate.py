@@ -212,24 +212,34 @@ def plan(target: Path = Target, target_context: str = TargetCtx, out: Path = Out
     """Dry-run OUT/transformed against the target (dryRun=All): create / update / unchanged / conflict / rejected."""
     from migration import stages
 
+    _target_stage("plan", lambda tgt, key, advance: stages.plan(
+        tgt, out / "transformed", secret_key=key, force_conflicts=force_conflicts, concurrency=concurrency,
+        progress=advance), target, target_context, out, age_recipient, age_identity, concurrency, target_pod_cidr,
+        node_pool_map, output)
+
+
+def _target_stage(stage: str, run: Any, target: Path | None, target_context: str | None, out: Path,
+                  age_recipient: list[str], age_identity: Path | None, concurrency: int, target_pod_cidr: str | None,
+                  node_pool_map: list[str], output: Output) -> None:
+    """Shared shell of plan and apply: transform first when needed, run with a progress bar, report, exit."""
+    from migration.snapshot import Snapshot
+
     key = _key(age_recipient, age_identity, True, decrypt=True)
     tgt = _client(target, target_context, "target", concurrency)
+    t0 = time.monotonic()
     try:
         if not (out / "transformed").exists():
             _transform(out, tgt, key, False, target_pod_cidr, node_pool_map, output)
-        from migration.snapshot import Snapshot
-
-        with _progress("plan", len(Snapshot(out / "transformed").paths()), output) as advance:
-            outcomes = stages.plan(tgt, out / "transformed", secret_key=key, force_conflicts=force_conflicts,
-                                   concurrency=concurrency, progress=advance)
+        with _progress(stage, len(Snapshot(out / "transformed").paths()), output) as advance:
+            outcomes = run(tgt, key, advance)
     except typer.Exit:
         raise
     except Exception as e:
         raise _stage_error(e) from e
     finally:
         tgt.close()
-    _write_outcomes(out / "plan.json", outcomes)
-    _print_outcomes("plan", outcomes, output)
+    _write_outcomes(out / f"{stage}.json", outcomes)
+    _print_outcomes(stage, outcomes, output, {"seconds": round(time.monotonic() - t0, 2)})
     raise typer.Exit(FAILED if any(not o.ok for o in outcomes) else OK)
 
 
@@ -257,26 +267,11 @@ def apply(target: Path = Target, target_context: str = TargetCtx, out: Path = Ou
           target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap, output: Output = OutputOption) -> None:
     """Server-side apply OUT/transformed to the target in dependency order; resumable (OUT/apply-journal.jsonl)."""
     from migration import stages
-    from migration.snapshot import Snapshot
 
-    key = _key(age_recipient, age_identity, True, decrypt=True)
-    tgt = _client(target, target_context, "target", concurrency)
-    t0 = time.monotonic()
-    try:
-        if not (out / "transformed").exists():
-            _transform(out, tgt, key, False, target_pod_cidr, node_pool_map, output)
-        with _progress("apply", len(Snapshot(out / "transformed").paths()), output) as advance:
-            outcomes = stages.apply(tgt, out / "transformed", out / "apply-journal.jsonl", secret_key=key,
-                                    force_conflicts=force_conflicts, concurrency=concurrency, progress=advance)
-    except typer.Exit:
-        raise
-    except Exception as e:
-        raise _stage_error(e) from e
-    finally:
-        tgt.close()
-    _write_outcomes(out / "apply.json", outcomes)
-    _print_outcomes("apply", outcomes, output, {"seconds": round(time.monotonic() - t0, 2)})
-    raise typer.Exit(FAILED if any(not o.ok for o in outcomes) else OK)
+    _target_stage("apply", lambda tgt, key, advance: stages.apply(
+        tgt, out / "transformed", out / "apply-journal.jsonl", secret_key=key, force_conflicts=force_conflicts,
+        concurrency=concurrency, progress=advance), target, target_context, out, age_recipient, age_identity,
+        concurrency, target_pod_cidr, node_pool_map, output)
 
 
 def verify(target: Path = Target, target_context: str = TargetCtx, out: Path = Out,
