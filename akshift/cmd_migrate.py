@@ -35,6 +35,12 @@ Selector = typer.Option(None, "--selector", "-l", help="label selector for the i
 PodCidr = typer.Option(None, "--target-pod-cidr", help="target pod CIDR (default: inferred from target nodes)")
 PoolMap = typer.Option([], "--node-pool-map", help="old=new node-pool name (repeatable; default by pool mode)")
 Timeout = typer.Option(120.0, "--ready-timeout", help="seconds to wait for workloads to become ready")
+MoveVolumes = typer.Option(False, "--move-volumes", help="carry PersistentVolume data too (akshift volumes plan/move/"
+                                                         "verify between transform and apply)")
+QuiesceSource = typer.Option(False, "--quiesce-source", help="with --move-volumes: stop the disks' writers on the "
+                                                             "source (recorded; undone by `akshift volumes rollback`)")
+DiskMover = typer.Option("pulumi", "--disk-mover", help="with --move-volumes: pulumi (Azure, via the VolumeMove "
+                                                        "component) or sandbox (local stand-in, creates no disk)")
 
 
 def register(app: typer.Typer) -> None:
@@ -284,7 +290,7 @@ def verify(target: Path = Target, target_context: str = TargetCtx, out: Path = O
 
 
 def _verify(target: Path | None, target_context: str | None, out: Path, key: Any, concurrency: int,
-            ready_timeout: float, output: Output) -> int:
+            ready_timeout: float, output: Output, resolved_pvs: frozenset[str] = frozenset()) -> int:
     import orjson
 
     from migration import stages
@@ -299,7 +305,9 @@ def _verify(target: Path | None, target_context: str | None, out: Path, key: Any
         raise _stage_error(e) from e
     finally:
         tgt.close()
-    findings = list(Snapshot(out / "transformed").findings())
+    # A disk whose data a verified volume move carried no longer needs a human.
+    findings = [f for f in Snapshot(out / "transformed").findings()
+                if not (f.code == "azure-disk-volume" and f.ref.name in resolved_pvs)]
     data = {"ok": report.ok, "counts": {s.value: n for s, n in report.results.counts().items()},
             "unaccounted": report.unaccounted, "not_ready": report.not_ready,
             "problems": [r.to_dict() for r in report.results.problems()],
@@ -325,9 +333,10 @@ def migrate(source: Path = Source, source_context: str = SourceCtx, target: Path
             kind: list[str] = Kind, selector: str = Selector, age_recipient: list[str] = Recipient,
             age_identity: Path = Identity, exclude_secrets: bool = ExcludeSecrets, overwrite: bool = Overwrite,
             force_conflicts: bool = Force, concurrency: int = Concurrency, target_pod_cidr: str = PodCidr,
-            node_pool_map: list[str] = PoolMap, ready_timeout: float = Timeout,
+            node_pool_map: list[str] = PoolMap, ready_timeout: float = Timeout, move_volumes: bool = MoveVolumes,
+            quiesce_source: bool = QuiesceSource, disk_mover: str = DiskMover,
             output: Output = OutputOption) -> None:
-    """All stages: inventory → transform → plan → apply → verify. Stops before apply if the plan has problems."""
+    """All stages: inventory → transform → [volumes] → plan → apply → verify. Stops before apply if the plan has problems."""
     from migration import stages
 
     key = _key(age_recipient, age_identity, exclude_secrets, decrypt=True)
@@ -343,6 +352,9 @@ def migrate(source: Path = Source, source_context: str = SourceCtx, target: Path
         t = _transform(out, tgt, key, overwrite, target_pod_cidr, node_pool_map, output)
         summary["transform"] = {"kept": t.kept, "excluded": t.excluded, "failed": t.failed,
                                 "findings": len(t.findings)}
+        volumes = _move_volumes(src, tgt, out, quiesce_source, disk_mover) if move_volumes else None
+        if volumes is not None:
+            summary["volumes"] = volumes[1].to_dict()["counts"]
         with _progress("plan", t.kept, output) as advance:
             planned = stages.plan(tgt, out / "transformed", secret_key=key, force_conflicts=force_conflicts,
                                   concurrency=concurrency, progress=advance)
@@ -370,7 +382,51 @@ def migrate(source: Path = Source, source_context: str = SourceCtx, target: Path
     if output is Output.text:
         for stage, s in summary.items():
             typer.echo(f"{stage}: {s}")
-    code = _verify(target, target_context, out, key, concurrency, ready_timeout, output)
-    if inv.errors or t.failed or any(not o.ok for o in applied) or stages.blocking(t.findings):
+    resolved: frozenset[str] = frozenset()
+    volumes_ok = True
+    if volumes is not None:
+        resolved, volumes_ok = _verify_volumes(target, target_context, out, volumes[0], output)
+    code = _verify(target, target_context, out, key, concurrency, ready_timeout, output, resolved)
+    blocking = [f for f in t.findings if not (f.code == "azure-disk-volume" and f.ref.name in resolved)]
+    if inv.errors or t.failed or any(not o.ok for o in applied) or stages.blocking(blocking) or not volumes_ok:
         code = FAILED
     raise typer.Exit(code)
+
+
+def _move_volumes(src: Any, tgt: Any, out: Path, quiesce_source: bool, disk_mover: str) -> tuple[list[Any], Any]:
+    """Plan and move PersistentVolume data between transform and apply (see `akshift volumes`)."""
+    import orjson
+
+    from akshift import cmd_volumes
+    from migration.volume_move import MOVE_REPORT, STATE_FILE, VolumeState, move_volumes
+
+    if disk_mover not in ("pulumi", "sandbox"):
+        raise fail(f"--disk-mover {disk_mover!r}: choose pulumi or sandbox")
+    moves = cmd_volumes._make_plan(out, tgt, None, [])
+    report = move_volumes(src, tgt, moves, VolumeState.load(out / STATE_FILE),
+                          cmd_volumes._disk_mover(cmd_volumes.Mover(disk_mover), out),
+                          quiesce_source=quiesce_source, transformed_dir=out / "transformed")
+    (out / MOVE_REPORT).write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    return moves, report
+
+
+def _verify_volumes(target: Path | None, target_context: str | None, out: Path, moves: list[Any],
+                    output: Output) -> tuple[frozenset[str], bool]:
+    """Claims bound to copies of their source disks; returns the PVs whose data is verified, and overall ok."""
+    import orjson
+
+    from migration.volume_move import STATE_FILE, VERIFY_REPORT, VolumeState, verify_volumes
+
+    tgt = _client(target, target_context, "target")
+    try:
+        checks = verify_volumes(tgt, moves, VolumeState.load(out / STATE_FILE), timeout=60)
+    finally:
+        tgt.close()
+    ok = all(c.ok for c in checks)
+    (out / VERIFY_REPORT).write_bytes(orjson.dumps({"ok": ok, "volumes": [c.to_dict() for c in checks]},
+                                                   option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    if output is Output.text:
+        for c in checks:
+            if not c.ok:
+                err_console.print(f"[red]volume {c.status}:[/] {c.key}: {c.message}", highlight=False)
+    return frozenset(c.pv for c in checks if c.ok and c.pv), ok

@@ -272,3 +272,33 @@ def test_objects_the_target_rejects_fail_one_by_one_and_the_rest_proceeds(green:
     result = runner.invoke(app, ["apply", "--target", str(green.kubeconfig), "--out", str(tmp_path / "run")])
     assert result.exit_code == 1
     assert "bad-port" in result.output and "no-crd" in result.output
+
+
+def test_migrate_with_volume_moves_carries_the_disks_and_clears_their_blockers(
+    fresh_cluster: Any, tmp_path: Path, age_key: Path
+) -> None:
+    source = fresh_cluster(BLUE)
+    seed(source.kubeconfig)
+    target = fresh_cluster(GREEN)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["migrate", "--source", str(source.kubeconfig), "--target", str(target.kubeconfig),
+                                 "--out", str(out), "--age-identity", str(age_key), "--ready-timeout", "60",
+                                 "--move-volumes", "--quiesce-source", "--disk-mover", "sandbox", "--output", "json"])
+    volumes = json.loads((out / "volumes-verify.json").read_text())
+    verified = [v for v in volumes["volumes"] if v["status"] == "verified" and v["strategy"] == "copy-disk"]
+    assert verified, volumes
+    report = json.loads((out / "verify.json").read_text())
+    assert report["unaccounted"] == [] and report["problems"] == []
+    # Disks whose data was carried and verified no longer need a human …
+    with KubeClient.from_kubeconfig(target.kubeconfig) as k:
+        for v in verified:
+            pv = k.get(f"/api/v1/persistentvolumes/{v['pv']}")
+            assert pv["status"]["phase"] == "Bound"
+            assert "/disks/" in pv["spec"]["csi"]["volumeHandle"]
+    # … so fewer blockers remain than the transform found, and the exit code reflects what is left.
+    remaining = report["blocking_findings"]
+    found = [f for f in Snapshot(out / "transformed").findings() if f.severity.value == "blocker"]
+    carried = {v["pv"] for v in verified}
+    assert remaining == len([f for f in found if not (f.code == "azure-disk-volume" and f.ref.name in carried)])
+    assert remaining < len(found)
+    assert result.exit_code == (1 if remaining or not volumes["ok"] else 0), result.output
