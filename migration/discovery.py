@@ -99,7 +99,9 @@ def iter_objects(
             jobs += [(res, ns) for ns in namespaces]
         else:
             jobs.append((res, None))
-    pages: queue.Queue[Any] = queue.Queue(maxsize=concurrency * 2)
+    # A few pages in flight keep the writer busy; more only hold memory (32 pages of 500 objects
+    # took the 50,000-object inventory to 432 MiB).
+    pages: queue.Queue[Any] = queue.Queue(maxsize=4)
     stop = threading.Event()
 
     def work(job: tuple[ApiResource, str | None]) -> None:
