@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from akshift import cmd_config, cmd_cutover, cmd_doctor, cmd_migrate, cmd_sandbox, cmd_volumes
+from akshift import cmd_config, cmd_cutover, cmd_doctor, cmd_migrate, cmd_sandbox, cmd_stack, cmd_volumes
 
 app = typer.Typer(
     name="akshift",
@@ -23,6 +23,7 @@ app.add_typer(cmd_volumes.app, name="volumes")
 cmd_migrate.register(app)
 cmd_doctor.register(app)
 cmd_cutover.register(app)
+cmd_stack.register(app)
 
 
 def main() -> None:

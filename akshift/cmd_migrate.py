@@ -308,7 +308,14 @@ def _verify(target: Path | None, target_context: str | None, out: Path, key: Any
     # A disk whose data a verified volume move carried no longer needs a human.
     findings = [f for f in Snapshot(out / "transformed").findings()
                 if not (f.code == "azure-disk-volume" and f.ref.name in resolved_pvs)]
-    data = {"ok": report.ok, "counts": {s.value: n for s, n in report.results.counts().items()},
+    import datetime as dt
+
+    data = {"ok": report.ok,
+            # What `akshift promote` pins: which snapshot was verified, and when (the verification must be newer
+            # than the last change of the stack it vouches for).
+            "verified_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "snapshot_digest": Snapshot(out / "transformed").digest,
+            "counts": {s.value: n for s, n in report.results.counts().items()},
             "unaccounted": report.unaccounted, "not_ready": report.not_ready,
             "problems": [r.to_dict() for r in report.results.problems()],
             "blocking_findings": sum(1 for f in findings if f.severity.value == "blocker")}

@@ -12,11 +12,16 @@ Why it is shaped so:
 * This module checks shapes, formats and single-value ranges only. Rules that
   relate several values (CIDR overlaps, capacity, mode compatibility) live in
   :mod:`stacks.rules`, where each can name every key it involves.
-* ``cluster`` is a discriminated union on ``cluster.mode`` with one variant
-  today (``new``). A later ``existing`` variant (kubeconfig from a file or a
-  StackReference) slots in as a second ``Tag``; sections that only make sense
-  for a new cluster (``network``, ``nodePools``, ``identity``) then become
-  optional with a rule requiring them for ``mode: new``.
+* ``cluster`` is a discriminated union on ``cluster.mode``: ``new`` (this
+  program creates the AKS cluster) or ``existing`` (a cluster it did not
+  create, reached through a kubeconfig file or another stack's output; the
+  program manages add-ons and migrated workloads on it). Sections that only
+  make sense for a new cluster (``network``, ``nodePools``) are optional in the
+  model, and so are ``location`` and ``resourceGroup``; a rule requires them
+  for ``mode: new`` and refuses them for ``existing`` (:mod:`stacks.rules`),
+  naming the key either way.
+* ``workloads`` names a transformed snapshot (``akshift transform``) the stack
+  declares on its cluster, and the digest ``akshift promote`` pinned.
 
 Nothing here imports Pulumi: ``akshift config validate`` uses this model
 without it.
@@ -359,8 +364,47 @@ def _mode_tag(default: str) -> Callable[[Any], str | None]:
     return pick
 
 
-ClusterConfig = Annotated[Union[Annotated[NewCluster, Tag("new")]], Discriminator(_mode_tag("new"))]
-"""``cluster``: discriminated on ``mode``; ``existing`` is planned (see module docstring)."""
+StackName = _named(
+    r"(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+",
+    "a stack name, fully qualified as organization/project/stack (or project/stack, or stack in this project)",
+)
+OutputName = _named(r"[A-Za-z_][A-Za-z0-9_]*", "a stack output name, such as kubeconfig")
+
+
+class StackOutputRef(_Section):
+    """Another stack's output, read through a Pulumi StackReference."""
+
+    stack: StackName
+    """The stack that created the cluster, e.g. organization/platform/prod."""
+    output: OutputName = "kubeconfig"
+    """The output holding the kubeconfig (a secret output stays secret)."""
+
+
+class ExistingCluster(_Section):
+    """A cluster this program did not create: it manages add-ons and migrated workloads on it."""
+
+    mode: Literal["existing"]
+    name: ClusterName
+    """A label for the cluster in summaries and outputs; nothing is renamed."""
+    kubeconfig: str | None = None
+    """Path of a kubeconfig file, relative to the project directory; ``~`` is expanded. Set this or stackReference."""
+    context: str | None = None
+    """Context of the kubeconfig to use; its current-context when unset."""
+    stack_reference: StackOutputRef | None = None
+    """Read the kubeconfig from another stack's output instead of a file."""
+    kubernetes_version: KubernetesVersion
+    """The version the cluster runs ("1.34", or exact "1.34.2"): a cluster answering with another version is
+    refused before anything is deployed, so workloads verified on one version never land on another unseen.
+    `akshift promote` pins it from the source stack."""
+    protect: bool = True
+    """Pulumi `protect` on the migrated workloads: `pulumi destroy` is refused. Set false for disposable stacks."""
+
+
+ClusterConfig = Annotated[
+    Union[Annotated[NewCluster, Tag("new")], Annotated[ExistingCluster, Tag("existing")]],
+    Discriminator(_mode_tag("new")),
+]
+"""``cluster``: discriminated on ``mode`` (``new`` by default, or ``existing``)."""
 
 
 class SubnetConfig(_Section):
@@ -497,23 +541,49 @@ class DnsConfig(_Section):
     node_local_dns_image: ImageRef = "registry.k8s.io/dns/k8s-dns-node-cache:1.26.8"
 
 
+SnapshotDigest = _named(r"sha256:[0-9a-f]{64}", "a snapshot digest, sha256:<64 hex digits> (index.json of the snapshot)")
+
+
+class WorkloadsConfig(_Section):
+    """Migrated workloads the stack owns: a transformed snapshot declared object by object."""
+
+    snapshot: str
+    """Directory of a transformed snapshot (``<run>/transformed`` from `akshift transform`), relative to the
+    project directory."""
+    digest: SnapshotDigest | None = None
+    """The digest the snapshot must have; `akshift promote` pins the one verified on the source stack, and a
+    snapshot with any other content is refused."""
+    verify_report: str | None = None
+    """The migration's ``verify.json`` for this stack's cluster; defaults to ``verify.json`` next to the
+    snapshot directory. Exported as the ``verification`` output that `akshift promote` reads."""
+    age_identity_file: str | None = None
+    """age identity that decrypts the snapshot's Secrets; else ``AKSHIFT_SECRET_PASSPHRASE`` is used."""
+
+
 # --------------------------------------------------------------------------- the stack
 
 
 class StackConfig(_Section):
     """Everything under the ``akshift:`` namespace of a stack file."""
 
-    location: AzureRegion
-    resource_group: ResourceGroupName
+    location: AzureRegion | None = None
+    """Required with cluster.mode new (the region of every Azure resource); not used with existing."""
+    resource_group: ResourceGroupName | None = None
+    """Required with cluster.mode new (created for the stack); not used with existing."""
     tags: dict[str, str] = {}
     cluster: ClusterConfig
-    network: NetworkConfig
+    network: NetworkConfig | None = None
+    """Required with cluster.mode new; not used with existing."""
     networking: NetworkingConfig = NetworkingConfig()
-    node_pools: tuple[NodePool, ...] = Field(min_length=1)
+    # At least one pool with mode new: checked by stacks.rules (an existing cluster has none here).
+    node_pools: tuple[NodePool, ...] = Field((), json_schema_extra={"minItems": 1})
+    """Required with cluster.mode new; not used with existing."""
     identity: IdentityConfig = ManagedIdentities()
     dns: DnsConfig = DnsConfig()
     service_principal_client_secret: SecretValue | None = None
     """Only with identity.mode servicePrincipal; must be a Pulumi secret."""
+    workloads: WorkloadsConfig | None = None
+    """Migrated workloads this stack declares on its cluster."""
 
     @property
     def max_nodes(self) -> int:
@@ -527,7 +597,7 @@ class StackConfig(_Section):
 
 
 #: Tags of the discriminated unions above; pydantic puts them in error locations, the key paths drop them.
-UNION_TAGS: frozenset[str] = frozenset({"new", "managed", "servicePrincipal"})
+UNION_TAGS: frozenset[str] = frozenset({"new", "existing", "managed", "servicePrincipal"})
 
 #: The stack-file key (without the ``akshift:`` namespace) of each StackConfig field.
 SECTION_KEYS: dict[str, str] = {name: (f.alias or name) for name, f in StackConfig.model_fields.items()}

@@ -17,6 +17,7 @@ from stacks import capabilities, cidr
 from stacks.errors import Problem
 from stacks.model import (
     DnsConfig,
+    ExistingCluster,
     ManagedIdentities,
     NetworkConfig,
     NetworkingConfig,
@@ -306,8 +307,49 @@ def subnets_hold_the_nodes(
 # --------------------------------------------------------------------------- cluster, DNS, identity, tags
 
 
-def maintenance_matches_channels(cluster: NewCluster) -> Iterator[Problem]:
+_NEW_CLUSTER_SECTIONS = (
+    ("location", "the Azure region of every resource"),
+    ("resourceGroup", "the resource group created for the stack"),
+    ("network", "the VNet the nodes live in"),
+    ("nodePools", "the node pools created with the cluster"),
+)
+
+
+def sections_match_cluster_mode(
+    cluster: NewCluster | ExistingCluster, location: str | None, resource_group: str | None,
+    network: NetworkConfig | None, node_pools: tuple[NodePool, ...]
+) -> Iterator[Problem]:
+    """A new cluster needs its region, group, VNet and pools; an existing one has them, so they would be ignored."""
+    values = dict(zip((k for k, _ in _NEW_CLUSTER_SECTIONS), (location, resource_group, network, node_pools)))
+    for key, what in _NEW_CLUSTER_SECTIONS:
+        if isinstance(cluster, NewCluster) and not values[key]:
+            # nodePools is a list: absent and empty read the same once parsed.
+            missing = "needs at least 1 item(s); add one" if key == "nodePools" else "missing"
+            yield _p(key, f"{missing}; add akshift:{key} to the stack file ({what}; required with cluster.mode new)")
+        elif isinstance(cluster, ExistingCluster) and values[key]:
+            yield _p((key, "cluster.mode"), "only used with cluster.mode new; this stack manages a cluster it did not "
+                     f"create (mode existing), remove akshift:{key}")
+
+
+def existing_cluster_is_reachable(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
+    """An existing cluster is reached through exactly one kubeconfig source."""
+    if not isinstance(cluster, ExistingCluster):
+        return
+    if cluster.kubeconfig is None and cluster.stack_reference is None:
+        yield _p(("cluster.kubeconfig", "cluster.stackReference"),
+                 "mode existing needs the cluster's kubeconfig: set cluster.kubeconfig to a file, or "
+                 "cluster.stackReference {stack, output} to another stack's output")
+    elif cluster.kubeconfig is not None and cluster.stack_reference is not None:
+        yield _p(("cluster.stackReference", "cluster.kubeconfig"),
+                 "set either cluster.kubeconfig or cluster.stackReference, not both")
+    if cluster.context is not None and cluster.kubeconfig is None:
+        yield _p(("cluster.context", "cluster.kubeconfig"), "only used with cluster.kubeconfig; remove it")
+
+
+def maintenance_matches_channels(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
     """A maintenance window without an upgrade channel does nothing; say so instead of ignoring it."""
+    if not isinstance(cluster, NewCluster):
+        return
     if cluster.maintenance.auto_upgrade is not None and cluster.upgrade_channel == "none":
         yield _p(
             ("cluster.maintenance.autoUpgrade", "cluster.upgradeChannel"),
@@ -321,9 +363,15 @@ def maintenance_matches_channels(cluster: NewCluster) -> Iterator[Problem]:
         )
 
 
-def node_dns_cache_is_possible(dns: DnsConfig, networking: NetworkingConfig, cluster: NewCluster) -> Iterator[Problem]:
+def node_dns_cache_is_possible(
+    dns: DnsConfig, networking: NetworkingConfig, cluster: NewCluster | ExistingCluster
+) -> Iterator[Problem]:
     """An explicitly requested node DNS cache must be one this cluster can run."""
-    if dns.node_cache is NodeDnsCache.LOCALDNS:
+    if dns.node_cache is NodeDnsCache.LOCALDNS and isinstance(cluster, ExistingCluster):
+        yield _p(("dns.nodeCache", "cluster.mode"),
+                 "LocalDNS is a node-pool setting and this stack does not manage the pools of an existing cluster; "
+                 "use nodelocaldns or none (auto means none here)")
+    elif dns.node_cache is NodeDnsCache.LOCALDNS:
         why = capabilities.local_dns_unsupported_reason(networking.mode, cluster.kubernetes_version)
         if why:
             fallback = "auto" if capabilities.node_local_dns_unsupported_reason(networking.mode) else "auto or nodelocaldns"
@@ -378,15 +426,24 @@ def tags_are_azure_tags(tags: dict[str, str]) -> Iterator[Problem]:
 # --------------------------------------------------------------------------- the table
 
 
+#: Sections that only exist with some cluster modes (None or empty otherwise). A rule reading one runs
+#: only when it is set, unless the rule is about the section's presence (``Rule.when_absent``).
+MODE_SECTIONS: frozenset[str] = frozenset({"location", "resource_group", "network", "node_pools"})
+
+
 @dataclasses.dataclass(frozen=True)
 class Rule:
     """A rule and the StackConfig sections (field names) it reads; it runs only when all of them parsed."""
 
     needs: tuple[str, ...]
     check: Callable[..., Iterable[Problem]]
+    when_absent: bool = False
 
 
 RULES: tuple[Rule, ...] = (
+    Rule(("cluster", "location", "resource_group", "network", "node_pools"), sections_match_cluster_mode,
+         when_absent=True),
+    Rule(("cluster",), existing_cluster_is_reachable),
     Rule(("network",), reserved_ranges_in_network),
     Rule(("networking",), reserved_ranges_in_networking),
     Rule(("network",), subnets_inside_vnet),
@@ -418,6 +475,9 @@ def run_rules(sections: dict[str, Any]) -> list[Problem]:
     """
     problems: list[Problem] = []
     for rule in RULES:
-        if all(n in sections for n in rule.needs):
-            problems.extend(rule.check(*(sections[n] for n in rule.needs)))
+        if not all(n in sections for n in rule.needs):
+            continue
+        if not rule.when_absent and any(n in MODE_SECTIONS and not sections[n] for n in rule.needs):
+            continue
+        problems.extend(rule.check(*(sections[n] for n in rule.needs)))
     return problems

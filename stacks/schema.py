@@ -32,6 +32,13 @@ def stack_file_schema(namespace: str = NAMESPACE) -> dict[str, Any]:
     defs = model.pop("$defs", {})
     props = {f"{namespace}:{k}": v for k, v in model.get("properties", {}).items()}
     required = [f"{namespace}:{k}" for k in model.get("required", [])]
+    # location, resourceGroup, network and nodePools are optional in the model because `cluster.mode:
+    # existing` has none of them; a new cluster (the default mode) needs all four, which editors can check.
+    existing = {
+        "properties": {f"{namespace}:cluster": {"properties": {"mode": {"const": "existing"}}, "required": ["mode"]}},
+        "required": [f"{namespace}:cluster"],
+    }
+    new_cluster_needs = {"required": [f"{namespace}:{k}" for k in ("location", "resourceGroup", "network", "nodePools")]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://akshift.dev/schemas/stack-config.schema.json",
@@ -47,6 +54,8 @@ def stack_file_schema(namespace: str = NAMESPACE) -> dict[str, Any]:
                 # Keys of other namespaces (azure-native:location, pulumi:tags …) are Pulumi's business.
                 "patternProperties": {f"^(?!{namespace}:)[A-Za-z0-9_.-]+:.+$": {}},
                 "additionalProperties": False,
+                "if": existing,
+                "else": new_cluster_needs,
             },
             "secretsprovider": {"type": "string"},
             "encryptedkey": {"type": "string"},

@@ -362,7 +362,7 @@ def test_prod_stack_uses_managed_identities_with_the_role_assignments_aks_needs(
 def test_prod_stack_exports_the_documented_outputs_with_kubeconfig_secret() -> None:
     rec = run_main(stack_config("prod"), stack="prod")
     assert set(rec.exports) == {"kubeconfig", "clusterName", "clusterId", "nodeResourceGroup", "oidcIssuerUrl",
-                                "networkingMode"}
+                                "networkingMode", "kubernetesVersion", "addonVersions"}
     assert rec.exports["kubeconfig"] == KUBECONFIG
     assert rec.exports["clusterName"] == "aks-akshift-prod"
     assert rec.exports["nodeResourceGroup"] == "rg-akshift-prod-nodes"

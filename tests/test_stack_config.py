@@ -158,7 +158,7 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "unknown nested key": ({"networking.podCdir": "10.244.0.0/16"}, "networking.podCdir", "unknown key; remove it (did you mean podCidr?)"),
     "missing required key": ({"location": DELETE}, "location", "missing; add akshift:location to the stack file"),
     "missing nested key": ({"cluster.kubernetesVersion": DELETE}, "cluster.kubernetesVersion", "missing; this key is required"),
-    "cluster mode not implemented yet": ({"cluster.mode": "existing"}, "cluster.mode", "'existing' is not supported; use one of 'new'"),
+    "unknown cluster mode": ({"cluster.mode": "imported"}, "cluster.mode", "'imported' is not supported; use one of 'new', 'existing'"),
     "unknown identity mode": ({"identity.mode": "workload"}, "identity.mode", "'workload' is not supported"),
     "protect that is not a boolean": ({"cluster.protect": "maybe"}, "cluster.protect", "Input should be a valid boolean"),
 }
@@ -281,7 +281,11 @@ def test_schema_describes_every_akshift_key_and_allows_other_namespaces() -> Non
     schema = stack_file_schema()
     config = schema["properties"]["config"]
     assert set(config["properties"]) == {f"akshift:{k}" for k in stacks.model.SECTION_KEYS.values()}
-    assert {"akshift:location", "akshift:cluster", "akshift:network", "akshift:nodePools"} <= set(config["required"])
+    assert "akshift:cluster" in config["required"]
+    # the sections of a new cluster: required unless cluster.mode is existing
+    assert config["if"]["properties"]["akshift:cluster"]["properties"]["mode"] == {"const": "existing"}
+    assert set(config["else"]["required"]) == {"akshift:location", "akshift:resourceGroup", "akshift:network",
+                                               "akshift:nodePools"}
     assert config["additionalProperties"] is False
     (pattern,) = config["patternProperties"]
     assert re.match(pattern, "azure-native:location") and not re.match(pattern, "akshift:netwrok")

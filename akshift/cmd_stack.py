@@ -1,0 +1,297 @@
+"""`akshift preview|up --stack NAME` and `akshift promote SOURCE TARGET`: Pulumi with the project's guards.
+
+Why these wrappers exist instead of plain `pulumi up`: they run the project's
+program through the Automation API (the same ``program.main`` as ``__main__.py``),
+watch the engine's events, and so can (1) refuse a plan that replaces or deletes
+a ManagedCluster before anything happens, (2) apply exactly the previewed plan,
+(3) show progress, and (4) promote only what was verified on the source stack.
+The decisions are in :mod:`promotion` (pure, tested); this module is the shell:
+options, prompts, progress, exit codes (akshift.output: 0 applied or nothing to
+do, 1 refused / declined / failed, 2 bad input, 3 environment).
+
+Pulumi and the program are imported when a command runs, not when the CLI
+starts. The program is loaded from the project directory (``program.py`` next
+to ``Pulumi.yaml``), as ``pulumi up`` loads ``__main__.py``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from akshift.output import BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
+
+ProjectDir = typer.Option(None, "--project-dir", help="Pulumi project directory (default: the nearest Pulumi.yaml "
+                                                      "at or above the current directory)")
+StackName = typer.Option(..., "--stack", "-s", help="stack name, e.g. test or prod")
+Yes = typer.Option(False, "--yes", "-y", help="apply without asking (for scripts)")
+AllowReplace = typer.Option(False, "--allow-cluster-replacement",
+                            help="accept a plan that replaces or deletes a ManagedCluster (destroys the running cluster)")
+SecretsProvider = typer.Option(None, "--secrets-provider",
+                               help="for new stacks: passphrase (default) or azurekeyvault://<vault>.vault.azure.net/keys/<key>")
+
+#: How many changed resources a preview lists before summarising the rest.
+SHOWN_STEPS = 40
+
+
+def register(app: typer.Typer) -> None:
+    """Add `preview`, `up` and `promote` to the top-level app."""
+    for fn in (preview, up, promote):
+        app.command()(fn)
+
+
+# -- plumbing ----------------------------------------------------------------------------
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` holding a Pulumi.yaml."""
+    for d in (start.resolve(), *start.resolve().parents):
+        if (d / "Pulumi.yaml").is_file():
+            return d
+    return None
+
+
+def _load_program(directory: Path) -> Callable[[], None]:
+    path = directory / "program.py"
+    if not path.is_file():
+        raise fail(f"{directory} has no program.py; run from the akshift project or pass --project-dir", BAD_INPUT)
+    spec = importlib.util.spec_from_file_location("akshift_project_program", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return lambda: module.main(directory)
+
+
+def _pulumi_cli() -> tuple[Path | None, dict[str, str]]:
+    """The Pulumi CLI to drive: ``pulumi`` on PATH, else the sandbox's build (with its Kubernetes provider)."""
+    if shutil.which("pulumi"):
+        return None, {}
+    from sandbox import build
+
+    cli, provider = build.TOOLS["pulumi"], build.TOOLS["pulumi-resource-kubernetes"]
+    if cli.missing():
+        raise fail("no pulumi CLI on PATH and none built in the sandbox cache; install Pulumi or run "
+                   "`akshift sandbox build`", ENVIRONMENT)
+    path = os.pathsep.join([str(cli.dir / "bin"), str(provider.dir / "bin"), os.environ.get("PATH", "")])
+    return cli.dir, {"PATH": path}
+
+
+def _project(project_dir: Path | None, secrets_provider: str | None) -> Any:
+    from promotion.automation import Project
+    from promotion.backend import resolve_backend
+    from promotion.errors import BackendSetupError
+
+    directory = project_dir.resolve() if project_dir else find_project(Path.cwd())
+    if directory is None or not (directory / "Pulumi.yaml").is_file():
+        raise fail("no Pulumi.yaml here or above; run from the akshift project or pass --project-dir", BAD_INPUT)
+    try:
+        backend = resolve_backend(os.environ, secrets_provider=secrets_provider)
+    except BackendSetupError as e:
+        raise fail(str(e), ENVIRONMENT) from e
+    root, env = _pulumi_cli()
+    return Project(directory, _load_program(directory), backend, env, root)
+
+
+class _Events:
+    """Engine events as a progress bar (stderr) and error lines; quiet with --output json."""
+
+    def __init__(self, output: Output) -> None:
+        self.quiet = output is Output.json
+        self.progress: Any = None
+        self.task: Any = None
+
+    def start(self, label: str, total: int | None) -> None:
+        if self.quiet:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.stop()
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=err_console, transient=False)
+        self.progress.start()
+        self.task = self.progress.add_task(label, total=total)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def __call__(self, event: Any) -> None:
+        if event.res_outputs_event is not None or event.res_op_failed_event is not None:
+            if self.progress is not None:
+                self.progress.advance(self.task, 1)
+        if event.res_op_failed_event is not None and not self.quiet:
+            meta = event.res_op_failed_event.metadata
+            err_console.print(f"[red]failed:[/] {meta.op.value if hasattr(meta.op, 'value') else meta.op} "
+                              f"{meta.urn.rsplit('::', 1)[-1]}", highlight=False)
+        diag = event.diagnostic_event
+        if diag is not None and diag.severity == "error" and not self.quiet and diag.message.strip():
+            err_console.print(f"[red]error:[/] {diag.message.strip()}", highlight=False)
+
+
+def _summary(changes: dict[str, int]) -> str:
+    return ", ".join(f"{n} {op}" for op, n in sorted(changes.items())) or "no resources"
+
+
+def _show_preview(preview: Any, output: Output) -> None:
+    if output is Output.json:
+        return
+    changed = preview.changed
+    typer.echo(f"preview {preview.stack}: {_summary(dict(preview.changes))}")
+    for s in changed[:SHOWN_STEPS]:
+        typer.echo(f"  {s.op:<20} {s.type}  {s.name}")
+    if len(changed) > SHOWN_STEPS:
+        typer.echo(f"  … and {len(changed) - SHOWN_STEPS} more")
+
+
+def _confirm(yes: bool, question: str) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise fail("not applied: no terminal to confirm on; pass --yes to apply from a script", FAILED)
+    return typer.confirm(question, default=False)
+
+
+def _engine_error(e: Exception) -> typer.Exit:
+    """Map the promotion and engine errors to a message and an exit code."""
+    from pulumi import automation as auto
+
+    from promotion.errors import BackendSetupError, PromotionError
+
+    if isinstance(e, BackendSetupError):
+        return fail(str(e), ENVIRONMENT)
+    if isinstance(e, PromotionError):
+        for reason in e.reasons:
+            err_console.print(f"[bold red]refused:[/] {reason}", highlight=False)
+        return typer.Exit(FAILED)
+    if isinstance(e, auto.CommandError):
+        # str(e) holds the CLI's stdout and stderr; show from the first error line (the program's RunError
+        # message, with its key and fix, follows it) rather than the whole log.
+        lines = [ln.rstrip() for ln in str(e).splitlines() if ln.strip()]
+        first = next((i for i, ln in enumerate(lines) if "error:" in ln), max(len(lines) - 15, 0))
+        return fail("the Pulumi engine failed:\n" + "\n".join(lines[first:first + 20]), FAILED)
+    raise e
+
+
+def _result_dict(result: Any) -> dict[str, Any]:
+    return {"result": result.summary.result, "changes": dict(result.summary.resource_changes or {})}
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def preview(stack: str = StackName, project_dir: Path = ProjectDir, allow_cluster_replacement: bool = AllowReplace,
+            secrets_provider: str = SecretsProvider, output: Output = OutputOption) -> None:
+    """Preview a stack behind the project's guards (no changes are made)."""
+    import tempfile
+
+    from promotion.automation import guarded_preview, open_stack
+
+    project = _project(project_dir, secrets_provider)
+    events = _Events(output)
+    try:
+        events.start(f"preview {stack}", None)
+        with tempfile.TemporaryDirectory(prefix="akshift-plan-") as tmp:
+            p = guarded_preview(open_stack(project, stack, create=True), Path(tmp),
+                                allow_cluster_replacement=allow_cluster_replacement, on_event=events)
+    except Exception as e:
+        events.stop()
+        raise _engine_error(e) from e
+    events.stop()
+    if output is Output.json:
+        emit_json({"stack": stack, "changes": dict(p.changes),
+                   "steps": [{"op": s.op, "type": s.type, "name": s.name} for s in p.changed]})
+    else:
+        _show_preview(p, output)
+    raise typer.Exit(OK)
+
+
+def up(stack: str = StackName, project_dir: Path = ProjectDir, yes: bool = Yes,
+       allow_cluster_replacement: bool = AllowReplace, secrets_provider: str = SecretsProvider,
+       output: Output = OutputOption) -> None:
+    """Preview behind the guards, confirm, then apply exactly the previewed plan, with progress."""
+    from promotion.automation import guarded_up, open_stack
+
+    project = _project(project_dir, secrets_provider)
+    events = _Events(output)
+
+    def confirm(p: Any) -> bool:
+        events.stop()
+        _show_preview(p, output)
+        ok = _confirm(yes, f"Apply these changes to {stack}?")
+        if ok:
+            events.start(f"up {stack}", len(p.steps))
+        return ok
+
+    try:
+        events.start(f"preview {stack}", None)
+        p, result = guarded_up(open_stack(project, stack, create=True), confirm=confirm,
+                               allow_cluster_replacement=allow_cluster_replacement, on_event=events)
+    except typer.Exit:
+        events.stop()
+        raise
+    except Exception as e:
+        events.stop()
+        raise _engine_error(e) from e
+    events.stop()
+    if result is None:
+        err_console.print(f"not applied: {stack} is unchanged", highlight=False)
+        raise typer.Exit(FAILED)
+    if output is Output.json:
+        emit_json({"stack": stack, **_result_dict(result)})
+    else:
+        typer.echo(f"up {stack}: {result.summary.result}, {_summary(dict(result.summary.resource_changes or {}))}")
+    raise typer.Exit(OK if result.summary.result == "succeeded" else FAILED)
+
+
+def promote(source: str = typer.Argument(..., help="the verified stack, e.g. test"),
+            target: str = typer.Argument(..., help="the stack to promote to, e.g. prod"),
+            project_dir: Path = ProjectDir, yes: bool = Yes, allow_cluster_replacement: bool = AllowReplace,
+            secrets_provider: str = SecretsProvider, output: Output = OutputOption) -> None:
+    """Carry what was verified on SOURCE to TARGET: pin its versions and snapshot digest, preview, confirm, up."""
+    from promotion import automation
+
+    project = _project(project_dir, secrets_provider)
+    events = _Events(output)
+
+    def confirm(p: Any) -> bool:
+        events.stop()
+        if output is Output.text:
+            typer.echo(f"promote {source} → {target} (verified on {source} at {p.verified_at})")
+            old = {c.key: c.old for c in p.changes}
+            for key, value in p.pins.items():
+                typer.echo(f"  {key}: {value}  " + (f"(was {old[key]})" if key in old else "(unchanged)"))
+        _show_preview(p.preview, output)
+        ok = _confirm(yes, f"Apply to {target}?")
+        if ok:
+            events.start(f"up {target}", len(p.preview.steps))
+        return ok
+
+    try:
+        events.start(f"preview {target}", None)
+        done = automation.promote(project, source, target, confirm=confirm,
+                                  allow_cluster_replacement=allow_cluster_replacement, on_event=events)
+    except typer.Exit:
+        events.stop()
+        raise
+    except Exception as e:
+        events.stop()
+        raise _engine_error(e) from e
+    events.stop()
+    if done.result is None:
+        err_console.print(f"not applied: {target}'s configuration was restored", highlight=False)
+        raise typer.Exit(FAILED)
+    data = {"source": source, "target": target, "pins": dict(done.pins), "verified_at": done.verified_at,
+            **_result_dict(done.result)}
+    if output is Output.json:
+        emit_json(data)
+    else:
+        typer.echo(f"promoted {source} → {target}: {done.result.summary.result}, "
+                   f"{_summary(data['changes'])}")
+    raise typer.Exit(OK if done.result.summary.result == "succeeded" else FAILED)

@@ -1,0 +1,233 @@
+"""The akshift Pulumi program as a function, so `pulumi up` and the Automation API run the same code.
+
+Why it exists: ``__main__.py`` is what ``pulumi up`` runs through the Python
+language host; `akshift up|preview|promote` run the program as an Automation API
+*inline program* (the language host cannot be built in every environment, and
+the wrappers need the engine's events for their guards). Both call
+:func:`main`, which reads the stack configuration the engine hands the program
+and calls :func:`compose`; there is no second copy of the composition.
+
+What :func:`compose` builds, by ``cluster.mode``:
+
+* ``new``: resource group, network, identities, the AKS cluster (as before).
+* ``existing``: nothing in Azure; the kubeconfig comes from a file or another
+  stack's output, and the cluster's Kubernetes version is checked against
+  ``cluster.kubernetesVersion`` before any provider is created.
+
+Then, for both: the in-cluster add-ons with a ready provider, and — when
+``akshift:workloads`` is set — the migrated workloads (checked against the
+pinned digest before anything is registered). Outputs include what
+`akshift promote` reads (``kubernetesVersion``, ``addonVersions``,
+``workloads``, ``verification``).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pulumi
+import yaml
+from pulumi.runtime import config as engine
+
+import stacks
+from components.addons import ClusterAddons, ClusterAddonsArgs
+from components.workloads import MigratedWorkloads, MigratedWorkloadsArgs
+from promotion import artifacts, pins
+from promotion.errors import PromotionError
+from promotion.rules import addon_versions
+from stacks.capabilities import resolve_node_dns_cache
+from stacks.model import ExistingCluster, NodeDnsCache, StackConfig
+
+NAME = "aks"  # logical-name prefix of every resource: never change it (a rename needs aliases)
+
+#: Reads the API server's version (``gitVersion``) from a kubeconfig's text; injected for tests.
+ServerVersion = Callable[[str], str]
+
+
+def main(base_dir: str | os.PathLike[str], *, server_version: ServerVersion | None = None) -> None:
+    """Run the program for the current stack: parse its configuration once, compose, export.
+
+    Args:
+        base_dir: The project directory; relative paths in the stack file are taken from it.
+        server_version: How to ask a cluster for its version (default: :func:`live_server_version`).
+
+    Raises:
+        pulumi.RunError: The configuration is invalid, or a pin does not hold; nothing is registered.
+    """
+    # pulumi.Config cannot list keys, and unknown keys must fail `pulumi up` too, so read the raw map.
+    raw = {**engine.get_config_env(), **engine.CONFIG.get()}
+    secret_keys = set(engine.get_config_secret_keys_env()) | {k for k in raw if engine.is_config_secret(k)}
+    try:
+        cfg = stacks.load(stacks.decode_engine_config(raw), secret_keys=secret_keys, namespace=pulumi.get_project())
+    except stacks.ConfigError as e:
+        raise pulumi.RunError(f"invalid stack configuration, nothing was deployed:\n{e}") from None
+    compose(cfg, base_dir=Path(base_dir), server_version=server_version or live_server_version)
+
+
+def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion) -> None:
+    """Declare the stack's resources and export its outputs.
+
+    Args:
+        cfg: The validated stack configuration.
+        base_dir: The project directory (for relative paths).
+        server_version: Reads an existing cluster's version from its kubeconfig text.
+
+    Raises:
+        pulumi.RunError: The workloads' snapshot is missing, altered or not the pinned one.
+    """
+    workloads = _load_workloads(cfg, base_dir)  # before any resource: a bad snapshot registers nothing
+    tags = {**cfg.tags, "akshift-stack": pulumi.get_stack()}
+    if isinstance(cfg.cluster, ExistingCluster):
+        kubeconfig = _existing_kubeconfig(cfg.cluster, base_dir, server_version)
+        api_server_host: Any = kubeconfig.apply(_server_host)
+        # LocalDNS is a node-pool setting of a cluster we do not manage: only the DaemonSet is ours to install.
+        node_dns = NodeDnsCache.NODELOCALDNS if cfg.dns.node_cache is NodeDnsCache.NODELOCALDNS else NodeDnsCache.NONE
+        pulumi.export("kubeconfig", kubeconfig)
+        pulumi.export("clusterName", cfg.cluster.name)
+    else:
+        node_dns = resolve_node_dns_cache(cfg.dns.node_cache, cfg.networking.mode, cfg.cluster.kubernetes_version)
+        kubeconfig, api_server_host = _new_cluster(cfg, node_dns, tags)
+    addons = ClusterAddons(NAME, ClusterAddonsArgs(kubeconfig, api_server_host, cfg.networking, node_dns, cfg.dns))
+    pulumi.export("kubernetesVersion", cfg.cluster.kubernetes_version)
+    pulumi.export("addonVersions", addon_versions(cfg.networking, node_dns, cfg.dns))
+    if workloads is not None:
+        loaded, verification = workloads
+        MigratedWorkloads(NAME, MigratedWorkloadsArgs(loaded.objects, loaded.digest), opts=pulumi.ResourceOptions(
+            providers=[addons.provider], protect=cfg.cluster.protect))
+        pulumi.export("workloads", {"digest": loaded.digest, "objects": len(loaded.objects),
+                                    "snapshot": str(loaded.snapshot)})
+        pulumi.export("verification", verification)
+
+
+def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str]) -> tuple[Any, Any]:
+    """Resource group, network, identities and the AKS cluster; returns (kubeconfig, API server host)."""
+    from components.cluster import AksCluster, AksClusterArgs
+    from components.identity import ClusterIdentity, ClusterIdentityArgs
+    from components.network import ClusterNetwork, ClusterNetworkArgs
+    from components.resource_group import ClusterResourceGroup, ClusterResourceGroupArgs
+
+    # stacks.rules requires these for mode new
+    assert cfg.network is not None and cfg.location is not None and cfg.resource_group is not None
+    # The stack's own last outputs: the networking mode its cluster runs (None before the first deploy).
+    deployed_mode = pulumi.StackReference(
+        f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    ).get_output("networkingMode")
+    guarded = pulumi.ResourceOptions(protect=cfg.cluster.protect)
+    secret = cfg.service_principal_client_secret
+
+    rg = ClusterResourceGroup(NAME, ClusterResourceGroupArgs(cfg.resource_group, cfg.location, tags), opts=guarded)
+    net = ClusterNetwork(NAME, ClusterNetworkArgs(rg.name, cfg.location, cfg.network, tags), opts=guarded)
+    ids = ClusterIdentity(NAME, ClusterIdentityArgs(
+        cfg.identity, cfg.cluster.name, rg.name, cfg.location, net.subnet_ids,
+        pulumi.Output.secret(secret.value) if secret is not None and secret.value else None, tags), opts=guarded)
+    cluster = AksCluster(NAME, AksClusterArgs(
+        rg.name, cfg.location, cfg.cluster, cfg.networking, cfg.node_pools, node_dns, net.node_subnet_id, ids.refs,
+        local_dns_mode=cfg.dns.local_dns_mode, pod_subnet_id=net.pod_subnet_id,
+        deployed_networking_mode=deployed_mode, depends_on=ids.role_assignments, tags=tags), opts=guarded)
+
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("clusterName", cluster.name)
+    pulumi.export("clusterId", cluster.id)
+    pulumi.export("nodeResourceGroup", cluster.node_resource_group)
+    pulumi.export("oidcIssuerUrl", cluster.oidc_issuer_url)
+    pulumi.export("networkingMode", cluster.networking_mode)
+    if cfg.identity.mode == "servicePrincipal":
+        pulumi.export("servicePrincipalSecretExpiresOn", cfg.identity.secret_expires_on.isoformat())
+    return cluster.kubeconfig, cluster.fqdn
+
+
+def _load_workloads(cfg: StackConfig, base_dir: Path) -> tuple[artifacts.Workloads, dict[str, Any] | None] | None:
+    """The snapshot to declare and the verification to export, or None without ``akshift:workloads``."""
+    if cfg.workloads is None:
+        return None
+    from migration.errors import MigrationError
+    from migration.secrets import load_secret_key
+
+    w = cfg.workloads
+    snapshot = artifacts.resolve_path(base_dir, w.snapshot)
+    report = artifacts.resolve_path(base_dir, w.verify_report) if w.verify_report else snapshot.parent / "verify.json"
+    try:
+        identity = artifacts.resolve_path(base_dir, w.age_identity_file) if w.age_identity_file else None
+        key = load_secret_key(identity_file=identity)
+        loaded = artifacts.load_workloads(snapshot, pinned_digest=w.digest, secret_key=key)
+        return loaded, artifacts.read_verification(report)
+    except (PromotionError, MigrationError) as e:
+        raise pulumi.RunError(f"workloads not deployable, nothing was deployed:\n{e}") from None
+
+
+def _existing_kubeconfig(cluster: ExistingCluster, base_dir: Path, server_version: ServerVersion) -> pulumi.Output[str]:
+    """The kubeconfig of a cluster this program did not create, its version checked before it is used."""
+    if cluster.kubeconfig is not None:
+        path = artifacts.resolve_path(base_dir, cluster.kubeconfig)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise pulumi.RunError(f"cluster.kubeconfig: cannot read {path} ({e.strerror}); "
+                                  "point it at the cluster's kubeconfig file") from None
+        source: pulumi.Output[str] = pulumi.Output.from_input(with_context(text, cluster.context))
+    else:
+        ref = cluster.stack_reference
+        assert ref is not None  # stacks.rules requires one source
+        source = pulumi.StackReference(ref.stack).require_output(ref.output)
+
+    def checked(text: str) -> str:
+        try:
+            live = server_version(text)
+        except Exception as e:  # noqa: BLE001 - any failure to ask is reported the same way
+            raise pulumi.RunError(f"cluster {cluster.name}: cannot read its Kubernetes version ({e}); "
+                                  "is the cluster reachable with this kubeconfig?") from None
+        try:
+            pins.check_kubernetes_version(live, cluster.kubernetes_version, cluster=cluster.name)
+        except PromotionError as e:
+            raise pulumi.RunError(str(e)) from None
+        return text
+
+    # The check sits inside the value every Kubernetes provider is built from: when it fails, no
+    # provider and so no in-cluster resource is registered.
+    return pulumi.Output.secret(source.apply(checked))
+
+
+def with_context(kubeconfig: str, context: str | None) -> str:
+    """A kubeconfig whose current-context is ``context`` (unchanged when None).
+
+    Raises:
+        pulumi.RunError: The kubeconfig has no such context.
+    """
+    if context is None:
+        return kubeconfig
+    doc = yaml.safe_load(kubeconfig) or {}
+    if context not in {c.get("name") for c in doc.get("contexts") or []}:
+        raise pulumi.RunError(f"cluster.context: the kubeconfig has no context {context!r}")
+    doc["current-context"] = context
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def _server_host(kubeconfig: str) -> str:
+    """The API server host of a kubeconfig's current context (Cilium OSS needs it)."""
+    doc = yaml.safe_load(kubeconfig) or {}
+    ctx = next((c.get("context", {}) for c in doc.get("contexts") or [] if c.get("name") == doc.get("current-context")), {})
+    cluster = next((c.get("cluster", {}) for c in doc.get("clusters") or [] if c.get("name") == ctx.get("cluster")), {})
+    return urlparse(cluster.get("server", "")).hostname or ""
+
+
+def live_server_version(kubeconfig: str) -> str:
+    """Ask a cluster for its version (``GET /version``) through the project's Kubernetes client.
+
+    Args:
+        kubeconfig: The kubeconfig's text.
+
+    Returns:
+        Its ``gitVersion``, e.g. ``v1.34.2``.
+    """
+    from migration.kube import KubeClient
+
+    with tempfile.TemporaryDirectory(prefix="akshift-kubeconfig-") as tmp:
+        path = Path(tmp) / "kubeconfig"
+        path.write_text(kubeconfig, encoding="utf-8")
+        path.chmod(0o600)
+        with KubeClient.from_kubeconfig(path, retries=2, timeout=10.0) as client:
+            return str(client.get("/version")["gitVersion"])

@@ -1,0 +1,42 @@
+"""Errors of the promotion and stack-guard flows.
+
+Why a small hierarchy of its own: the CLI maps each kind to an exit code and a
+message (akshift.output): a *refusal* (verification failed or stale, a plan that
+would replace a ManagedCluster, a snapshot whose digest is not the pinned one) is
+a decision the project made on the user's behalf and must say what to do next;
+an *environment* problem (no passphrase, unknown backend) is fixed outside the
+stack. Every refusal carries all its reasons, not the first one found.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class PromotionError(Exception):
+    """Base class: something akshift decided not to do, with every reason."""
+
+    def __init__(self, reasons: Iterable[str] | str) -> None:
+        self.reasons: tuple[str, ...] = (reasons,) if isinstance(reasons, str) else tuple(reasons)
+        if not self.reasons:
+            raise ValueError(f"{type(self).__name__} needs at least one reason")
+        super().__init__("\n".join(self.reasons))
+
+
+class PromotionRefused(PromotionError):
+    """The source stack's state does not allow promoting it (unverified, failed, stale, incomplete)."""
+
+
+class PlanRefused(PromotionError):
+    """A preview planned a step the project's guards forbid (replacing or deleting a ManagedCluster)."""
+
+
+class PinMismatch(PromotionError):
+    """What the stack would deploy is not what its pinned configuration says was verified."""
+
+
+class ArtifactError(PromotionError):
+    """A migration artifact (snapshot, verify report) a stack points at is missing, incomplete or altered."""
+
+
+class BackendSetupError(PromotionError):
+    """The state backend or secrets provider is not usable as configured."""

@@ -1,0 +1,416 @@
+"""`akshift promote`: the pure decision (refusals, last change, pins, backends) and the real engine path.
+
+What they pin: promotion refuses an unverified, failed, stale or mismatched
+source with every reason and what to do; an ``up`` that only records a
+verification is not a change, a config change is; the pins map the source's
+outputs to the target's keys; the backend and secrets provider are checked
+before the engine runs; and, with the real engine, two sandbox stacks (source on
+green, target on a fresh cluster reached through a StackReference) promote for
+real: refused while unverified or failed, pinned and applied once verified,
+restored when declined, refused again once the source changed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from promotion import artifacts, backend, pins, rules
+from promotion.errors import ArtifactError, BackendSetupError, PinMismatch, PromotionRefused
+from promotion.rules import UpdateRecord
+
+T0 = dt.datetime(2026, 11, 20, 9, 0, 0)
+DIGEST = "sha256:" + "ab" * 32
+
+
+def update(version: int, minutes: float, *, changes: dict[str, int] | None = None, kind: str = "update",
+           result: str = "succeeded", config: dict[str, Any] | None = None) -> UpdateRecord:
+    start = T0 + dt.timedelta(minutes=minutes)
+    return UpdateRecord(version, kind, result, start, start + dt.timedelta(seconds=30),
+                        changes if changes is not None else {"same": 5}, config or {"akshift:cluster": '{"name":"g"}'})
+
+
+def outputs(*, ok: bool | None = True, verified: float | None = 10, digest: str | None = DIGEST,
+            verified_digest: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"kubernetesVersion": "1.36", "addonVersions": {"nodeLocalDns": "registry.k8s.io/dns/x:1"}}
+    if digest:
+        out["workloads"] = {"digest": digest, "objects": 11}
+    if ok is not None:
+        at = (T0 + dt.timedelta(minutes=verified or 0)).replace(tzinfo=dt.timezone.utc).isoformat()
+        out["verification"] = {"ok": ok, "verifiedAt": at, "snapshotDigest": verified_digest,
+                               "report": "out/verify.json", "counts": {"ok": 10, "failed": 0 if ok else 1}}
+    return out
+
+
+DEPLOYED = [update(1, 0, changes={"create": 15})]
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_a_verified_source_with_no_change_since_may_be_promoted() -> None:
+    assert rules.refusals("test", outputs(), DEPLOYED + [update(2, 12)]) == []
+
+
+@pytest.mark.parametrize(("out", "history", "words"), [
+    (outputs(ok=None), DEPLOYED, "test has no verification result; run `akshift verify`"),
+    (outputs(ok=False), DEPLOYED, "verification failed on test at 2026-11-20T09:10:00+00:00 (1 failed, 10 ok"),
+    (outputs(verified=-5), DEPLOYED, "is older than its last change: update #1 changed resources (15 create)"),
+    (outputs(verified_digest="sha256:" + "cd" * 32), DEPLOYED, "covers snapshot sha256:cdcd"),
+    (outputs(digest=None), DEPLOYED, "declares no migrated workloads"),
+    (outputs(), DEPLOYED + [update(2, 20, changes={}, result="failed")], "the last update of test (#2, update) failed"),
+    (outputs(), [], "test was never deployed"),
+], ids=["unverified", "failed", "stale", "other snapshot", "no workloads", "last update failed", "never deployed"])
+def test_each_refusal_says_what_is_wrong_and_what_to_do(out: dict[str, Any], history: list[UpdateRecord],
+                                                       words: str) -> None:
+    reasons = rules.refusals("test", out, history)
+    assert any(words in r for r in reasons), reasons
+    assert all("akshift" in r for r in reasons)  # each says which command fixes it
+
+
+def test_every_reason_is_reported_at_once() -> None:
+    reasons = rules.refusals("test", outputs(ok=False, verified=-5), DEPLOYED)
+    assert len(reasons) == 2 and "failed" in reasons[0] and "older" in reasons[1]
+
+
+def test_a_verification_within_the_second_the_change_ended_counts_as_stale() -> None:
+    # History has whole seconds: 09:00:30 may really be 09:00:30.9, after a verification at 09:00:30.5.
+    ended = T0 + dt.timedelta(seconds=30)
+    out = outputs()
+    out["verification"]["verifiedAt"] = ended.replace(microsecond=500000).isoformat() + "Z"
+    assert any("older" in r for r in rules.refusals("test", out, DEPLOYED))
+
+
+# --------------------------------------------------------------------------- last change
+
+
+def test_an_up_that_only_records_a_verification_is_not_a_change() -> None:
+    change = rules.last_change(DEPLOYED + [update(2, 12), update(3, 13)])
+    assert change is not None and change[0].version == 1
+
+
+def test_an_up_with_changed_configuration_is_a_change_even_without_resource_changes() -> None:
+    history = DEPLOYED + [update(2, 12, config={"akshift:cluster": '{"name": "g", "kubernetesVersion": "1.37"}'})]
+    change = rules.last_change(history)
+    assert change is not None and change[0].version == 2 and "akshift:cluster" in change[1]
+
+
+def test_configuration_written_with_other_json_spacing_is_not_a_change() -> None:
+    history = DEPLOYED + [update(2, 12, config={"akshift:cluster": '{"name": "g"}'})]
+    assert rules.last_change(history)[0].version == 1  # type: ignore[index]
+
+
+def test_previews_are_not_changes_and_a_drift_correcting_refresh_is() -> None:
+    history = DEPLOYED + [update(2, 5, kind="preview", changes={"update": 3}),
+                          update(3, 6, kind="refresh", changes={"same": 4, "update": 1})]
+    change = rules.last_change(history)
+    assert change is not None and change[0].version == 3
+
+
+# --------------------------------------------------------------------------- pins
+
+
+def test_pins_map_source_outputs_to_target_config_keys() -> None:
+    assert rules.pinned_values(outputs()) == {
+        "akshift:cluster.kubernetesVersion": "1.36",
+        "akshift:dns.nodeLocalDnsImage": "registry.k8s.io/dns/x:1",
+        "akshift:workloads.digest": DIGEST,
+    }
+
+
+def test_config_changes_list_only_pins_the_target_lacks() -> None:
+    target = {"akshift:cluster": json.dumps({"mode": "existing", "kubernetesVersion": "1.36"}),
+              "akshift:workloads": {"snapshot": "out/t"}}
+    changes = rules.config_changes(target, rules.pinned_values(outputs()))
+    assert [(c.key, c.old) for c in changes] == [("akshift:dns.nodeLocalDnsImage", None),
+                                                 ("akshift:workloads.digest", None)]
+
+
+def test_a_target_without_a_snapshot_cannot_take_a_digest_pin() -> None:
+    reasons = rules.target_refusals("prod", {"akshift:cluster": "{}"}, rules.pinned_values(outputs()))
+    assert reasons and "prod has no akshift:workloads.snapshot" in reasons[0]
+
+
+def test_the_program_refuses_a_snapshot_that_is_not_the_pinned_one() -> None:
+    assert pins.check_snapshot_digest(DIGEST, None, snapshot="s") == DIGEST
+    assert pins.check_snapshot_digest(DIGEST, DIGEST, snapshot="s") == DIGEST
+    with pytest.raises(PinMismatch, match="workloads.snapshot: s has digest sha256:abab.* pins sha256:0000"):
+        pins.check_snapshot_digest(DIGEST, "sha256:" + "0" * 64, snapshot="s")
+
+
+@pytest.mark.parametrize(("live", "expected", "ok"), [
+    ("v1.36.3", "1.36", True), ("v1.36.3-aks.1", "1.36.3", True), ("v1.36.3", "1.36.2", False),
+    ("v1.37.0", "1.36", False), ("garbage", "1.36", False),
+], ids=["same minor", "exact patch", "other patch", "other minor", "unreadable"])
+def test_a_cluster_must_run_the_pinned_kubernetes_version(live: str, expected: str, ok: bool) -> None:
+    if ok:
+        assert pins.check_kubernetes_version(live, expected, cluster="c") == live
+    else:
+        with pytest.raises(PinMismatch, match="cluster.kubernetesVersion"):
+            pins.check_kubernetes_version(live, expected, cluster="c")
+
+
+# --------------------------------------------------------------------------- backend
+
+
+@pytest.mark.parametrize(("environ", "provider", "words"), [
+    ({}, None, "set PULUMI_CONFIG_PASSPHRASE"),
+    ({"PULUMI_BACKEND_URL": "azblob://state"}, "azurekeyvault://kv.vault.azure.net/keys/pulumi", "AZURE_STORAGE_ACCOUNT"),
+    ({"PULUMI_BACKEND_URL": "ftp://x"}, None, "is not a Pulumi backend"),
+    ({"PULUMI_CONFIG_PASSPHRASE": "p"}, "awskms://k", "is not supported"),
+], ids=["file without passphrase", "blob without account", "unknown scheme", "unsupported secrets provider"])
+def test_backend_problems_name_the_variable_to_set(environ: dict[str, str], provider: str | None, words: str) -> None:
+    with pytest.raises(BackendSetupError, match=words):
+        backend.resolve_backend(environ, secrets_provider=provider)
+
+
+def test_the_default_backend_is_the_local_file_backend_with_a_passphrase() -> None:
+    b = backend.resolve_backend({"PULUMI_CONFIG_PASSPHRASE": "p"})
+    assert (b.url, b.kind, b.secrets_provider) == ("file://~", "file", None)
+    assert b.env["PULUMI_BACKEND_URL"] == "file://~"
+
+
+def test_teams_use_blob_storage_with_key_vault_or_pulumi_cloud_without_a_passphrase() -> None:
+    blob = backend.resolve_backend({"PULUMI_BACKEND_URL": "azblob://state", "AZURE_STORAGE_ACCOUNT": "acct"},
+                                   secrets_provider="azurekeyvault://kv.vault.azure.net/keys/pulumi")
+    assert (blob.kind, blob.secrets_provider) == ("azblob", "azurekeyvault://kv.vault.azure.net/keys/pulumi")
+    assert backend.resolve_backend({"PULUMI_BACKEND_URL": "https://api.pulumi.com"}).kind == "cloud"
+
+
+# --------------------------------------------------------------------------- verification record
+
+
+def test_the_verification_record_uses_the_reports_own_time_when_it_has_one(tmp_path: Path) -> None:
+    report = tmp_path / "verify.json"
+    assert artifacts.read_verification(report) is None
+    report.write_bytes(orjson.dumps({"ok": True, "counts": {"ok": 3}, "verified_at": "2026-11-20T09:00:00+00:00",
+                                     "snapshot_digest": DIGEST}))
+    rec = artifacts.read_verification(report)
+    assert rec == {"ok": True, "verifiedAt": "2026-11-20T09:00:00+00:00", "snapshotDigest": DIGEST,
+                   "report": str(report), "counts": {"ok": 3}}
+
+
+def test_a_report_without_a_time_is_dated_by_its_file(tmp_path: Path) -> None:
+    report = tmp_path / "verify.json"
+    report.write_bytes(orjson.dumps({"ok": False}))
+    os.utime(report, (1795600000, 1795600000))
+    rec = artifacts.read_verification(report)
+    assert rec is not None and rec["ok"] is False
+    assert rules.parse_time(rec["verifiedAt"]) == dt.datetime.fromtimestamp(1795600000, dt.timezone.utc)
+
+
+def test_a_report_that_is_not_a_verify_report_is_refused(tmp_path: Path) -> None:
+    report = tmp_path / "verify.json"
+    report.write_text('{"counts": {}}')
+    with pytest.raises(ArtifactError, match="has no boolean 'ok'"):
+        artifacts.read_verification(report)
+
+
+# --------------------------------------------------------------------------- the real engine: two sandbox stacks
+
+
+def write_verify(report: Path, ok: bool) -> None:
+    """verify.json as `akshift verify` writes it, stamped now."""
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    report.write_bytes(orjson.dumps({"ok": ok, "counts": {"ok": 11} if ok else {"ok": 10, "failed": 1},
+                                     "unaccounted": [], "not_ready": [], "verified_at": now}))
+
+
+@pytest.fixture(scope="module")
+def sandbox_pair(green: Any, pulumi_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Source `promo-test` on green (kubeconfig file); target `promo-prod` on a fresh cluster whose
+    kubeconfig is another stack's output (StackReference)."""
+    from sandbox.cluster import LocalCluster
+    from sandbox.profiles import GREEN
+
+    root = tmp_path_factory.mktemp("promo-pair")
+    (root / "platform").mkdir()
+    prod_cluster = LocalCluster(GREEN, root / "prod-cluster", nodes=3).start()
+    try:
+        yield from _pair(root, prod_cluster, green, pulumi_env)
+    finally:
+        prod_cluster.stop()
+
+
+def _pair(root: Path, prod_cluster: Any, green: Any, pulumi_env: dict[str, str]) -> Any:
+    import pulumi
+    from pulumi import automation as auto
+
+    import program
+    from promotion.automation import Project, open_stack
+    from sandbox import build
+    from test_workloads import age_key, make_project, sandbox_config, workload_set, write_snapshot
+
+    cmd = auto.PulumiCommand(root=str(build.TOOLS["pulumi"].dir))
+    kubeconfig_text = prod_cluster.kubeconfig.read_text()
+    platform = auto.create_or_select_stack(
+        stack_name="promo-prod-cluster", project_name="akshift-platform",
+        program=lambda: pulumi.export("kubeconfig", pulumi.Output.secret(kubeconfig_text)),
+        opts=auto.LocalWorkspaceOptions(work_dir=str(root / "platform"), env_vars=pulumi_env, pulumi_command=cmd,
+                                        pulumi_home=pulumi_env["PULUMI_HOME"]))
+    platform.up()
+
+    identity = root / "age.key"
+    key = age_key(identity)
+    snap = write_snapshot(root / "run" / "transformed", workload_set("promo-app", "app.promo.akshift.dev"), key)
+    source = sandbox_config(green.kubeconfig, snap.root, identity)
+    target = sandbox_config(green.kubeconfig, snap.root, identity, name="green-prod")
+    del target["akshift:cluster"]["kubeconfig"]
+    target["akshift:cluster"]["stackReference"] = {"stack": "organization/akshift-platform/promo-prod-cluster"}
+    project_dir = make_project(root / "project", {"promo-test": source, "promo-prod": target})
+    shutil.copy(Path(program.__file__), project_dir / "program.py")  # the CLI loads it from the project
+    project = Project(project_dir, lambda: program.main(project_dir),
+                      backend.resolve_backend(pulumi_env), pulumi_env, build.TOOLS["pulumi"].dir)
+    state = {"project": project, "root": root, "prod": prod_cluster, "report": snap.root.parent / "verify.json",
+             "digest": snap.digest, "snapshot": snap.root, "key": key}
+    try:
+        yield state
+    finally:
+        for name in ("promo-prod", "promo-test"):
+            try:
+                open_stack(project, name).destroy()
+            except auto.StackNotFoundError:
+                pass
+        platform.destroy()
+
+
+def _up(project: Any, stack: str) -> Any:
+    from promotion.automation import guarded_up, open_stack
+
+    _, result = guarded_up(open_stack(project, stack, create=True), confirm=lambda p: True)
+    assert result is not None and result.summary.result == "succeeded"
+    return result
+
+
+def _target_file(state: dict[str, Any]) -> str:
+    return (state["project"].directory / "stacks" / "Pulumi.promo-prod.yaml").read_text()
+
+
+@pytest.mark.cluster
+@pytest.mark.engine
+def test_promoting_an_unverified_source_is_refused_and_leaves_the_target_untouched(
+    sandbox_pair: Any, green: Any
+) -> None:
+    from migration import stages
+    from migration.kube import KubeClient
+    from promotion.automation import promote
+
+    # As in the sandbox walkthrough: `akshift migrate` applied the objects; the first `up` adopts them.
+    with KubeClient.from_kubeconfig(green.kubeconfig) as client:
+        applied = stages.apply(client, sandbox_pair["snapshot"], sandbox_pair["root"] / "journal.jsonl",
+                               secret_key=sandbox_pair["key"])
+        assert all(o.ok for o in applied), [o.to_dict() for o in applied if not o.ok]
+        _up(sandbox_pair["project"], "promo-test")
+        d = client.get("/apis/apps/v1/namespaces/promo-app/deployments/api")
+        managers = {m["manager"] for m in d["metadata"]["managedFields"]}
+        assert "akshift" in managers and any(m.startswith("pulumi-kubernetes") for m in managers), managers
+    before = _target_file(sandbox_pair)
+    with pytest.raises(PromotionRefused, match="promo-test has no verification result"):
+        promote(sandbox_pair["project"], "promo-test", "promo-prod", confirm=lambda p: True)
+    assert _target_file(sandbox_pair) == before
+
+
+@pytest.mark.cluster
+@pytest.mark.engine
+def test_a_failed_verification_blocks_promotion_with_a_clear_message(
+    sandbox_pair: Any, monkeypatch: pytest.MonkeyPatch, pulumi_env: dict[str, str]
+) -> None:
+    from akshift import cmd_stack
+
+    write_verify(sandbox_pair["report"], ok=False)
+    result = _up(sandbox_pair["project"], "promo-test")  # records the verification; changes nothing
+    assert set(result.summary.resource_changes) == {"same"}
+    for k, v in pulumi_env.items():
+        monkeypatch.setenv(k, v)
+    app = typer.Typer()
+    cmd_stack.register(app)
+    res = CliRunner().invoke(app, ["promote", "promo-test", "promo-prod", "--yes",
+                                   "--project-dir", str(sandbox_pair["project"].directory)])
+    assert res.exit_code == 1, res.output
+    assert "refused: verification failed on promo-test" in res.output
+    assert "fix the failures, re-run `akshift verify`, then record it with `akshift up --stack promo-test`" in \
+        " ".join(res.output.split())
+
+
+@pytest.mark.cluster
+@pytest.mark.engine
+def test_promotion_between_two_sandbox_stacks_pins_the_verified_values_and_applies_them(sandbox_pair: Any) -> None:
+    from migration.kube import KubeClient
+    from promotion.automation import open_stack, plain_outputs, promote
+
+    time.sleep(1.1)  # history has whole seconds: verify strictly after the last change
+    write_verify(sandbox_pair["report"], ok=True)
+    _up(sandbox_pair["project"], "promo-test")
+    project = sandbox_pair["project"]
+
+    declined = promote(project, "promo-test", "promo-prod", confirm=lambda p: False)
+    assert declined.result is None and declined.preview is not None
+    assert {s.op for s in declined.preview.changed} == {"create"}
+    assert "digest" not in _target_file(sandbox_pair)  # restored
+
+    done = promote(project, "promo-test", "promo-prod", confirm=lambda p: True)
+    assert done.result is not None and done.result.summary.result == "succeeded"
+    assert done.pins["akshift:workloads.digest"] == sandbox_pair["digest"]
+    assert [c.key for c in done.changes] == ["akshift:workloads.digest"]  # the version was already 1.36
+    pinned = yaml.safe_load(_target_file(sandbox_pair))["config"]
+    assert pinned["akshift:workloads"]["digest"] == sandbox_pair["digest"]
+    assert pinned["akshift:cluster"]["kubernetesVersion"] == "1.36"
+    prod = plain_outputs(open_stack(project, "promo-prod"))
+    assert prod["workloads"]["digest"] == sandbox_pair["digest"] and prod["clusterName"] == "green-prod"
+    with KubeClient.from_kubeconfig(sandbox_pair["prod"].kubeconfig) as k:
+        d = k.get("/apis/apps/v1/namespaces/promo-app/deployments/api")
+        assert {c["type"]: c["status"] for c in d["status"]["conditions"]}["Available"] == "True"
+
+
+@pytest.mark.cluster
+@pytest.mark.engine
+def test_the_promoted_stack_refuses_a_snapshot_other_than_the_one_verified(
+    sandbox_pair: Any, monkeypatch: pytest.MonkeyPatch, pulumi_env: dict[str, str]
+) -> None:
+    from pulumi import automation as auto
+
+    from akshift import cmd_stack
+    from promotion.automation import open_stack
+    from test_workloads import age_key, workload_set, write_snapshot
+
+    root, project = sandbox_pair["root"], sandbox_pair["project"]
+    other = write_snapshot(root / "untested" / "transformed",
+                           workload_set("promo-app", "app.promo.akshift.dev", greeting="untested"),
+                           age_key(root / "other.key"))
+    prod = open_stack(project, "promo-prod")
+    prod.set_config("akshift:workloads.snapshot", auto.ConfigValue(str(other.root)), path=True)
+    for k, v in pulumi_env.items():
+        monkeypatch.setenv(k, v)
+    app = typer.Typer()
+    cmd_stack.register(app)
+    try:
+        res = CliRunner().invoke(app, ["preview", "--stack", "promo-prod", "--project-dir", str(project.directory)])
+    finally:
+        prod.set_config("akshift:workloads.snapshot", auto.ConfigValue(str(root / "run" / "transformed")), path=True)
+    assert res.exit_code == 1, res.output
+    text = " ".join(res.output.split())
+    assert f"has digest {other.digest}, but workloads.digest pins {sandbox_pair['digest']}" in text
+
+
+@pytest.mark.cluster
+@pytest.mark.engine
+def test_a_verification_older_than_the_last_change_blocks_promotion(sandbox_pair: Any) -> None:
+    from pulumi import automation as auto
+
+    from promotion.automation import open_stack, promote
+
+    project = sandbox_pair["project"]
+    open_stack(project, "promo-test").set_config("akshift:tags.owner", auto.ConfigValue("someone-else"), path=True)
+    _up(project, "promo-test")  # a config change after the verification
+    with pytest.raises(PromotionRefused, match=r"older than its last change: update #\d+ ran with changed configuration"):
+        promote(project, "promo-test", "promo-prod", confirm=lambda p: True)
