@@ -16,7 +16,6 @@ import base64
 import copy
 import dataclasses
 import json
-import re
 import runpy
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
 import stacks
+from stack_files import DELETE, mutate, stack_config
 from stacks import capabilities
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,30 +185,6 @@ def run_main(config: dict[str, Any], **kwargs: Any) -> Recording:
 def _no_engine_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PULUMI_CONFIG", raising=False)
     monkeypatch.delenv("PULUMI_CONFIG_SECRET_KEYS", raising=False)
-
-
-def stack_config(name: str) -> dict[str, Any]:
-    return stacks.read_stack_file(ROOT / "stacks" / f"Pulumi.{name}.yaml")
-
-
-def mutate(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """Copy ``config`` with ``{"networking.mode": "overlay", "network.podSubnet": DELETE}`` applied."""
-    out = copy.deepcopy(config)
-    for path, value in changes.items():
-        head, *rest = re.findall(r"[^.\[\]]+", path)
-        node: Any = out
-        key: Any = f"akshift:{head}"
-        for part in rest:
-            node = node.setdefault(key, {}) if not isinstance(node, list) else node[key]
-            key = int(part) if part.isdigit() else part
-        if value is DELETE:
-            del node[key]
-        else:
-            node[key] = value
-    return out
-
-
-DELETE = object()
 
 
 # --------------------------------------------------------------------------- one test per networking mode

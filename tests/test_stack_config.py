@@ -7,7 +7,6 @@ are all pure, so nothing here needs Pulumi.
 """
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
@@ -16,35 +15,12 @@ from typing import Any
 import pytest
 
 import stacks
+from stack_files import DELETE, mutate, stack_config
 from stacks import capabilities, guards
 from stacks.model import NetworkingMode, NodeDnsCache, Secret
 from stacks.schema import SCHEMA_FILE, render_schema, stack_file_schema
 
 ROOT = Path(__file__).resolve().parents[1]
-DELETE = object()
-
-
-def stack_config(name: str = "test") -> dict[str, Any]:
-    return stacks.read_stack_file(ROOT / "stacks" / f"Pulumi.{name}.yaml")
-
-
-def mutate(config: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """Copy ``config`` with ``{"networking.mode": "overlay", "nodePools[1].count": DELETE}`` applied."""
-    out = copy.deepcopy(config)
-    for path, value in changes.items():
-        head, *rest = re.findall(r"[^.\[\]]+", path)
-        node: Any = out
-        key: Any = f"akshift:{head}"
-        for part in rest:
-            node = node.setdefault(key, {}) if not isinstance(node, list) else node[key]
-            key = int(part) if part.isdigit() else part
-        if value is DELETE:
-            del node[key]
-        elif isinstance(node, list) and key == len(node):
-            node.append(value)
-        else:
-            node[key] = value
-    return out
 
 
 def problems(config: dict[str, Any], **kwargs: Any) -> list[stacks.Problem]:
