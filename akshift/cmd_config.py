@@ -36,6 +36,9 @@ def summary(path: str, cfg: StackConfig) -> str:
     Returns:
         ``OK <path>: cluster …, networking …, N node pools (≤ M nodes), node DNS cache …``.
     """
+    if cfg.cluster.mode == "existing":  # node pools and node DNS belong to whoever created that cluster
+        return (f"OK {path}: existing cluster {cfg.cluster.name} (Kubernetes {cfg.cluster.kubernetes_version}), "
+                f"networking {cfg.networking.mode.value}, protect {'on' if cfg.cluster.protect else 'off'}")
     dns = resolve_node_dns_cache(cfg.dns.node_cache, cfg.networking.mode, cfg.cluster.kubernetes_version)
     return (
         f"OK {path}: cluster {cfg.cluster.name}, networking {cfg.networking.mode.value}, "

@@ -93,3 +93,13 @@ def test_config_command_loads_without_pulumi() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_summary_of_an_existing_cluster_stack_names_no_node_pools() -> None:
+    from typer.testing import CliRunner
+
+    from akshift.cmd_config import app
+
+    result = CliRunner().invoke(app, ["validate", "stacks/Pulumi.sandbox.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "existing cluster green" in result.output and "node pool" not in result.output
