@@ -15,11 +15,13 @@ to ``Pulumi.yaml``), as ``pulumi up`` loads ``__main__.py``.
 """
 from __future__ import annotations
 
+import contextlib
+
 import importlib.util
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +160,20 @@ def _confirm(yes: bool, question: str) -> bool:
     return typer.confirm(question, default=False)
 
 
+@contextlib.contextmanager
+def _engine(events: Any, label: str) -> Iterator[None]:
+    """Run an engine operation with its progress display, turning engine failures into clear exits."""
+    events.start(label, None)
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as e:
+        raise _engine_error(e) from e
+    finally:
+        events.stop()
+
+
 def _engine_error(e: Exception) -> typer.Exit:
     """Map the promotion and engine errors to a message and an exit code."""
     from pulumi import automation as auto
@@ -195,15 +211,9 @@ def preview(stack: str = StackName, project_dir: Path = ProjectDir, allow_cluste
 
     project = _project(project_dir, secrets_provider)
     events = _Events(output)
-    try:
-        events.start(f"preview {stack}", None)
-        with tempfile.TemporaryDirectory(prefix="akshift-plan-") as tmp:
-            p = guarded_preview(open_stack(project, stack, create=True), Path(tmp),
-                                allow_cluster_replacement=allow_cluster_replacement, on_event=events)
-    except Exception as e:
-        events.stop()
-        raise _engine_error(e) from e
-    events.stop()
+    with _engine(events, f"preview {stack}"), tempfile.TemporaryDirectory(prefix="akshift-plan-") as tmp:
+        p = guarded_preview(open_stack(project, stack, create=True), Path(tmp),
+                            allow_cluster_replacement=allow_cluster_replacement, on_event=events)
     if output is Output.json:
         emit_json({"stack": stack, "changes": dict(p.changes),
                    "steps": [{"op": s.op, "type": s.type, "name": s.name} for s in p.changed]})
@@ -229,17 +239,9 @@ def up(stack: str = StackName, project_dir: Path = ProjectDir, yes: bool = Yes,
             events.start(f"up {stack}", len(p.steps))
         return ok
 
-    try:
-        events.start(f"preview {stack}", None)
+    with _engine(events, f"preview {stack}"):
         p, result = guarded_up(open_stack(project, stack, create=True), confirm=confirm,
                                allow_cluster_replacement=allow_cluster_replacement, on_event=events)
-    except typer.Exit:
-        events.stop()
-        raise
-    except Exception as e:
-        events.stop()
-        raise _engine_error(e) from e
-    events.stop()
     if result is None:
         err_console.print(f"not applied: {stack} is unchanged", highlight=False)
         raise typer.Exit(FAILED)
@@ -273,17 +275,9 @@ def promote(source: str = typer.Argument(..., help="the verified stack, e.g. tes
             events.start(f"up {target}", len(p.preview.steps))
         return ok
 
-    try:
-        events.start(f"preview {target}", None)
+    with _engine(events, f"preview {target}"):
         done = automation.promote(project, source, target, confirm=confirm,
                                   allow_cluster_replacement=allow_cluster_replacement, on_event=events)
-    except typer.Exit:
-        events.stop()
-        raise
-    except Exception as e:
-        events.stop()
-        raise _engine_error(e) from e
-    events.stop()
     if done.result is None:
         err_console.print(f"not applied: {target}'s configuration was restored", highlight=False)
         raise typer.Exit(FAILED)

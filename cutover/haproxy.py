@@ -25,19 +25,9 @@ import time
 from pathlib import Path
 
 from cutover.errors import RouterError
+from sandbox.cluster import spawn_owned
 
 MAX_WEIGHT = 256  # HAProxy's limit for absolute weights
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    """A sandbox router must not outlive the process (test run, demo) that started it, even on SIGKILL."""
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:  # not Linux: stop() still stops it on a normal exit
-        pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,8 +149,9 @@ class LocalHaproxy:
         if check.returncode != 0:
             raise RouterError(f"haproxy rejected {self.config_path}: {check.stderr.strip() or check.stdout.strip()}")
         log = open(self.workdir / "haproxy.log", "ab")  # noqa: SIM115 - owned by the child for its lifetime
-        self.proc = subprocess.Popen([exe, "-db", "-f", str(self.config_path)], stdout=log, stderr=log,
-                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        # A sandbox router must not outlive the process (test run, demo) that started it, even on SIGKILL.
+        self.proc = spawn_owned([exe, "-db", "-f", str(self.config_path)], signum=signal.SIGTERM, stdout=log,
+                                stderr=log, stdin=subprocess.DEVNULL)
         log.close()
         api = RuntimeApi(self.cfg.socket, timeout=1.0)
         deadline = time.monotonic() + timeout

@@ -41,8 +41,23 @@ class SandboxError(RuntimeError):
     """A sandbox cluster could not start; the message names the process and its log."""
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def spawn_owned(args: list[str], *, signum: signal.Signals = signal.SIGKILL, **popen: Any) -> subprocess.Popen[bytes]:
+    """Start a process that the kernel signals when its owner dies (``PR_SET_PDEATHSIG``), even by SIGKILL.
+
+    Through util-linux's ``setpriv --pdeathsig`` when present: a ``preexec_fn`` would force a plain
+    fork(), which runs the parent's atfork handlers in the child — and gRPC's (Pulumi loads it into
+    test processes) can abort the child before exec. Without preexec_fn, subprocess uses
+    vfork/posix_spawn and no handler runs. The owner is the spawning *thread*: spawn from a
+    long-lived one.
+    """
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        return subprocess.Popen([setpriv, "--pdeathsig", signum.name.removeprefix("SIG"), "--", *args], **popen)
+
+    def die_with_parent() -> None:  # runs in the child between fork and exec
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
+
+    return subprocess.Popen(args, preexec_fn=die_with_parent, **popen)
 
 
 def free_port() -> int:
@@ -113,8 +128,8 @@ class LocalCluster:
 
     def _spawn(self, name: str, args: list[str]) -> None:
         log = open(self.state_dir / "logs" / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            preexec_fn=_die_with_parent, cwd=self.state_dir)
+        self.procs[name] = spawn_owned(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       cwd=self.state_dir)
         log.close()
 
     def _check_alive(self) -> None:
