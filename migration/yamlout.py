@@ -84,22 +84,15 @@ def scalar(v: Any) -> str:
 def _value(v: Any, indent: int, out: list[str], prefix: str) -> None:
     """Write ``v`` after ``prefix`` (``"key:"`` or ``"-"`` at its indentation)."""
     pad = " " * indent
-    if isinstance(v, dict) and v:
-        if prefix.endswith("-"):
+    if isinstance(v, (dict, list)) and v:
+        write, child = (_mapping, indent + 2) if isinstance(v, dict) else (_sequence, indent)  # indentless lists
+        if prefix.endswith("-"):  # "- " then the first line of the child on the same line
             start = len(out)
-            _mapping(v, indent + 2, out)
+            write(v, indent + 2, out)
             out[start] = prefix + " " + out[start][indent + 2:]
         else:
             out.append(prefix + "\n")
-            _mapping(v, indent + 2, out)
-    elif isinstance(v, list) and v:
-        if prefix.endswith("-"):
-            start = len(out)
-            _sequence(v, indent + 2, out)
-            out[start] = prefix + " " + out[start][indent + 2:]
-        else:
-            out.append(prefix + "\n")
-            _sequence(v, indent, out)  # indentless, as kubectl writes them
+            write(v, child, out)
     elif isinstance(v, dict):
         out.append(prefix + " {}\n")
     elif isinstance(v, list):
