@@ -16,7 +16,8 @@ from typing import Any
 
 import typer
 
-from akshift.output import BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
+from akshift.output import (BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console,
+                            exits_on_error, fail)
 
 Source = typer.Option(None, "--source", help="kubeconfig of the old (kubenet) cluster; only read")
 SourceCtx = typer.Option(None, "--source-context", help="context in the source kubeconfig")
@@ -234,14 +235,11 @@ def _target_stage(stage: str, run: Any, target: Path | None, target_context: str
     tgt = _client(target, target_context, "target", concurrency)
     t0 = time.monotonic()
     try:
-        if not (out / "transformed").exists():
-            _transform(out, tgt, key, False, target_pod_cidr, node_pool_map, output)
-        with _progress(stage, len(Snapshot(out / "transformed").paths()), output) as advance:
-            outcomes = run(tgt, key, advance)
-    except typer.Exit:
-        raise
-    except Exception as e:
-        raise _stage_error(e) from e
+        with exits_on_error(_stage_error):
+            if not (out / "transformed").exists():
+                _transform(out, tgt, key, False, target_pod_cidr, node_pool_map, output)
+            with _progress(stage, len(Snapshot(out / "transformed").paths()), output) as advance:
+                outcomes = run(tgt, key, advance)
     finally:
         tgt.close()
     _write_outcomes(out / f"{stage}.json", outcomes)

@@ -27,7 +27,8 @@ from typing import Any
 
 import typer
 
-from akshift.output import BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
+from akshift.output import (BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console,
+                            exits_on_error, fail)
 
 ProjectDir = typer.Option(None, "--project-dir", help="Pulumi project directory (default: the nearest Pulumi.yaml "
                                                       "at or above the current directory)")
@@ -165,11 +166,8 @@ def _engine(events: Any, label: str) -> Iterator[None]:
     """Run an engine operation with its progress display, turning engine failures into clear exits."""
     events.start(label, None)
     try:
-        yield
-    except typer.Exit:
-        raise
-    except Exception as e:
-        raise _engine_error(e) from e
+        with exits_on_error(_engine_error):
+            yield
     finally:
         events.stop()
 

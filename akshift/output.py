@@ -10,8 +10,10 @@ codes, so scripts can rely on them:
 """
 from __future__ import annotations
 
+import contextlib
 import enum
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -39,3 +41,15 @@ def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
     """Print one clear error line to stderr and return the Exit to raise."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def exits_on_error(to_exit: Callable[[Exception], typer.Exit]) -> Iterator[None]:
+    """Turn an exception from a stage or the engine into the command's exit (``to_exit`` maps it);
+    an Exit raised on purpose passes through."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as e:
+        raise to_exit(e) from e

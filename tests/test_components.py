@@ -163,17 +163,22 @@ def run(program: Callable[[], Any], *, config: dict[str, Any] | None = None,
     return Recording(items, exports)
 
 
+def run_main_capturing(exported: dict[str, Any]) -> None:
+    """Run the real ``__main__.py``, collecting what it exports into ``exported``."""
+    original = pulumi.export
+    pulumi.export = lambda k, v: exported.__setitem__(k, v)  # type: ignore[assignment]
+    try:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    finally:
+        pulumi.export = original  # type: ignore[assignment]
+
+
 def run_main(config: dict[str, Any], **kwargs: Any) -> Recording:
     """Run the real ``__main__.py`` with ``config`` as the stack's engine config."""
     exported: dict[str, Any] = {}
 
     def program() -> Any:
-        original = pulumi.export
-        pulumi.export = lambda k, v: exported.__setitem__(k, v)  # type: ignore[assignment]
-        try:
-            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        finally:
-            pulumi.export = original  # type: ignore[assignment]
+        run_main_capturing(exported)
         return pulumi.Output.all(**exported).apply(lambda v: exported.update(v))
 
     rec = run(program, config=config, **kwargs)
@@ -473,16 +478,7 @@ def test_service_principal_mode_sends_the_secret_and_exports_its_expiry() -> Non
     pulumi.runtime.set_all_config({k: json.dumps(v) if isinstance(v, (dict, list)) else str(v) for k, v in config.items()},
                                   ["akshift:servicePrincipalClientSecret"])
     exported: dict[str, Any] = {}
-
-    def program() -> None:
-        original = pulumi.export
-        pulumi.export = lambda k, v: exported.__setitem__(k, v)  # type: ignore[assignment]
-        try:
-            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        finally:
-            pulumi.export = original  # type: ignore[assignment]
-
-    pulumi.runtime.test(program)()
+    pulumi.runtime.test(lambda: run_main_capturing(exported))()
     mc_inputs = mocks.inputs[("azure-native:containerservice:ManagedCluster", "aks-cluster")]
     assert mc_inputs["servicePrincipalProfile"] == {"clientId": "11111111-1111-1111-1111-111111111111", "secret": "s3cr3t"}
     assert _secret_on_path(mocks.raw_inputs[("azure-native:containerservice:ManagedCluster", "aks-cluster")],
