@@ -76,8 +76,8 @@ def _kube_spec(path: Path | None, context: str | None) -> dict[str, Any] | None:
 
 
 def _kube(spec: dict[str, Any] | None, which: str) -> Any:
-    from migration.errors import ApiError, KubeconfigError
-    from migration.kube import KubeClient
+    from kube.errors import ApiError, KubeconfigError
+    from kube.client import KubeClient
 
     if not spec:
         return None
@@ -157,7 +157,8 @@ def _errors(e: Exception, store: Any = None) -> typer.Exit:
         return fail(f"{e}{hint}", ENVIRONMENT)
     if isinstance(e, RefusedError):
         return fail(str(e), FAILED)
-    from migration.errors import ApiError, MigrationError
+    from kube.errors import ApiError
+    from migration.errors import MigrationError
 
     if isinstance(e, ApiError) and (e.status == 0 or e.status >= 500):
         return fail(f"{e}{hint}", ENVIRONMENT)

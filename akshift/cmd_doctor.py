@@ -88,8 +88,8 @@ def _arm(path: Path | None, azure_id: str | None) -> Any:
 
 def _collect(kubeconfig: Path, context: str | None) -> Any:
     from doctor import collect
-    from migration.errors import ApiError, KubeconfigError
-    from migration.kube import KubeClient
+    from kube.errors import ApiError, KubeconfigError
+    from kube.client import KubeClient
 
     try:
         client = KubeClient.from_kubeconfig(kubeconfig, context, retries=3)

@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
 # -- plumbing --------------------------------------------------------------------
 
 def _client(path: Path | None, context: str | None, which: str, concurrency: int = 16) -> Any:
-    from migration.errors import ApiError, KubeconfigError
-    from migration.kube import KubeClient
+    from kube.errors import ApiError, KubeconfigError
+    from kube.client import KubeClient
 
     if path is None:
         raise fail(f"--{which} is required: the {which} cluster's kubeconfig")
@@ -104,7 +104,8 @@ def _progress(label: str, total: int | None, output: Output) -> Iterator[Any]:
 
 
 def _stage_error(e: Exception) -> typer.Exit:
-    from migration.errors import ApiError, MigrationError, SecretKeyError
+    from kube.errors import ApiError
+    from migration.errors import MigrationError, SecretKeyError
 
     if isinstance(e, SecretKeyError):
         return fail(str(e), BAD_INPUT)

@@ -62,7 +62,7 @@ def up(
 def status(output: Output = OutputOption) -> None:
     """Show whether the sandbox runs, and each cluster's readiness and node count."""
     from migration.errors import MigrationError
-    from migration.kube import KubeClient
+    from kube.client import KubeClient
     from sandbox import manage
     from sandbox.cluster import ready_nodes
 

@@ -10,14 +10,13 @@ options, prompts, progress, exit codes (akshift.output: 0 applied or nothing to
 do, 1 refused / declined / failed, 2 bad input, 3 environment).
 
 Pulumi and the program are imported when a command runs, not when the CLI
-starts. The program is loaded from the project directory (``program.py`` next
-to ``Pulumi.yaml``), as ``pulumi up`` loads ``__main__.py``.
+starts. The program is :func:`akshift.program.main`, the function ``__main__.py``
+runs, given the project directory (where ``Pulumi.yaml`` and ``stacks/`` are).
 """
 from __future__ import annotations
 
 import contextlib
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -61,14 +60,10 @@ def find_project(start: Path) -> Path | None:
 
 
 def _load_program(directory: Path) -> Callable[[], None]:
-    path = directory / "program.py"
-    if not path.is_file():
-        raise fail(f"{directory} has no program.py; run from the akshift project or pass --project-dir", BAD_INPUT)
-    spec = importlib.util.spec_from_file_location("akshift_project_program", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return lambda: module.main(directory)
+    """The project's Pulumi program (the same :func:`akshift.program.main` as ``__main__.py``), for ``directory``."""
+    from akshift import program
+
+    return lambda: program.main(directory)
 
 
 def _pulumi_cli() -> tuple[Path | None, dict[str, str]]:
@@ -86,9 +81,9 @@ def _pulumi_cli() -> tuple[Path | None, dict[str, str]]:
 
 
 def _project(project_dir: Path | None, secrets_provider: str | None) -> Any:
-    from promotion.automation import Project
-    from promotion.backend import resolve_backend
-    from promotion.errors import BackendSetupError
+    from deploy.automation import Project
+    from deploy.backend import resolve_backend
+    from deploy.errors import BackendSetupError
 
     directory = project_dir.resolve() if project_dir else find_project(Path.cwd())
     if directory is None or not (directory / "Pulumi.yaml").is_file():
@@ -176,7 +171,7 @@ def _engine_error(e: Exception) -> typer.Exit:
     """Map the promotion and engine errors to a message and an exit code."""
     from pulumi import automation as auto
 
-    from promotion.errors import BackendSetupError, PromotionError
+    from deploy.errors import BackendSetupError, PromotionError
 
     if isinstance(e, BackendSetupError):
         return fail(str(e), ENVIRONMENT)
@@ -205,7 +200,7 @@ def preview(stack: str = StackName, project_dir: Path = ProjectDir, allow_cluste
     """Preview a stack behind the project's guards (no changes are made)."""
     import tempfile
 
-    from promotion.automation import guarded_preview, open_stack
+    from deploy.automation import guarded_preview, open_stack
 
     project = _project(project_dir, secrets_provider)
     events = _Events(output)
@@ -224,7 +219,7 @@ def up(stack: str = StackName, project_dir: Path = ProjectDir, yes: bool = Yes,
        allow_cluster_replacement: bool = AllowReplace, secrets_provider: str = SecretsProvider,
        output: Output = OutputOption) -> None:
     """Preview behind the guards, confirm, then apply exactly the previewed plan, with progress."""
-    from promotion.automation import guarded_up, open_stack
+    from deploy.automation import guarded_up, open_stack
 
     project = _project(project_dir, secrets_provider)
     events = _Events(output)
@@ -255,7 +250,7 @@ def promote(source: str = typer.Argument(..., help="the verified stack, e.g. tes
             project_dir: Path = ProjectDir, yes: bool = Yes, allow_cluster_replacement: bool = AllowReplace,
             secrets_provider: str = SecretsProvider, output: Output = OutputOption) -> None:
     """Carry what was verified on SOURCE to TARGET: pin its versions and snapshot digest, preview, confirm, up."""
-    from promotion import automation
+    from deploy import automation
 
     project = _project(project_dir, secrets_provider)
     events = _Events(output)

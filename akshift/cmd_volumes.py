@@ -22,7 +22,6 @@ actions in :mod:`migration.volume_move`; this module is the shell.
 from __future__ import annotations
 
 import enum
-import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -113,13 +112,14 @@ def plan(out: Path = Out, target: Path = Target, target_context: str = TargetCtx
 
 
 def _disk_mover(kind: Mover, out: Path) -> Any:
-    from migration.volume_move import FakeAzureDiskMover, PulumiDiskMover
+    from migration.volume_move import PulumiDiskMover
+    from sandbox.disk_mover import FakeAzureDiskMover
 
     if kind is Mover.sandbox:
         return FakeAzureDiskMover()
-    # Loaded by name, as `akshift up` loads program.py: the CLI never imports the Azure SDK at
-    # start-up, and the layer contract (only components import pulumi_azure_native) holds.
-    component = importlib.import_module("components.volume_move")
+    # Imported here, not at the top: the CLI does not load the Azure SDK at start-up.
+    from components import volume_move as component
+
     (out / "pulumi").mkdir(parents=True, exist_ok=True)  # a file:// backend must exist before login
     return PulumiDiskMover(component.program, backend_url=f"file://{(out / 'pulumi').resolve()}",
                            env=dict(os.environ), on_output=lambda line: err_console.print(line, end="",
@@ -134,7 +134,8 @@ def move(source: Path = Source, source_context: str = SourceCtx, target: Path = 
     """Stop writers (with --quiesce-source), copy disks, put static PVs on the target; resumable."""
     import orjson
 
-    from migration.errors import ApiError, MigrationError, PlanError
+    from kube.errors import ApiError
+    from migration.errors import MigrationError, PlanError
     from migration.volume_move import MOVE_REPORT, STATE_FILE, VolumeState, move_volumes, read_plan
 
     src = _client(source, source_context, "source")

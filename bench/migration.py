@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from migration.kube import KubeClient  # noqa: E402
+from kube.client import KubeClient  # noqa: E402
 from migration.snapshot import SnapshotWriter  # noqa: E402
 from migration.secrets import SecretKey  # noqa: E402
 from sandbox.cluster import LocalCluster, binary  # noqa: E402

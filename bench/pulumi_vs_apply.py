@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from migration import stages  # noqa: E402
-from migration.kube import KubeClient  # noqa: E402
+from kube.client import KubeClient  # noqa: E402
 from migration.snapshot import Snapshot, SnapshotWriter  # noqa: E402
 from sandbox import build  # noqa: E402
 from sandbox.cluster import LocalCluster  # noqa: E402
@@ -86,7 +86,7 @@ def time_apply(snap: Snapshot, work: Path) -> dict[str, Any]:
 def time_pulumi(snap: Snapshot, work: Path, parallel: int | None) -> dict[str, Any]:
     from pulumi import automation as auto
 
-    import program
+    from akshift import program
 
     env = engine_env(work / "pulumi")
     project = work / "project"

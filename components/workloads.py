@@ -52,9 +52,8 @@ from typing import Any
 
 import pulumi
 
-from migration.applier import object_key
-from migration.findings import group_of
-from migration.order import apply_tiers, tier, tier_name
+from kube.objects import ObjectRef, group_of, is_secret
+from kube.order import apply_tiers, tier, tier_name
 
 TOKEN = "akshift:index:MigratedWorkloads"
 
@@ -78,18 +77,13 @@ def logical_name(obj: Mapping[str, Any]) -> str:
     Returns:
         The suffix, e.g. ``apps/Deployment/shop/web`` or ``core/Namespace//shop``.
     """
-    return object_key(dict(obj)).replace("%", "%25").replace("::", "%3A%3A")
+    return ObjectRef.of(obj).key.replace("%", "%25").replace("::", "%3A%3A")
 
 
 def type_token(obj: Mapping[str, Any]) -> str:
     """The Kubernetes provider's type token of an object: ``kubernetes:<group or core>/<version>:<Kind>``."""
     group, _, version = str(obj["apiVersion"]).rpartition("/")
     return f"kubernetes:{group or 'core'}/{version}:{obj['kind']}"
-
-
-def is_secret(obj: Mapping[str, Any]) -> bool:
-    """Whether an object is a core Secret."""
-    return obj.get("apiVersion") == "v1" and obj.get("kind") == "Secret"
 
 
 def resource_inputs(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,7 +170,7 @@ class MigratedWorkloadsArgs:
     """Inputs of :class:`MigratedWorkloads`.
 
     Attributes:
-        objects: The transformed snapshot's objects, Secrets decrypted (``promotion.artifacts.load_workloads``).
+        objects: The transformed snapshot's objects, Secrets decrypted (``deploy.artifacts.load_workloads``).
         digest: The snapshot's digest, exported so promotion can pin it.
     """
 

@@ -20,7 +20,7 @@ Why it is a package of its own, shaped as it is:
 * :mod:`cutover.runner` wires these together for the CLI (``akshift cutover``,
   ``rollback``, ``decommission``).
 
-It talks to Kubernetes only through :class:`migration.kube.KubeClient` and never
+It talks to Kubernetes only through :class:`kube.client.KubeClient` and never
 imports ``components`` or ``pulumi_azure_native``: Azure resources are declared
 by ``components.traffic.TrafficSwitch``; this package only changes stack config.
 """

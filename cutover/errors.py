@@ -8,23 +8,17 @@ migration engine's errors.
 """
 from __future__ import annotations
 
+from errors import AkshiftError, ErrorKind
 
-class CutoverError(Exception):
-    """Base of every error the cutover raises on purpose.
 
-    Attributes:
-        message: what went wrong.
-        fix: what the user should do, ``""`` when the message already says it.
-    """
-
-    def __init__(self, message: str, *, fix: str = "") -> None:
-        super().__init__(f"{message} — fix: {fix}" if fix else message)
-        self.message = message
-        self.fix = fix
+class CutoverError(AkshiftError):
+    """Base of every error the cutover raises on purpose (message, fix, kind: see :mod:`errors`)."""
 
 
 class PlanError(CutoverError):
     """The requested cutover is malformed: steps, hold time, gate specs or names (bad input)."""
+
+    kind = ErrorKind.BAD_INPUT
 
 
 class PreflightError(CutoverError):
@@ -35,6 +29,8 @@ class PreflightError(CutoverError):
             not only the first failure).
     """
 
+    kind = ErrorKind.BAD_INPUT
+
     def __init__(self, message: str, *, fix: str = "", checks: tuple[dict[str, object], ...] = ()) -> None:
         super().__init__(message, fix=fix)
         self.checks = checks
@@ -42,6 +38,8 @@ class PreflightError(CutoverError):
 
 class StateError(CutoverError):
     """The persisted cutover state is missing, unreadable, or does not match the request."""
+
+    kind = ErrorKind.BAD_INPUT
 
 
 class RouterError(CutoverError):
@@ -51,6 +49,8 @@ class RouterError(CutoverError):
         retryable: whether trying again unchanged may succeed (a busy stack, a socket timeout).
     """
 
+    kind = ErrorKind.ENVIRONMENT
+
     def __init__(self, message: str, *, fix: str = "", retryable: bool = False) -> None:
         super().__init__(message, fix=fix)
         self.retryable = retryable
@@ -58,6 +58,8 @@ class RouterError(CutoverError):
 
 class FreezeError(CutoverError):
     """Blue could not be frozen or unfrozen, or the freeze is not effective."""
+
+    kind = ErrorKind.ENVIRONMENT
 
 
 class RefusedError(CutoverError):

@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cutover.errors import FreezeError
-from migration.errors import ApiError
-from migration.kube import KubeClient
+from kube.errors import ApiError
+from kube.client import KubeClient
 
 FIELD_MANAGER = "akshift-cutover"
 API_VERSION = "admissionregistration.k8s.io/v1"

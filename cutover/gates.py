@@ -36,7 +36,7 @@ from cutover.engine import GateResult
 from cutover.errors import PlanError
 from cutover.plan import parse_duration
 from migration.errors import MigrationError
-from migration.verify import is_ready
+from kube.objects import is_ready
 
 READY_KINDS = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
 

@@ -4,7 +4,7 @@ Why a package of its own: it reads two inputs nobody else in the project
 reads — the cluster's ARM description (``az aks show``) and a live cluster's
 DNS, proxy and API-version set-up — and it decides something nobody else
 decides (in-place update or new cluster). It sits beside ``migration`` (whose
-:class:`~migration.kube.KubeClient` it uses to read, never to write) and
+:class:`~kube.client.KubeClient` it uses to read, never to write) and
 ``stacks`` (whose model describes the target); it imports neither Pulumi nor
 ``components`` except :func:`doctor.execute.refresh_stack`, which imports the
 Pulumi Automation API when ``--execute`` runs.

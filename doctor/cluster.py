@@ -2,7 +2,7 @@
 
 Why shaped so: the checks are pure functions over :class:`ClusterObjects`, so
 they are tested with small object builders and no cluster; only
-:func:`collect` talks to the API server, through :class:`migration.kube.KubeClient`
+:func:`collect` talks to the API server, through :class:`kube.client.KubeClient`
 (the project's only Kubernetes client), and it never writes. It keeps what
 the checks need and drops the rest while streaming, so memory stays bounded on
 a cluster of 50,000 objects: pods are trimmed to their DNS settings, Services
@@ -18,9 +18,11 @@ import json
 from collections import Counter
 from typing import Any
 
-from migration.discovery import NOT_INVENTORIED, iter_objects, listable_types
-from migration.errors import ApiError, InventoryError, ObjectRef
-from migration.kube import KubeClient
+from kube.discovery import NOT_INVENTORIED, iter_objects, listable_types
+from kube.errors import ApiError
+from kube.objects import ObjectRef
+from migration.errors import InventoryError
+from kube.client import KubeClient
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 

@@ -10,12 +10,14 @@ that failed (1). A malformed ARM description is usually wrong in several places,
 """
 from __future__ import annotations
 
+from errors import AkshiftError, ErrorKind
+
 import dataclasses
 from collections.abc import Iterable
 
 
-class DoctorError(Exception):
-    """Base of every error the doctor raises on purpose."""
+class DoctorError(AkshiftError):
+    """Base of every error the doctor raises on purpose (message, fix, kind: see :mod:`errors`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +37,8 @@ class ArmProblem:
 class ArmError(DoctorError):
     """An ARM description (``az aks show`` JSON) that cannot be read; names the file and every key."""
 
+    kind = ErrorKind.BAD_INPUT
+
     def __init__(self, source: str, problems: Iterable[ArmProblem]):
         self.source = source
         self.problems = tuple(problems)
@@ -46,6 +50,8 @@ class ArmError(DoctorError):
 class AzureUnavailable(DoctorError):
     """The Azure SDK is not installed or no credentials were found: nothing was read or changed in Azure."""
 
+    kind = ErrorKind.ENVIRONMENT
+
 
 class StepFailed(DoctorError):
     """A step of ``--execute`` failed (Azure refused an update, Pulumi's refresh or preview failed); names the step."""
@@ -54,6 +60,10 @@ class StepFailed(DoctorError):
 class UnsupportedTarget(DoctorError):
     """The target stack does not declare a cluster to compare with (``cluster.mode: existing``); names the key."""
 
+    kind = ErrorKind.BAD_INPUT
+
 
 class ExecutionRefused(DoctorError):
     """``akshift strategy --execute`` was asked for something it will not do (a blue-green plan, manual steps left)."""
+
+    kind = ErrorKind.BAD_INPUT

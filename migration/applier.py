@@ -30,26 +30,14 @@ from typing import Any
 
 import orjson
 
-from migration.errors import ApiError
-from migration.kube import KubeClient, ref_of
+from kube.errors import ApiError
+from kube.client import KubeClient
+from kube.objects import ObjectRef
 
 FIELD_MANAGER = "akshift"
 
 # Fields the server owns or rewrites on every object; never part of a comparison.
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
-
-
-def object_key(obj: dict[str, Any]) -> str:
-    """Stable identity across clusters: ``group/Kind/namespace/name`` (group "core" for the legacy group).
-
-    >>> object_key({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "shop", "name": "web"}})
-    'apps/Deployment/shop/web'
-    >>> object_key({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
-    'core/Namespace//shop'
-    """
-    group = obj["apiVersion"].rpartition("/")[0] or "core"
-    md = obj.get("metadata", {})
-    return f"{group}/{obj['kind']}/{md.get('namespace', '')}/{md['name']}"
 
 
 def digest(obj: dict[str, Any]) -> str:
@@ -88,7 +76,8 @@ class Outcome:
 def plan_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str = FIELD_MANAGER,
                 force_conflicts: bool = False) -> Outcome:
     """Classify one object against the target with a server-side dry run (nothing is written)."""
-    key, ref = object_key(obj), ref_of(obj)
+    r = ObjectRef.of(obj)
+    key, ref = r.key, str(r)
     try:
         live = client.read(obj)
         dry = client.apply(obj, field_manager=field_manager, force=force_conflicts, dry_run=True)
@@ -148,7 +137,8 @@ def apply_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str 
     server's own ``Date`` header, so client clock skew does not matter), else
     ``unchanged``: a no-op apply is not persisted and keeps the old time.
     """
-    key, ref, dig = object_key(obj), ref_of(obj), digest(obj)
+    r = ObjectRef.of(obj)
+    key, ref, dig = r.key, str(r), digest(obj)
     meta: dict[str, Any] = {}
     try:
         after = _apply_settling(client, obj, field_manager, force_conflicts, meta)
@@ -236,8 +226,9 @@ def run_tiers(
         for tier in tiers:
             todo = []
             for obj in tier:
-                if journal and journal.finished(object_key(obj), digest(obj)):
-                    o = Outcome(object_key(obj), ref_of(obj), "skipped", "finished by an earlier run", digest=digest(obj))
+                if journal and journal.finished(ObjectRef.of(obj).key, digest(obj)):
+                    r = ObjectRef.of(obj)
+                    o = Outcome(r.key, str(r), "skipped", "finished by an earlier run", digest=digest(obj))
                     outcomes.append(o)
                     if on_done:
                         on_done(o)

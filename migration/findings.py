@@ -28,7 +28,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from migration.errors import ObjectRef
+from kube.objects import ObjectRef, Tokens, all_containers, controller_owner, group_of, pod_specs, ptr
 
 if TYPE_CHECKING:  # only for annotations: transforms import this module
     from migration.transforms.context import TransformContext
@@ -118,67 +118,6 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
 # Object-walking helpers shared with the transform rules.
 # --------------------------------------------------------------------------
 
-Tokens = tuple[str | int, ...]
-
-
-def ptr(*tokens: str | int) -> str:
-    """A JSON pointer (RFC 6901) from path tokens, escaping ``~`` and ``/``.
-
-    >>> ptr("metadata", "annotations", "kubernetes.io/psp")
-    '/metadata/annotations/kubernetes.io~1psp'
-    """
-    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens)
-
-
-def group_of(obj: Mapping[str, Any]) -> str:
-    """API group of an object (``""`` for the core group)."""
-    return (obj.get("apiVersion") or "").rpartition("/")[0]
-
-
-def controller_owner(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The ownerReference marked ``controller: true``, if any."""
-    for owner in (obj.get("metadata") or {}).get("ownerReferences") or ():
-        if owner.get("controller") is True:
-            return owner
-    return None
-
-
-def pod_specs(obj: Mapping[str, Any]) -> Iterator[tuple[Tokens, dict[str, Any]]]:
-    """Every pod spec an object carries, with its path tokens.
-
-    Knows Pods, PodTemplates and CronJobs; any other object with
-    ``spec.template.spec.containers`` (Deployments, StatefulSets, DaemonSets,
-    ReplicaSets, Jobs, and custom resources shaped alike such as Argo Rollouts)
-    is treated as a pod template holder.
-
-    Args:
-        obj: any Kubernetes object.
-
-    Yields:
-        ``(tokens, pod_spec)``; ``tokens`` points at the pod spec.
-    """
-    kind = obj.get("kind")
-    if kind == "Pod" and group_of(obj) == "":
-        paths: tuple[Tokens, ...] = (("spec",),)
-    elif kind == "PodTemplate":
-        paths = (("template", "spec"),)
-    elif kind == "CronJob":
-        paths = (("spec", "jobTemplate", "spec", "template", "spec"),)
-    else:
-        paths = (("spec", "template", "spec"),)
-    for tokens in paths:
-        node: Any = obj
-        for t in tokens:
-            node = node.get(t) if isinstance(node, Mapping) else None
-        if isinstance(node, dict) and (kind in ("Pod", "PodTemplate", "CronJob") or "containers" in node):
-            yield tokens, node
-
-
-def all_containers(pod_spec: Mapping[str, Any]) -> Iterator[tuple[Tokens, dict[str, Any]]]:
-    """Containers and init containers of a pod spec, with tokens relative to it."""
-    for field in ("initContainers", "containers"):
-        for i, c in enumerate(pod_spec.get(field) or ()):
-            yield (field, i), c
 
 
 # Labels AKS puts on nodes naming their pool. ``agentpool`` is the legacy one,

@@ -25,7 +25,9 @@ from typing import Any
 
 import orjson
 
-from migration.errors import MigrationError, ObjectRef
+from kube.objects import ObjectRef
+from errors import AkshiftError
+from kube.errors import ApiError
 from migration.findings import Finding, Severity, sort_findings
 
 
@@ -88,12 +90,12 @@ class Results:
     def add_error(self, ref: ObjectRef, error: BaseException) -> None:
         """Record a failure from an exception (its message, its retryability).
 
-        A :class:`migration.errors.MigrationError` already names its object, so
+        An :class:`errors.AkshiftError` already names its object, so
         its bare ``message`` and ``fix`` are used to avoid repeating the ref.
         """
-        if isinstance(error, MigrationError):
+        if isinstance(error, AkshiftError):
             text = f"{error.message} — fix: {error.fix}" if error.fix else error.message
-            self.add(ref, Status.FAILED, text, retryable=bool(error.retryable))
+            self.add(ref, Status.FAILED, text, retryable=isinstance(error, ApiError) and error.retryable)
         else:
             self.add(ref, Status.FAILED, f"{error.__class__.__name__}: {error}")
 

@@ -53,14 +53,14 @@ from typing import Any
 import orjson
 import yaml
 
-from migration.errors import InventoryError, ObjectRef
+from kube.objects import CLUSTER_DIR, ObjectRef, is_secret
+from migration.errors import InventoryError, SnapshotInputError
 from migration import yamlout
-from migration.findings import Finding, group_of
+from migration.findings import Finding
 from migration.secrets import SecretKey, decrypt_bundle, encrypt_bundle, require_key
 
 FORMAT = "akshift.snapshot/v1"
 STAGES = ("snapshot", "transformed")
-CLUSTER_DIR = "_cluster"
 INDEX = "index.json"
 SECRETS_BUNDLE = "secrets.age"
 PATCHES = "patches.jsonl"
@@ -82,43 +82,6 @@ def dump_yaml(obj: Mapping[str, Any]) -> bytes:
 def load_yaml(data: bytes | str) -> Any:
     """Parse one YAML document with the safe (C when available) loader."""
     return yaml.load(data, Loader=_Loader)
-
-
-def _segment(value: str, what: str, ref: ObjectRef) -> str:
-    # Kubernetes validates names as path segments (no '/', not '.' or '..'); check anyway
-    # because a path escaping the snapshot directory would be a security bug.
-    if not value or value in (".", "..") or "/" in value or "\0" in value or "\\" in value:
-        raise InventoryError(f"{what} {value!r} cannot be used as a file name", ref=ref,
-                             fix="exclude this object; Kubernetes should not have accepted the name")
-    return value
-
-
-def kind_dir(obj: Mapping[str, Any]) -> str:
-    """``<group or core>.<Kind>`` — the directory of an object's kind."""
-    return f"{group_of(obj) or 'core'}.{obj.get('kind')}"
-
-
-def object_path(obj: Mapping[str, Any]) -> str:
-    """The snapshot-relative path of an object.
-
-    Args:
-        obj: a Kubernetes object dict.
-
-    Returns:
-        ``<namespace or _cluster>/<group or core>.<Kind>/<name>.yaml``.
-
-    Raises:
-        InventoryError: the namespace, kind or name cannot be a file name.
-    """
-    ref = ObjectRef.of(obj)
-    meta = obj.get("metadata") or {}
-    ns = _segment(meta["namespace"], "namespace", ref) if meta.get("namespace") else CLUSTER_DIR
-    return f"{ns}/{_segment(kind_dir(obj), 'kind', ref)}/{_segment(meta.get('name') or '', 'name', ref)}.yaml"
-
-
-def is_secret(obj: Mapping[str, Any]) -> bool:
-    """Whether an object is a core Secret (routed to the encrypted bundle)."""
-    return obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
 
 
 def _redact_ops(ops: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -173,7 +136,7 @@ class SnapshotWriter:
             require_key(secret_key)
         self.root = Path(root)
         if self.root.exists() and not overwrite:
-            raise InventoryError(f"{self.root} already exists", fix="pass --overwrite to replace it")
+            raise SnapshotInputError(f"{self.root} already exists", fix="pass --overwrite to replace it")
         self.root.parent.mkdir(parents=True, exist_ok=True)
         self.stage = stage
         self.overwrite = overwrite
@@ -216,11 +179,11 @@ class SnapshotWriter:
         Raises:
             InventoryError: the object cannot be named as a file, or its path was already written.
         """
-        path = object_path(obj)
+        path = ObjectRef.of(obj).path
         if path in self._files or path in self._secrets or path in self._secrets_excluded:
             raise InventoryError(f"{path} written twice", ref=ObjectRef.of(obj),
                                  fix="list each resource at one version only")
-        self._by_kind[kind_dir(obj)] += 1
+        self._by_kind[ObjectRef.of(obj).kind_dir] += 1
         self._by_namespace[path.split("/", 1)[0]] += 1
         if is_secret(obj):
             if self._exclude_secrets:
@@ -404,7 +367,7 @@ class Snapshot:
         try:
             self.index: dict[str, Any] = orjson.loads((self.root / INDEX).read_bytes())
         except FileNotFoundError as e:
-            raise InventoryError(f"{self.root} has no {INDEX}: not a snapshot, or an interrupted one",
+            raise SnapshotInputError(f"{self.root} has no {INDEX}: not a snapshot, or an interrupted one",
                                  fix="re-run the stage that writes it") from e
         except orjson.JSONDecodeError as e:
             raise InventoryError(f"{self.root / INDEX} is not valid JSON", fix="re-run the stage that writes it") from e
@@ -515,6 +478,5 @@ class Snapshot:
 
 __all__ = [
     "CLUSTER_DIR", "EXCLUDED", "FINDINGS", "FORMAT", "INDEX", "PATCHES", "SECRETS_BUNDLE",
-    "Snapshot", "SnapshotWriter", "dump_yaml", "stage_dir", "is_secret", "kind_dir", "load_yaml",
-    "object_path",
+    "Snapshot", "SnapshotWriter", "dump_yaml", "stage_dir", "load_yaml",
 ]

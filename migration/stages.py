@@ -19,24 +19,25 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from migration.applier import FIELD_MANAGER, Journal, Outcome, apply_object, digest, object_key, plan_object, run_tiers
-from migration.discovery import iter_objects, listable_types
-from migration.errors import InventoryError, MigrationError, ObjectRef
+from migration.applier import FIELD_MANAGER, Journal, Outcome, apply_object, digest, plan_object, run_tiers
+from kube.discovery import iter_objects, listable_types
+from kube.objects import ObjectRef
+from migration.errors import InventoryError, MigrationError
 from migration.findings import Finding, Severity
-from migration.kube import KubeClient, ref_of
-from migration.order import apply_tiers
+from kube.client import KubeClient
+from kube.order import apply_tiers
 from migration.report import Results, Status, render_json, render_markdown
 from migration.secrets import SecretKey
-from migration.snapshot import Snapshot, SnapshotWriter, object_path
+from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext, served_with_crds
 from migration.transforms.stage import transform_snapshot as run_transform_stage
-from migration.verify import WORKLOAD_KINDS, is_ready, verify_object, workload_ready
+from migration.verify import verify_object, workload_ready
+from kube.objects import WORKLOAD_KINDS, is_ready
 
 Progress = Callable[[int], None]
 
@@ -72,13 +73,13 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
     with SnapshotWriter(out, stage="snapshot", secret_key=secret_key, exclude_secrets=exclude_secrets,
                         overwrite=overwrite) as writer:
         types = listable_types(source, kinds)
-        seen: set[str] = set()
+        seen: set[ObjectRef] = set()
         for _res, obj in iter_objects(source, types, namespaces=namespaces, label_selector=label_selector,
                                       concurrency=concurrency, errors=errors):
-            path = object_path(obj)
-            if path in seen:  # a list restarted after an expired continue token repeats objects
+            ref = ObjectRef.of(obj)
+            if ref in seen:  # a list restarted after an expired continue token repeats objects
                 continue
-            seen.add(path)
+            seen.add(ref)
             writer.write(obj)
             count += 1
             progress(1)
@@ -207,13 +208,13 @@ def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | N
     def step(obj: dict[str, Any]) -> Outcome:
         # The server cannot dry-run into a namespace or a type that does not exist yet; when this
         # plan creates them, the object is a create validated at apply time, and says so.
-        group = obj["apiVersion"].rpartition("/")[0]
-        ns = obj.get("metadata", {}).get("namespace")
+        ref = ObjectRef.of(obj)
+        group, ns = ref.group, ref.namespace
         if (group, obj["kind"]) not in served and f"{group}/{obj['kind']}" in planned_crds:
-            return Outcome(object_key(obj), ref_of(obj), "create",
+            return Outcome(ref.key, str(ref), "create",
                            "not dry-run: its CustomResourceDefinition is created first by this plan", digest=digest(obj))
         if ns and ns not in existing_ns and ns in planned_ns:
-            return Outcome(object_key(obj), ref_of(obj), "create",
+            return Outcome(ref.key, str(ref), "create",
                            f"not dry-run: namespace {ns} is created first by this plan", digest=digest(obj))
         return plan_object(target, obj, force_conflicts=force_conflicts)
 
@@ -258,21 +259,21 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
 
     source = Snapshot(snapshot_dir)
     transformed = Snapshot(transformed_dir)
-    excluded = {json.dumps(e["ref"], sort_keys=True): e for e in transformed.excluded()}
+    excluded = {ObjectRef(**e["ref"]): e for e in transformed.excluded()}
     results = Results()
-    desired = {str(ObjectRef.of(o)): o for o in transformed.objects(secret_key=secret_key)}
+    desired = {ObjectRef.of(o): o for o in transformed.objects(secret_key=secret_key)}
     unaccounted: list[str] = []
     for path in source.paths():
-        ref = _ref_from_path(path)
-        if str(ref) in desired:
+        ref = ObjectRef.from_path(path)
+        if ref in desired:
             continue
-        if json.dumps(ref.to_dict(), sort_keys=True) in excluded:
-            e = excluded[json.dumps(ref.to_dict(), sort_keys=True)]
+        if ref in excluded:
+            e = excluded[ref]
             results.add(ref, Status.EXCLUDED, f"{e['rule']}: {e['reason']}")
             continue
         unaccounted.append(path)
     for path in source.index.get("secrets_excluded", []):
-        results.add(_ref_from_path(path), Status.EXCLUDED, "Secret left out at inventory (--exclude-secrets)")
+        results.add(ObjectRef.from_path(path), Status.EXCLUDED, "Secret left out at inventory (--exclude-secrets)")
 
     def check(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str] | MigrationError]:
         try:
@@ -295,17 +296,9 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
         if any(f"/{g}.{k}/" in path for g, k in WORKLOAD_KINDS):
             obj = source.read(path)
             if is_ready(obj):
-                source_ready.add(ref_of(obj))
+                source_ready.add(str(ObjectRef.of(obj)))
     not_ready = workload_ready(target, list(desired.values()), source_ready=source_ready, timeout=ready_timeout)
     return VerifyReport(results, unaccounted, not_ready)
-
-
-def _ref_from_path(path: str) -> ObjectRef:
-    """Invert snapshot.object_path: ``<ns or _cluster>/<group>.<Kind>/<name>.yaml`` → ObjectRef."""
-    ns, kind_dir, name = path.split("/", 2)
-    group, _, kind = kind_dir.rpartition(".")
-    return ObjectRef(group="" if group == "core" else group, kind=kind,
-                     namespace="" if ns == "_cluster" else ns, name=name.removesuffix(".yaml"))
 
 
 def outcomes_to_results(outcomes: Iterable[Outcome]) -> Results:
@@ -314,13 +307,8 @@ def outcomes_to_results(outcomes: Iterable[Outcome]) -> Results:
                "skipped": Status.SKIPPED, "conflict": Status.CONFLICT, "failed": Status.FAILED}
     results = Results()
     for o in outcomes:
-        results.add(_ref_from_key(o.key), mapping.get(o.action, Status.FAILED), o.message)
+        results.add(ObjectRef.from_key(o.key), mapping.get(o.action, Status.FAILED), o.message)
     return results
-
-
-def _ref_from_key(key: str) -> ObjectRef:
-    group, kind, ns, name = key.split("/", 3)
-    return ObjectRef(group="" if group == "core" else group, kind=kind, namespace=ns, name=name)
 
 
 def write_report(out: Path, findings: Iterable[Finding], results: Results | None, title: str) -> Path:

@@ -17,41 +17,8 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from migration.kube import KubeClient, ref_of
-
-_SUFFIX = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-}
-_QUANTITY = re.compile(r"^([+-]?\d+(?:\.\d+)?|[+-]?\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
-
-
-def quantity(value: Any) -> Decimal | None:
-    """The value of a Kubernetes quantity, or None when ``value`` is not one.
-
-    >>> quantity("500m") == quantity("0.5") == quantity(0.5)
-    True
-    >>> quantity("1Gi") == 1024**3, quantity("nginx")
-    (True, None)
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    if not isinstance(value, str):
-        return None
-    m = _QUANTITY.match(value)
-    if not m:
-        return None
-    try:
-        number, suffix = Decimal(m.group(1)), m.group(2) or ""
-    except InvalidOperation:
-        return None
-    if suffix[:1] in ("e", "E"):
-        return number * (Decimal(10) ** int(suffix[1:]))
-    return number * Decimal(_SUFFIX[suffix])
-
+from kube.client import KubeClient
+from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready, quantity
 
 def declared_diff(desired: Any, live: Any, path: str = "") -> list[str]:
     """Differences in the fields ``desired`` declares; extra fields of ``live`` are ignored.
@@ -104,43 +71,19 @@ def verify_object(target: KubeClient, desired: dict[str, Any]) -> list[str]:
     return declared_diff({k: v for k, v in desired.items() if k != "status"}, live)
 
 
-WORKLOAD_KINDS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet")})
-
-
-def is_ready(obj: dict[str, Any]) -> bool:
-    """Whether a Deployment/StatefulSet/DaemonSet has caught up with its spec.
-
-    >>> is_ready({"kind": "Deployment", "spec": {"replicas": 2}, "metadata": {"generation": 1},
-    ...           "status": {"observedGeneration": 1, "availableReplicas": 2, "updatedReplicas": 2}})
-    True
-    """
-    spec, status = obj.get("spec", {}), obj.get("status", {}) or {}
-    if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
-        return False
-    kind = obj.get("kind")
-    if kind == "Deployment":
-        want = spec.get("replicas", 1)
-        return status.get("availableReplicas", 0) >= want and status.get("updatedReplicas", 0) >= want
-    if kind == "StatefulSet":
-        return status.get("readyReplicas", 0) >= spec.get("replicas", 1)
-    if kind == "DaemonSet":
-        return status.get("numberReady", 0) >= status.get("desiredNumberScheduled", 0)
-    return True
-
-
 def workload_ready(target: KubeClient, desired: list[dict[str, Any]], *, source_ready: set[str] | None = None,
                    timeout: float = 120.0) -> list[str]:
     """Wait until every workload is ready on the target; return a message per one that is not.
 
     Args:
         desired: objects that were applied (non-workloads are ignored).
-        source_ready: refs (``ref_of``) of workloads that were ready on the source; only those are
+        source_ready: refs (``str(ObjectRef)``) of workloads that were ready on the source; only those are
             required (None: require all).
         timeout: seconds to wait overall.
     """
-    pending = {ref_of(o): o for o in desired
+    pending = {str(ObjectRef.of(o)): o for o in desired
                if (o["apiVersion"].rpartition("/")[0], o["kind"]) in WORKLOAD_KINDS
-               and (source_ready is None or ref_of(o) in source_ready)}
+               and (source_ready is None or str(ObjectRef.of(o)) in source_ready)}
     deadline = time.monotonic() + timeout
     last: dict[str, dict[str, Any]] = {}
     while pending:

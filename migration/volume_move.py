@@ -49,10 +49,12 @@ from typing import Any, Protocol
 import orjson
 
 from migration.applier import apply_object
-from migration.errors import ApiError, ApplyError, MigrationError, PlanError
+from kube.errors import ApiError
+from migration.errors import ApplyError, MigrationError, PlanError
 from migration.findings import Finding, Severity
-from migration.kube import KubeClient
-from migration.snapshot import INDEX, Snapshot, content_digest, dump_yaml, object_path
+from kube.client import KubeClient
+from kube.objects import ObjectRef
+from migration.snapshot import INDEX, Snapshot, content_digest, dump_yaml
 from migration.volumes import (
     SOURCE_SNAPSHOT_ANNOTATION,
     SOURCE_VOLUME_ANNOTATION,
@@ -217,45 +219,6 @@ class DiskMover(Protocol):
     def copy(self, requests: Sequence[DiskCopy]) -> dict[str, DiskCopyResult | MigrationError]:
         """Make every requested copy; claim key → its result, or the error that stopped it."""
         ...
-
-
-class FakeAzureDiskMover:
-    """The sandbox's stand-in for Azure: no Azure exists here, so copies are recorded, not made.
-
-    It answers what :class:`PulumiDiskMover` answers on Azure — the ARM ids of a snapshot and a disk
-    named after the request (:attr:`DiskCopy.snapshot_id`, :attr:`DiskCopy.disk_id`, derived from the
-    source disk id) — so everything downstream (green PVs, binding, verify, resume) runs for real.
-    The Azure resources themselves are tested only through Pulumi mocks
-    (``tests/test_volume_component.py``). Never use it against a real cluster: its disks do not exist.
-
-    Args:
-        fail: claim keys whose copy fails (to test partial runs and resume).
-
-    Attributes:
-        created: ARM ids "created", in order; an idempotent rerun adds nothing.
-        lineage: snapshot id → the source disk id it was taken from.
-        calls: how many times :meth:`copy` ran.
-    """
-
-    def __init__(self, fail: Iterable[str] = ()) -> None:
-        self.fail = set(fail)
-        self.created: list[str] = []
-        self.lineage: dict[str, str] = {}
-        self.calls = 0
-
-    def copy(self, requests: Sequence[DiskCopy]) -> dict[str, DiskCopyResult | MigrationError]:
-        self.calls += 1
-        out: dict[str, DiskCopyResult | MigrationError] = {}
-        for r in requests:
-            if r.claim in self.fail:
-                out[r.claim] = ApplyError("the sandbox mover was told to fail this copy", ref=r.claim)
-                continue
-            for rid in (r.snapshot_id, r.disk_id):
-                if rid not in self.created:
-                    self.created.append(rid)
-            self.lineage[r.snapshot_id] = r.source_disk_id
-            out[r.claim] = DiskCopyResult(r.claim, r.snapshot_id, r.disk_id)
-        return out
 
 
 class PulumiDiskMover:
@@ -577,14 +540,14 @@ def retarget_transformed(transformed_dir: Path, pvs: Iterable[Mapping[str, Any]]
             changed.append(path)
 
     for pv in pvs:
-        path = object_path(pv)
+        path = ObjectRef.of(pv).path
         if path in index["objects"]:
             put(path, pv)
     for key, previous in (restore or {}).items():
         group, kind, ns, name = key.split("/", 3)
         stub = {"apiVersion": "v1" if group == "core" else f"{group}/v1", "kind": kind,
                 "metadata": {"namespace": ns, "name": name}}
-        path = object_path(stub)
+        path = ObjectRef.of(stub).path
         if path not in index["objects"]:
             continue
         obj = Snapshot(transformed_dir).read(path)
@@ -824,6 +787,6 @@ def verify_volumes(target: KubeClient, moves: Sequence[VolumeMove], state: Volum
 
 
 __all__ = ["MOVE_REPORT", "PLAN_FILE", "STATE_FILE", "VERIFY_REPORT", "DiskCopyResult", "DiskMover",
-           "FakeAzureDiskMover", "MoveReport", "PulumiDiskMover", "VolumeResult", "VolumeState", "WriterResult",
+           "MoveReport", "PulumiDiskMover", "VolumeResult", "VolumeState", "WriterResult",
            "move_volumes", "plan_from_snapshot", "quiesce", "read_plan", "retarget_transformed", "rollback",
            "verify_volumes", "wait_released", "write_plan"]

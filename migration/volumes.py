@@ -35,9 +35,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from migration.errors import ObjectRef, PlanError
-from migration.findings import Finding, Severity, controller_owner, group_of, pod_specs
-from migration.verify import quantity
+from kube.objects import ObjectRef
+from migration.errors import PlanError
+from kube.objects import controller_owner, group_of, pod_specs
+from migration.findings import Finding, Severity
+from kube.objects import quantity
 
 DISK_CSI = "disk.csi.azure.com"
 FILE_CSI = "file.csi.azure.com"
@@ -129,11 +131,11 @@ class Writer:
 
     @property
     def key(self) -> str:
-        """``group/Kind/namespace/name`` (as :func:`migration.applier.object_key`)."""
-        return f"{self.api_version.rpartition('/')[0] or 'core'}/{self.kind}/{self.namespace}/{self.name}"
+        """The workload's :attr:`kube.objects.ObjectRef.key`."""
+        return ObjectRef.of(self.stub()).key
 
     def stub(self) -> dict[str, Any]:
-        """A minimal object dict naming the workload, for :class:`migration.kube.KubeClient` paths."""
+        """A minimal object dict naming the workload, for :class:`kube.client.KubeClient` paths."""
         return {"apiVersion": self.api_version, "kind": self.kind,
                 "metadata": {"namespace": self.namespace, "name": self.name}}
 

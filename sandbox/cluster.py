@@ -29,8 +29,8 @@ from typing import Any
 
 import yaml
 
-from migration.errors import ApiError
-from migration.kube import KubeClient
+from kube.errors import ApiError
+from kube.client import KubeClient
 from sandbox import build, pki
 from sandbox.profiles import ClusterProfile, node_objects
 

@@ -10,6 +10,8 @@ deployed state.
 """
 from __future__ import annotations
 
+from errors import AkshiftError, ErrorKind
+
 import dataclasses
 from collections.abc import Iterable
 
@@ -45,8 +47,10 @@ class Problem:
         return {"key": self.key, "keys": list(self.keys), "message": self.message}
 
 
-class ConfigError(Exception):
+class ConfigError(AkshiftError):
     """A stack configuration that must not be deployed; carries every problem found."""
+
+    kind = ErrorKind.BAD_INPUT
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)

@@ -40,7 +40,7 @@ from cutover.gates import (
     parse_gates,
     parse_selector,
 )
-from cutover.loopback import Backend
+from sandbox.loopback import Backend
 from cutover.plan import Plan, RollbackTo, differences, parse_duration, parse_steps
 from cutover.preflight import check_dns_ttl, check_single_writers, check_start_weights, check_verify_report
 from cutover.routers import PulumiTrafficRouter, change_order, foreign_changes, parse_servers_state
@@ -760,8 +760,8 @@ def test_pulumi_router_reports_no_dns_ttl_for_front_door() -> None:
 @pytest.mark.cluster
 def test_the_freeze_refuses_new_deployments_on_blue_and_unfreeze_lifts_it(fresh_cluster: Any) -> None:
     from cutover import freeze
-    from migration.errors import ApiError
-    from migration.kube import KubeClient
+    from kube.errors import ApiError
+    from kube.client import KubeClient
     from sandbox.profiles import BLUE
 
     cluster = fresh_cluster(BLUE)
@@ -793,7 +793,7 @@ def test_the_freeze_refuses_new_deployments_on_blue_and_unfreeze_lifts_it(fresh_
 
 @pytest.mark.cluster
 def test_ready_gate_reads_a_workload_on_a_real_cluster(fresh_cluster: Any) -> None:
-    from migration.kube import KubeClient
+    from kube.client import KubeClient
     from sandbox.profiles import GREEN
 
     cluster = fresh_cluster(GREEN)

@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from cutover.haproxy import LocalHaproxy, LocalRouterConfig
-from cutover.loopback import Backend, Hit, LoadGenerator
+from sandbox.haproxy import LocalHaproxy, LocalRouterConfig
+from sandbox.loopback import Backend, Hit, LoadGenerator
 from cutover.routers import HaproxyRouter
 from cutover.store import CutoverStore
 from sandbox.cluster import free_port
@@ -263,7 +263,7 @@ def test_rollback_during_a_running_cutover_is_carried_out_by_that_cutover_at_onc
 def test_blue_refuses_new_deployments_during_the_cutover_and_accepts_them_after_rollback(
         switch: Switch, tmp_path: Path, fresh_cluster: Any) -> None:
     from cutover import freeze
-    from migration.kube import KubeClient
+    from kube.client import KubeClient
     from sandbox.profiles import BLUE
 
     blue = fresh_cluster(BLUE)

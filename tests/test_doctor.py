@@ -503,7 +503,7 @@ def test_doctor_cli_unreachable_cluster_exits_3(tmp_path: Path) -> None:
 
 
 def _methods_seen(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    from migration.kube import KubeClient
+    from kube.client import KubeClient
 
     seen: list[str] = []
     real = KubeClient.request
@@ -538,7 +538,7 @@ def test_doctor_on_blue_finds_kubenet_and_coredns_custom_and_only_reads(blue: An
 
 @pytest.mark.cluster
 def test_doctor_on_a_blue_seeded_with_symptoms_reports_each_with_evidence(fresh_cluster: Any) -> None:
-    from migration.kube import KubeClient
+    from kube.client import KubeClient
     from sandbox.profiles import BLUE
 
     c = fresh_cluster(BLUE)

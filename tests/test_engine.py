@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from migration.kube import KubeClient
+from kube.client import KubeClient
 from sandbox import build
 from sandbox.cluster import LocalCluster
 

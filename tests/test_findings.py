@@ -7,7 +7,10 @@ import orjson
 import pytest
 
 import builders as b
-from migration.errors import ApiError, ApplyError, ObjectRef, TemporaryApplyError, is_retryable
+from kube.errors import ApiError
+from kube.objects import ObjectRef
+from errors import exit_code
+from migration.errors import ApplyError, SecretKeyError
 from migration.findings import Finding, Severity, find, merge, sort_findings
 from migration.report import Results, Status, has_blockers, render_json, render_markdown
 from migration.transforms import TransformContext, transform
@@ -160,10 +163,11 @@ def test_results_count_per_status_and_flag_problems() -> None:
     assert problem.ref == DB and problem.message == "field is immutable — fix: delete and recreate the StatefulSet"
 
 
-def test_temporary_errors_are_recorded_as_retryable() -> None:
+def test_throttled_api_errors_are_recorded_as_retryable() -> None:
     results = Results()
-    results.add_error(WEB, TemporaryApplyError("429 Too Many Requests", ref=WEB))
-    assert [r.retryable for r in results] == [True]
+    results.add_error(WEB, ApiError.from_response(429, b'{"reason": "TooManyRequests", "message": "slow down"}', ref=WEB))
+    results.add_error(DB, ApiError.from_response(422, b'{"reason": "Invalid", "message": "spec"}', ref=DB))
+    assert [r.retryable for r in results] == [True, False]
 
 
 def test_results_merge_from_workers() -> None:
@@ -213,22 +217,18 @@ def test_error_message_names_the_object_and_the_fix() -> None:
     assert (err.ref, err.message, err.fix) == (DB, "field is immutable", "delete and recreate it")
 
 
-@pytest.mark.parametrize(("error", "retryable"), [
-    pytest.param(ApplyError("invalid"), False, id="apply-error-is-permanent"),
-    pytest.param(TemporaryApplyError("throttled", delay=2.0), True, id="temporary-apply-error"),
-    pytest.param(ApiError.from_response(503, b'{"reason": "ServiceUnavailable", "message": "etcd"}'), True,
-                 id="api-503"),
-    pytest.param(ApiError.from_response(422, b'{"reason": "Invalid", "message": "spec.selector"}'), False,
-                 id="api-422"),
-    pytest.param(ValueError("not ours"), False, id="foreign-exception"),
+@pytest.mark.parametrize(("error", "code"), [
+    pytest.param(ApplyError("invalid"), 1, id="apply-error-is-a-failure"),
+    pytest.param(SecretKeyError("no key"), 2, id="secret-key-is-bad-input"),
+    pytest.param(ApiError.from_response(503, b'{"reason": "ServiceUnavailable", "message": "etcd"}'), 3,
+                 id="api-503-is-environment"),
+    pytest.param(ApiError(0, "Unreachable", "connection refused"), 3, id="unreachable-is-environment"),
+    pytest.param(ApiError.from_response(422, b'{"reason": "Invalid", "message": "spec.selector"}'), 1,
+                 id="api-422-is-a-failure"),
+    pytest.param(ValueError("not ours"), 1, id="foreign-exception"),
 ])
-def test_retryable_errors_are_told_apart_from_permanent_ones(error: Exception, retryable: bool) -> None:
-    assert is_retryable(error) is retryable
-
-
-def test_temporary_apply_error_is_caught_as_an_apply_error() -> None:
-    with pytest.raises(ApplyError):
-        raise TemporaryApplyError("conflict on resourceVersion", ref=WEB)
+def test_every_error_maps_to_one_exit_code_by_its_kind(error: Exception, code: int) -> None:
+    assert exit_code(error) == code
 
 
 def test_markdown_report_keeps_angle_brackets_visible() -> None:

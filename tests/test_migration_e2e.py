@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from akshift.cli import app
 from migration import stages
-from migration.applier import object_key
-from migration.kube import KubeClient
+from kube.client import KubeClient
+from kube.objects import ObjectRef
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 from sandbox.cluster import LocalCluster
@@ -103,7 +103,7 @@ def test_second_apply_changes_nothing_on_the_target(migrated: dict[str, Any], ag
     # Controllers keep updating some objects (a Pending PVC's status), so "nothing changed" is judged
     # by what akshift owns: its managedFields entries (fields and time) must be untouched.
     def ours(k: KubeClient) -> dict[str, Any]:
-        return {object_key(o): [m for m in k.read(o)["metadata"].get("managedFields", []) if m["manager"] == "akshift"]
+        return {ObjectRef.of(o).key: [m for m in k.read(o)["metadata"].get("managedFields", []) if m["manager"] == "akshift"]
                 for o in Snapshot(out / "transformed").objects(secret_key=key)}
 
     with KubeClient.from_kubeconfig(target.kubeconfig) as k:
@@ -135,7 +135,7 @@ def _managed_by_akshift(kubeconfig: Path, keys: list[dict[str, Any]]) -> dict[st
                 spec = dict(c.get("spec") or c.get("data") or {})
                 for allocated in ("clusterIP", "clusterIPs"):  # each cluster allocates its own
                     spec.pop(allocated, None)
-                out[object_key(o)] = spec
+                out[ObjectRef.of(o).key] = spec
         return out
 
 
@@ -152,7 +152,7 @@ def test_sigkill_during_apply_then_resume_ends_identical_to_an_uninterrupted_run
     rng = random.Random(int(time.time()))
     for kill_after in sorted(rng.sample(range(50, len(objs) - 100), 2)):
         cmd = [sys.executable, "-c", (
-            "import sys; from pathlib import Path; from migration import stages; from migration.kube import KubeClient;"
+            "import sys; from pathlib import Path; from migration import stages; from kube.client import KubeClient;"
             f"k = KubeClient.from_kubeconfig({str(victim.kubeconfig)!r});"
             f"stages.apply(k, Path({str(transformed)!r}), Path({str(journal)!r}), concurrency=4)")]
         proc = subprocess.Popen(cmd, cwd=ROOT)

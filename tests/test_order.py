@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import builders as b
-from migration.order import APPLY_ORDER, CUSTOM_TIER, apply_tiers, sort_key, teardown_order, teardown_tiers, tier
+from kube.order import APPLY_ORDER, CUSTOM_TIER, apply_tiers, sort_key, teardown_order, teardown_tiers, tier
 
 ROLE = b.obj("rbac.authorization.k8s.io/v1", "Role", "reader", "shop")
 BINDING = b.obj("rbac.authorization.k8s.io/v1", "RoleBinding", "reader", "shop")

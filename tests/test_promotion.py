@@ -25,9 +25,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from promotion import artifacts, backend, pins, rules
-from promotion.errors import ArtifactError, BackendSetupError, PinMismatch, PromotionRefused
-from promotion.rules import UpdateRecord
+from deploy import artifacts, backend, pins, rules
+from deploy.errors import ArtifactError, BackendSetupError, PinMismatch, PromotionRefused
+from deploy.rules import UpdateRecord
 
 T0 = dt.datetime(2026, 11, 20, 9, 0, 0)
 DIGEST = "sha256:" + "ab" * 32
@@ -246,8 +246,8 @@ def _pair(root: Path, prod_cluster: Any, green: Any, pulumi_env: dict[str, str])
     import pulumi
     from pulumi import automation as auto
 
-    import program
-    from promotion.automation import Project, open_stack
+    from akshift import program
+    from deploy.automation import Project, open_stack
     from sandbox import build
     from test_workloads import age_key, make_project, sandbox_config, workload_set, write_snapshot
 
@@ -268,7 +268,6 @@ def _pair(root: Path, prod_cluster: Any, green: Any, pulumi_env: dict[str, str])
     del target["akshift:cluster"]["kubeconfig"]
     target["akshift:cluster"]["stackReference"] = {"stack": "organization/akshift-platform/promo-prod-cluster"}
     project_dir = make_project(root / "project", {"promo-test": source, "promo-prod": target})
-    shutil.copy(Path(program.__file__), project_dir / "program.py")  # the CLI loads it from the project
     project = Project(project_dir, lambda: program.main(project_dir),
                       backend.resolve_backend(pulumi_env), pulumi_env, build.TOOLS["pulumi"].dir)
     state = {"project": project, "root": root, "prod": prod_cluster, "report": snap.root.parent / "verify.json",
@@ -285,7 +284,7 @@ def _pair(root: Path, prod_cluster: Any, green: Any, pulumi_env: dict[str, str])
 
 
 def _up(project: Any, stack: str) -> Any:
-    from promotion.automation import guarded_up, open_stack
+    from deploy.automation import guarded_up, open_stack
 
     _, result = guarded_up(open_stack(project, stack, create=True), confirm=lambda p: True)
     assert result is not None and result.summary.result == "succeeded"
@@ -302,8 +301,8 @@ def test_promoting_an_unverified_source_is_refused_and_leaves_the_target_untouch
     sandbox_pair: Any, green: Any
 ) -> None:
     from migration import stages
-    from migration.kube import KubeClient
-    from promotion.automation import promote
+    from kube.client import KubeClient
+    from deploy.automation import promote
 
     # As in the sandbox walkthrough: `akshift migrate` applied the objects; the first `up` adopts them.
     with KubeClient.from_kubeconfig(green.kubeconfig) as client:
@@ -345,8 +344,8 @@ def test_a_failed_verification_blocks_promotion_with_a_clear_message(
 @pytest.mark.cluster
 @pytest.mark.engine
 def test_promotion_between_two_sandbox_stacks_pins_the_verified_values_and_applies_them(sandbox_pair: Any) -> None:
-    from migration.kube import KubeClient
-    from promotion.automation import open_stack, plain_outputs, promote
+    from kube.client import KubeClient
+    from deploy.automation import open_stack, plain_outputs, promote
 
     time.sleep(1.1)  # history has whole seconds: verify strictly after the last change
     write_verify(sandbox_pair["report"], ok=True)
@@ -380,7 +379,7 @@ def test_the_promoted_stack_refuses_a_snapshot_other_than_the_one_verified(
     from pulumi import automation as auto
 
     from akshift import cmd_stack
-    from promotion.automation import open_stack
+    from deploy.automation import open_stack
     from test_workloads import age_key, workload_set, write_snapshot
 
     root, project = sandbox_pair["root"], sandbox_pair["project"]
@@ -407,7 +406,7 @@ def test_the_promoted_stack_refuses_a_snapshot_other_than_the_one_verified(
 def test_a_verification_older_than_the_last_change_blocks_promotion(sandbox_pair: Any) -> None:
     from pulumi import automation as auto
 
-    from promotion.automation import open_stack, promote
+    from deploy.automation import open_stack, promote
 
     project = sandbox_pair["project"]
     open_stack(project, "promo-test").set_config("akshift:tags.owner", auto.ConfigValue("someone-else"), path=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from migration.kube import KubeClient
+from kube.client import KubeClient
 from sandbox.cluster import LocalCluster
 from sandbox.profiles import BLUE, GREEN, node_objects, pool_sizes
 

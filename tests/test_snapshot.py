@@ -10,11 +10,13 @@ import pyrage
 import pytest
 
 import builders as b
+from kube.errors import ObjectNameError
+from kube.objects import ObjectRef
 from migration.errors import InventoryError, SecretKeyError
 from migration.secrets import (NO_KEY_HELP, PASSPHRASE_ENV, SecretKey, decrypt_bundle, encrypt_bundle,
                                load_secret_key, require_key)
 from migration.report import Status
-from migration.snapshot import Snapshot, SnapshotWriter, dump_yaml, load_yaml, object_path
+from migration.snapshot import Snapshot, SnapshotWriter, dump_yaml, load_yaml
 from migration.transforms import TransformContext, transform
 
 PASSWORD_B64 = "c3VwZXItc2VjcmV0LXBhc3N3b3Jk"  # base64 of the plain text below
@@ -61,13 +63,13 @@ def _write(root: Path, objs: list[dict[str, Any]], key: SecretKey | None, **kw: 
                  "_cluster/rbac.authorization.k8s.io.ClusterRole/system:node.yaml", id="colon-in-name"),
 ])
 def test_object_path_is_deterministic(obj: dict[str, Any], expected: str) -> None:
-    assert object_path(obj) == expected
+    assert ObjectRef.of(obj).path == expected
 
 
 @pytest.mark.parametrize("name", ["..", "a/b", ""])
 def test_names_that_would_escape_the_snapshot_are_refused(name: str) -> None:
-    with pytest.raises(InventoryError, match="cannot be used as a file name"):
-        object_path(b.config_map(name))
+    with pytest.raises(ObjectNameError, match="cannot be used as a file name"):
+        ObjectRef.of(b.config_map(name)).path
 
 
 def test_yaml_is_sorted_block_style_with_literal_multiline_strings() -> None:
@@ -82,8 +84,8 @@ def test_snapshot_round_trips_every_object_in_path_order(tmp_path: Path, key: Se
     objs = _objects()
     snap = Snapshot(_write(tmp_path / "snapshot", objs, key))
     read = list(snap.objects(secret_key=key))
-    assert sorted(map(object_path, objs)) == [object_path(o) for o in read]
-    assert sorted(read, key=object_path) == sorted(objs, key=object_path)
+    assert sorted(ObjectRef.of(o).path for o in objs) == [ObjectRef.of(o).path for o in read]
+    assert sorted(read, key=lambda o: ObjectRef.of(o).path) == sorted(objs, key=lambda o: ObjectRef.of(o).path)
     assert snap.verify() == []
 
 
@@ -184,7 +186,7 @@ def test_transformed_stage_writes_patch_log_exclusions_and_findings(tmp_path: Pa
     ctx = TransformContext()
     with SnapshotWriter(tmp_path / "transformed", stage="transformed", secret_key=key) as w:
         for o in raw:
-            w.write_outcome(transform(o, ctx), source_path=object_path(o))
+            w.write_outcome(transform(o, ctx), source_path=ObjectRef.of(o).path)
     snap = Snapshot(tmp_path / "transformed")
     assert [e["reason"] for e in snap.excluded()] == ["owned by ReplicaSet web-1, whose controller recreates it "
                                                       "on the target"]
@@ -309,7 +311,7 @@ def test_transform_stage_turns_a_raw_snapshot_into_a_transformed_one(tmp_path: P
     out = Snapshot(tmp_path / "transformed")
     assert out.stage == "transformed"
     assert results.counts() == {Status.OK: 5, Status.EXCLUDED: 2}
-    kept = {object_path(o) for o in out.objects(secret_key=key)}
+    kept = {ObjectRef.of(o).path for o in out.objects(secret_key=key)}
     assert "shop/core.Endpoints/external-db.yaml" in kept  # selector-less: user data
     assert "shop/core.Endpoints/web.yaml" not in kept  # the endpoints controller's
     assert all("uid" not in o["metadata"] for o in out.objects(secret_key=key))

@@ -16,8 +16,8 @@ import typer
 from pulumi import automation as auto
 from typer.testing import CliRunner
 
-from promotion import automation, guards
-from promotion.errors import PlanRefused
+from deploy import automation, guards
+from deploy.errors import PlanRefused
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 PREFIX = "urn:pulumi:prod::akshift::akshift:index:AksCluster$"

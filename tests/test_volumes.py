@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 import builders as b
-from migration.errors import ApiError, PlanError
+from sandbox.disk_mover import FakeAzureDiskMover
+from kube.errors import ApiError
+from migration.errors import PlanError
 from migration.findings import Severity
 from migration.snapshot import Snapshot, SnapshotWriter
 from migration.volume_move import (
-    FakeAzureDiskMover,
     VolumeState,
     quiesce,
     read_plan,

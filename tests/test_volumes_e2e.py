@@ -36,7 +36,7 @@ from typer.testing import CliRunner
 
 from akshift.cmd_volumes import app
 from migration import stages
-from migration.kube import KubeClient
+from kube.client import KubeClient
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot
 from sandbox.cluster import LocalCluster

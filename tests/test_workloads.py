@@ -27,7 +27,7 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
-import program
+from akshift import program
 import pulumi_harness as harness
 from builders import obj
 from pulumi_harness import Registered
@@ -38,8 +38,8 @@ from components.workloads import (
     resource_inputs,
     type_token,
 )
-from migration.kube import KubeClient
-from migration.order import tier_name
+from kube.client import KubeClient
+from kube.order import tier_name
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 
@@ -328,8 +328,8 @@ def test_the_kubeconfig_can_come_from_another_stacks_output(sandbox_files: dict[
 @pytest.fixture(scope="module")
 def deployed(green: Any, pulumi_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The sandbox stack (`promo-wl`) on green, after one guarded `up` through the Automation API."""
-    from promotion.automation import Project, guarded_up, open_stack
-    from promotion.backend import resolve_backend
+    from deploy.automation import Project, guarded_up, open_stack
+    from deploy.backend import resolve_backend
     from sandbox import build
 
     root = tmp_path_factory.mktemp("promo-wl")
@@ -383,7 +383,7 @@ def test_the_stack_state_holds_the_secret_only_encrypted(deployed: dict[str, Any
 @pytest.mark.cluster
 @pytest.mark.engine
 def test_a_second_up_of_the_same_snapshot_reports_no_changes(deployed: dict[str, Any]) -> None:
-    from promotion.automation import guarded_up
+    from deploy.automation import guarded_up
 
     preview, result = guarded_up(deployed["stack"], confirm=lambda p: True)
     assert preview.changed == []
@@ -395,7 +395,7 @@ def test_a_second_up_of_the_same_snapshot_reports_no_changes(deployed: dict[str,
 def test_preview_of_a_changed_snapshot_shows_exactly_the_changed_object(deployed: dict[str, Any]) -> None:
     from pulumi import automation as auto
 
-    from promotion.automation import guarded_preview
+    from deploy.automation import guarded_preview
 
     changed = write_snapshot(deployed["root"] / "run2" / "transformed",
                              workload_set("promo-wl", "wl.promo.akshift.dev", greeting="bonjour"), deployed["key"])

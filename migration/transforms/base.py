@@ -20,8 +20,10 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from migration.errors import ObjectRef, TransformError
-from migration.findings import Finding, ptr
+from kube.objects import ObjectRef
+from migration.errors import TransformError
+from kube.objects import ptr
+from migration.findings import Finding
 
 Op = dict[str, Any]
 

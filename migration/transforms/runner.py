@@ -27,7 +27,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from migration.errors import ObjectRef, TransformError
+from kube.objects import ObjectRef
+from migration.errors import TransformError
 from migration.findings import Finding, find, merge
 from migration.transforms.base import Op, apply_ops, overlaps, split_pointer
 from migration.transforms.context import TransformContext

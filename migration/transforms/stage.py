@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from migration.errors import ObjectRef, TransformError
+from kube.objects import ObjectRef
+from migration.errors import TransformError
 from migration.report import Results, Status
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter

@@ -24,7 +24,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from migration.errors import ObjectRef
+from kube.objects import ObjectRef
 from migration.findings import pdb_empty_selector
 from migration.transforms.base import TransformResult, replace
 from migration.transforms.context import TransformContext

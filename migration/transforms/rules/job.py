@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from migration.findings import group_of
+from kube.objects import group_of
 from migration.transforms.base import Op, TransformResult, remove
 from migration.transforms.context import TransformContext
 

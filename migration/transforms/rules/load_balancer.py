@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from migration.errors import ObjectRef
+from kube.objects import ObjectRef
 from migration.findings import (LB_RESOURCE_GROUP_ANNOTATION, is_core, lb_old_resource_group,
                                 load_balancer_pins, ptr)
 from migration.transforms.base import TransformResult, replace

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from migration.errors import ObjectRef
-from migration.findings import Tokens, cidr_status, ipblock_peers, network, old_pod_cidr, ptr
+from kube.objects import ObjectRef
+from kube.objects import Tokens, ptr
+from migration.findings import cidr_status, ipblock_peers, network, old_pod_cidr
 from migration.transforms.base import Op, TransformResult, replace
 from migration.transforms.context import TransformContext
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from migration.errors import ObjectRef
-from migration.findings import POOL_LABELS, node_selector_values, pod_specs, pool_status, ptr, unmapped_node_pool
+from kube.objects import ObjectRef
+from kube.objects import pod_specs, ptr
+from migration.findings import POOL_LABELS, node_selector_values, pool_status, unmapped_node_pool
 from migration.transforms.base import TransformResult, replace
 from migration.transforms.context import TransformContext
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from migration.findings import all_containers, is_core
+from kube.objects import all_containers
+from migration.findings import is_core
 from migration.transforms.base import TransformResult, remove, replace
 from migration.transforms.context import TransformContext
 

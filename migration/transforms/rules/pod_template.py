@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from migration.findings import Tokens, group_of, pod_specs
+from kube.objects import Tokens, group_of, pod_specs
 from migration.transforms.base import Op, TransformResult, remove
 from migration.transforms.context import TransformContext
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from migration.errors import ObjectRef
+from kube.objects import ObjectRef
 from migration.findings import token_reissued
 from migration.transforms.base import TransformResult, remove
 from migration.transforms.context import TransformContext

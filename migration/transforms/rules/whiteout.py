@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from migration.findings import controller_owner, group_of
+from kube.objects import controller_owner, group_of
 from migration.transforms.base import TransformResult
 from migration.transforms.context import TransformContext
 

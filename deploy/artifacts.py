@@ -21,8 +21,8 @@ import orjson
 from migration.errors import MigrationError
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot
-from promotion.errors import ArtifactError
-from promotion.pins import check_snapshot_digest
+from deploy.errors import ArtifactError
+from deploy.pins import check_snapshot_digest
 
 VERIFY_REPORT = "verify.json"
 

@@ -36,9 +36,9 @@ from pulumi.runtime import config as engine
 import stacks
 from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.workloads import MigratedWorkloads, MigratedWorkloadsArgs
-from promotion import artifacts, pins
-from promotion.errors import PromotionError
-from promotion.rules import addon_versions
+from deploy import artifacts, pins
+from deploy.errors import PromotionError
+from deploy.rules import addon_versions
 from stacks.capabilities import resolve_node_dns_cache
 from stacks.model import ExistingCluster, NodeDnsCache, StackConfig
 
@@ -223,7 +223,7 @@ def live_server_version(kubeconfig: str) -> str:
     Returns:
         Its ``gitVersion``, e.g. ``v1.34.2``.
     """
-    from migration.kube import KubeClient
+    from kube.client import KubeClient
 
     with tempfile.TemporaryDirectory(prefix="akshift-kubeconfig-") as tmp:
         path = Path(tmp) / "kubeconfig"

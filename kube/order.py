@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from migration.findings import group_of
+from kube.objects import group_of
 
 
 @dataclasses.dataclass(frozen=True)

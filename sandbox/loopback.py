@@ -208,7 +208,7 @@ class LoadGenerator:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m cutover.loopback [WORKDIR]``: blue, green and a HAProxy on loopback, until Ctrl-C.
+    """``python -m sandbox.loopback [WORKDIR]``: blue, green and a HAProxy on loopback, until Ctrl-C.
 
     Prints the ``akshift cutover`` command that drives them, for trying a
     cutover (and a failing one) by hand; see docs/cutover.md.
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import socket
 
-    from cutover.haproxy import LocalHaproxy, LocalRouterConfig
+    from sandbox.haproxy import LocalHaproxy, LocalRouterConfig
 
     workdir = Path((argv if argv is not None else sys.argv[1:])[0] if (argv or sys.argv[1:]) else "out/sandbox-router")
     workdir = workdir.resolve()

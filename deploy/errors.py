@@ -9,10 +9,12 @@ stack. Every refusal carries all its reasons, not the first one found.
 """
 from __future__ import annotations
 
+from errors import AkshiftError, ErrorKind
+
 from collections.abc import Iterable
 
 
-class PromotionError(Exception):
+class PromotionError(AkshiftError):
     """Base class: something akshift decided not to do, with every reason."""
 
     def __init__(self, reasons: Iterable[str] | str) -> None:
@@ -40,3 +42,5 @@ class ArtifactError(PromotionError):
 
 class BackendSetupError(PromotionError):
     """The state backend or secrets provider is not usable as configured."""
+
+    kind = ErrorKind.ENVIRONMENT

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from promotion.errors import PinMismatch
+from deploy.errors import PinMismatch
 
 
 def check_snapshot_digest(actual: str, pinned: str | None, *, snapshot: str) -> str:

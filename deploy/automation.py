@@ -4,10 +4,10 @@ Why it is shaped so: every decision lives in pure modules (rules, guards,
 backend); this module gathers the facts they need from the engine and applies
 their results, in the order the issue asks for:
 
-1. ``promote``: read the source's outputs and update history → :func:`promotion.rules.refusals`;
+1. ``promote``: read the source's outputs and update history → :func:`deploy.rules.refusals`;
 2. write the pinned values into the target's configuration (``pulumi config set --path``);
 3. preview the target, collecting the engine's step events, and save the plan
-   (``preview --save-plan``) → :func:`promotion.guards.check_plan`;
+   (``preview --save-plan``) → :func:`deploy.guards.check_plan`;
 4. ask for confirmation (a callback: a prompt for people, ``--yes`` for scripts);
 5. ``up --plan``: the update may do only what the guarded preview showed.
 
@@ -16,9 +16,8 @@ declined confirmation — the target's previous configuration is restored, so a
 later plain ``pulumi up`` cannot deploy half a promotion.
 
 The program is passed in as a function (an Automation API inline program), so
-this package never imports the components or the Azure SDK; `akshift` loads
-``program.py`` from the project directory, as ``pulumi up`` loads
-``__main__.py``.
+this package never imports the components or the Azure SDK; `akshift` passes
+:func:`akshift.program.main`, the function ``__main__.py`` runs.
 """
 from __future__ import annotations
 
@@ -30,10 +29,10 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from promotion.backend import Backend
-from promotion.errors import PromotionRefused
-from promotion.guards import Step, check_plan, steps_from_events
-from promotion.rules import (
+from deploy.backend import Backend
+from deploy.errors import PromotionRefused
+from deploy.guards import Step, check_plan, steps_from_events
+from deploy.rules import (
     ConfigChange,
     UpdateRecord,
     config_changes,
@@ -52,7 +51,7 @@ class Project:
     Attributes:
         directory: The Pulumi project directory (Pulumi.yaml; stack files in its ``stackConfigDir``).
         program: The inline program (``lambda: program.main(directory)``).
-        backend: State backend and secrets provider (:func:`promotion.backend.resolve_backend`).
+        backend: State backend and secrets provider (:func:`deploy.backend.resolve_backend`).
         env: Further variables for the engine (PATH to a provider, PULUMI_HOME …).
         pulumi_root: Directory of a Pulumi CLI install (``<root>/bin/pulumi``); None: ``pulumi`` on PATH.
     """

@@ -16,8 +16,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from migration.errors import ApiError, InventoryError
-from migration.kube import ApiResource, KubeClient
+from kube.client import ApiResource, KubeClient
+from kube.errors import ApiError, ListError
 
 # Types that are views of other types or pure runtime state: listing them would
 # double-count objects (events.k8s.io Events are the core Events) or cost time
@@ -77,7 +77,7 @@ def iter_objects(
     label_selector: str | None = None,
     concurrency: int = 8,
     page_size: int = 500,
-    errors: list[InventoryError] | None = None,
+    errors: list[ListError] | None = None,
 ) -> Iterator[tuple[ApiResource, dict[str, Any]]]:
     """Yield (type, object) for every object of ``types``, listing types concurrently.
 
@@ -91,7 +91,7 @@ def iter_objects(
         label_selector: passed to the API as ``labelSelector``.
         concurrency: lists in flight at once.
         page_size: ``limit`` per list call.
-        errors: collects one :class:`InventoryError` per failed type.
+        errors: collects one :class:`ListError` per failed type.
     """
     jobs: list[tuple[ApiResource, str | None]] = []
     for res in types:
@@ -112,7 +112,7 @@ def iter_objects(
                     return
                 pages.put((res, page.get("items", [])))
         except ApiError as e:
-            pages.put((res, InventoryError(f"cannot list {res.plural}.{res.group or 'core'}"
+            pages.put((res, ListError(f"cannot list {res.plural}.{res.group or 'core'}"
                                            f"{' in ' + ns if ns else ''}: {e}; check the reader's RBAC",
                                            ref=f"{res.api_version}/{res.kind}")))
 
@@ -127,7 +127,7 @@ def iter_objects(
         try:
             while (item := pages.get()) is not _DONE:
                 res, items = item
-                if isinstance(items, InventoryError):
+                if isinstance(items, ListError):
                     if errors is None:
                         raise items
                     errors.append(items)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from promotion.errors import BackendSetupError
+from deploy.errors import BackendSetupError
 
 DEFAULT_BACKEND = "file://~"
 PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")

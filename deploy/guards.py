@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from promotion.errors import PlanRefused
+from deploy.errors import PlanRefused
 
 #: Resource types whose destruction the guard refuses, with what to call them in messages.
 GUARDED_TYPES: Mapping[str, str] = {

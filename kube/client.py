@@ -1,4 +1,4 @@
-"""The one module that talks to the Kubernetes API.
+"""The client: the one module that sends requests to a Kubernetes API server.
 
 Why a thin client of our own on httpx instead of the official ``kubernetes``
 package, lightkube or kr8s (see docs/dependencies.md for the measurement):
@@ -15,25 +15,21 @@ through :class:`KubeClient`; nothing else opens a socket to an API server.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import os
 import random
-import ssl
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import yaml
 
-from migration.errors import ApiError, KubeconfigError
+from kube.config import KubeConfig
+from kube.errors import RETRY_STATUSES, ApiError
+from kube.objects import ObjectRef
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is valid YAML, so we send JSON
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,101 +52,6 @@ class ApiResource:
         if self.namespaced and namespace:
             return f"{base}/namespaces/{namespace}/{self.plural}"
         return f"{base}/{self.plural}"
-
-
-@dataclasses.dataclass(frozen=True)
-class KubeConfig:
-    """What we need from a kubeconfig context: where, and who we are."""
-
-    server: str
-    context: str
-    ca_data: bytes | None = None
-    insecure: bool = False
-    client_cert_data: bytes | None = None
-    client_key_data: bytes | None = None
-    token: str | None = None
-    namespace: str = "default"
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], context: str | None = None) -> KubeConfig:
-        """Read one context of a kubeconfig file.
-
-        Args:
-            path: the kubeconfig file.
-            context: the context name; the file's ``current-context`` when None.
-
-        Returns:
-            The resolved connection settings.
-
-        Raises:
-            KubeconfigError: the file is missing, not YAML, or lacks the context,
-                cluster or user it names.
-        """
-        p = Path(path).expanduser()
-        try:
-            doc = yaml.safe_load(p.read_text())
-        except FileNotFoundError as e:
-            raise KubeconfigError(f"kubeconfig {p} does not exist; pass --source/--target with a valid path") from e
-        except yaml.YAMLError as e:
-            raise KubeconfigError(f"kubeconfig {p} is not valid YAML ({e.__class__.__name__}); fix or regenerate it") from e
-        if not isinstance(doc, dict):
-            raise KubeconfigError(f"kubeconfig {p} is not a kubeconfig mapping")
-
-        def named(section: str, name: str) -> dict[str, Any]:
-            for item in doc.get(section) or []:
-                if isinstance(item, dict) and item.get("name") == name:
-                    return item.get(section[:-1]) or {}
-            raise KubeconfigError(f"kubeconfig {p}: {section[:-1]} '{name}' not found; check the file's {section}")
-
-        ctx_name = context or doc.get("current-context")
-        if not ctx_name:
-            raise KubeconfigError(f"kubeconfig {p} has no current-context; pass --context")
-        ctx = named("contexts", ctx_name)
-        cluster = named("clusters", ctx.get("cluster", ""))
-        user = named("users", ctx.get("user", "")) if ctx.get("user") else {}
-        if not cluster.get("server"):
-            raise KubeconfigError(f"kubeconfig {p}: cluster of context '{ctx_name}' has no server")
-
-        def data(obj: dict[str, Any], key: str) -> bytes | None:
-            if obj.get(f"{key}-data"):
-                return base64.b64decode(obj[f"{key}-data"])
-            if obj.get(key):
-                f = Path(obj[key])
-                if not f.is_absolute():
-                    f = p.parent / f
-                return f.read_bytes()
-            return None
-
-        token = user.get("token")
-        if not token and user.get("tokenFile"):
-            token = Path(user["tokenFile"]).read_text().strip()
-        return cls(
-            server=cluster["server"].rstrip("/"),
-            context=ctx_name,
-            ca_data=data(cluster, "certificate-authority"),
-            insecure=bool(cluster.get("insecure-skip-tls-verify")),
-            client_cert_data=data(user, "client-certificate"),
-            client_key_data=data(user, "client-key"),
-            token=token,
-            namespace=ctx.get("namespace") or "default",
-        )
-
-    def ssl_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context()
-        if self.insecure:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        elif self.ca_data:
-            ctx.load_verify_locations(cadata=self.ca_data.decode())
-        if self.client_cert_data and self.client_key_data:
-            # ssl can only load a key from a file: write it 0600 in a private temp dir and remove at once.
-            with tempfile.TemporaryDirectory(prefix="akshift-tls-") as d:
-                cert, key = Path(d, "c.pem"), Path(d, "k.pem")
-                for f, b in ((cert, self.client_cert_data), (key, self.client_key_data)):
-                    f.touch(mode=0o600)
-                    f.write_bytes(b)
-                ctx.load_cert_chain(cert, key)
-        return ctx
 
 
 def object_path(api_version: str, plural: str, namespace: str | None, name: str | None = None) -> str:
@@ -341,7 +242,7 @@ class KubeClient:
     def read(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """The live object with the same identity, or None when it does not exist."""
         try:
-            return self.request("GET", self.path_of(obj), ref=ref_of(obj))
+            return self.request("GET", self.path_of(obj), ref=ObjectRef.of(obj))
         except ApiError as e:
             if e.status == 404 and e.reason != "NotServed":
                 return None
@@ -364,23 +265,23 @@ class KubeClient:
         if dry_run:
             params["dryRun"] = "All"
         return self.request("PATCH", self.path_of(obj), params=params, body=obj,
-                            content_type=APPLY_CONTENT_TYPE, ref=ref_of(obj), meta=meta)
+                            content_type=APPLY_CONTENT_TYPE, ref=ObjectRef.of(obj), meta=meta)
 
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         res = self.resource_for(obj["apiVersion"], obj["kind"])
         ns = obj.get("metadata", {}).get("namespace") if res.namespaced else None
-        return self.request("POST", object_path(res.api_version, res.plural, ns), body=obj, ref=ref_of(obj))
+        return self.request("POST", object_path(res.api_version, res.plural, ns), body=obj, ref=ObjectRef.of(obj))
 
     def delete(self, obj: dict[str, Any]) -> None:
         try:
-            self.request("DELETE", self.path_of(obj), ref=ref_of(obj))
+            self.request("DELETE", self.path_of(obj), ref=ObjectRef.of(obj))
         except ApiError as e:
             if e.status != 404:
                 raise
 
     def patch_merge(self, obj: dict[str, Any], patch: dict[str, Any], subresource: str = "") -> dict[str, Any]:
         path = self.path_of(obj) + (f"/{subresource}" if subresource else "")
-        return self.request("PATCH", path, body=patch, content_type="application/merge-patch+json", ref=ref_of(obj))
+        return self.request("PATCH", path, body=patch, content_type="application/merge-patch+json", ref=ObjectRef.of(obj))
 
     def ready(self) -> bool:
         try:
@@ -388,14 +289,3 @@ class KubeClient:
             return resp.status_code == 200
         except httpx.HTTPError:
             return False
-
-
-def ref_of(obj: dict[str, Any]) -> str:
-    """Human-readable identity: ``Kind namespace/name`` or ``Kind name``.
-
-    >>> ref_of({"kind": "Deployment", "metadata": {"namespace": "shop", "name": "web"}})
-    'Deployment shop/web'
-    """
-    md = obj.get("metadata", {})
-    ns = md.get("namespace")
-    return f"{obj.get('kind')} {ns + '/' if ns else ''}{md.get('name')}"
