@@ -7,16 +7,38 @@ without Pulumi installed. This module only wires the groups together.
 """
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 import typer
 
 from akshift import cmd_config, cmd_cutover, cmd_doctor, cmd_migrate, cmd_sandbox, cmd_stack, cmd_volumes
+from akshift.output import Boundary
 
 app = typer.Typer(
     name="akshift",
     help="Move AKS clusters off kubenet: declare the new cluster, migrate workloads, cut over.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=Boundary,
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        try:
+            typer.echo(f"akshift {version('akshift')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("akshift (not installed)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(ctx: typer.Context,
+         debug: bool = typer.Option(False, "--debug", help="print the traceback of an error (for bug reports)"),
+         _show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                            help="print akshift's version and exit")) -> None:
+    """Move AKS clusters off kubenet: declare the new cluster, migrate workloads, cut over."""
+    ctx.meta["akshift.debug"] = debug
 app.add_typer(cmd_config.app, name="config")
 app.add_typer(cmd_sandbox.app, name="sandbox")
 app.add_typer(cmd_volumes.app, name="volumes")

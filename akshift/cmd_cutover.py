@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from akshift.output import BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
+from akshift.output import Boundary, BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
 
 StateDir = typer.Option(Path("out/cutover"), "--state-dir", help="holds state.json and log.jsonl of the cutover")
 From = typer.Option(None, "--from", help="the cluster traffic leaves (the switch's endpoint name), such as blue")
@@ -76,21 +76,11 @@ def _kube_spec(path: Path | None, context: str | None) -> dict[str, Any] | None:
 
 
 def _kube(spec: dict[str, Any] | None, which: str) -> Any:
-    from kube.errors import ApiError, KubeconfigError
-    from kube.client import KubeClient
+    from kube.client import connect
 
     if not spec:
         return None
-    try:
-        client = KubeClient.from_kubeconfig(spec["kubeconfig"], spec.get("context"), retries=3)
-    except (KubeconfigError, OSError, ValueError) as e:
-        raise fail(f"--{which}-kubeconfig: {e}") from e
-    try:
-        client.get("/version")
-    except ApiError as e:
-        client.close()
-        raise fail(f"--{which}-kubeconfig: cannot reach {client.config.server} ({e})", ENVIRONMENT) from e
-    return client
+    return connect(spec["kubeconfig"], spec.get("context"), role=f"--{which}-kubeconfig", retries=3)
 
 
 def _reporter(output: Output) -> Any:
@@ -130,41 +120,16 @@ def _session(state_dir: Path, router_spec: dict[str, Any], gates: list[str] | No
     return Session(CutoverStore(state_dir), router, gate_set, blue, green, report=_reporter(output))
 
 
-def _errors(e: Exception, store: Any = None) -> typer.Exit:
-    """Map cutover errors to exit codes (2: nothing changed; 3: the environment; 1: refused).
+def _resume_hint(store: Any) -> None:
+    """Before an error propagates (the CLI boundary maps it to its exit code): say how to go on when an
+    unfinished cutover is saved in ``store``."""
+    from cutover.errors import StateError
 
-    Args:
-        store: the cutover's store; when it holds an unfinished cutover, the message says how to go on.
-    """
-    from cutover.errors import FreezeError, PlanError, PreflightError, RefusedError, RouterError, StateError
-
-    hint = ""
     try:
         if store is not None and store.exists() and not store.load().terminal:
-            hint = "; the state is saved: `akshift cutover --resume` or `akshift rollback`"
+            err_console.print("the state is saved: `akshift cutover --resume` or `akshift rollback`", highlight=False)
     except StateError:
         pass
-
-    if isinstance(e, PreflightError):
-        for c in e.checks:
-            mark = "[green]ok[/]  " if c["ok"] else "[red]FAIL[/]"
-            err_console.print(f"  {mark} {c['name']}: {c['detail']}", highlight=False)
-        return fail(f"preflight failed; nothing was shifted (fix: {e.fix})" if e.fix else
-                    "preflight failed; nothing was shifted", BAD_INPUT)
-    if isinstance(e, (PlanError, StateError)):
-        return fail(str(e), BAD_INPUT)
-    if isinstance(e, (RouterError, FreezeError)):
-        return fail(f"{e}{hint}", ENVIRONMENT)
-    if isinstance(e, RefusedError):
-        return fail(str(e), FAILED)
-    from kube.errors import ApiError
-    from migration.errors import MigrationError
-
-    if isinstance(e, ApiError) and (e.status == 0 or e.status >= 500):
-        return fail(f"{e}{hint}", ENVIRONMENT)
-    if isinstance(e, MigrationError):
-        return fail(str(e), BAD_INPUT)
-    raise e
 
 
 def _finish(state: Any, output: Output) -> typer.Exit:
@@ -239,7 +204,7 @@ def cutover_cmd(
             assert requested is not None
             plan = requested
     except CutoverError as e:
-        raise _errors(e) from e
+        raise
 
     blue = _kube(dict(plan.blue_kube) if plan.blue_kube else None, "blue")
     green = _kube(dict(plan.green_kube) if plan.green_kube else None, "green")
@@ -254,8 +219,9 @@ def cutover_cmd(
     except KeyboardInterrupt:
         s.log("interrupted")
         raise fail("interrupted; the state is saved: `akshift cutover --resume` or `akshift rollback`", FAILED) from None
-    except Exception as e:  # noqa: BLE001 - _errors maps what it knows and re-raises the rest
-        raise _errors(e, store) from e
+    except Exception:  # noqa: BLE001 - re-raised as it is, after the resume hint
+        _resume_hint(store)
+        raise
     finally:
         for c in (blue, green):
             if c is not None:
@@ -284,7 +250,7 @@ def rollback_cmd(
         try:
             weights = runner.rollback_without_state(from_spec(spec), from_, to)
         except CutoverError as e:
-            raise _errors(e) from e
+            raise
         if output is Output.json:
             emit_json({"phase": "rolled_back", "weights": weights, "state": None})
         else:
@@ -293,14 +259,15 @@ def rollback_cmd(
     try:
         plan = store.load().plan
     except CutoverError as e:
-        raise _errors(e) from e
+        raise
     blue_spec = _kube_spec(blue_kubeconfig, blue_context) or (dict(plan.blue_kube) if plan.blue_kube else None)
     blue = _kube(blue_spec, "blue")
     s = _session(state_dir, dict(plan.router), None, blue, None, output)
     try:
         state = runner.rollback(s, "manual rollback (akshift rollback)")
     except CutoverError as e:
-        raise _errors(e, store) from e
+        _resume_hint(store)
+        raise
     finally:
         if blue is not None:
             blue.close()
@@ -334,14 +301,14 @@ def decommission_cmd(
         window_seconds = parse_duration(health_window, "--health-window")
         plan = store.load().plan
     except CutoverError as e:
-        raise _errors(e) from e
+        raise
     green_spec = _kube_spec(green_kubeconfig, green_context) or (dict(plan.green_kube) if plan.green_kube else None)
     green = _kube(green_spec, "green")
     s = _session(state_dir, dict(plan.router), list(plan.gates), None, green, output)
     try:
         state = runner.decommission(s, cluster, soak_seconds=soak_seconds, window_seconds=window_seconds)
     except CutoverError as e:
-        raise _errors(e) from e
+        raise
     finally:
         if green is not None:
             green.close()
@@ -352,6 +319,6 @@ def decommission_cmd(
 
 
 if __name__ == "__main__":
-    _app = typer.Typer(name="akshift-cutover", no_args_is_help=True, pretty_exceptions_enable=False)
+    _app = typer.Typer(cls=Boundary, name="akshift-cutover", no_args_is_help=True, pretty_exceptions_enable=False)
     register(_app)
     _app()

@@ -88,23 +88,10 @@ def _arm(path: Path | None, azure_id: str | None) -> Any:
 
 def _collect(kubeconfig: Path, context: str | None) -> Any:
     from doctor import collect
-    from kube.errors import ApiError, KubeconfigError
-    from kube.client import KubeClient
+    from kube.client import connect
 
-    try:
-        client = KubeClient.from_kubeconfig(kubeconfig, context, retries=3)
-    except KubeconfigError as e:
-        raise fail(f"--kubeconfig: {e}") from e
-    except (OSError, ValueError) as e:
-        raise fail(f"--kubeconfig: kubeconfig {kubeconfig} is unusable ({e}); fix its certificate data") from e
-    with client:
-        try:
-            return collect(client)
-        except ApiError as e:
-            if e.status in (401, 403):
-                raise fail(f"--kubeconfig: {client.config.server} refused our credentials ({e.status} {e.reason}); "
-                           "check the kubeconfig's user") from e
-            raise fail(f"cannot reach {client.config.server} ({e}); is the cluster running?", ENVIRONMENT) from e
+    with connect(kubeconfig, context, role="--kubeconfig", retries=3) as client:
+        return collect(client)
 
 
 # -- doctor ----------------------------------------------------------------------
@@ -236,7 +223,6 @@ def _print_strategy(plan: Any) -> None:
 
 
 def _execute(plan: Any, current: Any, stack: str, work_dir: Path, yes: bool) -> None:
-    from doctor.errors import StepFailed, AzureUnavailable, ExecutionRefused
     from doctor.execute import execute_in_place, refresh_stack
 
     if not yes:
@@ -246,13 +232,6 @@ def _execute(plan: Any, current: Any, stack: str, work_dir: Path, yes: bool) -> 
     def log(line: str) -> None:
         err_console.print(line, highlight=False, markup=False)
 
-    try:
-        done = execute_in_place(plan, current, update=update_network_profile,
-                                refresh=lambda: refresh_stack(stack, str(work_dir), log), log=log)
-    except ExecutionRefused as e:
-        raise fail(str(e), BAD_INPUT) from e
-    except AzureUnavailable as e:
-        raise fail(str(e), ENVIRONMENT) from e
-    except StepFailed as e:
-        raise fail(str(e), FAILED) from e
+    done = execute_in_place(plan, current, update=update_network_profile,
+                            refresh=lambda: refresh_stack(stack, str(work_dir), log), log=log)
     err_console.print(f"done: {'; '.join(done)}", highlight=False)

@@ -16,8 +16,7 @@ from typing import Any
 
 import typer
 
-from akshift.output import (BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console,
-                            exits_on_error, fail)
+from akshift.output import BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
 
 Source = typer.Option(None, "--source", help="kubeconfig of the old (kubenet) cluster; only read")
 SourceCtx = typer.Option(None, "--source-context", help="context in the source kubeconfig")
@@ -53,40 +52,20 @@ def register(app: typer.Typer) -> None:
 # -- plumbing --------------------------------------------------------------------
 
 def _client(path: Path | None, context: str | None, which: str, concurrency: int = 16) -> Any:
-    from kube.errors import ApiError, KubeconfigError
-    from kube.client import KubeClient
+    from kube.client import connect
 
     if path is None:
         raise fail(f"--{which} is required: the {which} cluster's kubeconfig")
-    try:
-        client = KubeClient.from_kubeconfig(path, context, max_connections=concurrency)
-    except KubeconfigError as e:
-        raise fail(f"--{which}: {e}") from e
-    except (OSError, ValueError) as e:
-        raise fail(f"--{which}: kubeconfig {path} is unusable ({e}); fix its certificate data") from e
-    try:
-        client.get("/version")
-    except ApiError as e:
-        client.close()
-        if e.status in (401, 403):
-            raise fail(f"--{which}: {client.config.server} refused our credentials ({e.status} {e.reason}); "
-                       "check the kubeconfig's user", BAD_INPUT) from e
-        raise fail(f"--{which}: cannot reach {client.config.server} ({e}); is the cluster running?",
-                   ENVIRONMENT) from e
-    return client
+    return connect(path, context, role=f"--{which}", max_connections=concurrency)
 
 
 def _key(recipients: list[str], identity: Path | None, exclude: bool, *, decrypt: bool) -> Any:
-    from migration.errors import SecretKeyError
     from migration.secrets import load_secret_key, require_key
 
-    try:
-        key = load_secret_key(recipients=recipients, identity_file=identity)
-        if not exclude and key is None:
-            require_key(key, decrypt=decrypt)
-        return key
-    except SecretKeyError as e:
-        raise fail(str(e)) from e
+    key = load_secret_key(recipients=recipients, identity_file=identity)
+    if not exclude and key is None:
+        require_key(key, decrypt=decrypt)
+    return key
 
 
 @contextlib.contextmanager
@@ -101,19 +80,6 @@ def _progress(label: str, total: int | None, output: Output) -> Iterator[Any]:
                   console=err_console, transient=False) as p:
         task = p.add_task(label, total=total)
         yield lambda n: p.advance(task, n)
-
-
-def _stage_error(e: Exception) -> typer.Exit:
-    from kube.errors import ApiError
-    from migration.errors import MigrationError, SecretKeyError
-
-    if isinstance(e, SecretKeyError):
-        return fail(str(e), BAD_INPUT)
-    if isinstance(e, ApiError) and e.status in (0, 502, 503, 504):
-        return fail(str(e), ENVIRONMENT)
-    if isinstance(e, MigrationError):
-        return fail(str(e), FAILED)
-    raise e
 
 
 # -- commands ----------------------------------------------------------------------
@@ -145,8 +111,6 @@ def inventory(source: Path = Source, source_context: str = SourceCtx, out: Path 
             s = stages.inventory(src, out / "snapshot", namespaces=namespace or None, kinds=kind or None,
                                  label_selector=selector, secret_key=key, exclude_secrets=exclude_secrets,
                                  overwrite=overwrite, concurrency=min(concurrency, 16), progress=advance)
-    except Exception as e:
-        raise _stage_error(e) from e
     finally:
         src.close()
     summary = {"snapshot": str(s.path), "objects": s.objects, "types": s.types, "errors": s.errors,
@@ -171,16 +135,13 @@ def _transform(out: Path, target_client: Any, key: Any, overwrite: bool, target_
         if not sep or not old or not new:
             raise fail(f"--node-pool-map {item!r}: expected OLD=NEW, such as nodepool1=system")
         pools[old] = new
-    try:
-        snap = Snapshot(out / "snapshot")
-        nodes = [snap.read(p) for p in snap.paths(include_secrets=False) if p.startswith("_cluster/core.Node/")]
-        ctx = stages.build_context(nodes, target_client, snap, target_pod_cidr=target_pod_cidr,
-                                   node_pool_map=pools or None)
-        with _progress("transform", len(snap.paths()), output) as advance:
-            return stages.transform_snapshot(out / "snapshot", out / "transformed", ctx, secret_key=key,
-                                             overwrite=overwrite, progress=advance)
-    except Exception as e:
-        raise _stage_error(e) from e
+    snap = Snapshot(out / "snapshot")
+    nodes = [snap.read(p) for p in snap.paths(include_secrets=False) if p.startswith("_cluster/core.Node/")]
+    ctx = stages.build_context(nodes, target_client, snap, target_pod_cidr=target_pod_cidr,
+                               node_pool_map=pools or None)
+    with _progress("transform", len(snap.paths()), output) as advance:
+        return stages.transform_snapshot(out / "snapshot", out / "transformed", ctx, secret_key=key,
+                                         overwrite=overwrite, progress=advance)
 
 
 def transform(out: Path = Out, target: Path = Target, target_context: str = TargetCtx,
@@ -236,11 +197,10 @@ def _target_stage(stage: str, run: Any, target: Path | None, target_context: str
     tgt = _client(target, target_context, "target", concurrency)
     t0 = time.monotonic()
     try:
-        with exits_on_error(_stage_error):
-            if not (out / "transformed").exists():
-                _transform(out, tgt, key, False, target_pod_cidr, node_pool_map, output)
-            with _progress(stage, len(Snapshot(out / "transformed").paths()), output) as advance:
-                outcomes = run(tgt, key, advance)
+        if not (out / "transformed").exists():
+            _transform(out, tgt, key, False, target_pod_cidr, node_pool_map, output)
+        with _progress(stage, len(Snapshot(out / "transformed").paths()), output) as advance:
+            outcomes = run(tgt, key, advance)
     finally:
         tgt.close()
     _write_outcomes(out / f"{stage}.json", outcomes)
@@ -300,8 +260,6 @@ def _verify(target: Path | None, target_context: str | None, out: Path, key: Any
         with _progress("verify", len(Snapshot(out / "transformed").paths()), output) as advance:
             report = stages.verify(tgt, out / "snapshot", out / "transformed", secret_key=key,
                                    ready_timeout=ready_timeout, concurrency=concurrency, progress=advance)
-    except Exception as e:
-        raise _stage_error(e) from e
     finally:
         tgt.close()
     # A disk whose data a verified volume move carried no longer needs a human.
@@ -378,10 +336,6 @@ def migrate(source: Path = Source, source_context: str = SourceCtx, target: Path
                                    force_conflicts=force_conflicts, concurrency=concurrency, progress=advance)
         _write_outcomes(out / "apply.json", applied)
         summary["apply"] = _outcome_summary(applied)
-    except typer.Exit:
-        raise
-    except Exception as e:
-        raise _stage_error(e) from e
     finally:
         src.close()
         tgt.close()

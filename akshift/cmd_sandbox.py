@@ -5,9 +5,9 @@ import time
 
 import typer
 
-from akshift.output import ENVIRONMENT, FAILED, Output, OutputOption, emit_json, fail
+from akshift.output import Boundary, ENVIRONMENT, FAILED, Output, OutputOption, emit_json, fail
 
-app = typer.Typer(help="Run real local Kubernetes clusters (etcd + kube-apiserver + kwok) for demos and tests.",
+app = typer.Typer(cls=Boundary, help="Run real local Kubernetes clusters (etcd + kube-apiserver + kwok) for demos and tests.",
                   no_args_is_help=True)
 
 
@@ -61,7 +61,7 @@ def up(
 @app.command()
 def status(output: Output = OutputOption) -> None:
     """Show whether the sandbox runs, and each cluster's readiness and node count."""
-    from migration.errors import MigrationError
+    from errors import AkshiftError
     from kube.client import KubeClient
     from sandbox import manage
     from sandbox.cluster import ready_nodes
@@ -78,7 +78,7 @@ def status(output: Output = OutputOption) -> None:
         try:
             with KubeClient.from_kubeconfig(c["kubeconfig"]) as k:
                 report["clusters"][name] = {**c, "ready": k.ready(), "ready_nodes": ready_nodes(k)}
-        except MigrationError as e:
+        except AkshiftError as e:
             report["clusters"][name] = {**c, "ready": False, "error": str(e)}
     if output is Output.json:
         emit_json(report)

@@ -26,8 +26,7 @@ from typing import Any
 
 import typer
 
-from akshift.output import (BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console,
-                            exits_on_error, fail)
+from akshift.output import BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
 
 ProjectDir = typer.Option(None, "--project-dir", help="Pulumi project directory (default: the nearest Pulumi.yaml "
                                                       "at or above the current directory)")
@@ -83,15 +82,11 @@ def _pulumi_cli() -> tuple[Path | None, dict[str, str]]:
 def _project(project_dir: Path | None, secrets_provider: str | None) -> Any:
     from deploy.automation import Project
     from deploy.backend import resolve_backend
-    from deploy.errors import BackendSetupError
 
     directory = project_dir.resolve() if project_dir else find_project(Path.cwd())
     if directory is None or not (directory / "Pulumi.yaml").is_file():
         raise fail("no Pulumi.yaml here or above; run from the akshift project or pass --project-dir", BAD_INPUT)
-    try:
-        backend = resolve_backend(os.environ, secrets_provider=secrets_provider)
-    except BackendSetupError as e:
-        raise fail(str(e), ENVIRONMENT) from e
+    backend = resolve_backend(os.environ, secrets_provider=secrets_provider)
     root, env = _pulumi_cli()
     return Project(directory, _load_program(directory), backend, env, root)
 
@@ -158,34 +153,18 @@ def _confirm(yes: bool, question: str) -> bool:
 
 @contextlib.contextmanager
 def _engine(events: Any, label: str) -> Iterator[None]:
-    """Run an engine operation with its progress display, turning engine failures into clear exits."""
-    events.start(label, None)
-    try:
-        with exits_on_error(_engine_error):
-            yield
-    finally:
-        events.stop()
-
-
-def _engine_error(e: Exception) -> typer.Exit:
-    """Map the promotion and engine errors to a message and an exit code."""
+    """Run an engine operation with its progress display; an engine failure becomes an :class:`EngineError`."""
     from pulumi import automation as auto
 
-    from deploy.errors import BackendSetupError, PromotionError
+    from deploy.errors import EngineError
 
-    if isinstance(e, BackendSetupError):
-        return fail(str(e), ENVIRONMENT)
-    if isinstance(e, PromotionError):
-        for reason in e.reasons:
-            err_console.print(f"[bold red]refused:[/] {reason}", highlight=False)
-        return typer.Exit(FAILED)
-    if isinstance(e, auto.CommandError):
-        # str(e) holds the CLI's stdout and stderr; show from the first error line (the program's RunError
-        # message, with its key and fix, follows it) rather than the whole log.
-        lines = [ln.rstrip() for ln in str(e).splitlines() if ln.strip()]
-        first = next((i for i, ln in enumerate(lines) if "error:" in ln), max(len(lines) - 15, 0))
-        return fail("the Pulumi engine failed:\n" + "\n".join(lines[first:first + 20]), FAILED)
-    raise e
+    events.start(label, None)
+    try:
+        yield
+    except auto.CommandError as e:
+        raise EngineError.of(str(e), label) from e
+    finally:
+        events.stop()
 
 
 def _result_dict(result: Any) -> dict[str, Any]:

@@ -29,9 +29,9 @@ from typing import Any
 import typer
 
 from akshift.cmd_migrate import Out, Source, SourceCtx, Target, TargetCtx, _client
-from akshift.output import BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
+from akshift.output import Boundary, BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
 
-app = typer.Typer(help="Carry PersistentVolume data to the new cluster: plan, move, verify, rollback.",
+app = typer.Typer(cls=Boundary, help="Carry PersistentVolume data to the new cluster: plan, move, verify, rollback.",
                   no_args_is_help=True)
 
 
@@ -134,8 +134,6 @@ def move(source: Path = Source, source_context: str = SourceCtx, target: Path = 
     """Stop writers (with --quiesce-source), copy disks, put static PVs on the target; resumable."""
     import orjson
 
-    from kube.errors import ApiError
-    from migration.errors import MigrationError, PlanError
     from migration.volume_move import MOVE_REPORT, STATE_FILE, VolumeState, move_volumes, read_plan
 
     src = _client(source, source_context, "source")
@@ -147,12 +145,6 @@ def move(source: Path = Source, source_context: str = SourceCtx, target: Path = 
         state = VolumeState.load(out / STATE_FILE)
         report = move_volumes(src, tgt, moves, state, _disk_mover(disk_mover, out), quiesce_source=quiesce_source,
                               release_timeout=release_timeout, transformed_dir=out / "transformed")
-    except PlanError as e:
-        raise fail(str(e), BAD_INPUT) from e
-    except ApiError as e:
-        raise fail(str(e), ENVIRONMENT if e.status in (0, 502, 503, 504) else FAILED) from e
-    except MigrationError as e:
-        raise fail(str(e), FAILED) from e
     finally:
         src.close()
         tgt.close()

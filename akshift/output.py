@@ -1,26 +1,36 @@
 """Shared output plumbing for every command: text for people, JSON for scripts, exit codes for CI.
 
 Why one place: every command takes ``--output text|json`` and the same exit
-codes, so scripts can rely on them:
+codes, so scripts can rely on them (the mapping itself is :mod:`errors`'):
 
 * 0 — done, nothing needs a human;
 * 1 — done with failures or gaps (objects failed, verification mismatched);
 * 2 — bad input (config, kubeconfig, arguments) — nothing was changed;
 * 3 — the environment is missing something (binaries not built, cluster unreachable).
+
+:class:`Boundary` is the one place where an error becomes an exit: every
+``typer.Typer`` of the CLI is built with it, so a command raises the error it
+means and never maps it to a code itself. An exception that is not an
+:class:`errors.AkshiftError` is a bug: one line naming it, exit 1, and the
+traceback only with ``--debug``.
 """
 from __future__ import annotations
 
-import contextlib
 import enum
 import sys
-from collections.abc import Callable, Iterator
+import traceback
 from typing import Any
 
+import click
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
-OK, FAILED, BAD_INPUT, ENVIRONMENT = 0, 1, 2, 3
+from errors import EXIT_CODES, OK, AkshiftError, ErrorKind
+
+FAILED, BAD_INPUT, ENVIRONMENT = (EXIT_CODES[k] for k in (ErrorKind.FAILED, ErrorKind.BAD_INPUT, ErrorKind.ENVIRONMENT))
 
 
 class Output(str, enum.Enum):
@@ -39,17 +49,42 @@ def emit_json(data: Any) -> None:
 
 def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
     """Print one clear error line to stderr and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
-@contextlib.contextmanager
-def exits_on_error(to_exit: Callable[[Exception], typer.Exit]) -> Iterator[None]:
-    """Turn an exception from a stage or the engine into the command's exit (``to_exit`` maps it);
-    an Exit raised on purpose passes through."""
-    try:
-        yield
-    except typer.Exit:
-        raise
-    except Exception as e:
-        raise to_exit(e) from e
+def error_exit(e: AkshiftError) -> typer.Exit:
+    """Print an error (its message, then any detail lines it carries) and return the Exit of its kind."""
+    err_console.print(f"[bold red]error:[/] {escape(e.headline())}", highlight=False)
+    for line in getattr(e, "details", lambda: ())():
+        err_console.print(f"  {escape(line)}", highlight=False)
+    return typer.Exit(e.exit_code)
+
+
+class Boundary(TyperGroup):
+    """The CLI's one error boundary: an :class:`errors.AkshiftError` becomes its message and its kind's exit code.
+
+    Used as ``typer.Typer(cls=Boundary)`` by every command group, so the same
+    mapping holds whether the command is run as ``akshift …`` or a group is
+    invoked on its own (tests, ``python -m``).
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except AkshiftError as e:
+            if ctx.find_root().meta.get("akshift.debug"):
+                traceback.print_exc()
+            raise error_exit(e) from e
+        except KeyboardInterrupt:
+            err_console.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+        except Exception as e:
+            if ctx.find_root().meta.get("akshift.debug"):
+                traceback.print_exc()
+            err_console.print(f"[bold red]error:[/] internal error: {escape(type(e).__name__)}: {escape(str(e))} — "
+                              "please report it with the output of the same command run with --debug",
+                              highlight=False)
+            raise typer.Exit(FAILED) from e

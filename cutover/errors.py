@@ -35,6 +35,9 @@ class PreflightError(CutoverError):
         super().__init__(message, fix=fix)
         self.checks = checks
 
+    def details(self) -> tuple[str, ...]:
+        return tuple(f"{'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}" for c in self.checks)
+
 
 class StateError(CutoverError):
     """The persisted cutover state is missing, unreadable, or does not match the request."""

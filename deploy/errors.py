@@ -23,6 +23,13 @@ class PromotionError(AkshiftError):
             raise ValueError(f"{type(self).__name__} needs at least one reason")
         super().__init__("\n".join(self.reasons))
 
+    def headline(self) -> str:
+        return f"not done: {len(self.reasons)} reason(s)"
+
+    def details(self) -> tuple[str, ...]:
+        return tuple(f"refused: {r}" for r in self.reasons)
+
+
 
 class PromotionRefused(PromotionError):
     """The source stack's state does not allow promoting it (unverified, failed, stale, incomplete)."""
@@ -44,3 +51,24 @@ class BackendSetupError(PromotionError):
     """The state backend or secrets provider is not usable as configured."""
 
     kind = ErrorKind.ENVIRONMENT
+
+    def headline(self) -> str:
+        return str(self)
+
+    def details(self) -> tuple[str, ...]:
+        return ()
+
+
+class EngineError(AkshiftError):
+    """The Pulumi engine failed (the program raised, a provider refused, the update broke its plan).
+
+    The message keeps the engine's output from its first error line on (the program's RunError, with its
+    key and fix, follows it), not the whole log.
+    """
+
+    @classmethod
+    def of(cls, output: str, what: str) -> EngineError:
+        """The error of one failed engine command, from its combined output."""
+        lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
+        first = next((i for i, ln in enumerate(lines) if "error:" in ln), max(len(lines) - 15, 0))
+        return cls(f"the Pulumi engine failed ({what}):\n" + "\n".join(lines[first:first + 20]))

@@ -64,6 +64,14 @@ class AkshiftError(Exception):
         if kind is not None:
             self.kind = kind  # type: ignore[misc]  # an instance may override the class default
 
+    def headline(self) -> str:
+        """The one line the CLI prints after ``error:``; :meth:`details` follow it."""
+        return str(self)
+
+    def details(self) -> tuple[str, ...]:
+        """Lines that say more than the headline (each check of a preflight, each reason of a refusal)."""
+        return ()
+
     @property
     def exit_code(self) -> int:
         """The exit code of this error's kind."""

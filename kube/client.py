@@ -26,7 +26,7 @@ import httpx
 import orjson
 
 from kube.config import KubeConfig
-from kube.errors import RETRY_STATUSES, ApiError
+from kube.errors import RETRY_STATUSES, ApiError, KubeconfigError
 from kube.objects import ObjectRef
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is valid YAML, so we send JSON
@@ -289,3 +289,41 @@ class KubeClient:
             return resp.status_code == 200
         except httpx.HTTPError:
             return False
+
+
+def connect(path: str | os.PathLike[str], context: str | None = None, *, role: str = "kubeconfig",
+            check: bool = True, **kw: Any) -> KubeClient:
+    """Open a client for one kubeconfig context and prove the server answers, as every command does first.
+
+    Args:
+        path: the kubeconfig file.
+        context: its context, None for the current one.
+        role: how the user named this cluster (``--source``, ``--target``), used in every message.
+        check: ask the server for ``/version`` before returning.
+        **kw: passed to :class:`KubeClient` (``max_connections``, ``retries`` …).
+
+    Returns:
+        An open client; the caller closes it.
+
+    Raises:
+        KubeconfigError: the kubeconfig is unusable, or the server refused its credentials (bad input).
+        ApiError: the server could not be reached or failed (environment).
+    """
+    try:
+        client = KubeClient(KubeConfig.load(path, context), **kw)
+    except KubeconfigError as e:
+        raise KubeconfigError(e.message, ref=role, fix=e.fix) from e
+    except (OSError, ValueError) as e:
+        raise KubeconfigError(f"kubeconfig {path} is unusable ({e})", ref=role,
+                              fix="fix its certificate data or regenerate it") from e
+    if check:
+        try:
+            client.get("/version")
+        except ApiError as e:
+            client.close()
+            if e.status in (401, 403):
+                raise KubeconfigError(f"{client.config.server} refused our credentials ({e.status} {e.reason})",
+                                      ref=role, fix="check the kubeconfig's user") from e
+            raise ApiError(e.status, e.reason, f"cannot reach {client.config.server} ({e.detail}); "
+                           "is the cluster running?", ref=role, retryable=e.retryable) from e
+    return client

@@ -416,8 +416,7 @@ def test_cluster_objects_keep_only_dns_fields_of_pods_and_count_services_and_end
 
 
 def app() -> typer.Typer:
-    a = typer.Typer()
-    cmd_doctor.register(a)
+    from akshift.cli import app as a
     return a
 
 

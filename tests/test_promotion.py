@@ -331,8 +331,7 @@ def test_a_failed_verification_blocks_promotion_with_a_clear_message(
     assert set(result.summary.resource_changes) == {"same"}
     for k, v in pulumi_env.items():
         monkeypatch.setenv(k, v)
-    app = typer.Typer()
-    cmd_stack.register(app)
+    from akshift.cli import app as app
     res = CliRunner().invoke(app, ["promote", "promo-test", "promo-prod", "--yes",
                                    "--project-dir", str(sandbox_pair["project"].directory)])
     assert res.exit_code == 1, res.output
@@ -390,8 +389,7 @@ def test_the_promoted_stack_refuses_a_snapshot_other_than_the_one_verified(
     prod.set_config("akshift:workloads.snapshot", auto.ConfigValue(str(other.root)), path=True)
     for k, v in pulumi_env.items():
         monkeypatch.setenv(k, v)
-    app = typer.Typer()
-    cmd_stack.register(app)
+    from akshift.cli import app as app
     try:
         res = CliRunner().invoke(app, ["preview", "--stack", "promo-prod", "--project-dir", str(project.directory)])
     finally:

@@ -141,8 +141,7 @@ def test_akshift_up_reports_a_refused_cluster_replacement_with_exit_code_1(monke
     stack = FakeStack(NETWORK_PROFILE_CHANGE)
     monkeypatch.setattr(cmd_stack, "_project", lambda *a: object())
     monkeypatch.setattr(automation, "open_stack", lambda project, name, create=False: stack)
-    app = typer.Typer()
-    cmd_stack.register(app)
+    from akshift.cli import app as app
     res = CliRunner().invoke(app, ["up", "--stack", "prod", "--yes"])
     assert res.exit_code == 1, res.output
     assert "refused: prod: the plan would replace (delete and recreate) the AKS cluster aks-cluster" in \

@@ -319,8 +319,7 @@ def test_execute_fails_when_pulumi_still_plans_a_replacement_after_refresh() -> 
 
 
 def app() -> typer.Typer:
-    a = typer.Typer()
-    cmd_doctor.register(a)
+    from akshift.cli import app as a
     return a
 
 
