@@ -112,7 +112,7 @@ def plan(out: Path = Out, target: Path = Target, target_context: str = TargetCtx
 
 
 def _disk_mover(kind: Mover, out: Path) -> Any:
-    from migration.volume_move import PulumiDiskMover
+    from deploy.disk_mover import PulumiDiskMover
     from sandbox.disk_mover import FakeAzureDiskMover
 
     if kind is Mover.sandbox:

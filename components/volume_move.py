@@ -22,7 +22,7 @@ disks exist, a rerun creates nothing twice, and an interrupted run resumes.
 
 The migration engine decides everything (``migration.volumes``); this
 component takes the decided values as plain arguments. :func:`program` is the
-Automation API inline program ``migration.volume_move.PulumiDiskMover`` runs.
+Automation API inline program ``deploy.disk_mover.PulumiDiskMover`` runs.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from migration.volumes import DiskCopy
 class FakeAzureDiskMover:
     """The sandbox's stand-in for Azure: no Azure exists here, so copies are recorded, not made.
 
-    It answers what :class:`PulumiDiskMover` answers on Azure — the ARM ids of a snapshot and a disk
+    It answers what :class:`deploy.disk_mover.PulumiDiskMover` answers on Azure — the ARM ids of a snapshot and a disk
     named after the request (:attr:`DiskCopy.snapshot_id`, :attr:`DiskCopy.disk_id`, derived from the
     source disk id) — so everything downstream (green PVs, binding, verify, resume) runs for real.
     The Azure resources themselves are tested only through Pulumi mocks

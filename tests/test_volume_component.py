@@ -21,7 +21,8 @@ import pytest
 
 from components.volume_move import VolumeMove, VolumeMoveArgs, program, resource_name, validate
 from migration.errors import ApplyError
-from migration.volume_move import DiskCopyResult, PulumiDiskMover
+from deploy.disk_mover import PulumiDiskMover
+from migration.volume_move import DiskCopyResult
 from migration.volumes import DiskCopy
 from stacks.errors import ConfigError
 import pulumi_harness as harness
