@@ -7,12 +7,18 @@ same process tree, on the same machine, against clusters started the same way:
 * apply: ``akshift apply`` (server-side apply, concurrent tiers) vs ``kubectl apply --server-side -f <dir>``
   (each onto its own fresh target cluster)
 * peak memory: the maximum resident set of each command, from ``wait4`` of its process.
+* the ceiling: the API server's raw write ceiling on the same kind of cluster — the highest objects/s a
+  minimal compiled client (``bench/ceiling/main.go``: Go's net/http, 32 requests in flight, bodies built
+  once) reaches for N ConfigMaps of 512 bytes, by server-side apply and by plain create — and
+  ``akshift apply`` of the same N ConfigMaps as a percentage of it, with akshift's client CPU per object
+  (user + system time from ``wait4``). On 2 cores the client's CPU is taken from the API server, so CPU
+  per object is the lever.
 
 Each row is run twice: straight on loopback, and through ``bench/latency_proxy.py`` with a round trip
 standing for a remote AKS API server (``--rtt``), since on one 2-core machine the loopback numbers measure
 CPU contention between client and server more than the clients.
 
-Usage: .venv/bin/python bench/migration.py [--rtt 0,10] [COUNT ...]   (default: 10000 50000)
+Usage: .venv/bin/python bench/migration.py [--rtt 0,10] [--no-ceiling] [COUNT ...]   (default: 10000 50000)
 """
 from __future__ import annotations
 
@@ -40,8 +46,8 @@ from latency_proxy import LatencyProxy  # noqa: E402
 AKSHIFT = str(ROOT / ".venv" / "bin" / "akshift")
 
 
-def run(cmd: list[str], **kw: object) -> tuple[float, float, int]:
-    """Run a command; return (seconds, peak RSS in MiB, exit code)."""
+def run(cmd: list[str], **kw: object) -> tuple[float, float, int, float]:
+    """Run a command; return (seconds, peak RSS in MiB, exit code, client CPU seconds)."""
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)  # type: ignore[call-overload]
     _, status, usage = os.wait4(proc.pid, 0)
@@ -50,7 +56,7 @@ def run(cmd: list[str], **kw: object) -> tuple[float, float, int]:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         print(f"  ! {' '.join(cmd[:3])} exited {code}: {err[-500:]}", file=sys.stderr)
-    return seconds, usage.ru_maxrss / 1024, code
+    return seconds, usage.ru_maxrss / 1024, code, usage.ru_utime + usage.ru_stime
 
 
 def load(cluster: LocalCluster, objs: list[dict]) -> None:
@@ -110,11 +116,63 @@ def bench(count: int, rtt: float, work: Path) -> list[str]:
             f"{k[1]:.0f} MiB | {a[1]:.0f} MiB | {count / a[0]:,.0f} |" for stage, k, a in rows]
 
 
+CEILING_SRC = ROOT / "bench" / "ceiling"
+
+
+def ceiling_binary() -> Path:
+    """Build ``bench/ceiling`` (Go standard library only) into the sandbox cache when it is missing or stale."""
+    out = Path.home() / ".cache" / "akshift" / "bench" / "ceiling"
+    newest = max(f.stat().st_mtime for f in CEILING_SRC.iterdir())
+    if not out.exists() or out.stat().st_mtime < newest:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["go", "build", "-o", str(out), "."], cwd=CEILING_SRC, check=True,
+                       env={**os.environ, "GOFLAGS": "-mod=mod"})
+    return out
+
+
+def config_maps(count: int) -> list[dict]:
+    """The ceiling's objects: N ConfigMaps of 512 bytes in one namespace (as the Go client writes them)."""
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ceiling"}}
+    return [ns] + [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c-{i:06d}", "namespace": "ceiling"},
+                    "data": {"payload": "x" * 512}} for i in range(count)]
+
+
+def ceiling(count: int, rtt: float, work: Path) -> list[str]:
+    """The server's write ceiling vs ``akshift apply`` of the same ConfigMaps, each on a fresh cluster."""
+    import json
+
+    tool = ceiling_binary()
+    key_file = work / "age.key"
+    if not key_file.exists():
+        subprocess.run([AKSHIFT, "keygen", str(key_file)], check=True, stdout=subprocess.DEVNULL)
+    measured: dict[str, float] = {}
+    for mode in ("apply", "create"):
+        with LocalCluster(GREEN, work / f"ceiling-{mode}", nodes=3) as c, LatencyProxy(c.port, rtt) as proxy:
+            pki_dir = c.state_dir / "pki"
+            res = subprocess.run([str(tool), f"--server=https://127.0.0.1:{proxy.port}", f"--ca={pki_dir / 'ca.crt'}",
+                                  f"--cert={pki_dir / 'admin.crt'}", f"--key={pki_dir / 'admin.key'}",
+                                  f"--count={count}", f"--mode={mode}"], capture_output=True, text=True, check=True)
+            measured[mode] = json.loads(res.stdout.strip().splitlines()[-1])["per_second"]
+    run_dir = work / "ceiling-run"
+    with SnapshotWriter(run_dir / "transformed", stage="transformed",
+                        secret_key=SecretKey.from_identity_file(key_file)) as w:
+        for o in config_maps(count):
+            w.write(o)
+    with LocalCluster(GREEN, work / "ceiling-akshift", nodes=3) as c, LatencyProxy(c.port, rtt) as proxy:
+        kc = proxied(c.kubeconfig, proxy.port, work / "ceiling.kubeconfig")
+        secs, _rss, _code, cpu = run([AKSHIFT, "apply", "--target", str(kc), "--out", str(run_dir),
+                                      "--age-identity", str(key_file), "--output", "json"])
+    rate = (count + 1) / secs
+    return [f"| {count:,} | {rtt:g} ms | {measured['apply']:,.0f}/s | {measured['create']:,.0f}/s | {rate:,.0f}/s | "
+            f"{100 * rate / measured['apply']:.0f}% | {1000 * cpu / count:.2f} ms |"]
+
+
 def main() -> None:
     import argparse
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rtt", default="0,10", help="round trips to simulate, in ms, comma-separated")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the write-ceiling table")
     ap.add_argument("counts", nargs="*", type=int, default=[10_000, 50_000])
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -125,6 +183,16 @@ def main() -> None:
         for rtt in (float(r) for r in args.rtt.split(",")):
             with tempfile.TemporaryDirectory(prefix="akshift-bench-") as d:
                 for line in bench(n, rtt, Path(d)):
+                    print(line, flush=True)
+    if args.no_ceiling:
+        return
+    print("\n| objects | API round trip | ceiling: server-side apply | ceiling: create | akshift apply | "
+          "akshift / SSA ceiling | akshift client CPU per object |")
+    print("|---|---|---|---|---|---|---|")
+    for n in args.counts:
+        for rtt in (float(r) for r in args.rtt.split(",")):
+            with tempfile.TemporaryDirectory(prefix="akshift-ceiling-") as d:
+                for line in ceiling(n, rtt, Path(d)):
                     print(line, flush=True)
 
 

@@ -1,0 +1,3 @@
+module akshift.dev/bench/ceiling
+
+go 1.26
