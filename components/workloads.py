@@ -86,8 +86,45 @@ def type_token(obj: Mapping[str, Any]) -> str:
     return f"kubernetes:{group or 'core'}/{version}:{obj['kind']}"
 
 
+#: The provider's annotation that turns its await logic off for one resource.
+SKIP_AWAIT = "pulumi.com/skipAwait"
+
+
+def skip_await_reason(obj: Mapping[str, Any]) -> str | None:
+    """Why ``pulumi up`` must not wait for this object to become ready, or None when it may wait.
+
+    A migration carries objects whose readiness it does not control: a claim binds only when a consumer
+    runs (``WaitForFirstConsumer``) or after ``akshift volumes move``; a LoadBalancer Service or an
+    Ingress gets its address from Azure or an ingress controller; a Job runs pods the migration did not
+    ask for; a workload scaled to 0 (quiesced for a volume move) has nothing to become ready. The
+    provider would wait on each of them and fail the ``up`` after its timeout (10 minutes), so these
+    are declared with :data:`SKIP_AWAIT`; `akshift verify` judges readiness against the source instead.
+
+    >>> skip_await_reason({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "d"}})
+    'a claim binds when a consumer runs or its volume is moved'
+    >>> skip_await_reason({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 2}}) is None
+    True
+    """
+    kind, group = obj.get("kind"), group_of(obj)
+    spec = obj.get("spec") or {}
+    if group == "" and kind == "PersistentVolumeClaim":
+        return "a claim binds when a consumer runs or its volume is moved"
+    if group == "" and kind == "Service" and spec.get("type") == "LoadBalancer":
+        return "its address comes from the Azure load balancer"
+    if group == "networking.k8s.io" and kind == "Ingress":
+        return "its address comes from the ingress controller"
+    if group == "batch" and kind == "Job":
+        return "a migrated Job is not meant to run again on its own schedule"
+    if group == "apps" and kind in ("Deployment", "StatefulSet", "ReplicaSet") and spec.get("replicas") == 0:
+        return "scaled to 0 (quiesced): nothing to become ready"
+    return None
+
+
 def resource_inputs(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The inputs sent to the provider: the object without status or server-owned metadata.
+
+    Objects whose readiness a migration does not control (:func:`skip_await_reason`) carry the
+    provider's :data:`SKIP_AWAIT` annotation.
 
     Args:
         obj: A transformed snapshot object.
@@ -97,6 +134,8 @@ def resource_inputs(obj: Mapping[str, Any]) -> dict[str, Any]:
     """
     out = {k: copy.deepcopy(v) for k, v in obj.items() if k != "status"}
     meta = {k: v for k, v in (out.get("metadata") or {}).items() if k not in _SERVER_METADATA}
+    if skip_await_reason(obj):
+        meta["annotations"] = {**(meta.get("annotations") or {}), SKIP_AWAIT: "true"}
     out["metadata"] = meta
     return out
 

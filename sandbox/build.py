@@ -53,9 +53,11 @@ class Tool:
     ldflags: str = ""
     patch_schema: bool = False
     assets: tuple[str, ...] = ()  # files of the module source to keep next to the binaries
+    scripts: tuple[str, ...] = ()  # executable files of the module source installed into bin/ as they are
 
     def missing(self) -> list[Path]:
-        want = self.binaries() + [self.dir / "assets" / Path(a).name for a in self.assets]
+        want = (self.binaries() + [self.dir / "assets" / Path(a).name for a in self.assets]
+                + [self.dir / "bin" / Path(s).name for s in self.scripts])
         return [p for p in want if not p.exists()]
 
     @property
@@ -67,6 +69,7 @@ class Tool:
 
 
 PULUMI_VERSION = "v3.274.1"
+PULUMI_LANGUAGE_PYTHON = "v3.52.0"  # the newest sdk/v3 whose module still holds python/cmd (see TOOLS)
 PULUMI_K8S_PROVIDER = "v4.0.0-20260115033456-f47bc2d6f199"  # the only provider/v4 version the proxy serves
 PULUMI_K8S_PROVIDER_LABEL = "4.25.0"  # the release this commit precedes; stamped as its version
 
@@ -120,6 +123,19 @@ TOOLS: dict[str, Tool] = {
             version=PULUMI_VERSION,
             packages=(("pulumi", "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"),),
             ldflags="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version={v}",
+        ),
+        Tool(
+            # The Python language host, so plain `pulumi up` runs the project's __main__.py as a user's
+            # Pulumi install does. Later versions moved it to a module the Go proxy refuses; v3.52.0 of the
+            # SDK module still carries it (and its exec shim, a Python script installed beside it). The
+            # CLI talks to it over the same gRPC protocol; it runs the program with the `python` first
+            # on PATH (the project's virtualenv).
+            name="pulumi-language-python",
+            module="github.com/pulumi/pulumi/sdk/v3",
+            version=PULUMI_LANGUAGE_PYTHON,
+            packages=(("pulumi-language-python", "github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python"),),
+            ldflags="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version={v}",
+            scripts=("python/cmd/pulumi-language-python-exec",),
         ),
         Tool(
             name="pulumi-resource-kubernetes",
@@ -222,6 +238,13 @@ def generate_k8s_provider_schema(tool: Tool, src: Path, work: Path) -> Path:
 
 
 def copy_assets(tool: Tool, src: Path) -> None:
+    for script in tool.scripts:
+        if not (src / script).exists():
+            raise BuildError(f"{tool.module}@{tool.version}: step 'copy scripts' failed: {script} not in the module")
+        target = tool.dir / "bin" / Path(script).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / script, target)
+        target.chmod(0o755)
     if not tool.assets:
         return
     (tool.dir / "assets").mkdir(parents=True, exist_ok=True)

@@ -155,6 +155,23 @@ def test_inputs_drop_status_and_server_owned_metadata() -> None:
     assert resource_inputs(live) == obj("v1", "ConfigMap", "c", "ns", data={"a": "1"})
 
 
+@pytest.mark.parametrize(("o", "skipped"), [
+    (obj("v1", "PersistentVolumeClaim", "data", "ns"), True),
+    (obj("v1", "Service", "web", "ns", spec={"type": "LoadBalancer"}), True),
+    (obj("v1", "Service", "web", "ns", spec={"type": "ClusterIP"}), False),
+    (obj("networking.k8s.io/v1", "Ingress", "web", "ns"), True),
+    (obj("batch/v1", "Job", "once", "ns"), True),
+    (obj("apps/v1", "StatefulSet", "db", "ns", spec={"replicas": 0}), True),
+    (obj("apps/v1", "Deployment", "web", "ns", spec={"replicas": 2}), False),
+    (obj("v1", "ConfigMap", "c", "ns"), False),
+], ids=["pending-claim", "load-balancer", "cluster-ip", "ingress", "job", "quiesced-statefulset",
+        "running-deployment", "configmap"])
+def test_up_does_not_wait_on_what_a_migration_leaves_not_yet_ready(o: dict[str, Any], skipped: bool) -> None:
+    annotations = resource_inputs(o)["metadata"].get("annotations") or {}
+    assert (annotations.get("pulumi.com/skipAwait") == "true") is skipped
+    assert "annotations" not in o["metadata"] or "pulumi.com/skipAwait" not in o["metadata"]["annotations"]
+
+
 def test_declarations_follow_the_migration_apply_order_crds_and_namespaces_first() -> None:
     tiers = declarations(workload_set("promo-x", "x.promo.akshift.dev"))
     names = [tier_name(row[0].tier) for row in tiers]
