@@ -31,14 +31,17 @@ import yaml
 
 from kube.errors import ApiError
 from kube.client import KubeClient
+from errors import AkshiftError, ErrorKind
 from sandbox import build, pki
 from sandbox.profiles import ClusterProfile, node_objects
 
 PR_SET_PDEATHSIG = 1
 
 
-class SandboxError(RuntimeError):
+class SandboxError(AkshiftError):
     """A sandbox cluster could not start; the message names the process and its log."""
+
+    kind = ErrorKind.ENVIRONMENT
 
 
 def spawn_owned(args: list[str], *, signum: signal.Signals = signal.SIGKILL, **popen: Any) -> subprocess.Popen[bytes]:

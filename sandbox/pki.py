@@ -14,10 +14,16 @@ import datetime as dt
 import ipaddress
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from errors import AkshiftError, ErrorKind
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+except ModuleNotFoundError as e:  # a user install without the sandbox extra
+    raise AkshiftError("the sandbox needs the 'cryptography' package", kind=ErrorKind.ENVIRONMENT,
+                       fix="pip install 'akshift[sandbox]'") from e
 
 
 @dataclasses.dataclass(frozen=True)
