@@ -264,8 +264,8 @@ def test_objects_the_target_rejects_fail_one_by_one_and_the_rest_proceeds(green:
     assert outcomes[f"ConfigMap {ns}/good"].action == "created"
     assert outcomes[f"Service {ns}/bad-port"].action == "failed"
     assert "70000" in outcomes[f"Service {ns}/bad-port"].message
-    assert outcomes[f"Gadget {ns}/no-crd"].action == "failed"
-    assert "not served" in outcomes[f"Gadget {ns}/no-crd"].message
+    assert outcomes[f"Gadget.example.com {ns}/no-crd"].action == "failed"
+    assert "not served" in outcomes[f"Gadget.example.com {ns}/no-crd"].message
     assert outcomes[f"Pod {ns}/over-quota"].action == "failed"
     assert "exceeded quota" in outcomes[f"Pod {ns}/over-quota"].message
     # The CLI turns any failure into exit 1 and lists each one.
