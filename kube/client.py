@@ -39,6 +39,7 @@ from kube.errors import RETRY_STATUSES, ApiError, CredentialError, KubeconfigErr
 from kube.objects import ObjectRef
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is valid YAML, so we send JSON
+TLS_VERIFY_FAILED = "TLSVerificationFailed"  # the reason of an ApiError(0, …) for a certificate we do not trust
 MAX_RETRY_AFTER = 60.0  # seconds: a server asking for longer is waited on this long, then asked again
 
 
@@ -97,6 +98,18 @@ def object_path(api_version: str, plural: str, namespace: str | None, name: str 
     base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
     ns = f"/namespaces/{namespace}" if namespace else ""
     return f"{base}{ns}/{plural}" + (f"/{name}" if name else "")
+
+
+def _tls_verification_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind a transport error (httpx → httpcore → ssl), if any."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class KubeClient:
@@ -180,6 +193,10 @@ class KubeClient:
                 resp = self._http.request(method, path, params=params, content=content, headers=headers,
                                           extensions=self._extensions)
             except httpx.TransportError as e:
+                refused = _tls_verification_error(e)
+                if refused is not None:  # retrying cannot change the server's certificate
+                    raise ApiError(0, TLS_VERIFY_FAILED, f"{self.config.server}: its certificate failed verification "
+                                   f"({refused.verify_message or refused.reason})", ref=ref) from e
                 if attempt == self.retries - 1:
                     raise ApiError(0, "Unreachable", f"{self.config.server}: {e.__class__.__name__}: {e}", ref=ref, retryable=True) from e
             else:
@@ -372,6 +389,10 @@ def connect(path: str | os.PathLike[str] | None = None, context: str | None = No
             raise type(e)(e.message, ref=role, fix=e.fix) from e
         except ApiError as e:
             client.close()
+            if e.reason == TLS_VERIFY_FAILED:
+                raise KubeconfigError(f"{config.where()}: {e.detail}", ref=role,
+                                      fix=f"check the certificate-authority and tls-server-name of cluster "
+                                          f"'{config.cluster}'") from e
             if e.status in (401, 403):
                 raise KubeconfigError(f"{config.server} refused the credentials of {config.where()} "
                                       f"({e.status} {e.reason})", ref=role, fix=_credential_fix(config, e.status)) from e
