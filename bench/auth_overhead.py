@@ -45,7 +45,7 @@ def main(n: int = 20_000) -> None:
     for _ in range(3):  # interleaved rounds: a busy shared machine drifts
         rows.append((per_request_us(fixed, n), per_request_us(flow, n),
                      _kube_request_us(client, n)))
-    best = [min(col) for col in zip(*rows)]
+    best = [min(col) for col in zip(*rows, strict=True)]
     flow_alone = _flow_alone_us(RefreshingAuth(StaticToken("t")), n)
     print(f"{n} requests, best of 3 rounds, µs per request (in-process transport):")
     print(f"  httpx, fixed Authorization header : {best[0]:7.1f}")

@@ -318,7 +318,7 @@ class ExecPlugin:
             except ValueError:
                 raise CredentialError(f"{bad} (status.expirationTimestamp is not an RFC 3339 time)") from None
             if expires_at <= now:
-                when = dt.datetime.fromtimestamp(expires_at, dt.timezone.utc).isoformat(timespec="seconds")
+                when = dt.datetime.fromtimestamp(expires_at, dt.UTC).isoformat(timespec="seconds")
                 raise CredentialError(f"{self._about()} handed out a credential that expired at {when}, "
                                       "and it cannot be refreshed",
                                       fix="sign in again (e.g. `az login`, `kubelogin remove-tokens`), "

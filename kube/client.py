@@ -171,7 +171,7 @@ class KubeClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         content_type: str = "application/json",
-        ref: str = "",
+        ref: object = "",
         meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Send one request, retrying what is retryable.

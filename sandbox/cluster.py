@@ -18,20 +18,20 @@ import concurrent.futures as cf
 import ctypes
 import dataclasses
 import json
-import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kube.errors import ApiError
-from kube.client import KubeClient
 from errors import AkshiftError, ErrorKind
+from kube.client import KubeClient
+from kube.errors import ApiError
 from sandbox import build, pki
 from sandbox.profiles import ClusterProfile, node_objects
 
@@ -113,7 +113,7 @@ class LocalCluster:
     # Bearer tokens the API server accepts besides the client certificates (a static token file):
     # token → (user name, groups). Lets tests authenticate as an extra, RBAC-bound identity, the way an
     # exec plugin's tokens are accepted on AKS; RBAC for that identity is the test's to bind.
-    tokens: dict[str, tuple[str, tuple[str, ...]]] = dataclasses.field(default_factory=dict)
+    tokens: Mapping[str, tuple[str, tuple[str, ...]]] = dataclasses.field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = dataclasses.field(default_factory=dict)
     port: int = 0
 

@@ -56,7 +56,7 @@ def test_throttling_and_server_errors_are_retried_with_growing_jittered_backoff(
     assert k.get("/api/v1/namespaces") == {"ok": True}
     assert len(server.requests) == 4 and len(sleeps) == 3
     # 0.2 s doubling, each jittered into [0.5, 1.5) of itself
-    for wait, base in zip(sleeps, (0.2, 0.4, 0.8)):
+    for wait, base in zip(sleeps, (0.2, 0.4, 0.8), strict=True):
         assert 0.5 * base <= wait < 1.5 * base
 
 

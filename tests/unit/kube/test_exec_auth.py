@@ -88,7 +88,7 @@ def credential(token: str | None = "tok", *, api_version: str = V1, expires: flo
     if token is not None:
         status["token"] = token
     if expires is not None:
-        status["expirationTimestamp"] = dt.datetime.fromtimestamp(expires, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        status["expirationTimestamp"] = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if cert is not None:
         status["clientCertificateData"] = cert
     if key is not None:
@@ -315,9 +315,12 @@ def test_a_client_certificate_from_the_plugin_is_handed_to_tls_and_sends_no_head
     assert auth is not None
     auth.on_cert = lambda c, k: loaded.append((c, k))
     seen: list[str | None] = []
-    with httpx.Client(base_url=cfg.server, auth=auth,
-                      transport=httpx.MockTransport(lambda r: (seen.append(r.headers.get("Authorization")),
-                                                               httpx.Response(200))[1])) as http:
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Authorization"))
+        return httpx.Response(200)
+
+    with httpx.Client(base_url=cfg.server, auth=auth, transport=httpx.MockTransport(answer)) as http:
         http.get("/version")
         http.get("/version")
     assert loaded == [(b"CERT-PEM", b"KEY-PEM")]
