@@ -12,6 +12,10 @@ the credential is obtained again
 * once when the server answers 401 to a request that carried it (the plugin
   may have handed out a token the server has since revoked).
 
+A refresh that fails while the credential is still valid is retried every few
+seconds and the credential used meanwhile; only a credential that has expired
+(or was refused) with no replacement is an error.
+
 Thread-safe and cheap on the hot path: the current credential is one tuple
 read without a lock; only a refresh takes the lock, and threads that queued
 behind a refresh use its result (or its error) instead of running the plugin
@@ -52,6 +56,7 @@ from kube.errors import CredentialError, KubeconfigError
 
 TOKEN_FILE_PERIOD = 60.0  # seconds between re-reads of a tokenFile (client-go's period)
 MAX_REFRESH_MARGIN = 60.0  # refresh an expiring credential at most this long before it expires
+REFRESH_RETRY = 5.0  # seconds between attempts to refresh a credential that is still valid
 STDERR_TAIL_LINES = 8
 # Strings that look like credentials (JWTs, long base64 or hex runs) are cut from a plugin's stderr.
 _SECRETISH = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*|[A-Za-z0-9+_=.-]{40,}")
@@ -349,11 +354,27 @@ class RefreshingAuth(httpx.Auth):
         self.fetches = 0
 
     def current(self) -> Credential:
-        """The credential to send now, obtained or refreshed if needed."""
+        """The credential to send now, obtained or refreshed if needed.
+
+        A refresh that fails while the current credential has not yet expired is not an
+        error: the credential is used on and the refresh tried again every few seconds
+        (an identity provider that is down for a minute must not stop a 24 h soak).
+        """
         cred, gen, _ = self._state
-        if cred is not None and (cred.refresh_at is None or self.clock() < cred.refresh_at):
+        now = self.clock()
+        if cred is not None and (cred.refresh_at is None or now < cred.refresh_at):
             return cred
-        return self._refresh(gen)
+        try:
+            return self._refresh(gen)
+        except CredentialError:
+            if cred is None or cred.expires_at is None or now >= cred.expires_at:
+                raise
+            with self._lock:
+                latest, latest_gen, _ = self._state
+                if latest is cred:
+                    retry_at = min(cred.expires_at, now + REFRESH_RETRY)
+                    self._state = (dataclasses.replace(cred, refresh_at=retry_at), latest_gen, None)
+                return self._state[0] or cred
 
     def _refresh(self, seen: int) -> Credential:
         with self._lock:

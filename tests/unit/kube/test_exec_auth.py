@@ -252,6 +252,29 @@ def test_a_short_lived_token_is_refreshed_a_quarter_of_its_life_early(tmp_path: 
     assert plugin.calls == 2
 
 
+def test_a_failed_refresh_keeps_the_still_valid_token_and_retries_until_it_expires(tmp_path: Path) -> None:
+    clock = Clock()
+    start = clock.now
+    plugin = Plugin(tmp_path / "p").answers(credential("t1", expires=start + 100), "")
+    server = Server("t1")
+    with client_for(kubeconfig(tmp_path, exec_user(plugin)), server, clock) as k:
+        k.get("/version")
+        (plugin.dir / "rc").write_text("1")  # from now on the plugin fails (the identity provider is down)
+        clock.now = start + 80  # past the refresh point (75): the refresh fails, t1 is still good
+        k.get("/version")
+        assert plugin.calls == 2
+        clock.now = start + 84  # retried only every 5 s, not on every request
+        k.get("/version")
+        assert plugin.calls == 2
+        clock.now = start + 86
+        k.get("/version")
+        assert plugin.calls == 3
+        clock.now = start + 101  # expired and still no new one: now it is an error
+        with pytest.raises(CredentialError, match="exited with 1"):
+            k.get("/version")
+    assert server.seen == ["Bearer t1"] * 4
+
+
 def test_a_401_runs_the_plugin_again_once_and_resends_the_request(tmp_path: Path) -> None:
     plugin = Plugin(tmp_path / "p").answers(credential("revoked"), credential("t2"))
     server = Server("t2")
