@@ -351,7 +351,6 @@ class RefreshingAuth(httpx.Auth):
         self._lock = threading.Lock()
         # (credential or None, generation, error of the last attempt or None): replaced whole, read without a lock.
         self._state: tuple[Credential | None, int, BaseException | None] = (None, 0, None)
-        self.fetches = 0
 
     def current(self) -> Credential:
         """The credential to send now, obtained or refreshed if needed.
@@ -391,7 +390,6 @@ class RefreshingAuth(httpx.Auth):
                 raise
             if new.cert and new.key and self.on_cert is not None and (cred is None or cred.cert != new.cert):
                 self.on_cert(new.cert, new.key)
-            self.fetches += 1
             self._state = (new, gen + 1, None)
             return new
 
@@ -404,7 +402,8 @@ class RefreshingAuth(httpx.Auth):
             # The server refused what we sent: obtain it again, once, and resend. When another
             # thread has already replaced the refused credential, its replacement is used as is.
             latest, gen, _ = self._state
-            cred = self._refresh(gen) if latest is cred else self.current()
+            same = latest is not None and (latest.header, latest.cert) == (cred.header, cred.cert)
+            cred = self._refresh(gen) if same else self.current()
             if cred.header:
                 request.headers["Authorization"] = cred.header
             yield request

@@ -275,6 +275,23 @@ def test_a_failed_refresh_keeps_the_still_valid_token_and_retries_until_it_expir
     assert server.seen == ["Bearer t1"] * 4
 
 
+def test_a_401_on_a_token_kept_through_a_failed_refresh_still_runs_the_plugin_again(tmp_path: Path) -> None:
+    clock = Clock()
+    start = clock.now
+    plugin = Plugin(tmp_path / "p").answers(credential("t1", expires=start + 100), "", credential("t2"))
+    server = Server("t1", "t2")
+    with client_for(kubeconfig(tmp_path, exec_user(plugin)), server, clock) as k:
+        k.get("/version")
+        (plugin.dir / "rc").write_text("1")
+        clock.now = start + 80
+        k.get("/version")  # the refresh fails; t1 is kept
+        (plugin.dir / "rc").write_text("0")
+        server.valid.discard("t1")  # …and then revoked
+        k.get("/version")
+    assert plugin.calls == 3
+    assert server.seen == ["Bearer t1", "Bearer t1", "Bearer t1", "Bearer t2"]
+
+
 def test_a_401_runs_the_plugin_again_once_and_resends_the_request(tmp_path: Path) -> None:
     plugin = Plugin(tmp_path / "p").answers(credential("revoked"), credential("t2"))
     server = Server("t2")
