@@ -12,24 +12,57 @@ package, lightkube or kr8s (see docs/dependencies.md for the measurement):
 
 Everything else in the project (sandbox, migration stages, cutover) goes
 through :class:`KubeClient`; nothing else opens a socket to an API server.
+
+Authentication is an ``httpx.Auth`` flow (:mod:`kube.auth`): the bearer header
+is computed per request so tokens are refreshed mid-process (before they
+expire, and once on a 401). The transport and the sleep between retries are
+injectable, so the retry, ``Retry-After`` and 410-restart logic is unit-tested
+in-process (tests/unit/kube/).
 """
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import os
 import random
+import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import orjson
 
+from kube.auth import ExecOptions, auth_for
 from kube.config import KubeConfig
-from kube.errors import RETRY_STATUSES, ApiError, KubeconfigError
+from kube.errors import RETRY_STATUSES, ApiError, CredentialError, KubeconfigError
 from kube.objects import ObjectRef
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is valid YAML, so we send JSON
+TLS_VERIFY_FAILED = "TLSVerificationFailed"  # the reason of an ApiError(0, …) for a certificate we do not trust
+MAX_RETRY_AFTER = 60.0  # seconds: a server asking for longer is waited on this long, then asked again
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), None when absent or unreadable.
+
+    >>> retry_after_seconds("3")
+    3.0
+    >>> retry_after_seconds("Wed, 21 Oct 2015 07:28:05 GMT", now=1445412480.0)
+    5.0
+    >>> retry_after_seconds("soon") is None
+    True
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +100,18 @@ def object_path(api_version: str, plural: str, namespace: str | None, name: str 
     return f"{base}{ns}/{plural}" + (f"/{name}" if name else "")
 
 
+def _tls_verification_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind a transport error (httpx → httpcore → ssl), if any."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 class KubeClient:
     """A small, thread-safe Kubernetes API client over one pooled httpx connection set.
 
@@ -78,24 +123,34 @@ class KubeClient:
             exponential backoff and jitter; permanent errors raise at once.
     """
 
-    def __init__(self, config: KubeConfig, *, max_connections: int = 16, timeout: float = 30.0, retries: int = 6):
+    def __init__(self, config: KubeConfig, *, max_connections: int = 16, timeout: float = 30.0, retries: int = 6,
+                 transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
+                 exec_options: ExecOptions | None = None, clock: Callable[[], float] = time.time):
         self.config = config
         self.retries = retries
-        headers = {"Accept": "application/json", "User-Agent": "akshift/0.1"}
-        if config.token:
-            headers["Authorization"] = f"Bearer {config.token}"
+        self._sleep = sleep
+        # TLS settings are the transport's: an injected (in-process) transport has none.
+        tls: ssl.SSLContext | None = config.ssl_context() if transport is None else None
+        self.auth = auth_for(config, exec_options=exec_options, ssl_context=tls, clock=clock)
+        # tls-server-name: the name the server's certificate is checked against (and sent as SNI).
+        self._extensions = {"sni_hostname": config.tls_server_name} if config.tls_server_name else None
         self._http = httpx.Client(
             base_url=config.server,
-            verify=config.ssl_context(),
-            headers=headers,
+            verify=tls if tls is not None else True,
+            auth=self.auth,
+            headers={"Accept": "application/json", "User-Agent": "akshift/0.1"},
             timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            proxy=(config.proxy_url or None) if transport is None else None,
+            transport=transport,
         )
         self._resources: dict[tuple[str, str], ApiResource] | None = None
 
     @classmethod
-    def from_kubeconfig(cls, path: str | os.PathLike[str], context: str | None = None, **kw: Any) -> KubeClient:
-        return cls(KubeConfig.load(path, context), **kw)
+    def from_kubeconfig(cls, path: str | os.PathLike[str] | None = None, context: str | None = None, *,
+                        allow_insecure: bool = False, **kw: Any) -> KubeClient:
+        """A client for one context of a kubeconfig (KUBECONFIG or ~/.kube/config when ``path`` is None)."""
+        return cls(KubeConfig.load(path, context, allow_insecure=allow_insecure), **kw)
 
     def close(self) -> None:
         self._http.close()
@@ -116,7 +171,7 @@ class KubeClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         content_type: str = "application/json",
-        ref: str = "",
+        ref: object = "",
         meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Send one request, retrying what is retryable.
@@ -133,9 +188,15 @@ class KubeClient:
         headers = {"Content-Type": content_type} if content is not None else None
         delay = 0.2
         for attempt in range(self.retries):
+            wait = delay * (0.5 + random.random())  # jitter: many threads throttled at once spread out
             try:
-                resp = self._http.request(method, path, params=params, content=content, headers=headers)
+                resp = self._http.request(method, path, params=params, content=content, headers=headers,
+                                          extensions=self._extensions)
             except httpx.TransportError as e:
+                refused = _tls_verification_error(e)
+                if refused is not None:  # retrying cannot change the server's certificate
+                    raise ApiError(0, TLS_VERIFY_FAILED, f"{self.config.server}: its certificate failed verification "
+                                   f"({refused.verify_message or refused.reason})", ref=ref) from e
                 if attempt == self.retries - 1:
                     raise ApiError(0, "Unreachable", f"{self.config.server}: {e.__class__.__name__}: {e}", ref=ref, retryable=True) from e
             else:
@@ -147,10 +208,12 @@ class KubeClient:
                 err = ApiError.from_response(resp.status_code, resp.content, ref=ref)
                 if resp.status_code not in RETRY_STATUSES or attempt == self.retries - 1:
                     raise err
-                retry_after = resp.headers.get("Retry-After")
-                if retry_after and retry_after.isdigit():
-                    delay = max(delay, float(retry_after))
-            time.sleep(delay * (0.5 + random.random()))
+                # The server knows when it can take the request again (429 with API priority and
+                # fairness, 503 while starting): never retry sooner than it asks.
+                asked = retry_after_seconds(resp.headers.get("Retry-After"))
+                if asked is not None:
+                    wait = max(wait, min(asked, MAX_RETRY_AFTER))
+            self._sleep(wait)
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -285,45 +348,89 @@ class KubeClient:
 
     def ready(self) -> bool:
         try:
-            resp = self._http.get("/readyz")
+            resp = self._http.get("/readyz", extensions=self._extensions)
             return resp.status_code == 200
-        except httpx.HTTPError:
+        except (httpx.HTTPError, CredentialError):
             return False
 
 
-def connect(path: str | os.PathLike[str], context: str | None = None, *, role: str = "kubeconfig",
-            check: bool = True, **kw: Any) -> KubeClient:
+def connect(path: str | os.PathLike[str] | None = None, context: str | None = None, *, role: str = "kubeconfig",
+            check: bool = True, allow_insecure: bool = False, **kw: Any) -> KubeClient:
     """Open a client for one kubeconfig context and prove the server answers, as every command does first.
 
     Args:
-        path: the kubeconfig file.
+        path: the kubeconfig file; None reads ``KUBECONFIG`` (one file or a ``:``-separated
+            list, merged first-wins) or ``~/.kube/config``, as kubectl does.
         context: its context, None for the current one.
         role: how the user named this cluster (``--source``, ``--target``), used in every message.
-        check: ask the server for ``/version`` before returning.
-        **kw: passed to :class:`KubeClient` (``max_connections``, ``retries`` …).
+        check: ask the server for ``/version`` before returning (this runs an exec plugin, if any).
+        allow_insecure: accept ``insecure-skip-tls-verify: true`` (refused otherwise).
+        **kw: passed to :class:`KubeClient` (``max_connections``, ``retries``, ``exec_options`` …).
 
     Returns:
         An open client; the caller closes it.
 
     Raises:
-        KubeconfigError: the kubeconfig is unusable, or the server refused its credentials (bad input).
+        KubeconfigError: the kubeconfig is unusable, or the server refused its credentials (bad input);
+            the message names the file, the context and the user.
+        CredentialError: its exec plugin is missing, failed, hung or printed garbage (environment).
         ApiError: the server could not be reached or failed (environment).
     """
     try:
-        client = KubeClient(KubeConfig.load(path, context), **kw)
+        config = KubeConfig.load(path, context, allow_insecure=allow_insecure)
     except KubeconfigError as e:
         raise KubeconfigError(e.message, ref=role, fix=e.fix) from e
-    except (OSError, ValueError) as e:
-        raise KubeconfigError(f"kubeconfig {path} is unusable ({e})", ref=role,
-                              fix="fix its certificate data or regenerate it") from e
+    client = open_client(config, role=role, **kw)
     if check:
         try:
             client.get("/version")
+        except (CredentialError, KubeconfigError) as e:
+            client.close()
+            raise type(e)(e.message, ref=role, fix=e.fix) from e
         except ApiError as e:
             client.close()
+            if e.reason == TLS_VERIFY_FAILED:
+                raise KubeconfigError(f"{config.where()}: {e.detail}", ref=role,
+                                      fix=f"check the certificate-authority and tls-server-name of cluster "
+                                          f"'{config.cluster}'") from e
             if e.status in (401, 403):
-                raise KubeconfigError(f"{client.config.server} refused our credentials ({e.status} {e.reason})",
-                                      ref=role, fix="check the kubeconfig's user") from e
-            raise ApiError(e.status, e.reason, f"cannot reach {client.config.server} ({e.detail}); "
+                raise KubeconfigError(f"{config.server} refused the credentials of {config.where()} "
+                                      f"({e.status} {e.reason})", ref=role, fix=_credential_fix(config, e.status)) from e
+            raise ApiError(e.status, e.reason, f"cannot reach {config.server} ({e.detail}); "
                            "is the cluster running?", ref=role, retryable=e.retryable) from e
     return client
+
+
+def open_client(config: KubeConfig, *, role: str = "kubeconfig", **kw: Any) -> KubeClient:
+    """A :class:`KubeClient` for a resolved context, its TLS and proxy settings turned into clear errors.
+
+    Raises:
+        KubeconfigError: the CA or client certificate is not usable PEM, or the proxy URL is unusable.
+    """
+    try:
+        return KubeClient(config, **kw)
+    except KubeconfigError as e:
+        raise KubeconfigError(e.message, ref=role, fix=e.fix) from e
+    except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+        raise KubeconfigError(f"{config.where()}: its certificate data is unusable ({e.__class__.__name__})",
+                              ref=role, fix="fix its certificate data or regenerate the kubeconfig") from e
+    except ImportError as e:  # httpx needs socksio for socks5:// proxies
+        raise KubeconfigError(f"{config.where()}: proxy-url (a {config.proxy_url.split(':', 1)[0]} proxy) needs a package that is not "
+                              f"installed ({e.name})", fix="use an http(s):// proxy, or install httpx[socks]") from e
+
+
+def _credential_fix(config: KubeConfig, status: int) -> str:
+    """What to do when the server refuses a user, by how that user authenticates."""
+    if status == 403:
+        return "the user authenticated but may not read /version: check its RBAC bindings"
+    if config.exec is not None:
+        return (f"it refused even the credential of a fresh run of `{config.exec.command}`: sign in again "
+                "(e.g. `az login`, `kubelogin remove-tokens`) and check the user's access to this cluster")
+    if config.token_file is not None:
+        return f"it refused even a fresh read of tokenFile {config.token_file}: check what writes that file"
+    if config.token:
+        return ("its token may have expired, and a token written in a kubeconfig cannot be refreshed: "
+                "fetch a new kubeconfig (e.g. `az aks get-credentials`)")
+    if config.client_cert_data:
+        return "its client certificate may have expired or come from another cluster's CA: regenerate the kubeconfig"
+    return "the user has no credentials: add a token, a client certificate or an exec plugin"

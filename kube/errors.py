@@ -26,6 +26,18 @@ class KubeconfigError(KubeError):
     kind = ErrorKind.BAD_INPUT
 
 
+class CredentialError(KubeError):
+    """A credential could not be obtained: an exec plugin that is missing, fails, hangs or prints
+    no ExecCredential, or hands out a credential that has already expired.
+
+    The environment (exit 3): the kubeconfig is well-formed, what it runs is not working here
+    (not installed, not signed in, no network to the identity provider). Messages name the
+    command, the context, the user and the file, never a token.
+    """
+
+    kind = ErrorKind.ENVIRONMENT
+
+
 class ObjectNameError(KubeError):
     """An object's namespace, kind or name cannot be used where akshift must store it."""
 

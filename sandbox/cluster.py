@@ -18,20 +18,20 @@ import concurrent.futures as cf
 import ctypes
 import dataclasses
 import json
-import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kube.errors import ApiError
-from kube.client import KubeClient
 from errors import AkshiftError, ErrorKind
+from kube.client import KubeClient
+from kube.errors import ApiError
 from sandbox import build, pki
 from sandbox.profiles import ClusterProfile, node_objects
 
@@ -110,6 +110,10 @@ class LocalCluster:
     state_dir: Path
     nodes: int = 3
     audit: bool = False  # write an API audit log (audit.log): lets tests prove which requests a client sent
+    # Bearer tokens the API server accepts besides the client certificates (a static token file):
+    # token → (user name, groups). Lets tests authenticate as an extra, RBAC-bound identity, the way an
+    # exec plugin's tokens are accepted on AKS; RBAC for that identity is the test's to bind.
+    tokens: Mapping[str, tuple[str, tuple[str, ...]]] = dataclasses.field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = dataclasses.field(default_factory=dict)
     port: int = 0
 
@@ -191,6 +195,14 @@ class LocalCluster:
                               "- level: Metadata\n")
             audit_args = [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}",
                           "--audit-log-mode=blocking"]
+        token_args: list[str] = []
+        if self.tokens:
+            token_file = self.state_dir / "tokens.csv"
+            token_file.touch(mode=0o600)
+            # token,user,uid,"group1,group2" — kube-apiserver's static token file format
+            token_file.write_text("".join(f'{token},{user},{user},"{",".join(groups)}"\n'
+                                          for token, (user, groups) in self.tokens.items()))
+            token_args = [f"--token-auth-file={token_file}"]
         self._spawn("kube-apiserver", [
             binary("kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{etcd_port}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.port}",
@@ -204,7 +216,7 @@ class LocalCluster:
             "--allow-privileged=true", "--profiling=false", "--event-ttl=30m",
             # Generous in-flight limits: benchmarks drive many concurrent writes from one client.
             "--max-requests-inflight=1000", "--max-mutating-requests-inflight=500",
-            *audit_args,
+            *audit_args, *token_args,
         ])
         admin = KubeClient.from_kubeconfig(self.kubeconfig, max_connections=16)
         try:
