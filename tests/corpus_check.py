@@ -141,7 +141,7 @@ def differences(want: Any, have: Any, path: str = "") -> list[str]:
         if not isinstance(have, list) or len(have) != len(want):
             return [f"{path}: {len(want)} item(s) on the source, {len(have) if isinstance(have, list) else have!r} "
                     "on the target"]
-        return [d for i, (a, b) in enumerate(zip(want, have)) for d in differences(a, b, f"{path}/{i}")]
+        return [d for i, (a, b) in enumerate(zip(want, have, strict=True)) for d in differences(a, b, f"{path}/{i}")]
     return [] if want == have else [f"{path}: {want!r} on the source, {have!r} on the target"]
 
 

@@ -22,8 +22,14 @@ import yaml
 
 from migration.findings import Severity
 from migration.policies import selectors as sel
-from migration.policies.calico import (CODE_UNTRANSLATABLE, NODE_LOCAL_DNS, TargetFacts, Translation, applies_to,
-                                       translate)
+from migration.policies.calico import (
+    CODE_UNTRANSLATABLE,
+    NODE_LOCAL_DNS,
+    TargetFacts,
+    Translation,
+    applies_to,
+    translate,
+)
 from migration.policies.selectors import SelectorError, Term
 
 FIXTURES = Path(__file__).parent / "fixtures" / "calico"

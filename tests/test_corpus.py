@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from corpus_check import CheckReport, check
 from typer.testing import CliRunner
 
 from akshift.cli import app
@@ -26,8 +27,6 @@ from kube.objects import ObjectRef
 from sandbox.cluster import LocalCluster
 from sandbox.corpus import Document, apply_corpus, load
 from sandbox.profiles import BLUE, GREEN
-
-from corpus_check import CheckReport, check
 
 pytestmark = pytest.mark.cluster
 runner = CliRunner()
@@ -128,7 +127,7 @@ def migrated(corpus_blue: tuple[LocalCluster, list[Document]],
     assert runner.invoke(app, ["keygen", str(key)]).exit_code == 0
     green = LocalCluster(GREEN, root / "green").start()
     try:
-        started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(seconds=1)
+        started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=1)
         out = root / "run"
         result = runner.invoke(app, ["migrate", "--source", str(blue.kubeconfig), "--target", str(green.kubeconfig),
                                      "--out", str(out), "--age-identity", str(key), "--ready-timeout", "30",

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from corpus_check import declared, differences, storage_violations
+
 from kube.objects import ObjectRef
 
 

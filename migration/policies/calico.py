@@ -176,7 +176,7 @@ class Rule:
     icmp: tuple[tuple[str, int], ...] = ()  # (family, type)
 
 
-class _Blocked(Exception):
+class _BlockedError(Exception):
     def __init__(self, path: str, message: str):
         super().__init__(message)
         self.path = path
@@ -245,10 +245,10 @@ def _check_nets(nets: Iterable[Any], facts: TargetFacts, path: str) -> tuple[str
         try:
             net = ipaddress.ip_network(str(cidr), strict=False)
         except ValueError:
-            raise _Blocked(f"{path}/{i}", f"{cidr!r} is not a CIDR") from None
+            raise _BlockedError(f"{path}/{i}", f"{cidr!r} is not a CIDR") from None
         pod = _overlaps_pods(str(net), facts)
         if pod:
-            raise _Blocked(f"{path}/{i}", f"net {cidr} overlaps the pod CIDR {pod}: Calico matched pods by "
+            raise _BlockedError(f"{path}/{i}", f"net {cidr} overlaps the pod CIDR {pod}: Calico matched pods by "
                                           "address, Cilium CIDR rules never match pods (select them by label)")
         out.append(str(net))
     return tuple(out)
@@ -267,7 +267,7 @@ def _translate_set(obj: Mapping[str, Any], ref: ObjectRef, facts: TargetFacts) -
         findings.append(_blocker(ref, "", "the target has no Cilium, so no CiliumCIDRGroup to carry this set"))
     try:
         nets = _check_nets(spec.get("nets") or (), facts, "/spec/nets")
-    except _Blocked as b:
+    except _BlockedError as b:
         findings.append(_blocker(ref, b.path, b.message))
         nets = ()
     if findings:
@@ -325,11 +325,11 @@ def _others(obj: Mapping[str, Any], facts: TargetFacts, direction: str, *, befor
 
 def _selector(text: Any, path: str, what: str) -> DNF:
     if text is not None and not isinstance(text, str):
-        raise _Blocked(path, f"{what} {text!r} is not a selector expression")
+        raise _BlockedError(path, f"{what} {text!r} is not a selector expression")
     try:
         return sel.parse(text)
     except SelectorError as e:
-        raise _Blocked(path, f"{what} {text!r}: {e}") from None
+        raise _BlockedError(path, f"{what} {text!r}: {e}") from None
 
 
 def _check_keys(dnf: DNF, path: str, allowed_special: Iterable[str]) -> None:
@@ -337,12 +337,12 @@ def _check_keys(dnf: DNF, path: str, allowed_special: Iterable[str]) -> None:
     for conj in dnf:
         for t in conj:
             if t.key.startswith("projectcalico.org/") and t.key not in allowed:
-                raise _Blocked(path, f"label {t.key} is Calico-internal and has no Cilium equivalent")
+                raise _BlockedError(path, f"label {t.key} is Calico-internal and has no Cilium equivalent")
 
 
 def _service_account_terms(rule_sa: Mapping[str, Any], path: str) -> Conjunction:
     if rule_sa.get("selector"):
-        raise _Blocked(f"{path}/selector", "serviceAccounts.selector selects service accounts by their labels, "
+        raise _BlockedError(f"{path}/selector", "serviceAccounts.selector selects service accounts by their labels, "
                                            "which Cilium cannot see (it matches service-account names only)")
     names = rule_sa.get("names") or ()
     return (Term("projectcalico.org/serviceaccount", "In", tuple(sorted(names))),) if names else ()
@@ -373,24 +373,24 @@ def _remote(entity: Mapping[str, Any], policy: Mapping[str, Any], facts: TargetF
     """The remote side of a rule as ORed peers; () means "anything"."""
     for field in ("notSelector", "notPorts", "services"):
         if entity.get(field):
-            raise _Blocked(f"{path}/{field}", f"{field} has no one-to-one Cilium form"
+            raise _BlockedError(f"{path}/{field}", f"{field} has no one-to-one Cilium form"
                            + (" (a negated match)" if field.startswith("not") else ""))
     global_policy = policy.get("kind") == "GlobalNetworkPolicy"
     nets = entity.get("nets") or ()
     not_nets = entity.get("notNets") or ()
     has_labels = any(entity.get(k) is not None for k in ("selector", "namespaceSelector", "serviceAccounts"))
     if (nets or not_nets) and has_labels:
-        raise _Blocked(path, "nets together with a selector means 'this address AND these labels', "
+        raise _BlockedError(path, "nets together with a selector means 'this address AND these labels', "
                              "which Cilium cannot express (its peers are alternatives)")
     if nets and not_nets:
-        raise _Blocked(f"{path}/notNets", "nets with notNets has no one-to-one Cilium form")
+        raise _BlockedError(f"{path}/notNets", "nets with notNets has no one-to-one Cilium form")
     if not_nets:
         excepts = tuple(str(ipaddress.ip_network(str(c), strict=False)) for c in not_nets)
         uncovered = [p for p in facts.pod_cidrs if not any(
             ipaddress.ip_network(p).version == ipaddress.ip_network(e).version
             and ipaddress.ip_network(p).subnet_of(ipaddress.ip_network(e)) for e in excepts)]  # type: ignore[arg-type]
         if uncovered or not facts.pod_cidrs:
-            raise _Blocked(f"{path}/notNets", "notNets also matched pods outside the listed nets, and Cilium CIDR "
+            raise _BlockedError(f"{path}/notNets", "notNets also matched pods outside the listed nets, and Cilium CIDR "
                                               "rules never match pods" + (f" (pod CIDR {', '.join(uncovered)} is not "
                                                                           "excluded)" if uncovered else ""))
         world = "0.0.0.0/0" if ipaddress.ip_network(excepts[0]).version == 4 else "::/0"
@@ -410,10 +410,10 @@ def _remote(entity: Mapping[str, Any], policy: Mapping[str, Any], facts: TargetF
     if sel.is_global(ns_text):  # only non-namespaced things: GlobalNetworkSets (host endpoints have no peer here)
         found = _set_peers(pods, None, facts, policy, path)
         if facts.calico_objects is None:
-            raise _Blocked(f"{path}/namespaceSelector", "namespaceSelector global() selects network sets, and the "
+            raise _BlockedError(f"{path}/namespaceSelector", "namespaceSelector global() selects network sets, and the "
                                                         "source's GlobalNetworkSets were not given")
         if not found:
-            raise _Blocked(f"{path}/namespaceSelector", "namespaceSelector global() selects no GlobalNetworkSet "
+            raise _BlockedError(f"{path}/namespaceSelector", "namespaceSelector global() selects no GlobalNetworkSet "
                                                         "(host endpoints have no Cilium peer)")
         return found
     peers: list[Peer] = []
@@ -437,7 +437,7 @@ def _ports(destination: Mapping[str, Any], protocol: str | None, path: str) -> t
     if not ports:
         return (Port(protocol),) if protocol in ("TCP", "UDP", "SCTP") else ()
     if protocol not in ("TCP", "UDP", "SCTP"):
-        raise _Blocked(f"{path}/ports", f"ports need protocol TCP, UDP or SCTP (have {protocol})")
+        raise _BlockedError(f"{path}/ports", f"ports need protocol TCP, UDP or SCTP (have {protocol})")
     out = []
     for i, p in enumerate(ports):
         if isinstance(p, int):
@@ -445,14 +445,14 @@ def _ports(destination: Mapping[str, Any], protocol: str | None, path: str) -> t
         elif isinstance(p, str) and ":" in p:
             lo, _, hi = p.partition(":")
             if not (lo.isdigit() and hi.isdigit()):
-                raise _Blocked(f"{path}/ports/{i}", f"port range {p!r} is not numeric")
+                raise _BlockedError(f"{path}/ports/{i}", f"port range {p!r} is not numeric")
             out.append(Port(protocol, int(lo), int(hi)) if lo != hi else Port(protocol, int(lo)))
         elif isinstance(p, str) and p.isdigit():
             out.append(Port(protocol, int(p)))
         elif isinstance(p, str) and p:
             out.append(Port(protocol, p))  # a named port: both Cilium and Kubernetes resolve it on the pod
         else:
-            raise _Blocked(f"{path}/ports/{i}", f"port {p!r} is neither a number, a range nor a name")
+            raise _BlockedError(f"{path}/ports/{i}", f"port {p!r} is neither a number, a range nor a name")
     return tuple(out)
 
 
@@ -460,10 +460,10 @@ def _rule(raw: Mapping[str, Any], direction: str, policy: Mapping[str, Any], fac
           path: str) -> Rule | None:
     """One Calico rule as a :class:`Rule`, None when it can never match on the target."""
     if not isinstance(raw, Mapping):
-        raise _Blocked(path, "a rule must be an object")
+        raise _BlockedError(path, "a rule must be an object")
     for field in ("notProtocol", "notICMP", "http"):
         if raw.get(field):
-            raise _Blocked(f"{path}/{field}", f"{field} has no one-to-one Cilium form"
+            raise _BlockedError(f"{path}/{field}", f"{field} has no one-to-one Cilium form"
                            + (" (Calico application-layer policy)" if field == "http" else ""))
     ip_version = raw.get("ipVersion")
     if ip_version is not None and f"IPv{ip_version}" not in facts.ip_families:
@@ -471,25 +471,25 @@ def _rule(raw: Mapping[str, Any], direction: str, policy: Mapping[str, Any], fac
     raw_proto = raw.get("protocol")
     protocol = PROTOCOLS.get(raw_proto.upper() if isinstance(raw_proto, str) else raw_proto)
     if raw_proto is not None and protocol is None:
-        raise _Blocked(f"{path}/protocol", f"protocol {raw_proto!r} is not TCP, UDP, SCTP, ICMP or ICMPv6")
+        raise _BlockedError(f"{path}/protocol", f"protocol {raw_proto!r} is not TCP, UDP, SCTP, ICMP or ICMPv6")
     remote_key, local_key = ("source", "destination") if direction == "ingress" else ("destination", "source")
     remote = raw.get(remote_key) or {}
     local = raw.get(local_key) or {}
     extra_local = sorted(k for k, v in local.items() if v not in (None, [], {}, "") and
                          (direction == "egress" or k != "ports"))
     if extra_local:
-        raise _Blocked(f"{path}/{local_key}", f"{local_key}.{', '.join(extra_local)} narrows the policy's own "
+        raise _BlockedError(f"{path}/{local_key}", f"{local_key}.{', '.join(extra_local)} narrows the policy's own "
                        "endpoints per rule; Cilium selects them once per policy")
     if direction == "ingress" and remote.get("ports"):
-        raise _Blocked(f"{path}/{remote_key}/ports", f"{remote_key} ports (the remote side's own port) have no "
+        raise _BlockedError(f"{path}/{remote_key}/ports", f"{remote_key} ports (the remote side's own port) have no "
                        "Cilium form")
     peers = _remote(remote, policy, facts, f"{path}/{remote_key}")
     if protocol in ("ICMP", "ICMPv6"):
         icmp = raw.get("icmp") or {}
         if "code" in icmp:
-            raise _Blocked(f"{path}/icmp/code", "ICMP codes cannot be matched by Cilium (types only)")
+            raise _BlockedError(f"{path}/icmp/code", "ICMP codes cannot be matched by Cilium (types only)")
         if "type" not in icmp:
-            raise _Blocked(f"{path}/protocol", "all of ICMP (no type) cannot be listed in a Cilium icmps rule")
+            raise _BlockedError(f"{path}/protocol", "all of ICMP (no type) cannot be listed in a Cilium icmps rule")
         family = "IPv4" if protocol == "ICMP" else "IPv6"
         return Rule(raw.get("action") == "Deny", peers, (), ((family, int(icmp["type"])),))
     ports = _ports(raw.get("destination") or {}, protocol, f"{path}/destination")
@@ -504,7 +504,7 @@ def _is_catch_all(raw: Mapping[str, Any]) -> bool:
 def _direction(policy: Mapping[str, Any], ref: ObjectRef, direction: str, facts: TargetFacts,
                findings: list[Finding]) -> list[Rule]:
     rules: list[Rule] = []
-    blocked: list[_Blocked] = []
+    blocked: list[_BlockedError] = []
     seen_allow = False
     for i, raw in enumerate((policy.get("spec") or {}).get(direction) or ()):
         path = ptr("spec", direction, i)
@@ -516,17 +516,17 @@ def _direction(policy: Mapping[str, Any], ref: ObjectRef, direction: str, facts:
                                         "instead", path))
                 continue
             if action == "Pass":
-                raise _Blocked(path, "Pass hands the decision to the next tier or the namespace profile; "
+                raise _BlockedError(path, "Pass hands the decision to the next tier or the namespace profile; "
                                      "Cilium has no tiers")
             if action not in ("Allow", "Deny"):
-                raise _Blocked(f"{path}/action", f"action {action!r} is not Allow, Deny, Log or Pass")
+                raise _BlockedError(f"{path}/action", f"action {action!r} is not Allow, Deny, Log or Pass")
             if action == "Deny" and _is_catch_all(raw):
                 later = _others(policy, facts, direction, before=False)
                 if later is None:
-                    raise _Blocked(path, "a catch-all Deny stops later policies from allowing anything; the other "
+                    raise _BlockedError(path, "a catch-all Deny stops later policies from allowing anything; the other "
                                          "Calico policies were not given, so that cannot be checked")
                 if later:
-                    raise _Blocked(path, "a catch-all Deny here stops policies evaluated later from allowing "
+                    raise _BlockedError(path, "a catch-all Deny here stops policies evaluated later from allowing "
                                          f"traffic ({', '.join(later)}), while Cilium unions all allow rules")
                 break  # Cilium's default deny of a selected endpoint is exactly this; later rules never match
             rule = _rule(raw, direction, policy, facts, path)
@@ -534,22 +534,22 @@ def _direction(policy: Mapping[str, Any], ref: ObjectRef, direction: str, facts:
                 continue
             if rule.deny:
                 if seen_allow:
-                    raise _Blocked(path, "this Deny comes after an Allow of the same policy: Calico lets the "
+                    raise _BlockedError(path, "this Deny comes after an Allow of the same policy: Calico lets the "
                                          "earlier Allow win, Cilium lets the Deny win")
                 earlier = _others(policy, facts, direction, before=True)
                 if earlier is None:
-                    raise _Blocked(path, "a Deny's meaning depends on Allow rules of policies evaluated "
+                    raise _BlockedError(path, "a Deny's meaning depends on Allow rules of policies evaluated "
                                          "earlier; the other Calico policies were not given")
                 if earlier:
-                    raise _Blocked(path, "policies evaluated earlier may allow what this Deny denies "
+                    raise _BlockedError(path, "policies evaluated earlier may allow what this Deny denies "
                                          f"({', '.join(earlier)}): Calico lets them win, Cilium lets the Deny win")
             else:
                 seen_allow = True
             rules.append(rule)
-        except _Blocked as b:
+        except _BlockedError as b:
             blocked.append(b)
         except (ValueError, TypeError, AttributeError) as e:  # malformed fields: a blocker, never a crash
-            blocked.append(_Blocked(path, f"malformed rule: {e}"))
+            blocked.append(_BlockedError(path, f"malformed rule: {e}"))
     findings += [_blocker(ref, b.path, f"{direction} rule: {b.message}") for b in blocked]
     return rules
 
@@ -592,14 +592,14 @@ def _translate_policy(obj: Mapping[str, Any], ref: ObjectRef, facts: TargetFacts
             for conj in accounts:
                 for t in conj:
                     if t.key != "projectcalico.org/name":
-                        raise _Blocked("/spec/serviceAccountSelector", f"serviceAccountSelector on label {t.key}: "
+                        raise _BlockedError("/spec/serviceAccountSelector", f"serviceAccountSelector on label {t.key}: "
                                        "Cilium matches service-account names only (projectcalico.org/name)")
             endpoints = tuple(dict.fromkeys(tuple(sorted(set(p + tuple(
                 Term("projectcalico.org/serviceaccount", t.op, t.values) for t in a)))) for p in endpoints
                 for a in accounts))
         if len(endpoints) > sel.MAX_DISJUNCTS:
-            raise _Blocked("/spec/selector", "too many alternatives in the endpoint selector")
-    except _Blocked as b:
+            raise _BlockedError("/spec/selector", "too many alternatives in the endpoint selector")
+    except _BlockedError as b:
         findings.append(_blocker(ref, b.path, b.message))
     ingress_on, egress_on = _types(spec)
     ingress = _direction(obj, ref, "ingress", facts, findings) if ingress_on else []
