@@ -25,6 +25,8 @@ def up(
     nodes: int = typer.Option(3, min=3, max=1000, help="kwok nodes per cluster"),
     clusters: str = typer.Option("blue,green", help="comma-separated cluster names"),
     seed: bool = typer.Option(True, help="apply the kubenet-era seed workloads to blue"),
+    corpus: bool = typer.Option(False, "--corpus", help="also apply the real-world-shaped corpus to blue (Helm, "
+                                "Argo CD, cert-manager, Calico, kube-system content; server-side, each tool's manager)"),
     output: Output = OutputOption,
 ) -> None:
     """Start the sandbox clusters (reuses a running sandbox) and seed blue."""
@@ -45,6 +47,15 @@ def up(
             from sandbox.seed import seed as do_seed
 
             state["seeded"] = len(do_seed(Path(state["clusters"]["blue"]["kubeconfig"])))
+        if corpus and "blue" in state["clusters"]:
+            from pathlib import Path
+
+            from sandbox.corpus import CorpusError, apply_corpus
+
+            try:
+                state["corpus"] = len(apply_corpus(Path(state["clusters"]["blue"]["kubeconfig"])))
+            except CorpusError as e:
+                raise fail(str(e), ENVIRONMENT) from e
     except SandboxError as e:
         raise fail(str(e), ENVIRONMENT) from e
     state["seconds"] = round(time.monotonic() - t0, 1)
@@ -55,6 +66,8 @@ def up(
         typer.echo(f"{name}: {c['server']}  pod CIDR {c['pod_cidr']}  kubeconfig {c['kubeconfig']}")
     if state.get("seeded"):
         typer.echo(f"blue seeded: {state['seeded']} objects applied")
+    if state.get("corpus"):
+        typer.echo(f"blue corpus: {state['corpus']} objects applied server-side by their tools' field managers")
     typer.echo(f"ready in {state['seconds']}s — stop with `akshift sandbox down`")
 
 

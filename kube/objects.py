@@ -12,6 +12,7 @@ helpers read the few fields that have a meaning across kinds.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
@@ -97,34 +98,109 @@ class ObjectRef:
 
     @property
     def path(self) -> str:
-        """The snapshot-relative path: ``<namespace or _cluster>/<group or core>.<Kind>/<name>.yaml``.
+        """The snapshot-relative path: ``<namespace or _cluster>/<group or core>.<Kind>/<file>.yaml``.
+
+        ``<file>`` is the name itself when it is a plain file name everywhere
+        (see :func:`file_stem`); any other legal name — longer than
+        :data:`MAX_PLAIN_NAME` bytes, or holding characters some filesystems or
+        git checkouts refuse or fold (``:``, capitals, unicode) — becomes
+        ``<readable prefix>~<hash>``, deterministic and unique per name. The real
+        name stays inside the file, and the snapshot index maps such paths back.
 
         Raises:
-            ObjectNameError: the namespace, kind or name cannot be a file name.
+            ObjectNameError: the namespace, kind or name could escape the snapshot
+                directory or cannot be a file name at all.
 
         >>> ObjectRef("apps", "Deployment", "shop", "web").path
         'shop/apps.Deployment/web.yaml'
+        >>> ObjectRef("rbac.authorization.k8s.io", "ClusterRole", "", "system:node").path
+        '_cluster/rbac.authorization.k8s.io.ClusterRole/system_node~324d7600023a69586e0e.yaml'
         """
         ns = _segment(self.namespace, "namespace", self) if self.namespace else CLUSTER_DIR
-        return f"{ns}/{_segment(self.kind_dir, 'kind', self)}/{_segment(self.name, 'name', self)}.yaml"
+        if ns != CLUSTER_DIR and not _PLAIN.fullmatch(ns):
+            raise ObjectNameError(f"namespace {ns!r} is not a DNS label", ref=self,
+                                  fix="exclude this object; Kubernetes should not have accepted the namespace")
+        kind_dir = _segment(self.kind_dir, "kind", self)
+        if len(kind_dir.encode()) > MAX_PLAIN_NAME or "\\" in kind_dir or ":" in kind_dir:
+            raise ObjectNameError(f"kind directory {kind_dir!r} cannot be a portable file name", ref=self,
+                                  fix="exclude this kind (--kind) or shorten its API group")
+        return f"{ns}/{kind_dir}/{file_stem(_segment(self.name, 'name', self))}.yaml"
+
+    @property
+    def hashed(self) -> bool:
+        """Whether :attr:`path` holds a hashed file name (the name cannot be read back from the path)."""
+        return is_hashed_path(self.path)
 
     @classmethod
     def from_path(cls, path: str) -> ObjectRef:
-        """The inverse of :attr:`path`.
+        """The inverse of :attr:`path` for plain names (for a hashed one, read the snapshot index).
+
+        Raises:
+            ObjectNameError: the path holds a hashed file name, or is not a snapshot path.
 
         >>> ObjectRef.from_path("_cluster/rbac.authorization.k8s.io.ClusterRole/view.yaml")
         ObjectRef(group='rbac.authorization.k8s.io', kind='ClusterRole', namespace='', name='view')
         """
-        ns, kind_dir, name = path.split("/", 2)
+        parts = path.split("/", 2)
+        if len(parts) != 3 or not parts[2].endswith(".yaml") or "." not in parts[1]:
+            raise ObjectNameError(f"{path!r} is not a snapshot path (<namespace>/<group>.<Kind>/<name>.yaml)")
+        ns, kind_dir, name = parts
+        if is_hashed_path(path):
+            raise ObjectNameError(f"{path!r} holds a hashed file name: the object's name is in the file and "
+                                  "in the snapshot index, not in the path",
+                                  fix="look the path up in the index (Snapshot.ref)")
         group, _, kind = kind_dir.rpartition(".")
         return cls(group="" if group == CORE else group, kind=kind,
                    namespace="" if ns == CLUSTER_DIR else ns, name=name.removesuffix(".yaml"))
 
 
+# A name is its own file name only when it is safe on every filesystem and in git checkouts
+# people use (ext4, APFS and NTFS, which are case-insensitive by default and refuse ':'
+# and '\\'; eCryptfs, whose names stop at 143 bytes): DNS-subdomain characters — what almost
+# every Kubernetes name is — and at most MAX_PLAIN_NAME bytes. Anything else a Kubernetes name
+# may legally be (253 characters; RBAC names of any length with ':' or unicode) is hashed.
+MAX_PLAIN_NAME = 120
+HASH_MARK = "~"  # never in a plain name, so a hashed file name cannot collide with one
+_HASH_HEX = 20  # 80 bits of sha256: collisions need ~10^12 names in one kind directory
+_PREFIX = 64  # readable start of a hashed name, for people browsing the snapshot
+_PLAIN = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?")
+_UNSAFE = re.compile(r"[^a-z0-9.-]")
+# NTFS device names refuse to be files whatever the extension ("con.yaml", "aux.1.yaml").
+_DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                           *(f"lpt{i}" for i in range(10))})
+
+
+def file_stem(name: str) -> str:
+    """The file name (without ``.yaml``) a snapshot gives an object name.
+
+    Args:
+        name: a non-empty object name, already checked not to escape a directory.
+
+    Returns:
+        ``name`` itself when it is plain (DNS-subdomain characters, at most
+        :data:`MAX_PLAIN_NAME` bytes, not an NTFS device name); otherwise
+        ``<prefix>~<hash>``: up to 64 characters of the name with unsafe ones
+        replaced by ``_``, then the first 20 hex digits of its sha256.
+
+    >>> file_stem("web"), file_stem("a" * 253)[60:]
+    ('web', 'aaaa~32859a3ab65ac52932e1')
+    """
+    if _PLAIN.fullmatch(name) and len(name) <= MAX_PLAIN_NAME and name.split(".", 1)[0] not in _DEVICE_NAMES:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_HEX]
+    return f"{_UNSAFE.sub('_', name.lower())[:_PREFIX]}{HASH_MARK}{digest}"
+
+
+def is_hashed_path(path: str) -> bool:
+    """Whether a snapshot path's file name is hashed (its object name must come from the index)."""
+    return HASH_MARK in path.rpartition("/")[2]
+
+
 def _segment(value: str, what: str, ref: ObjectRef) -> str:
     # Kubernetes validates names as path segments (no '/', not '.' or '..'); check anyway
-    # because a path escaping the snapshot directory would be a security bug.
-    if not value or value in (".", "..") or "/" in value or "\0" in value or "\\" in value:
+    # because a path escaping the snapshot directory would be a security bug. Other characters
+    # ('\\', ':', unicode) are legal in some names and make file_stem hash the name.
+    if not value or value in (".", "..") or "/" in value or "\0" in value:
         raise ObjectNameError(f"{what} {value!r} cannot be used as a file name", ref=ref,
                               fix="exclude this object; Kubernetes should not have accepted the name")
     return value

@@ -8,7 +8,13 @@ them with ``git diff`` and ``grep``. So:
   (``shop/apps.Deployment/web.yaml``, ``_cluster/core.Namespace/shop.yaml``):
   the same object always lands in the same file, whatever the listing order.
   ``_cluster`` cannot collide with a namespace (namespace names are DNS
-  labels, without underscores).
+  labels, without underscores). A legal name that is not a portable file name
+  (253 characters, an RBAC name with ``:``, unicode) gets a hashed file name
+  ``<prefix>~<sha256>`` (:attr:`kube.objects.ObjectRef.path`); the index's
+  ``refs`` maps those paths to their objects (:meth:`Snapshot.ref`).
+* **One bad object is one error**: an object that cannot be stored is left
+  out, listed in the index's ``failed`` and raised to the caller as an
+  :class:`InventoryError` for that object; the rest of the snapshot proceeds.
 * **Git-friendly YAML**: sorted keys, block style, multi-line strings as
   literal blocks, no line folding; libyaml's C dumper/loader when available
   (an order of magnitude faster than the pure-Python ones).
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import errno
 import hashlib
 import os
 import shutil
@@ -53,7 +60,8 @@ from typing import Any
 import orjson
 import yaml
 
-from kube.objects import CLUSTER_DIR, ObjectRef, is_secret
+from kube.errors import ObjectNameError
+from kube.objects import CLUSTER_DIR, ObjectRef, is_hashed_path, is_secret
 from migration.errors import InventoryError, SnapshotInputError
 from migration import yamlout
 from migration.findings import Finding
@@ -69,6 +77,8 @@ FINDINGS = "findings.jsonl"
 REDACTED = "<redacted>"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# errno values that concern one file name, not the output directory as a whole.
+_NAME_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL})
 
 
 def dump_yaml(obj: Mapping[str, Any]) -> bytes:
@@ -154,7 +164,10 @@ class SnapshotWriter:
         self._severities: Counter[str] = Counter()
         self._closed = False
         self._dirs: set[Path] = set()
-        self._pending: collections.deque[concurrent.futures.Future[int]] = collections.deque()
+        self._refs: dict[str, str] = {}  # hashed path → key: names that cannot be read back from the path
+        self._failed: list[dict[str, Any]] = []
+        self.failures: list[InventoryError] = []
+        self._pending: collections.deque[tuple[str, ObjectRef, concurrent.futures.Future[int]]] = collections.deque()
         self._io = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="snapshot-write")
 
     def __enter__(self) -> SnapshotWriter:
@@ -177,13 +190,20 @@ class SnapshotWriter:
             Its snapshot-relative path.
 
         Raises:
-            InventoryError: the object cannot be named as a file, or its path was already written.
+            InventoryError: this object cannot be stored — its name cannot be a file name, or its path
+                was already written. Only this object is left out (it is recorded in the index's
+                ``failed`` list and in :attr:`failures`); the caller records it and goes on.
         """
-        path = ObjectRef.of(obj).path
+        ref = ObjectRef.of(obj)
+        try:
+            path = ref.path
+        except ObjectNameError as e:
+            raise self._fail(ref, None, f"cannot be stored: {e.message}", e.fix) from e
         if path in self._files or path in self._secrets or path in self._secrets_excluded:
-            raise InventoryError(f"{path} written twice", ref=ObjectRef.of(obj),
-                                 fix="list each resource at one version only")
-        self._by_kind[ObjectRef.of(obj).kind_dir] += 1
+            raise self._fail(ref, path, f"{path} written twice", "list each resource at one version only")
+        if is_hashed_path(path):
+            self._refs[path] = ref.key
+        self._by_kind[ref.kind_dir] += 1
         self._by_namespace[path.split("/", 1)[0]] += 1
         if is_secret(obj):
             if self._exclude_secrets:
@@ -198,15 +218,37 @@ class SnapshotWriter:
             self._dirs.add(target.parent)
         # File creation is the other half of the cost and releases the GIL: overlap it with the
         # next object's serialization, keeping a bounded number of writes in flight.
-        self._pending.append(self._io.submit(target.write_bytes, content))
+        self._pending.append((path, ref, self._io.submit(target.write_bytes, content)))
         if len(self._pending) > 256:
-            self._pending.popleft().result()
+            self._settle(*self._pending.popleft())
         self._files[path] = hashlib.sha256(content).hexdigest()
         return path
 
+    def _fail(self, ref: ObjectRef, path: str | None, message: str, fix: str) -> InventoryError:
+        error = InventoryError(message, ref=ref, fix=fix)
+        self._failed.append({"ref": ref.to_dict(), "path": path, "message": message})
+        self.failures.append(error)
+        return error
+
+    def _settle(self, path: str, ref: ObjectRef, future: concurrent.futures.Future[int]) -> None:
+        # A write refused because of this one file name (too long for this filesystem, bytes it
+        # cannot encode) loses only this object; a full, read-only or failing disk stops the run.
+        try:
+            future.result()
+        except OSError as e:
+            if e.errno not in _NAME_ERRNOS:
+                raise InventoryError(f"cannot write {self._tmp / path}: {e.strerror or e}",
+                                     fix="free space or fix the output directory, then re-run") from e
+            del self._files[path]
+            self._refs.pop(path, None)
+            self._by_kind[ref.kind_dir] -= 1
+            self._by_namespace[path.split("/", 1)[0]] -= 1
+            self._fail(ref, path, f"cannot be stored as {path}: {e.strerror or e}",
+                       "report it: akshift should have chosen a portable file name")
+
     def _drain(self) -> None:
         while self._pending:
-            self._pending.popleft().result()
+            self._settle(*self._pending.popleft())
 
     def _log(self, name: str, entry: Mapping[str, Any]) -> None:
         if not self._logs:
@@ -259,7 +301,7 @@ class SnapshotWriter:
         if self._closed:
             return
         self._closed = True
-        for fut in self._pending:
+        for _, _, fut in self._pending:
             fut.cancel()
         self._io.shutdown(wait=True)
         for f in self._logs.values():
@@ -303,13 +345,17 @@ class SnapshotWriter:
             "digest": content_digest(self._files, list(self._secrets) + self._secrets_excluded),
             "counts": {
                 "total": sum(self._by_kind.values()),
-                "by_kind": dict(sorted(self._by_kind.items())),
-                "by_namespace": dict(sorted(self._by_namespace.items())),
+                "by_kind": dict(sorted((k, n) for k, n in self._by_kind.items() if n)),
+                "by_namespace": dict(sorted((k, n) for k, n in self._by_namespace.items() if n)),
             },
             "objects": dict(sorted(self._files.items())),
             "secrets": sorted(self._secrets),
             "secrets_excluded": sorted(self._secrets_excluded),
         }
+        if self._refs:  # only hashed paths need it; plain paths invert with ObjectRef.from_path
+            index["refs"] = dict(sorted(self._refs.items()))
+        if self._failed:
+            index["failed"] = sorted(self._failed, key=lambda f: (f["path"] or "", sorted(f["ref"].items())))
         if self.stage == "transformed":
             index["counts"].update({
                 "excluded": self._log_counts[EXCLUDED],
@@ -393,6 +439,20 @@ class Snapshot:
     def read(self, path: str) -> dict[str, Any]:
         """One non-Secret object by its path."""
         return load_yaml((self.root / path).read_bytes())
+
+    def ref(self, path: str) -> ObjectRef:
+        """The object a path of this snapshot holds, hashed file names included (read from the index).
+
+        Raises:
+            ObjectNameError: a hashed path this snapshot's index does not list.
+        """
+        key = self.index.get("refs", {}).get(path)
+        return ObjectRef.from_key(key) if key is not None else ObjectRef.from_path(path)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """Objects the writer could not store: ``{"ref", "path", "message"}`` each (empty when none)."""
+        return list(self.index.get("failed", ()))
 
     def secrets(self, key: SecretKey | None) -> dict[str, dict[str, Any]]:
         """Decrypt the Secret bundle (one scrypt with a passphrase key).

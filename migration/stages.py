@@ -80,9 +80,13 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
             if ref in seen:  # a list restarted after an expired continue token repeats objects
                 continue
             seen.add(ref)
-            writer.write(obj)
+            try:
+                writer.write(obj)
+            except InventoryError:
+                continue  # this object only: the writer records it in the index and in writer.failures
             count += 1
             progress(1)
+    errors += writer.failures
     return InventorySummary(out, count, len(types), [str(e) for e in errors], time.monotonic() - t0)
 
 
@@ -264,7 +268,7 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
     desired = {ObjectRef.of(o): o for o in transformed.objects(secret_key=secret_key)}
     unaccounted: list[str] = []
     for path in source.paths():
-        ref = ObjectRef.from_path(path)
+        ref = source.ref(path)
         if ref in desired:
             continue
         if ref in excluded:
@@ -273,7 +277,7 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
             continue
         unaccounted.append(path)
     for path in source.index.get("secrets_excluded", []):
-        results.add(ObjectRef.from_path(path), Status.EXCLUDED, "Secret left out at inventory (--exclude-secrets)")
+        results.add(source.ref(path), Status.EXCLUDED, "Secret left out at inventory (--exclude-secrets)")
 
     def check(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str] | MigrationError]:
         try:

@@ -11,8 +11,8 @@ import pytest
 
 import builders as b
 from kube.errors import ObjectNameError
-from kube.objects import ObjectRef
-from migration.errors import InventoryError, SecretKeyError
+from kube.objects import MAX_PLAIN_NAME, ObjectRef, file_stem
+from migration.errors import InventoryError, SecretKeyError, SnapshotInputError
 from migration.secrets import (NO_KEY_HELP, PASSPHRASE_ENV, SecretKey, decrypt_bundle, encrypt_bundle,
                                load_secret_key, require_key)
 from migration.report import Status
@@ -60,7 +60,9 @@ def _write(root: Path, objs: list[dict[str, Any]], key: SecretKey | None, **kw: 
     pytest.param(b.config_map(), "shop/core.ConfigMap/settings.yaml", id="core-group"),
     pytest.param(b.namespace(), "_cluster/core.Namespace/shop.yaml", id="cluster-scoped"),
     pytest.param(b.obj("rbac.authorization.k8s.io/v1", "ClusterRole", "system:node"),
-                 "_cluster/rbac.authorization.k8s.io.ClusterRole/system:node.yaml", id="colon-in-name"),
+                 "_cluster/rbac.authorization.k8s.io.ClusterRole/system_node~324d7600023a69586e0e.yaml",
+                 id="colon-in-name-is-hashed"),
+    pytest.param(b.config_map("a" * 120), f"shop/core.ConfigMap/{'a' * 120}.yaml", id="longest-plain-name"),
 ])
 def test_object_path_is_deterministic(obj: dict[str, Any], expected: str) -> None:
     assert ObjectRef.of(obj).path == expected
@@ -327,3 +329,142 @@ def test_transform_stage_records_rule_failures_and_goes_on(tmp_path: Path, key: 
     assert results.counts() == {Status.OK: 1, Status.FAILED: 1}
     [entry] = Snapshot(tmp_path / "transformed").excluded()
     assert entry["error"] is True and "rule service failed" in entry["reason"]
+
+
+# --------------------------------------------------------------------------
+# Any legal name: long, with ':' or capitals (RBAC), unicode.
+# --------------------------------------------------------------------------
+
+LONGEST_DNS_NAME = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])  # 253 characters, the legal maximum
+LEGAL_AWKWARD_NAMES = [
+    pytest.param(b.config_map(LONGEST_DNS_NAME), id="253-character-dns-subdomain"),
+    pytest.param(b.obj("rbac.authorization.k8s.io/v1", "ClusterRole",
+                       "system:controller:" + "persistent-volume-binder:" * 14), id="long-rbac-name-with-colons"),
+    pytest.param(b.obj("rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
+                       "cert-manager-cainjector:leaderelection"), id="rbac-name-with-colon"),
+    pytest.param(b.obj("rbac.authorization.k8s.io/v1", "Role", "Équipe-données:lecture", "shop"),
+                 id="unicode-rbac-name"),
+    pytest.param(b.obj("rbac.authorization.k8s.io/v1", "ClusterRole", "Admin"), id="capital-letters"),
+    pytest.param(b.obj("rbac.authorization.k8s.io/v1", "ClusterRole", "ops\\team*?<>|\"x"), id="ntfs-forbidden"),
+    pytest.param(b.config_map("con"), id="windows-device-name"),
+]
+
+
+@pytest.mark.parametrize("obj", LEGAL_AWKWARD_NAMES)
+def test_a_legal_name_gets_a_short_portable_deterministic_file_name(obj: dict[str, Any]) -> None:
+    ref = ObjectRef.of(obj)
+    file_name = ref.path.rpartition("/")[2]
+    assert ref.path == ObjectRef.of(dict(obj)).path  # deterministic
+    assert ref.hashed
+    assert len(file_name.encode()) <= 143  # eCryptfs, the shortest limit in common use
+    assert set(file_name) <= set("abcdefghijklmnopqrstuvwxyz0123456789.-_~")
+    assert file_name.endswith(".yaml") and file_name != ".yaml"
+
+
+def test_hashed_file_names_of_different_names_differ_even_with_the_same_readable_prefix() -> None:
+    a, b_ = "x" * 200 + "-one", "x" * 200 + "-two"
+    assert file_stem(a) != file_stem(b_)
+    assert file_stem("Admin") != file_stem("admin") and file_stem("admin") == "admin"  # case-insensitive filesystems
+
+
+def test_a_name_one_byte_past_the_plain_budget_is_hashed() -> None:
+    assert not ObjectRef.of(b.config_map("a" * MAX_PLAIN_NAME)).hashed
+    assert ObjectRef.of(b.config_map("a" * (MAX_PLAIN_NAME + 1))).hashed
+
+
+def test_from_path_inverts_plain_paths_and_refuses_to_guess_a_hashed_name() -> None:
+    plain = ObjectRef("rbac.authorization.k8s.io", "ClusterRole", "", "view")
+    assert ObjectRef.from_path(plain.path) == plain
+    hashed = ObjectRef("rbac.authorization.k8s.io", "ClusterRole", "", "system:node")
+    with pytest.raises(ObjectNameError, match="hashed file name"):
+        ObjectRef.from_path(hashed.path)
+
+
+@pytest.mark.parametrize("path", ["shop/web.yaml", "shop/apps.Deployment/web", "nope"])
+def test_from_path_names_a_path_that_is_not_a_snapshot_path(path: str) -> None:
+    with pytest.raises(ObjectNameError, match="not a snapshot path"):
+        ObjectRef.from_path(path)
+
+
+def test_snapshot_stores_and_reads_back_every_legal_name_with_its_real_name_inside(
+        tmp_path: Path, key: SecretKey) -> None:
+    objs = [p.values[0] for p in LEGAL_AWKWARD_NAMES] + [
+        b.secret("sh.helm.release.v1." + "r" * 200 + ".v1", type="helm.sh/release.v1"), b.deployment()]
+    snap = Snapshot(_write(tmp_path / "snapshot", objs, key))
+    assert snap.verify() == []
+    assert {snap.ref(p) for p in snap.paths()} == {ObjectRef.of(o) for o in objs}
+    read = {ObjectRef.of(o): o for o in snap.objects(secret_key=key)}
+    assert read == {ObjectRef.of(o): o for o in objs}
+    # The index maps exactly the hashed paths back to their objects; plain paths need no entry.
+    assert set(snap.index["refs"]) == {ObjectRef.of(o).path for o in objs if ObjectRef.of(o).hashed}
+    assert "failed" not in snap.index
+
+
+def test_hashed_paths_are_the_same_whatever_the_write_order(tmp_path: Path, key: SecretKey) -> None:
+    objs = [p.values[0] for p in LEGAL_AWKWARD_NAMES]
+    one = Snapshot(_write(tmp_path / "one", objs, key))
+    two = Snapshot(_write(tmp_path / "two", list(reversed(objs)), key))
+    assert one.index["objects"] == two.index["objects"] and one.digest == two.digest
+
+
+def test_an_object_that_cannot_be_stored_is_an_error_for_it_alone(tmp_path: Path, key: SecretKey) -> None:
+    bad = b.config_map("..")
+    with SnapshotWriter(tmp_path / "snapshot", secret_key=key) as w:
+        w.write(b.deployment())
+        with pytest.raises(InventoryError, match="cannot be stored") as info:
+            w.write(bad)
+        w.write(b.config_map(LONGEST_DNS_NAME))
+    assert info.value.ref == ObjectRef.of(bad) and w.failures == [info.value]
+    snap = Snapshot(tmp_path / "snapshot")
+    assert snap.failed == [{"ref": ObjectRef.of(bad).to_dict(), "path": None, "message": info.value.message}]
+    assert snap.index["counts"]["total"] == 2 and snap.verify() == []
+
+
+def test_a_file_name_the_filesystem_refuses_loses_that_object_only(tmp_path: Path, key: SecretKey,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    refused = ObjectRef.of(b.config_map("refused")).path
+    real = Path.write_bytes
+
+    def write_bytes(self: Path, data: bytes) -> int:
+        if str(self).endswith(refused):
+            raise OSError(errno.ENAMETOOLONG, "File name too long")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    with SnapshotWriter(tmp_path / "snapshot", secret_key=key) as w:
+        for o in (b.config_map("refused"), b.deployment(), b.config_map("kept")):
+            w.write(o)
+    snap = Snapshot(tmp_path / "snapshot")
+    assert refused not in snap.index["objects"] and len(snap.index["objects"]) == 2
+    assert [f["path"] for f in snap.failed] == [refused] and "File name too long" in snap.failed[0]["message"]
+    assert snap.index["counts"]["by_kind"] == {"apps.Deployment": 1, "core.ConfigMap": 1}
+    assert snap.verify() == []
+
+
+def test_a_full_disk_stops_the_snapshot_instead_of_dropping_objects(tmp_path: Path, key: SecretKey,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    def write_bytes(self: Path, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    with pytest.raises(InventoryError, match="No space left"):
+        with SnapshotWriter(tmp_path / "snapshot", secret_key=key) as w:
+            w.write(b.deployment())
+    assert not (tmp_path / "snapshot").exists()
+
+
+def test_transform_stage_carries_hashed_names_and_keeps_their_paths(tmp_path: Path, key: SecretKey) -> None:
+    from migration.transforms.stage import transform_snapshot
+
+    objs = [b.namespace(), b.obj("rbac.authorization.k8s.io/v1", "Role", "Équipe:lecture", "shop", rules=[]),
+            b.config_map(LONGEST_DNS_NAME)]
+    raw = Snapshot(_write(tmp_path / "snapshot", objs, key))
+    results = transform_snapshot(raw, tmp_path / "transformed", TransformContext(), secret_key=key)
+    out = Snapshot(tmp_path / "transformed")
+    assert {r.status for r in results} == {Status.OK}
+    assert set(out.index["refs"]) == set(raw.index["refs"]) and len(raw.index["refs"]) == 2
+    assert {ObjectRef.of(o) for o in out.objects(secret_key=key)} == {ObjectRef.of(o) for o in objs}

@@ -13,7 +13,7 @@ import dataclasses
 import os
 
 from kube.objects import ObjectRef
-from migration.errors import TransformError
+from migration.errors import InventoryError, TransformError
 from migration.report import Results, Status
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
@@ -57,11 +57,11 @@ def transform_snapshot(source: Snapshot, dest: str | os.PathLike[str], ctx: Tran
             ref = ObjectRef.of(obj)
             try:
                 outcome = transform(obj, ctx)
-            except TransformError as e:
+                writer.write_outcome(outcome, source_path=path)
+            except (TransformError, InventoryError) as e:  # this object only; the rest proceeds
                 results.add_error(ref, e)
                 writer.write_failure(ref, str(e), source_path=path)
                 continue
-            writer.write_outcome(outcome, source_path=path)
             if outcome.kept:
                 results.add(ref, Status.OK)
             else:
