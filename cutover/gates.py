@@ -48,7 +48,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import httpx
 import orjson
@@ -145,7 +145,7 @@ class ErrorRateGate:
     access: Access = Access()
 
 
-Gate = Union[HttpGate, ReadyGate, ErrorRateGate]
+Gate = HttpGate | ReadyGate | ErrorRateGate
 
 
 def _split_top(text: str) -> list[str]:
@@ -928,7 +928,7 @@ class GateSet:
             if g.total is not None:
                 return judge_error_delta(g, self._baseline.get(g.name), self._counters(g))
             return judge_error_ratio(g, self._ratio(g))
-        except _Unmeasurable as e:
+        except _UnmeasurableError as e:
             return GateResult(g.name, False, str(e), None, threshold_of(g))
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
             return GateResult(g.name, False, f"could not measure: {e.__class__.__name__}: {e}", None, threshold_of(g))
@@ -980,7 +980,7 @@ class GateSet:
         for sel, role in ((g.total, "total"), (g.failed, "failed")):
             problem = selector_problem(exposition, sel, role) if check else None
             if problem:
-                raise _Unmeasurable(problem)
+                raise _UnmeasurableError(problem)
         return sum_selected(exposition.series, g.total), sum_selected(exposition.series, g.failed)
 
     def _ratio(self, g: ErrorRateGate) -> float | None:
@@ -989,5 +989,5 @@ class GateSet:
         return prometheus_value(orjson.loads(r.content))
 
 
-class _Unmeasurable(Exception):
+class _UnmeasurableError(Exception):
     """A scrape that answered but cannot be trusted (a selector that matches nothing): a failed gate."""

@@ -138,7 +138,7 @@ def render_report(state: CutoverState, events: Sequence[Mapping[str, Any]]) -> s
               f"| steps ({plan.green}'s weight) | {', '.join(f'{w}%' for w in plan.steps)} |",
               f"| hold | {format_duration(plan.hold_seconds)} per step, gates every "
               f"{format_duration(plan.gate_interval_seconds)} |",
-              f"| weights now | " + (", ".join(f"{n} {w}%" for n, w in plan.weights(state.green_weight).items())
+              "| weights now | " + (", ".join(f"{n} {w}%" for n, w in plan.weights(state.green_weight).items())
                                     if state.green_weight is not None else "not set yet") + " |",
               f"| started | {_utc(state.started_at)} |",
               f"| finished | {_utc(state.finished_at)} |",

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_cutover import Clock, Effects, FakeGates, FakeRouter, Killed, plan, session
 
 from cutover import engine, runner
 from cutover.engine import GateResult, Phase
@@ -31,7 +32,6 @@ from cutover.report import render_report
 from cutover.status import describe_event, render_hold, render_status, status
 from cutover.store import CutoverStore
 from diagrams import browser
-from test_cutover import Clock, Effects, FakeGates, FakeRouter, Killed, plan, session
 
 DICT_REPR = re.compile(r"\{'|': |\[\{|\{\"")
 
@@ -75,7 +75,9 @@ class GatesWithThreshold(FakeGates):
 
 def failing_run_with_a_resume(tmp: Path) -> CutoverStore:
     """A cutover that is killed during its 10% hold, resumed, and rolled back when green fails at 50%."""
-    verdict = (lambda g: g < 50)
+    def verdict(g: int) -> bool:
+        return g < 50
+
     p = plan(hold_seconds=4.0, gate_interval_seconds=2.0)
     clock = Clock()
     effects = Effects(kill_at=16)  # an evaluation in the 10% hold
