@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cutover.errors import StateError
-from cutover.plan import Plan, RollbackTo
+from cutover.plan import Plan, RollbackTo, format_duration
 
 STATE_VERSION = 1
 
@@ -54,12 +54,15 @@ class GateResult:
         ok: whether green passed.
         detail: what was measured against what threshold, for people.
         value: the measured number (p95 seconds, error ratio, ready count), None when nothing was measured.
+        threshold: what ``value`` is judged against (the p95 limit, the highest error ratio, the replicas
+            wanted), None when the gate has no number to compare; the cutover report draws both.
     """
 
     gate: str
     ok: bool
     detail: str
     value: float | None = None
+    threshold: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -304,18 +307,7 @@ def decommissioned(state: CutoverState, now: float) -> CutoverState:
                                updated_at=now)
 
 
-def _human(seconds: float) -> str:
-    """``3h05m``, ``12m30s``, ``45s``.
-
-    >>> _human(11100), _human(750), _human(45.2)
-    ('3h05m', '12m30s', '45s')
-    """
-    s = int(seconds)
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
+_human = format_duration  # the soak message reads like the --soak it compares with
 
 
 def summary(state: CutoverState) -> dict[str, Any]:

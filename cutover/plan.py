@@ -16,8 +16,12 @@ from typing import Any
 
 from cutover.errors import PlanError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# One duration syntax for every duration option of the cutover (and, later, every command): Go's
+# time.ParseDuration units in decreasing order, each at most once (``1h30m``, ``90s``, ``500ms``, ``2d``), or a
+# bare number of seconds. Go's syntax because kubectl, Pulumi and Prometheus users already write it.
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
+_UNIT_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_UNIT_ORDER = tuple(_UNIT_SECONDS)
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -36,18 +40,61 @@ class RollbackTo(str, enum.Enum):
 
 
 def parse_duration(text: str, option: str = "--hold") -> float:
-    """Seconds in a duration such as ``5m``, ``90s``, ``1.5h``, ``500ms`` or ``2d`` (bare numbers are seconds).
+    """Seconds in a duration: ``90s``, ``5m``, ``1h30m``, ``24h``, ``1.5h``, ``250ms``, ``2d`` (a bare number is seconds).
+
+    The one parser behind every duration the cutover reads (``--hold``,
+    ``--gate-interval``, ``--soak``, ``--health-window``, gate keys such as
+    ``p95=300ms``): units in decreasing order, each at most once, so
+    :func:`format_duration` output always parses back.
 
     >>> parse_duration("5m"), parse_duration("1s"), parse_duration("250ms"), parse_duration("3")
     (300.0, 1.0, 0.25, 3.0)
+    >>> parse_duration("1h30m"), parse_duration("2d12h"), parse_duration("1m30.5s")
+    (5400.0, 216000.0, 90.5)
+
+    Args:
+        text: what the user wrote.
+        option: the option or key it came from, named in the error.
+
+    Returns:
+        The duration in seconds (non-negative).
 
     Raises:
-        PlanError: the text is not a non-negative duration.
+        PlanError: the text is not a duration (the message names ``option`` and quotes the text).
     """
-    m = _DURATION.match(text or "")
-    if not m:
-        raise PlanError(f"{option} {text!r} is not a duration", fix="write it like 5m, 90s, 1h or 500ms")
-    return float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"]
+    t = (text or "").strip()
+    bad = PlanError(f"{option} {text!r} is not a duration", fix="write it like 90s, 5m, 1h30m, 24h or 500ms")
+    if re.fullmatch(r"\d+(?:\.\d+)?", t):
+        return float(t)
+    pos, total, last = 0, 0.0, -1
+    for m in _DURATION_PART.finditer(t):
+        if m.start() != pos:
+            raise bad
+        rank = _UNIT_ORDER.index(m.group(2))
+        if rank <= last:
+            raise PlanError(f"{option} {text!r}: units must go from largest to smallest, each once",
+                            fix="write it like 1h30m or 2m30s")
+        last, pos = rank, m.end()
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if pos == 0 or pos != len(t):
+        raise bad
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for people, in the syntax :func:`parse_duration` reads: ``3h05m``, ``12m30s``, ``45s``, ``250ms``.
+
+    >>> format_duration(11100), format_duration(750), format_duration(45.2), format_duration(0.25)
+    ('3h05m', '12m30s', '45s', '250ms')
+    """
+    if 0 < seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    s = int(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
 
 
 def parse_steps(text: str) -> tuple[int, ...]:

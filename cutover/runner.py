@@ -26,13 +26,34 @@ from typing import Any
 
 from cutover import engine, freeze, preflight
 from cutover.engine import CutoverState, GateResult, Phase
-from cutover.errors import PreflightError, RefusedError, RouterError, StateError
+from cutover.errors import CutoverError, PreflightError, RefusedError, RouterError, StateError
 from cutover.plan import Plan
 from cutover.routers import Router
 from cutover.store import CutoverStore
 
 POLL_SECONDS = 0.5  # how often a hold looks for a rollback request; also the finest sleep
 ROUTER_ATTEMPTS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldView:
+    """What a hold looks like right now, for a live view: the step, the weights, the countdown, the last results.
+
+    Attributes:
+        step: index of the step held; steps: how many steps the plan has.
+        weights: the weights set for this step.
+        seconds_left: until the hold is over; hold_seconds: its length.
+        next_check_seconds: until the next gate evaluation.
+        results: the last evaluation of every gate (empty before the first).
+    """
+
+    step: int
+    steps: int
+    weights: Mapping[str, int]
+    seconds_left: float
+    hold_seconds: float
+    next_check_seconds: float
+    results: tuple[GateResult, ...] = ()
 
 
 @dataclasses.dataclass
@@ -45,6 +66,7 @@ class Session:
         gates: evaluates every gate once (``GateSet``); None for runs that never hold (rollback).
         blue_kube, green_kube: API clients (None when not given).
         report: called with every logged event (the CLI prints them).
+        tick: called with a :class:`HoldView` at every poll of a hold (the CLI's live view).
         clock: wall-clock seconds (persisted times); monotonic: for holds; sleep: for waiting.
     """
 
@@ -54,6 +76,7 @@ class Session:
     blue_kube: Any = None
     green_kube: Any = None
     report: Callable[[dict[str, Any]], None] = lambda e: None
+    tick: Callable[[HoldView], None] = lambda v: None
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
@@ -79,6 +102,9 @@ def run_preflight(plan: Plan, s: Session, *, verify_report: Path, allow_multi_wr
     checks = [preflight.check_verify_report(verify_report, s.clock()),
               preflight.check_dns_ttl(s.router.dns_ttl(), plan.hold_seconds),
               preflight.check_start_weights(s.router.weights(), plan)]
+    auth = _authenticate(s)
+    if auth is not None:
+        checks.append(auth)
     if s.blue_kube is not None and s.green_kube is not None:
         def sts(client: Any) -> list[dict[str, Any]]:
             return list(client.list(client.resource_for("apps/v1", "StatefulSet")))
@@ -87,6 +113,37 @@ def run_preflight(plan: Plan, s: Session, *, verify_report: Path, allow_multi_wr
     else:
         checks.append(preflight.Check("single-writer", True, "not checked: needs --blue-kubeconfig and "
                                                              "--green-kubeconfig"))
+    return checks
+
+
+def _authenticate(s: Session) -> preflight.Check | None:
+    """The ``gates-authenticate`` check: every gate that takes a bearer token gets one now (None: no gate does)."""
+    authenticate = getattr(s.gates, "authenticate", None)
+    if authenticate is None:
+        return None
+    try:
+        sources = authenticate()
+    except CutoverError as e:
+        return preflight.Check("gates-authenticate", False, e.headline(), e.fix)
+    if not sources:
+        return None
+    return preflight.Check("gates-authenticate", True,
+                           "; ".join(f"{name}: token from {source}" for name, source in sources))
+
+
+def dry_run(plan: Plan, s: Session, *, verify_report: Path, allow_multi_writer: Sequence[str] = ()
+            ) -> list[preflight.Check]:
+    """Every preflight check of :func:`begin`, changing nothing: no freeze, no state, no log line.
+
+    The freeze is shown as what would happen (a dry run must not install an admission policy on blue).
+
+    Raises:
+        RouterError: the switch cannot be read.
+    """
+    checks = run_preflight(plan, s, verify_report=verify_report, allow_multi_writer=allow_multi_writer)
+    if s.blue_kube is not None:
+        checks.append(preflight.Check("blue-frozen", True, f"not changed (dry run): {plan.blue} would be frozen "
+                                                           f"with {freeze.policy_name(plan.blue)}"))
     return checks
 
 
@@ -135,10 +192,14 @@ def resume(s: Session) -> CutoverState:
 
     Raises:
         StateError: no state to resume.
+        GateAuthError: a gate cannot get its bearer token (nothing was changed).
     """
     state = s.store.load()
     if state.terminal:
         return state
+    authenticate = getattr(s.gates, "authenticate", None)
+    if authenticate is not None:
+        authenticate()  # a gate that cannot authenticate is bad input: stop before touching anything
     if state.frozen and s.blue_kube is not None:
         freeze.freeze(s.blue_kube, state.plan.blue, state.plan.green)
     state = s.save(engine.resume(state, s.clock()))
@@ -205,15 +266,20 @@ def _hold(state: CutoverState, s: Session, plan: Plan) -> CutoverState:
     s.log("hold", step=state.step, green=green, seconds=plan.hold_seconds)
     end = s.monotonic() + plan.hold_seconds
     next_check = s.monotonic() + min(plan.gate_interval_seconds, plan.hold_seconds)
+    weights = plan.weights(green)
+    last: tuple[GateResult, ...] = ()
     while True:
         requested = _rollback_requested(s, state)
         if requested is not None:
             return requested
         now = s.monotonic()
+        s.tick(HoldView(state.step, len(plan.steps), weights, max(0.0, end - now), plan.hold_seconds,
+                        max(0.0, next_check - now), last))
         if now < next_check:
             s.sleep(min(POLL_SECONDS, next_check - now))
             continue
         results = s.gates.evaluate()
+        last = tuple(results)
         hold_over = s.monotonic() >= end
         for r in results:
             s.log("gate", step=state.step, green=green, **r.to_dict())

@@ -6,7 +6,8 @@ temporary file, fsynced and renamed over the old one, so a kill at any
 instant leaves either the old or the new state, never half of one. The log is
 the history for people and CI: one JSON object per line (step, weights, every
 gate result, rollback, resume), appended and flushed as it happens, never
-rewritten.
+rewritten. ``report.md`` (:mod:`cutover.report`) is drawn from the two and may
+be rewritten at any time.
 
 A lock file (``flock``) keeps two runs from driving the same cutover at once.
 """
@@ -125,6 +126,31 @@ class CutoverStore:
             doc = {}
         self.request_path.unlink(missing_ok=True)
         return str(doc.get("reason") or "rollback requested")
+
+    @property
+    def report_path(self) -> Path:
+        return self.root / "report.md"
+
+    def write_report(self, text: str) -> Path:
+        """Replace ``report.md`` (temp file and rename: a reader never sees half a report)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.report_path.with_name(f".report.md.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.report_path)
+        return self.report_path
+
+    def running(self) -> bool:
+        """Whether a process holds the lock now (drives this cutover); takes and drops the lock to find out."""
+        if not (self.root / ".lock").exists():
+            return False
+        fd = os.open(self.root / ".lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing releases a lock this call took
+        return False
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

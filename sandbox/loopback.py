@@ -8,6 +8,13 @@ counts failures — each cluster's ingress is played by a small HTTP server on
 Prometheus text format at ``/metrics`` (for ``errors:`` gates), and can be
 told to fail (500) or be slow, to make green fail its gates on purpose.
 
+It can also serve TLS (a certificate from :func:`sandbox.pki.generate_server`) and
+records the ``Host`` header, the TLS SNI name and the ``Authorization`` header of
+each request, and can demand a bearer token on ``/metrics`` — so gates that probe
+green by IP with a ``Host``/SNI override, or authenticate like Azure Monitor,
+are tested against a real socket. ``metric_lines`` adds series to ``/metrics``
+(label values with ``}``, ``,`` or quotes, as real exporters write them).
+
 The load generator only ever talks to 127.0.0.1 and is bounded in requests
 and seconds, so a test that forgets to stop it cannot run away.
 """
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,24 +47,40 @@ class Backend:
     Args:
         name: what it answers with (``blue``, ``green``) in the body and ``X-Served-By``.
         port: 0 for any free port.
+        tls: (certificate, key) PEM paths to serve HTTPS, or None for HTTP.
+        token: a bearer token ``/metrics`` demands (401 without it), or None.
 
     Attributes:
         mode: ``ok``, ``fail`` (every request but /metrics answers 500) or ``slow`` (each request waits ``delay``).
+        seen: (Host header, SNI name or None, Authorization header) of every request, oldest first.
+        metric_lines: extra exposition lines served on ``/metrics``.
     """
 
-    def __init__(self, name: str, port: int = 0, delay: float = 0.5) -> None:
+    def __init__(self, name: str, port: int = 0, delay: float = 0.5, *, tls: tuple[str, str] | None = None,
+                 token: str | None = None) -> None:
         self.name = name
         self.mode = "ok"
         self.delay = delay
+        self.token = token
         self._lock = threading.Lock()
         self.counts: dict[int, int] = {}
+        self.seen: list[tuple[str, str | None, str]] = []
+        self.metric_lines: list[str] = []
+        self._sni: dict[int, str | None] = {}
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                sni = backend._sni.get(id(self.connection)) if isinstance(self.connection, ssl.SSLSocket) else None
+                auth = self.headers.get("Authorization", "")
+                with backend._lock:
+                    backend.seen.append((self.headers.get("Host", ""), sni, auth))
                 if self.path == "/metrics":
+                    if backend.token is not None and auth != f"Bearer {backend.token}":
+                        self._send(401, b"bearer token required\n", "text/plain")
+                        return
                     self._send(200, backend.metrics().encode(), "text/plain; version=0.0.4")
                     return
                 if self.path in ("/-/ok", "/-/fail", "/-/slow"):  # for people trying a failing cutover by hand
@@ -84,6 +108,17 @@ class Backend:
 
         self.server = _QuietServer((LOOPBACK, port), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+
+            def remember_sni(sock: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
+                backend._sni[id(sock)] = server_name
+
+            ctx.sni_callback = remember_sni  # type: ignore[assignment]
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, name=f"backend-{name}", daemon=True)
 
     @property
@@ -91,15 +126,20 @@ class Backend:
         return f"{LOOPBACK}:{self.server.server_address[1]}"
 
     @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{self.scheme}://{self.address}"
 
     def metrics(self) -> str:
         with self._lock:
             counts = dict(self.counts)
+            extra = list(self.metric_lines)
         lines = ["# TYPE http_requests_total counter"]
         lines += [f'http_requests_total{{code="{c}"}} {n}' for c, n in sorted(counts.items())]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + extra) + "\n"
 
     def start(self) -> Backend:
         self.thread.start()

@@ -115,3 +115,29 @@ def generate(directory: Path, service_ip: str = "10.0.0.1") -> Pki:
     pki.sa_pub.write_bytes(sa.public_key().public_bytes(serialization.Encoding.PEM,
                                                        serialization.PublicFormat.SubjectPublicKeyInfo))
     return pki
+
+
+def generate_server(directory: Path, names: tuple[str, ...]) -> tuple[Path, Path, Path]:
+    """A fresh CA and one serving certificate for ``names`` (DNS names or IPs), for loopback TLS stand-ins.
+
+    Used where a test needs a real TLS server whose name differs from its address (a gate that
+    probes green by IP with a ``Host``/SNI override) without touching a cluster's PKI.
+
+    Args:
+        directory: where ``ca.crt``, ``server.crt`` and ``server.key`` (0600) are written.
+        names: the subject alternative names of the serving certificate.
+
+    Returns:
+        The paths (ca.crt, server.crt, server.key).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = _name("akshift-loopback-ca")
+    ca_crt = directory / "ca.crt"
+    ca_crt.write_bytes(_cert(ca_name, ca_key, ca_name, ca_key, ca=True).public_bytes(serialization.Encoding.PEM))
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_path, crt = directory / "server.key", directory / "server.crt"
+    _write_key(key_path, key)
+    crt.write_bytes(_cert(_name(names[0]), key, ca_name, ca_key, server_names=names)
+                    .public_bytes(serialization.Encoding.PEM))
+    return ca_crt, crt, key_path

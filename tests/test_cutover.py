@@ -528,10 +528,13 @@ EG = ErrorRateGate("e", "http://x/metrics", 0.01, parse_selector("t", "w"), pars
     ((100, 0), (1100, 5), EG, True, "error rate 0.50% (5/1000) <= 1.00%"),
     ((100, 0), (1100, 50), EG, False, "error rate 5.00% (50/1000) > 1.00%"),
     ((5000, 10), (200, 1), EG, True, "(1/200)"),
-    ((100, 0), (100, 0), EG, True, "no requests in the window"),
+    ((100, 0), (100, 0), dataclasses.replace(EG, allow_idle=True), True, "no requests in the window"),
+    ((100, 0), (100, 0), EG, False, "no requests in the window: an idle green proves nothing"),
     ((100, 0), (110, 0), dataclasses.replace(EG, min_requests=50), False, "only 10 requests in the window, need 50"),
+    ((100, 0), (100, 0), dataclasses.replace(EG, min_requests=50, allow_idle=True), False, "only 0 requests"),
     (None, (100, 0), EG, False, "no baseline"),
-], ids=["under", "over", "counter-reset", "no-traffic", "too-little-traffic", "no-baseline"])
+], ids=["under", "over", "counter-reset", "no-traffic-allowed-idle", "no-traffic-fails", "too-little-traffic",
+        "allow-idle-does-not-lower-min", "no-baseline"])
 def test_error_rate_gate_judges_the_counter_deltas_of_the_step(before: Any, after: Any, gate: ErrorRateGate,
                                                                passes: bool, detail: str) -> None:
     r = judge_error_delta(gate, before, after)

@@ -10,7 +10,11 @@ router for the whole run:
 * a cutover killed with SIGKILL mid-way and resumed ends in the same state as
   an uninterrupted run, still without a failed request;
 * with a blue API server (``fresh_cluster(BLUE)``), blue refuses new
-  Deployments during the cutover and accepts them again after ``akshift rollback``.
+  Deployments during the cutover and accepts them again after ``akshift rollback``;
+* ``--dry-run``/``--preflight-only`` change nothing, a gate that cannot
+  authenticate stops the run before anything changes (exit 2, naming the
+  gate), ``cutover status`` shows the time left in a running hold, the live
+  view stays off stderr with ``-o json``, and every run leaves ``report.md``.
 
 The CLI runs as ``python -m akshift.cmd_cutover`` in a subprocess, as a user
 would run it, so SIGKILL is a real kill.
@@ -134,6 +138,10 @@ def test_a_healthy_cutover_moves_every_request_to_green_without_one_failure_then
     gates = [e for e in events if e["event"] == "gate"]
     assert {e["gate"] for e in gates} == {"green-health", "green-errors"} and all(e["ok"] for e in gates)
     assert [e["weights"]["green"] for e in events if e["event"] == "weights_set"] == [0, 10, 50, 100]
+    assert "left of" not in r.stderr and "step 1" not in r.stderr  # -o json: no live view, no event lines
+    report = (state_dir / "report.md").read_text()
+    assert summary["report"] == str(state_dir / "report.md")
+    assert "xychart-beta" in report and "gantt" in report and "### green-health" in report
 
     refused = cli("decommission", "blue", "--soak", "1h", "--health-window", "1s", "--state-dir", str(state_dir))
     assert refused.returncode == 1 and "soak time not over" in refused.stderr
@@ -279,3 +287,64 @@ def test_blue_refuses_new_deployments_during_the_cutover_and_accepts_them_after_
         assert not freeze.refuses_new_deployments(k, "blue")
     assert switch.router.weights() == {"blue": 100, "green": 0}
     assert CutoverStore(state_dir).load().frozen is False
+
+
+def test_dry_run_and_preflight_only_print_the_plan_and_checks_and_change_nothing(switch: Switch,
+                                                                                 tmp_path: Path) -> None:
+    state_dir = tmp_path / "cutover"
+    dry = cli(*switch.cutover_args(state_dir), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "plan: blue → green in 4 steps" in dry.stdout and "step 3: blue 50%, green 50%" in dry.stdout
+    assert "ok   start-weights" in dry.stdout and "nothing was changed (dry run)" in dry.stdout
+    assert "{'" not in dry.stdout
+    switch.verify.write_text(json.dumps({"ok": False, "unaccounted": [], "not_ready": ["Deployment shop/web"],
+                                         "blocking_findings": 0}))
+    only = cli(*switch.cutover_args(state_dir), "--preflight-only", "--output", "json")
+    assert only.returncode == 2, only.stderr
+    doc = json.loads(only.stdout)
+    assert (doc["schemaVersion"], doc["ok"], doc["changed"]) == (1, False, False)
+    assert {c["name"]: c["ok"] for c in doc["preflight"]}["green-verified"] is False
+    assert not state_dir.exists() and switch.router.weights() == {"blue": 100, "green": 0}
+
+
+def test_a_gate_that_cannot_authenticate_stops_the_cutover_before_anything_changes(switch: Switch,
+                                                                                   tmp_path: Path) -> None:
+    state_dir = tmp_path / "cutover"
+    args = switch.cutover_args(state_dir)
+    args += ["--gate", f'errors:{switch.green.url}/metrics,total=http_requests_total,'
+                       'failed=http_requests_total{code=~"5.."},max=1%,name=azure-prom,'
+                       'token-cmd="sh -c \'echo not logged in >&2; exit 1\'"']
+    r = cli(*args)
+    assert r.returncode == 2, r.stderr
+    assert "gate 'azure-prom' cannot authenticate" in r.stderr and "exited 1: not logged in" in r.stderr
+    assert not (state_dir / "state.json").exists() and switch.router.weights() == {"blue": 100, "green": 0}
+
+
+def test_status_shows_the_time_left_in_a_running_hold_and_the_live_view_counts_down(switch: Switch,
+                                                                                    tmp_path: Path) -> None:
+    state_dir = tmp_path / "cutover"
+    store = CutoverStore(state_dir)
+    args = switch.cutover_args(state_dir, steps="10,100")
+    args[args.index("--hold") + 1] = "30s"
+    proc = popen(*args)
+    try:
+        wait_for_event(store, lambda e: e["event"] == "gate" and e["green"] == 10)
+        r = cli("cutover", "status", "--state-dir", str(state_dir), "--output", "json")
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert (doc["schemaVersion"], doc["phase"], doc["running"]) == (1, "holding", True)
+        assert doc["weights"] == {"blue": 90, "green": 10} and doc["step"] == {"index": 0, "of": 2, "green": 10}
+        assert 0 < doc["hold"]["secondsLeft"] < 30
+        assert {g["gate"] for g in doc["gates"]} == {"green-health", "green-errors"}
+        text = cli("cutover", "status", "--state-dir", str(state_dir))
+        assert "weights: blue 90%, green 10%" in text.stdout and "left of 30s" in text.stdout
+        assert cli("rollback", "--state-dir", str(state_dir)).returncode == 0
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=30)
+    assert "hold step 1/2 · blue 90%, green 10% · " in err and "left of 30s" in err
+    assert "rolled back: blue 100%, green 0% (manual rollback" in err
+    assert "{'" not in err and "{'" not in out
+    assert "report.md" in out and (state_dir / "report.md").exists()
