@@ -125,7 +125,7 @@ def doctor(
     threshold = Severity(fail_on.value)
     code = FAILED if fails(findings, threshold) else OK
     if output is Output.json:
-        emit_json({"findings": [f.as_dict() for f in findings], "worst": worst(findings).value,
+        emit_json({"schemaVersion": 1, "findings": [f.as_dict() for f in findings], "worst": worst(findings).value,
                    "failOn": threshold.value, "exitCode": code, "today": day.isoformat()})
     else:
         _print_findings(findings)
