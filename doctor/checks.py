@@ -149,7 +149,7 @@ def check_kubenet(inp: Inputs) -> Finding:
     pod_cidr = f" (pod CIDR {inp.arm.pod_cidr})" if inp.arm is not None and inp.arm.pod_cidr else ""
     return Finding(
         cid, severity, f"kubenet{pod_cidr} {when}", tuple(evidence),
-        "move to Azure CNI Overlay: `akshift strategy --arm current.json --stack stacks/Pulumi.<stack>.yaml` decides "
+        "move to Azure CNI Overlay: `akshift strategy --stack NAME --arm current.json` decides "
         "between AKS's in-place update and a new cluster; NetworkPolicies and data that name kubenet pod IPs are "
         "rewritten or reported by `akshift transform`",
     )

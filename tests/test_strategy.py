@@ -678,3 +678,23 @@ def test_strategy_cli_execute_runs_the_updates_and_the_refresh(monkeypatch: pyte
     assert r.exit_code == 0, r.output
     assert [c[0] for c in rec.calls] == ["update", "update", "update", "refresh"]
     assert rec.calls[-1] == ("refresh", "prod", str(tmp_path))
+
+
+# --------------------------------------------------------------------------- the walkthrough
+
+
+def walkthrough_commands() -> list[str]:
+    """Every ``$ …`` command of docs/walkthrough.md, continuation lines joined, comments dropped."""
+    text = (ROOT / "docs" / "walkthrough.md").read_text().replace("\\\n", " ")
+    return [line.split("$ ", 1)[1].split("  #", 1)[0].strip() for line in text.splitlines()
+            if line.startswith("$ ")]
+
+
+def test_every_akshift_command_of_the_walkthrough_is_one_the_cli_accepts() -> None:
+    commands = walkthrough_commands()
+    lines = [argv for c in commands for argv in akshift_command_lines(c) if argv != ["--version"]]
+    names = {argv[0] if argv[0] not in ("volumes", "config", "sandbox") else " ".join(argv[:2]) for argv in lines}
+    assert {"doctor", "strategy", "up", "migrate", "verify", "promote", "volumes plan", "volumes move",
+            "volumes verify", "cutover", "rollback", "decommission", "sandbox up"} <= names
+    for argv in lines:
+        parse_with_cli(argv)
