@@ -1,7 +1,7 @@
 """`akshift doctor` and `akshift strategy`: a cluster's known AKS pitfalls, and the route off kubenet.
 
 Why shaped so: a thin shell around :mod:`doctor` — read the inputs (a
-kubeconfig, the ARM description from a file or from Azure, a stack file),
+kubeconfig, the ARM description from a file or from Azure, a stack),
 call the pure checks or the decision, print a table or JSON, and map the
 outcome to the shared exit codes (:mod:`akshift.output`):
 
@@ -9,8 +9,16 @@ outcome to the shared exit codes (:mod:`akshift.output`):
   2 bad input (ARM JSON, kubeconfig, dates — the message names the file and key),
   3 cluster unreachable or Azure SDK/credentials missing.
 * ``strategy``: 0 plan printed (or executed), 1 an executed step failed,
-  2 bad input (ARM, stack file, a stack with ``cluster.mode: existing``,
-  ``--execute`` refused), 3 Azure SDK/credentials missing.
+  2 bad input (ARM, stack name or file, a stack with ``cluster.mode: existing``,
+  a blue-green target that names the running cluster, ``--execute`` refused),
+  3 Azure SDK/credentials missing.
+
+One meaning per flag, as in the other commands: ``--stack`` is a stack *name*
+resolved in the project (``--stack-file`` takes a path), ``--project-dir`` is
+the Pulumi project. What the runbook prints about the running cluster —
+``--source-kubeconfig``, ``--source-context`` — is text put into its commands,
+never opened: ``strategy`` reads only the ARM description, the stack file and
+a saved ``akshift doctor -o json`` report.
 
 Heavy imports (httpx via the Kubernetes client, the Azure SDK, Pulumi) happen
 inside the commands, so ``akshift --help`` stays fast.
@@ -19,13 +27,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from akshift.output import BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
+from akshift.output import ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
+from errors import AkshiftError, ErrorKind
 
 _AZURE_ID = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
                        r"Microsoft\.ContainerService/managedClusters/(?P<name>[^/]+)/?$", re.IGNORECASE)
@@ -109,7 +119,10 @@ def doctor(
     today: str = Today,
     output: Output = OutputOption,
 ) -> None:
-    """Report the cluster's known AKS pitfalls, each with its evidence and fix (read-only)."""
+    """Report the cluster's known AKS pitfalls, each with its evidence and fix (read-only).
+
+    Example: akshift doctor --kubeconfig old.kubeconfig --arm current.json -o json > doctor.json
+    """
     from doctor import Inputs, Severity, fails, run_checks, worst
 
     if kubeconfig is None and arm is None and azure_id is None:
@@ -125,7 +138,7 @@ def doctor(
     threshold = Severity(fail_on.value)
     code = FAILED if fails(findings, threshold) else OK
     if output is Output.json:
-        emit_json({"findings": [f.as_dict() for f in findings], "worst": worst(findings).value,
+        emit_json({"schemaVersion": 1, "findings": [f.as_dict() for f in findings], "worst": worst(findings).value,
                    "failOn": threshold.value, "exitCode": code, "today": day.isoformat()})
     else:
         _print_findings(findings)
@@ -163,43 +176,146 @@ def _print_findings(findings: list[Any]) -> None:
 
 # -- strategy --------------------------------------------------------------------
 
+def _find_project(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` holding a Pulumi.yaml (as ``akshift up`` finds it)."""
+    for d in (start.resolve(), *start.resolve().parents):
+        if (d / "Pulumi.yaml").is_file():
+            return d
+    return None
+
+
+def _stack_config_dir(project: Path) -> Path:
+    """Where the project keeps its stack files: Pulumi.yaml's ``stackConfigDir``, else the project directory."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load((project / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise AkshiftError(f"cannot read it ({e})", ref=project / "Pulumi.yaml", kind=ErrorKind.BAD_INPUT) from e
+    sub = doc.get("stackConfigDir") if isinstance(doc, dict) else None
+    return project / sub if isinstance(sub, str) and sub else project
+
+
+def _shown(path: Path) -> str:
+    """A resolved stack file as the runbook prints it: relative to the current directory, so its commands run there."""
+    return os.path.relpath(path, Path.cwd())
+
+
+def _target_stack(stack: str | None, stack_file: Path | None, project_dir: Path | None) -> tuple[str, Path, Path | None]:
+    """The target stack's name, its file, and the Pulumi project directory (None when there is none).
+
+    Raises:
+        AkshiftError: (bad input) neither option, no project for ``--stack``, no such stack file, or a file whose
+            name does not say its stack while ``--stack`` is not given.
+    """
+    from doctor.strategy import stack_name_of
+
+    project = project_dir.resolve() if project_dir else _find_project(Path.cwd())
+    if stack_file is not None:
+        name = stack or stack_name_of(stack_file)
+        if name == "<stack>":
+            raise AkshiftError("the file name does not say which stack it is (Pulumi.<stack>.yaml)", ref=stack_file,
+                               fix="pass --stack NAME as well", kind=ErrorKind.BAD_INPUT)
+        return name, stack_file, project
+    if stack is None:
+        raise AkshiftError("no target stack: pass --stack NAME (stacks/Pulumi.NAME.yaml of the project) or "
+                           "--stack-file PATH", kind=ErrorKind.BAD_INPUT)
+    if project is None or not (project / "Pulumi.yaml").is_file():
+        where = project_dir or Path.cwd()
+        raise AkshiftError(f"no Pulumi.yaml here or above, so stack {stack} cannot be found", ref=where,
+                           fix="run from the akshift project, pass --project-dir, or --stack-file PATH",
+                           kind=ErrorKind.BAD_INPUT)
+    directory = _stack_config_dir(project)
+    path = directory / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
+        raise AkshiftError(f"no stack {stack} in the project", ref=path,
+                           fix=f"the project's stacks: {', '.join(known) or 'none'}; or pass --stack-file PATH",
+                           kind=ErrorKind.BAD_INPUT)
+    return stack, path, project
+
+
+def _doctor_findings(path: Path | None) -> list[dict[str, Any]] | None:
+    """The findings of ``akshift doctor -o json`` saved in ``path``."""
+    if path is None:
+        return None
+    import json
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AkshiftError("no such file; write it with `akshift doctor --kubeconfig … -o json > doctor.json`",
+                           ref=path, kind=ErrorKind.BAD_INPUT) from None
+    except (OSError, ValueError) as e:
+        raise AkshiftError(f"not the JSON of `akshift doctor -o json` ({e})", ref=path, kind=ErrorKind.BAD_INPUT) from e
+    findings = doc.get("findings") if isinstance(doc, dict) else None
+    if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
+        raise AkshiftError("findings: missing or not a list of findings; is this `akshift doctor -o json` output?",
+                           ref=path, kind=ErrorKind.BAD_INPUT)
+    return findings
+
+
 def strategy(
-    stack: Path = typer.Option(..., "--stack", help="the target stack file, e.g. stacks/Pulumi.prod.yaml"),
+    stack: str = typer.Option(None, "--stack", "-s", help="the target stack's name, e.g. prod: stacks/Pulumi.prod.yaml "
+                              "of the project (the nearest Pulumi.yaml at or above the current directory)"),
+    stack_file: Path = typer.Option(None, "--stack-file", help="the target stack file, when it is not the project's "
+                                    "(with --stack NAME unless the file is named Pulumi.NAME.yaml)"),
     arm: Path = Arm,
     azure_id: str = AzureId,
+    doctor_report: Path = typer.Option(None, "--doctor-report", help="`akshift doctor --kubeconfig … -o json` output "
+                                       "for the running cluster: its volumes finding says whether data must move"),
     require_rollback: bool = typer.Option(False, "--require-rollback", help="a way back is required: plan blue-green"),
-    kubeconfig: str = typer.Option("<kubeconfig>", "--kubeconfig", help="kubeconfig path to write into the runbook's commands"),
+    test_stack: str = typer.Option(None, "--test-stack", help="blue-green: rehearse on this stack's cluster first and "
+                                   "promote what was verified there, e.g. test"),
+    source_kubeconfig: str = typer.Option(None, "--source-kubeconfig", help="the running cluster's kubeconfig, printed "
+                                          "as given into the runbook's commands (not read); default: a step fetches one "
+                                          "with `az aks get-credentials`"),
+    source_context: str = typer.Option(None, "--source-context", help="context of --source-kubeconfig, printed as "
+                                       "given into the runbook's commands"),
     execute: bool = typer.Option(False, "--execute", help="perform the in-place route's Azure updates, then refresh "
                                  "the Pulumi stack (Azure SDK and credentials needed)"),
     yes: bool = typer.Option(False, "--yes", help="confirm --execute: the in-place updates are irreversible"),
-    work_dir: Path = typer.Option(Path("."), "--work-dir", help="the Pulumi project directory, for --execute's refresh"),
+    project_dir: Path = typer.Option(None, "--project-dir", help="Pulumi project directory (default: the nearest "
+                                     "Pulumi.yaml at or above the current directory); --execute refreshes its stack"),
     output: Output = OutputOption,
 ) -> None:
-    """Decide in-place update or new cluster (blue-green), and print the ordered runbook."""
+    """Decide in-place update or new cluster (blue-green), and print the ordered runbook.
+
+    Example: akshift strategy --stack prod --arm current.json --doctor-report doctor.json --test-stack test
+    """
     from doctor.errors import UnsupportedTarget
-    from doctor.strategy import decide, stack_name_of
+    from doctor.strategy import RunbookNames, decide, storage_of
     from stacks import ConfigError, load_stack_file
 
     if arm is None and azure_id is None:
         raise fail("--arm (or --azure-id) is required: the current cluster's ARM description")
+    name, path, project = _target_stack(stack, stack_file, project_dir)
     current = _arm(arm, azure_id)
+    findings = _doctor_findings(doctor_report)
     try:
-        target = load_stack_file(stack)
+        target = load_stack_file(path)
     except ConfigError as e:
         for p in e.problems:
             typer.echo(p.line(), err=True)
-        raise fail(f"{len(e.problems)} problem(s) in {stack}; `akshift config validate {stack}` shows them") from e
-    name = stack_name_of(stack)
+        raise fail(f"{len(e.problems)} problem(s) in {path}; `akshift config validate {path}` shows them") from e
+    names = RunbookNames(stack=name, stack_file=str(stack_file) if stack_file is not None else _shown(path),
+                         test_stack=test_stack,
+                         source_kubeconfig=source_kubeconfig, source_context=source_context)
     try:
-        plan = decide(current, target, rollback_required=require_rollback, stack=name, kubeconfig=kubeconfig)
+        plan = decide(current, target, rollback_required=require_rollback, names=names,
+                      storage=storage_of(current, findings))
     except UnsupportedTarget as e:
-        raise fail(f"{stack}: {e}") from e
+        if e.ref:
+            raise
+        raise UnsupportedTarget(e.message, ref=names.file, fix=e.fix) from e
     if output is Output.json:
         emit_json(plan.as_dict())
     else:
         _print_strategy(plan)
     if execute:
-        _execute(plan, current, name, work_dir, yes)
+        if project is None:
+            raise fail("--execute refreshes the stack in its Pulumi project: run from the project or pass --project-dir")
+        _execute(plan, current, name, project, yes)
     raise typer.Exit(OK)
 
 

@@ -110,12 +110,25 @@ class ArmCluster:
     location: str = ""
     id: str = ""
     """The cluster's resource ID (``/subscriptions/…/managedClusters/<name>``)."""
+    node_resource_group: str = ""
+    """``nodeResourceGroup``: where AKS keeps the nodes, and the disks and file shares it provisions; Azure
+    deletes it with the cluster. ``""`` when absent."""
+    disk_csi_driver: bool | None = None
+    """``storageProfile.diskCSIDriver.enabled``; None when absent (AKS enables it by default)."""
+    file_csi_driver: bool | None = None
+    """``storageProfile.fileCSIDriver.enabled``; None when absent (AKS enables it by default)."""
 
     @property
     def subscription(self) -> str:
         """The subscription ID from :attr:`id`, ``""`` when unknown."""
         m = _CLUSTER_ID.match(self.id)
         return m["sub"] if m else ""
+
+    @property
+    def azure_storage_disabled(self) -> bool:
+        """Both Azure storage CSI drivers are switched off, so no volume of this cluster keeps data on Azure Disk
+        or Azure Files (the in-tree drivers were migrated to these, AKS 1.26+)."""
+        return self.disk_csi_driver is False and self.file_csi_driver is False
 
     @property
     def uses_service_principal(self) -> bool:
@@ -250,6 +263,8 @@ def parse_arm(doc: Any, *, source: str = "<arm>") -> ArmCluster:
     oidc = r.mapping(top, "oidcIssuerProfile")
     security = r.mapping(top, "securityProfile")
     wi = r.mapping(security, "securityProfile.workloadIdentity") if security else {}
+    storage = r.mapping(top, "storageProfile")
+    csi = {name: _enabled(r, storage, f"storageProfile.{name}") for name in ("diskCSIDriver", "fileCSIDriver")}
     cluster_id = r.string(top, "id") or ""
     rg = r.string(top, "resourceGroup") or (m["rg"] if (m := _CLUSTER_ID.match(cluster_id)) else "")
     version = r.string(top, "currentKubernetesVersion") or r.string(top, "kubernetesVersion", required=True) or ""
@@ -275,7 +290,22 @@ def parse_arm(doc: Any, *, source: str = "<arm>") -> ArmCluster:
         workload_identity_enabled=bool(wi and _ci(wi, "enabled")),
         pools=tuple(pools),
         id=cluster_id,
+        node_resource_group=r.string(top, "nodeResourceGroup") or "",
+        disk_csi_driver=csi["diskCSIDriver"],
+        file_csi_driver=csi["fileCSIDriver"],
     )
+
+
+def _enabled(r: _Reader, parent: Mapping[str, Any] | None, path: str) -> bool | None:
+    """``<path>.enabled`` of an optional ``{enabled: bool}`` profile; None when absent."""
+    profile = r.mapping(parent, path) if parent else None
+    if not profile:
+        return None
+    value = _ci(profile, "enabled")
+    if value is None or isinstance(value, bool):
+        return value
+    r.problem(f"{path}.enabled", f"must be true or false, got {value!r}")
+    return None
 
 
 def _ci(d: Mapping[str, Any] | None, key: str) -> Any:

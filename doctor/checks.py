@@ -149,7 +149,7 @@ def check_kubenet(inp: Inputs) -> Finding:
     pod_cidr = f" (pod CIDR {inp.arm.pod_cidr})" if inp.arm is not None and inp.arm.pod_cidr else ""
     return Finding(
         cid, severity, f"kubenet{pod_cidr} {when}", tuple(evidence),
-        "move to Azure CNI Overlay: `akshift strategy --arm current.json --stack stacks/Pulumi.<stack>.yaml` decides "
+        "move to Azure CNI Overlay: `akshift strategy --stack NAME --arm current.json` decides "
         "between AKS's in-place update and a new cluster; NetworkPolicies and data that name kubenet pod IPs are "
         "rewritten or reported by `akshift transform`",
     )
@@ -527,6 +527,53 @@ def check_deprecated_apis(inp: Inputs) -> Finding:
                    (f"cluster: {len(c.applied_versions)} object(s) last applied with another version than served",))
 
 
+# --------------------------------------------------------------------------- volumes
+
+#: Volume sources whose data Azure keeps as a disk or a file share (`akshift volumes` carries these).
+AZURE_VOLUME_SOURCES = frozenset({"disk.csi.azure.com", "file.csi.azure.com", "kubernetes.io/azure-disk",
+                                  "kubernetes.io/azure-file"})
+
+
+def check_volumes(inp: Inputs) -> Finding:
+    """PersistentVolumes: data a new cluster must carry over, and that must outlive the old cluster.
+
+    Its severity is a contract ``akshift strategy --doctor-report`` reads: INFO when the cluster has
+    PersistentVolumes (the blue-green runbook then moves and verifies them before the old cluster is
+    retired), OK when it has none, SKIPPED when it could not tell.
+
+    Args:
+        inp: The cluster's PersistentVolumes by volume source; ARM ``storageProfile`` CSI drivers.
+
+    Returns:
+        INFO with the count per source, OK (no PersistentVolume, or both Azure storage drivers off), or SKIPPED.
+    """
+    cid = "volumes"
+    arm = inp.arm
+    if inp.cluster is None:
+        if arm is not None and arm.azure_storage_disabled:
+            return Finding(cid, Severity.OK, "no data on Azure Disk or Azure Files: both CSI drivers are disabled",
+                           ("ARM storageProfile.diskCSIDriver.enabled: false", "ARM storageProfile.fileCSIDriver.enabled: false"))
+        return _skipped(cid, "--kubeconfig (PersistentVolumes are counted on the cluster)")
+    volumes = inp.cluster.volumes
+    total = sum(volumes.values())
+    if not total:
+        return Finding(cid, Severity.OK, "no PersistentVolumes: no data to carry to a new cluster",
+                       ("cluster: 0 PersistentVolumes",))
+    evidence = [f"cluster: {n} PersistentVolume(s) on {source}" for source, n in sorted(volumes.items())]
+    if arm is not None and arm.node_resource_group:
+        evidence.append(f"ARM nodeResourceGroup: {arm.node_resource_group} (dynamically provisioned disks and "
+                        "file shares live here; Azure deletes it with the cluster)")
+    azure = sum(n for source, n in volumes.items() if source in AZURE_VOLUME_SOURCES)
+    elsewhere = total - azure
+    summary = f"{total} PersistentVolume(s) hold data: {azure} on Azure Disk or Azure Files"
+    fix = ("a new cluster needs the data: `akshift volumes plan|move|verify` (or `akshift migrate --move-volumes`); "
+           "retire the old cluster only after `akshift volumes verify` passed, and keep the snapshots the move took")
+    if elsewhere:
+        summary += f", {elsewhere} elsewhere"
+        fix += "; volumes on other drivers (node-local, NFS) are not moved by akshift: copy their data yourself"
+    return Finding(cid, Severity.INFO, summary, tuple(evidence), fix)
+
+
 # --------------------------------------------------------------------------- the table
 
 CHECKS: tuple[Check, ...] = (
@@ -537,6 +584,7 @@ CHECKS: tuple[Check, ...] = (
     Check("network-policy-manager", "Azure Network Policy Manager retirement", check_network_policy_manager),
     Check("windows-pools", "Windows pools (block Cilium)", check_windows_pools),
     Check("deprecated-apis", "removed and deprecated API versions", check_deprecated_apis),
+    Check("volumes", "PersistentVolumes a new cluster must carry", check_volumes),
 )
 
 

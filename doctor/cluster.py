@@ -5,8 +5,8 @@ they are tested with small object builders and no cluster; only
 :func:`collect` talks to the API server, through :class:`kube.client.KubeClient`
 (the project's only Kubernetes client), and it never writes. It keeps what
 the checks need and drops the rest while streaming, so memory stays bounded on
-a cluster of 50,000 objects: pods are trimmed to their DNS settings, Services
-and EndpointSlices are counted, and the last-applied scan keeps one short
+a cluster of 50,000 objects: pods are trimmed to their DNS settings, Services,
+EndpointSlices and PersistentVolumes (by where their data lives) are counted, and the last-applied scan keeps one short
 tuple per object. Secrets and ConfigMaps outside kube-system are never read
 (core ``v1`` has no removed versions, and Secrets' last-applied annotation
 would carry their data).
@@ -27,7 +27,12 @@ from kube.client import KubeClient
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 #: Core types the checks read; every other core type is skipped (``v1`` never had a removed version).
-CORE_KINDS = frozenset({"Pod", "Service", "Node"})
+CORE_KINDS = frozenset({"Pod", "Service", "Node", "PersistentVolume"})
+
+#: Where a PersistentVolume's data lives, by its volume source: the CSI driver's name, or the in-tree
+#: plugin's (AKS migrated ``azureDisk``/``azureFile`` to the CSI drivers, old objects keep the field).
+IN_TREE_VOLUME_SOURCES = {"azureDisk": "kubernetes.io/azure-disk", "azureFile": "kubernetes.io/azure-file",
+                          "local": "local", "hostPath": "hostPath", "nfs": "nfs"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +63,7 @@ class ClusterObjects:
         served: Served (apiVersion, kind) pairs.
         crds: CustomResourceDefinitions (for versions they mark deprecated).
         read_errors: Types that could not be listed (RBAC, a broken aggregated API).
+        volumes: PersistentVolume count per volume source (:func:`volume_source`), e.g. ``disk.csi.azure.com``.
     """
 
     server_version: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -73,6 +79,7 @@ class ClusterObjects:
     served: frozenset[tuple[str, str]] = frozenset()
     crds: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     read_errors: list[str] = dataclasses.field(default_factory=list)
+    volumes: Counter[str] = dataclasses.field(default_factory=Counter)
 
     @property
     def services(self) -> int:
@@ -99,6 +106,8 @@ class ClusterObjects:
                                   "spec": {k: spec[k] for k in ("dnsPolicy", "dnsConfig", "hostNetwork") if k in spec}})
             elif kind == "Service":
                 self.services_by_type[(obj.get("spec") or {}).get("type", "ClusterIP")] += 1
+            elif kind == "PersistentVolume":
+                self.volumes[volume_source(obj)] += 1
             elif kind == "ConfigMap" and md.get("namespace") == "kube-system":
                 self.kube_system_configmaps[md.get("name", "")] = obj
             return
@@ -116,6 +125,22 @@ class ClusterObjects:
             version = _applied_api_version(applied)
             if version and version != obj.get("apiVersion"):
                 self.applied_versions.append(AppliedVersion(str(ObjectRef.of(obj)), kind or "", version, obj.get("apiVersion", "")))
+
+
+def volume_source(pv: dict[str, Any]) -> str:
+    """Where a PersistentVolume keeps its data: the CSI driver (``disk.csi.azure.com``), an in-tree plugin's
+    name (:data:`IN_TREE_VOLUME_SOURCES`), or ``other``.
+
+    >>> volume_source({"spec": {"csi": {"driver": "file.csi.azure.com"}}})
+    'file.csi.azure.com'
+    >>> volume_source({"spec": {"azureDisk": {"diskName": "d"}}})
+    'kubernetes.io/azure-disk'
+    """
+    spec = pv.get("spec") or {}
+    driver = (spec.get("csi") or {}).get("driver")
+    if isinstance(driver, str) and driver:
+        return driver
+    return next((name for key, name in IN_TREE_VOLUME_SOURCES.items() if key in spec), "other")
 
 
 def _applied_api_version(annotation: str) -> str | None:

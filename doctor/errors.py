@@ -67,3 +67,19 @@ class ExecutionRefused(DoctorError):
     """``akshift strategy --execute`` was asked for something it will not do (a blue-green plan, manual steps left)."""
 
     kind = ErrorKind.BAD_INPUT
+
+
+class TargetNamesRunningCluster(UnsupportedTarget):
+    """A blue-green route whose target stack names the running cluster: creating it would replace that cluster.
+
+    Attributes:
+        reasons: The blockers that make the route blue-green (:class:`doctor.strategy.Reason`), listed as details.
+    """
+
+    def __init__(self, message: str, *, ref: str = "", fix: str = "", reasons: Iterable[object] = ()) -> None:
+        super().__init__(message, ref=ref, fix=fix)
+        self.reasons = tuple(reasons)
+
+    def details(self) -> tuple[str, ...]:
+        return tuple(f"blue-green because: {getattr(r, 'message', r)} [{', '.join(getattr(r, 'keys', ()))}]"
+                     for r in self.reasons)

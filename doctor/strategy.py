@@ -20,13 +20,18 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+import shlex
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from doctor.arm import ArmCluster
-from doctor.errors import UnsupportedTarget
+from doctor.errors import TargetNamesRunningCluster, UnsupportedTarget
 from stacks.capabilities import kubernetes_minor
 from stacks.model import NetworkingMode, StackConfig
+
+#: Version of :meth:`Strategy.as_dict`'s shape; raised when a key changes meaning or goes away.
+SCHEMA_VERSION = 1
 
 
 class Route(str, enum.Enum):
@@ -46,9 +51,71 @@ class StepKind(str, enum.Enum):
     AZURE = "azure"
     """A networking update through the Azure API; ``akshift strategy --execute`` can run it."""
     PULUMI = "pulumi"
+    """A Pulumi CLI command (state, config, outputs)."""
     AKSHIFT = "akshift"
+    """One of akshift's own commands; a step akshift has a command for is always this kind."""
     MANUAL = "manual"
-    """A person does it (identity, pools, traffic); ``--execute`` refuses to start while one is planned."""
+    """A person does it with Azure's tools (identity, pools, Azure-side moves, deleting a cluster): akshift has no
+    command for it; ``--execute`` refuses to start while one is planned."""
+
+
+class Storage(str, enum.Enum):
+    """Whether the running cluster keeps data in PersistentVolumes, which a new cluster must carry over."""
+
+    NONE = "none"
+    """Known: no PersistentVolume (doctor's ``volumes`` check ok, or both Azure storage CSI drivers off)."""
+    PRESENT = "present"
+    """Known: PersistentVolumes hold data (doctor's ``volumes`` check reported them)."""
+    UNKNOWN = "unknown"
+    """Nobody said; the runbook treats it as PRESENT (moving nothing costs little, deleting data is final)."""
+
+
+def storage_of(current: ArmCluster, doctor_findings: Sequence[Mapping[str, Any]] | None = None) -> Storage:
+    """What the ARM description and ``akshift doctor``'s findings tell about the cluster's data.
+
+    Args:
+        current: The running cluster's ARM description (``storageProfile`` CSI drivers).
+        doctor_findings: The ``findings`` of ``akshift doctor -o json`` for the same cluster, if any; the
+            ``volumes`` finding's severity is INFO when PersistentVolumes exist and OK when none do.
+
+    Returns:
+        PRESENT or NONE when one of them knows, UNKNOWN otherwise.
+    """
+    for f in doctor_findings or ():
+        if f.get("check") == "volumes":
+            if f.get("severity") in ("info", "warning", "critical"):
+                return Storage.PRESENT
+            if f.get("severity") == "ok":
+                return Storage.NONE
+    return Storage.NONE if current.azure_storage_disabled else Storage.UNKNOWN
+
+
+@dataclasses.dataclass(frozen=True)
+class RunbookNames:
+    """What a runbook's commands name, printed as given (the CLI fills it from its options).
+
+    Attributes:
+        stack: The target Pulumi stack.
+        stack_file: Its stack file as the user reaches it; ``stacks/Pulumi.<stack>.yaml`` when empty.
+        test_stack: A stack to rehearse on first and promote from (``test``); None for no rehearsal.
+        source_kubeconfig: The running cluster's kubeconfig path; None: the runbook fetches one with ``az``.
+        source_context: A context in that kubeconfig; None: its current context.
+    """
+
+    stack: str = "<stack>"
+    stack_file: str = ""
+    test_stack: str | None = None
+    source_kubeconfig: str | None = None
+    source_context: str | None = None
+
+    @property
+    def file(self) -> str:
+        return self.stack_file or f"stacks/Pulumi.{self.stack}.yaml"
+
+    @property
+    def test_file(self) -> str:
+        """The test stack's file, beside the target's."""
+        return str(Path(self.file).parent / f"Pulumi.{self.test_stack}.yaml")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,10 +172,15 @@ class Strategy:
     """The current networking, e.g. ``kubenet``."""
     target: str
     """The target networking mode, e.g. ``overlay-cilium``."""
+    stack: str = "<stack>"
+    """The target stack's name."""
+    storage: Storage = Storage.UNKNOWN
+    """Whether the running cluster keeps data in PersistentVolumes, as far as known."""
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON form used by ``akshift strategy --output json``."""
-        return {"route": self.route.value, "current": self.current, "target": self.target,
+        """JSON form used by ``akshift strategy --output json`` (``schemaVersion`` versions its shape)."""
+        return {"schemaVersion": SCHEMA_VERSION, "route": self.route.value, "current": self.current,
+                "target": self.target, "stack": self.stack, "storage": self.storage.value,
                 "reasons": [r.as_dict() for r in self.reasons], "caveats": list(self.caveats),
                 "steps": [s.as_dict() for s in self.steps]}
 
@@ -238,15 +310,15 @@ def _network_blockers(current: ArmCluster, target: StackConfig) -> list[Reason]:
 
 
 def decide(current: ArmCluster, target: StackConfig, *, rollback_required: bool = False,
-           stack: str = "<stack>", kubeconfig: str = "<kubeconfig>") -> Strategy:
+           names: RunbookNames | None = None, storage: Storage = Storage.UNKNOWN) -> Strategy:
     """Choose in-place or blue-green, with reasons, caveats and the ordered runbook.
 
     Args:
         current: The running cluster's ARM description.
         target: The target stack's configuration.
         rollback_required: Force blue-green because a way back is required.
-        stack: The Pulumi stack name (for commands).
-        kubeconfig: The running cluster's kubeconfig path (for commands).
+        names: What the runbook's commands name (stack, kubeconfig, context …); placeholders when None.
+        storage: Whether the running cluster keeps data in PersistentVolumes (:func:`storage_of`).
 
     Returns:
         The strategy. NOTHING when the cluster already runs the target networking;
@@ -254,28 +326,52 @@ def decide(current: ArmCluster, target: StackConfig, *, rollback_required: bool 
 
     Raises:
         UnsupportedTarget: The stack does not declare its cluster (``cluster.mode: existing``).
+        TargetNamesRunningCluster: The route is blue-green but the stack names the running cluster (same
+            name and resource group): creating that stack would replace the running cluster, not add one.
     """
     check_target(target)
+    names = names or RunbookNames()
     mode = target.networking.mode
     found = blockers(current, target, rollback_required=rollback_required)
     if found:
-        return Strategy(Route.BLUE_GREEN, tuple(found), _blue_green_caveats(current, target),
-                        tuple(blue_green_runbook(current, target, stack=stack, kubeconfig=kubeconfig)),
-                        current.networking, mode.value)
+        if names_running_cluster(current, target):
+            raise _refuse_same_cluster(current, target, found, names)
+        return Strategy(Route.BLUE_GREEN, tuple(found), _blue_green_caveats(current, target, names, storage),
+                        tuple(blue_green_runbook(current, target, names=names, storage=storage)),
+                        current.networking, mode.value, names.stack, storage)
     if _already_there(current, target):
         steps = [Step("confirm the stack matches the running cluster", StepKind.PULUMI,
-                      f"pulumi stack select {stack} && pulumi refresh --yes && pulumi preview --diff --expect-no-changes",
+                      f"pulumi stack select {names.stack} && pulumi refresh --yes && pulumi preview --diff --expect-no-changes",
                       "the networking is already the target's; only the stack's state needs to agree")]
         return Strategy(Route.NOTHING, (Reason(("networking.mode", "ARM networkProfile"),
                                                f"the cluster already runs {current.networking}"),),
-                        (), tuple(steps), current.networking, mode.value)
+                        (), tuple(steps), current.networking, mode.value, names.stack, storage)
     reasons = (Reason(("networking.mode", "ARM networkProfile.networkPlugin"),
                       f"{current.networking} → {mode.value} is an update AKS performs in place, and nothing in the "
                       "target needs a new cluster (same VNet and subnets, service CIDR, no pod subnet, no Windows "
                       "pools kept, no rollback required)"),)
-    return Strategy(Route.IN_PLACE, reasons, _in_place_caveats(current, target),
-                    tuple(in_place_runbook(current, target, stack=stack, kubeconfig=kubeconfig)),
-                    current.networking, mode.value)
+    return Strategy(Route.IN_PLACE, reasons, _in_place_caveats(current, target, names),
+                    tuple(in_place_runbook(current, target, names=names)), current.networking, mode.value,
+                    names.stack, storage)
+
+
+def names_running_cluster(current: ArmCluster, target: StackConfig) -> bool:
+    """Whether the stack declares the running cluster itself (same name and resource group, as Azure compares them)."""
+    return (str(target.cluster.name).lower() == current.name.lower()
+            and str(target.resource_group or "").lower() == current.resource_group.lower())
+
+
+def _refuse_same_cluster(current: ArmCluster, target: StackConfig, found: list[Reason],
+                         names: RunbookNames) -> TargetNamesRunningCluster:
+    only_rollback = [r.keys for r in found] == [("--require-rollback",)]
+    fix = (f"give the new cluster its own name: change akshift:cluster.name (e.g. {current.name}-green) or "
+           f"akshift:resourceGroup in {names.file}, then plan again")
+    if only_rollback:
+        fix += "; or drop --require-rollback: nothing else rules out AKS's in-place update of this cluster"
+    return TargetNamesRunningCluster(
+        f"the route is blue-green, but the stack names the running cluster {current.resource_group}/{current.name} "
+        "(akshift:cluster.name, akshift:resourceGroup): `pulumi up` of it would replace the running cluster, not "
+        "create a new one next to it", ref=names.file, fix=fix, reasons=found)
 
 
 def _already_there(current: ArmCluster, target: StackConfig) -> bool:
@@ -289,9 +385,44 @@ def _already_there(current: ArmCluster, target: StackConfig) -> bool:
 
 # --------------------------------------------------------------------------- runbooks
 
+#: The age identity the runbooks create and pass; Secrets in run directories are encrypted to it.
+AGE_KEY = "age.key"
+#: The TrafficSwitch endpoint names the cutover commands use (``akshift:traffic.endpoints[].name``).
+BLUE, GREEN = "blue", "green"
+#: Default soak before ``akshift decommission`` may retire blue.
+SOAK = "24h"
+
+
+def _q(value: str) -> str:
+    """Quote for a POSIX shell, keeping a leading ``~/`` unquoted so the shell still expands it."""
+    if value.startswith("~/"):
+        return "~/" + shlex.quote(value[2:])
+    return shlex.quote(value)
+
 
 def _az(current: ArmCluster) -> str:
     return f"az aks update -g {current.resource_group} -n {current.name}"
+
+
+def _arm_option(current: ArmCluster) -> str:
+    """How ``akshift doctor`` reads the same ARM description ``strategy`` was given."""
+    if current.source.startswith("/subscriptions/"):
+        return f"--azure-id {_q(current.source)}"
+    return f"--arm {_q(current.source)}"
+
+
+def _source(names: RunbookNames, current: ArmCluster) -> tuple[str, str | None]:
+    """The running cluster's kubeconfig as the commands print it, and the step that fetches it when none was given."""
+    if names.source_kubeconfig:
+        return _q(names.source_kubeconfig), None
+    path = f"{current.name}.kubeconfig"
+    if current.name == names.stack:
+        path = f"old-{path}"
+    return path, f"az aks get-credentials --resource-group {current.resource_group} --name {current.name} --file {path}"
+
+
+def _ctx(names: RunbookNames, flag: str) -> str:
+    return f" {flag} {_q(names.source_context)}" if names.source_context else ""
 
 
 def _needs_policy_removal(current: ArmCluster, target: StackConfig) -> bool:
@@ -299,31 +430,42 @@ def _needs_policy_removal(current: ArmCluster, target: StackConfig) -> bool:
     return current.policy not in ("none", "cilium") and target.networking.mode.managed_cilium and not current.runs_cilium
 
 
-def in_place_runbook(current: ArmCluster, target: StackConfig, *, stack: str = "<stack>",
-                     kubeconfig: str = "<kubeconfig>") -> list[Step]:
+def _fetch_step(current: ArmCluster, fetch: str | None) -> list[Step]:
+    if fetch is None:
+        return []
+    return [Step(f"get {current.name}'s kubeconfig", StepKind.CHECK, fetch,
+                 "read-only; `akshift strategy --source-kubeconfig PATH [--source-context NAME]` prints yours instead")]
+
+
+def in_place_runbook(current: ArmCluster, target: StackConfig, *, names: RunbookNames | None = None) -> list[Step]:
     """The ordered steps of AKS's in-place path from ``current`` to ``target``.
 
     Order matters: identity before networking (the route table and subnet need a user-assigned
     control-plane identity with rights on them), policy removal before the dataplane update,
     IPAM (Overlay) before the dataplane (Cilium), and the Pulumi refresh last, after Azure agrees.
+    The networking updates are Azure's API (``az aks update``); akshift's own commands do the rest.
 
     Args:
         current: The running cluster.
         target: The target stack.
-        stack: Pulumi stack name.
-        kubeconfig: Kubeconfig of the running cluster.
+        names: What the commands name (stack, kubeconfig, context).
 
     Returns:
         The steps.
     """
+    names = names or RunbookNames()
     mode = target.networking.mode
+    kubeconfig, fetch = _source(names, current)
+    doctor = f"akshift doctor --kubeconfig {kubeconfig}{_ctx(names, '--context')}"
     steps = [
-        Step("check the cluster for known pitfalls", StepKind.CHECK,
-             f"akshift doctor --kubeconfig {kubeconfig} --arm current.json",
+        *_fetch_step(current, fetch),
+        Step("check the cluster for known pitfalls", StepKind.CHECK, f"{doctor} {_arm_option(current)}",
              "fix critical findings (an expiring secret, a retirement date) before changing networking"),
         Step("snapshot every object", StepKind.AKSHIFT,
-             f"akshift inventory --source {kubeconfig} --out out/before-in-place",
-             "a record of the cluster before an irreversible change (not a rollback: the networking cannot go back)"),
+             f"akshift keygen {AGE_KEY} && akshift inventory --source {kubeconfig}{_ctx(names, '--source-context')} "
+             f"--out out/before-in-place --age-identity {AGE_KEY}",
+             "a record of the cluster before an irreversible change, Secrets encrypted to the age key (not a "
+             f"rollback: the networking cannot go back); skip `keygen` if {AGE_KEY} exists"),
     ]
     try:
         newer = kubernetes_minor(target.cluster.kubernetes_version) > kubernetes_minor(current.kubernetes_version)
@@ -346,8 +488,8 @@ def in_place_runbook(current: ArmCluster, target: StackConfig, *, stack: str = "
             "or system-assigned identity cannot be granted rights before it exists"
             + ("; this also ends the expiring service-principal secret" if current.uses_service_principal else "")))
     if current.windows_pools:
-        names = ", ".join(p.name for p in current.windows_pools)
-        steps.append(Step(f"remove the Windows pools ({names})", StepKind.MANUAL,
+        pools = ", ".join(p.name for p in current.windows_pools)
+        steps.append(Step(f"remove the Windows pools ({pools})", StepKind.MANUAL,
                           " && ".join(f"az aks nodepool delete -g {current.resource_group} --cluster-name {current.name} "
                                       f"-n {p.name}" for p in current.windows_pools),
                           "the target has no Windows pools and Cilium cannot run next to them; move their workloads first"))
@@ -379,70 +521,185 @@ def in_place_runbook(current: ArmCluster, target: StackConfig, *, stack: str = "
                           network_profile={"networkPolicy": policy}))
     steps += [
         Step("check the result", StepKind.CHECK,
-             f"kubectl --kubeconfig {kubeconfig} get nodes -L kubernetes.azure.com/network-plugin,"
-             f"kubernetes.azure.com/podnetwork-type,kubernetes.azure.com/ebpf-dataplane && "
-             f"akshift doctor --kubeconfig {kubeconfig} --arm after.json",
-             "every node Ready with the new labels; export `az aks show` to after.json first"),
+             f"az aks show -g {current.resource_group} -n {current.name} -o json > after.json && "
+             f"kubectl --kubeconfig {kubeconfig}{_ctx(names, '--context')} get nodes -L kubernetes.azure.com/network-plugin,"
+             f"kubernetes.azure.com/podnetwork-type,kubernetes.azure.com/ebpf-dataplane && {doctor} --arm after.json",
+             "every node Ready with the new labels, and doctor's kubenet finding gone"),
         Step("bring the Pulumi stack's state up to date", StepKind.PULUMI,
-             f"pulumi stack select {stack} && pulumi refresh --yes",
+             f"pulumi stack select {names.stack} && pulumi refresh --yes",
              "Pulumi reads the cluster as Azure now has it; if the stack does not hold the cluster yet, "
              f"`pulumi import azure-native:containerservice:ManagedCluster aks-cluster {current.id or '<cluster-id>'}` instead"),
         Step("prove Pulumi plans no change to the cluster", StepKind.PULUMI,
-             "pulumi preview --diff --expect-no-changes",
+             f"pulumi preview --stack {names.stack} --diff --expect-no-changes",
              "a `replace` of the ManagedCluster here means the stack file disagrees with Azure: fix the file, "
              "never run `pulumi up` over it"),
     ]
     return steps
 
 
-def blue_green_runbook(current: ArmCluster, target: StackConfig, *, stack: str = "<stack>",
-                       kubeconfig: str = "<kubeconfig>") -> list[Step]:
-    """The ordered steps of a new cluster next to the old one, workloads moved by ``akshift migrate``.
+def blue_green_runbook(current: ArmCluster, target: StackConfig, *, names: RunbookNames | None = None,
+                       storage: Storage = Storage.UNKNOWN) -> list[Step]:
+    """The ordered steps of a new cluster next to the old one, every step akshift has a command for by that command.
+
+    Order: look (doctor, config validate) → optionally rehearse on a test stack and promote what was
+    verified there → create the new cluster → move what lives in Azure → move the workloads (and, when
+    the old cluster keeps data in PersistentVolumes, the data: ``akshift volumes plan|move|verify``) →
+    verify → cut traffic over → the way back (``akshift rollback``) → soak → ``akshift decommission`` →
+    only then retire the old cluster. When the cluster may hold data (``storage`` not NONE) the retire
+    step runs only if ``akshift volumes verify`` passes, and the snapshots the move took are kept.
 
     Args:
         current: The running cluster.
-        target: The target stack.
-        stack: Pulumi stack name.
-        kubeconfig: Kubeconfig of the running (old) cluster.
+        target: The target stack (a cluster other than the running one).
+        names: What the commands name (stacks, kubeconfig, context).
+        storage: Whether the running cluster keeps data in PersistentVolumes; UNKNOWN is treated as yes.
 
     Returns:
         The steps.
     """
+    names = names or RunbookNames()
+    vnet = target.network.vnet_name if target.network is not None else "its VNet"
+    stateful = storage is not Storage.NONE
+    stack, test = names.stack, names.test_stack
+    old, fetch = _source(names, current)
+    new = f"{stack}.kubeconfig"
+    run, key = f"out/{stack}", f"--age-identity {AGE_KEY}"
+    src = f"--source {old}{_ctx(names, '--source-context')}"
+    promote = test is not None and not stateful
     steps = [
+        *_fetch_step(current, fetch),
         Step("check the running cluster for known pitfalls", StepKind.CHECK,
-             f"akshift doctor --kubeconfig {kubeconfig} --arm current.json",
-             "critical findings (an expiring secret) must be fixed on the old cluster: it keeps serving until cutover"),
-        Step("validate the target stack", StepKind.AKSHIFT, f"akshift config validate stacks/Pulumi.{stack}.yaml",
+             f"akshift doctor --kubeconfig {old}{_ctx(names, '--context')} {_arm_option(current)}",
+             "critical findings (an expiring secret) must be fixed on the old cluster: it keeps serving until cutover; "
+             "the `volumes` finding says whether it keeps data in PersistentVolumes"),
+        Step("validate the stacks", StepKind.AKSHIFT,
+             " && ".join(f"akshift config validate {_q(f)}" for f in ([names.test_file] if test else []) + [names.file]),
              "every configuration problem at once, before anything is created"),
-        Step(f"create the new cluster {target.cluster.name}", StepKind.PULUMI,
-             f"pulumi stack select {stack} && pulumi up",
-             f"{target.networking.mode.value} in {target.network.vnet_name}, next to the old cluster"),
-        Step("fetch the new cluster's kubeconfig", StepKind.PULUMI,
-             "pulumi stack output kubeconfig --show-secrets > new.kubeconfig", ""),
-        Step("move the workloads", StepKind.AKSHIFT,
-             f"akshift migrate --source {kubeconfig} --target new.kubeconfig --out out/migration",
-             "inventory, transform (pod-CIDR and node-pool rewrites), plan, apply, verify; review the findings"),
+        Step("create the age key that encrypts Secrets in the run directories", StepKind.AKSHIFT,
+             f"akshift keygen {AGE_KEY}",
+             "keep it out of the shared run directories (a Key Vault secret for the team); skip if it exists"),
     ]
+    if test is not None:
+        tkube, trun = f"{test}.kubeconfig", f"out/{test}"
+        steps += [
+            Step(f"create the test cluster (stack {test})", StepKind.AKSHIFT, f"akshift up --stack {test}",
+                 "a rehearsal next to the old cluster; `akshift up` refuses a plan that replaces a cluster "
+                 f"(plain `pulumi up --stack {test}` runs the same program)"),
+            Step("get the test cluster's kubeconfig", StepKind.PULUMI,
+                 f"pulumi stack output kubeconfig --stack {test} --show-secrets > {tkube}", ""),
+            Step("rehearse the migration on the test cluster", StepKind.AKSHIFT,
+                 f"akshift migrate {src} --target {tkube} --out {trun} {key}",
+                 "inventory, transform, plan, apply, verify; the old cluster is only read; review "
+                 f"{trun}/report.md and the findings"),
+        ]
+        if stateful:
+            steps.append(Step("preview how the data will move", StepKind.AKSHIFT,
+                              f"akshift volumes plan --out {trun} --target {tkube}",
+                              f"writes only {trun}/volumes-plan.json; the rehearsal carries no data, so the test "
+                              "cluster's claims start empty"))
+        else:
+            steps += [
+                Step(f"let Pulumi own the verified workloads on {test} and {stack}", StepKind.PULUMI,
+                     " && ".join(f"pulumi config set --path --stack {s} akshift:workloads.{k} {v}"
+                                 for s in (test, stack) for k, v in (("snapshot", f"{trun}/transformed"),
+                                                                     ("ageIdentityFile", AGE_KEY))),
+                     f"both stacks declare the snapshot verified on {test}; `akshift promote` pins its digest"),
+                Step(f"adopt the workloads into {test}'s stack", StepKind.AKSHIFT, f"akshift up --stack {test} --yes",
+                     "server-side apply of identical fields: nothing running changes"),
+                Step("verify the test cluster", StepKind.AKSHIFT, f"akshift verify --target {tkube} --out {trun} {key}",
+                     "every source object accounted for, workloads ready"),
+                Step("record the verification in the stack", StepKind.AKSHIFT, f"akshift up --stack {test} --yes",
+                     "`akshift promote` reads it from the stack's outputs"),
+            ]
+    if promote:
+        steps.append(Step(f"create the new cluster {target.cluster.name} with what was verified on {test}", StepKind.AKSHIFT,
+                          f"akshift promote {test} {stack}",
+                          f"pins the Kubernetes and add-on versions and the snapshot digest verified on {test}, "
+                          f"previews {stack} behind the guards and asks before applying; {target.networking.mode.value} "
+                          f"in {vnet}, next to the old cluster"))
+    else:
+        steps.append(Step(f"create the new cluster {target.cluster.name}", StepKind.AKSHIFT, f"akshift up --stack {stack}",
+                          f"{target.networking.mode.value} in {vnet}, next to the old cluster; "
+                          f"`akshift up` refuses a plan that replaces a cluster (plain `pulumi up --stack {stack}` "
+                          "runs the same program)"))
+    steps.append(Step("get the new cluster's kubeconfig", StepKind.PULUMI,
+                      f"pulumi stack output kubeconfig --stack {stack} --show-secrets > {new}", ""))
     azure_moves = ["public IPs named by LoadBalancer annotations move to a shared resource group",
-                   "the new kubelet identity gets AcrPull on the registries",
+                   "the new kubelet identity gets AcrPull on the registries (stack key identity.acrPullScopes)",
                    "firewalls and allow-lists add the new cluster's outbound IPs"]
     if current.oidc_issuer_enabled or current.workload_identity_enabled:
         azure_moves.insert(0, "workload identities get federated credentials for the new cluster's OIDC issuer")
+    steps.append(Step("move what lives in Azure, not in the cluster", StepKind.MANUAL, "",
+                      "; ".join(azure_moves) + " (see the migrate findings); akshift has no command for these"))
+    if stateful:
+        steps += [
+            Step("take the inventory of the old cluster", StepKind.AKSHIFT,
+                 f"akshift inventory {src} --out {run} {key}", "read-only"),
+            Step("transform it for the new cluster", StepKind.AKSHIFT,
+                 f"akshift transform --out {run} --target {new} {key}",
+                 f"pod-CIDR and node-pool rewrites; review {run}/report.md"),
+            Step("plan the volume moves", StepKind.AKSHIFT, f"akshift volumes plan --out {run} --target {new}",
+                 f"one strategy per claim in {run}/volumes-plan.json; fix its findings (zones: --zone-map) first"),
+            Step("move the data", StepKind.AKSHIFT,
+                 f"akshift volumes move {src} --target {new} --out {run} --quiesce-source",
+                 "stops the disks' writers on the old cluster (recorded; `akshift volumes rollback` restarts them): "
+                 "their downtime starts here; incremental snapshots and new disks in the new cluster's resource "
+                 "group, static PVs for the claims; the old disks are only read"),
+            Step("apply the workloads", StepKind.AKSHIFT, f"akshift apply --target {new} --out {run} {key}",
+                 "server-side apply in dependency order; resumable"),
+        ]
+    else:
+        steps.append(Step("move the workloads", StepKind.AKSHIFT, f"akshift migrate {src} --target {new} --out {run} {key}",
+                          "inventory, transform (pod-CIDR and node-pool rewrites), plan, apply, verify; review the "
+                          "findings" + ("; objects changed on the old cluster since the rehearsal conflict with "
+                                        "Pulumi's fields: review them, then re-run with --force-conflicts"
+                                        if promote else "")))
+    steps.append(Step("verify the new cluster right before the cutover", StepKind.AKSHIFT,
+                      f"akshift verify --target {new} --out {run} {key}",
+                      f"every source object accounted for, workloads ready; the cutover's preflight reads {run}/verify.json"))
+    if stateful:
+        steps.append(Step("verify the data", StepKind.AKSHIFT, f"akshift volumes verify --target {new} --out {run}",
+                          "every claim Bound to a copy of its source disk (by recorded lineage)"))
+    state = f"{run}/cutover"
     steps += [
-        Step("move what lives in Azure, not in the cluster", StepKind.MANUAL, "",
-             "; ".join(azure_moves) + " (see the migrate findings)"),
-        Step("shift traffic to the new cluster", StepKind.MANUAL, "",
-             "DNS / Traffic Manager / Front Door weights, gradually; the old cluster keeps serving"),
-        Step("roll back if needed", StepKind.MANUAL, "",
-             f"point traffic back to {current.name}: it is untouched until it is deleted"),
-        Step(f"retire the old cluster {current.name}", StepKind.MANUAL,
-             f"az aks delete -g {current.resource_group} -n {current.name}",
-             "after the rollback window; its disks with reclaimPolicy Delete go with it (the migration set them to Retain)"),
+        Step("shift traffic to the new cluster", StepKind.AKSHIFT,
+             f"akshift cutover --from {BLUE} --to {GREEN} --steps 0,10,50,100 --hold 5m "
+             "--gate http:https://GREEN_HOST/healthz,p95=300ms "
+             f"--router pulumi --stack {stack} --verify-report {run}/verify.json "
+             f"--blue-kubeconfig {old}{_ctx(names, '--blue-context')} --green-kubeconfig {new} --state-dir {state}",
+             f"{BLUE} and {GREEN} are the TrafficSwitch's endpoint names; replace GREEN_HOST with green's ingress "
+             "host and add gates that speak for your users; blue is frozen, and a failed gate sends traffic back"),
+        Step("the way back, until decommission", StepKind.AKSHIFT,
+             f"akshift rollback --state-dir {state}"
+             + (f" && akshift volumes rollback {src} --out {run}" if stateful else ""),
+             "blue back to 100% and unfrozen; it was never changed"
+             + ("; the writers `volumes move` stopped restart with their previous counts, and what green wrote "
+                "since stays on green's disks" if stateful else "")),
+        Step(f"soak: green serves 100% for {SOAK}", StepKind.CHECK, "",
+             "watch green; blue stays frozen and ready; `akshift decommission` refuses until the soak is over"),
+        Step("take blue out of the switch", StepKind.AKSHIFT,
+             f"akshift decommission {BLUE} --soak {SOAK} --state-dir {state} --green-kubeconfig {new}",
+             "refused while blue has weight, a gate fails or the soak is not over"),
     ]
+    node_rg = current.node_resource_group or "its node resource group"
+    if stateful:
+        steps.append(Step("keep the snapshots of the old cluster's disks", StepKind.MANUAL,
+                          "az snapshot list --query \"[?tags.\\\"akshift-source-disk\\\"].{name:name, resourceGroup:"
+                          "resourceGroup, sourceDisk:tags.\\\"akshift-source-disk\\\"}\" --output table",
+                          f"`akshift volumes move` took them and kept them on delete; once {current.name} is deleted "
+                          "they are the only copy of the data as it was on the old cluster: keep them. Azure Files "
+                          f"shares stay where they are (green mounts the same share): a storage account in {node_rg} "
+                          "goes with the old cluster, so move it to another resource group first"))
+    delete = f"az aks delete --resource-group {current.resource_group} --name {current.name}"
+    steps.append(Step(f"retire the old cluster {current.name}", StepKind.MANUAL,
+                      f"akshift volumes verify --target {new} --out {run} && {delete}" if stateful else delete,
+                      ("runs only when every claim on green is bound to a verified copy; " if stateful else "")
+                      + f"after decommission; Azure deletes {node_rg} with it (its disks, and file shares AKS created "
+                      "there); if a Pulumi stack created it, `pulumi destroy` that stack instead"))
     return steps
 
 
-def _in_place_caveats(current: ArmCluster, target: StackConfig) -> tuple[str, ...]:
+def _in_place_caveats(current: ArmCluster, target: StackConfig, names: RunbookNames) -> tuple[str, ...]:
     out = [
         "irreversible: AKS cannot move a cluster back from Overlay or from the Cilium dataplane; the only way back is a new cluster",
         "each networking update re-images every node pool at the same time, not pool by pool: plan a maintenance "
@@ -458,13 +715,30 @@ def _in_place_caveats(current: ArmCluster, target: StackConfig) -> tuple[str, ..
                    "rewritten (`akshift transform` reports them)")
     out.append("Pulumi would plan a replacement of the cluster for these changes: they go through the Azure API, "
                "then `pulumi refresh`; never `pulumi up` them")
+    out.append(f"`akshift strategy --stack {names.stack} {_arm_option(current)} --execute --yes` performs the azure "
+               "steps in this order and the refresh, once the manual steps are done")
     return tuple(out)
 
 
-def _blue_green_caveats(current: ArmCluster, target: StackConfig) -> tuple[str, ...]:
-    return (
+def _blue_green_caveats(current: ArmCluster, target: StackConfig, names: RunbookNames,
+                        storage: Storage) -> tuple[str, ...]:
+    out = [
         "two clusters run (and are billed) until the old one is retired",
         "the new cluster has new outbound IPs, a new node resource group and a new OIDC issuer",
-        "stateful workloads: Azure Disks are zonal and live in the old node resource group; plan data moves "
-        "or static PVs (see the migrate findings)",
-    )
+    ]
+    if storage is Storage.PRESENT:
+        out.append(f"{current.name} keeps data in PersistentVolumes: the disks' writers stop at `akshift volumes move` "
+                   "until green serves them (plan the window); Azure Disks are zonal: the new pools must cover "
+                   "their zones (or --zone-map)")
+    elif storage is Storage.UNKNOWN:
+        out.append(f"not known whether {current.name} keeps data in PersistentVolumes, so the runbook assumes it "
+                   "does; `akshift doctor --kubeconfig … -o json > doctor.json` and `--doctor-report doctor.json` tell")
+    if names.test_stack is not None and storage is not Storage.NONE:
+        out.append(f"no `akshift promote {names.test_stack} {names.stack}`: a promotion deploys the rehearsal's "
+                   f"workloads to {names.stack} through Pulumi, whose claims would bind new, empty disks before "
+                   "`akshift volumes move` puts the copies there")
+    elif names.test_stack is not None:
+        out.append(f"Pulumi owns the workloads of the snapshot verified on {names.test_stack}; a later `akshift up "
+                   f"--stack {names.stack}` puts that snapshot's version back over anything the final migration "
+                   f"changed: rehearse again and promote before it")
+    return tuple(out)

@@ -30,6 +30,7 @@ from doctor.checks import (
     check_kubenet,
     check_network_policy_manager,
     check_service_principal,
+    check_volumes,
     check_windows_pools,
     effective_ndots,
 )
@@ -328,6 +329,55 @@ def test_windows_evidence_names_the_pool_its_sku_and_size() -> None:
     assert f.evidence == ("ARM agentPoolProfiles osType Windows: win22 (Windows2022, 2 nodes)",)
 
 
+# --------------------------------------------------------------------------- volumes
+
+
+def pv(name: str, **source: Any) -> dict[str, Any]:
+    """A PersistentVolume as the Azure CSI drivers (or an old in-tree plugin) provision it."""
+    return b.obj("v1", "PersistentVolume", name, spec={"capacity": {"storage": "8Gi"}, "accessModes": ["ReadWriteOnce"],
+                                                       "persistentVolumeReclaimPolicy": "Delete", **source})
+
+
+def disk_csi(name: str) -> dict[str, Any]:
+    return pv(name, csi={"driver": "disk.csi.azure.com", "volumeHandle": f"/subscriptions/s/resourceGroups/mc_rg/"
+                                                                            f"providers/Microsoft.Compute/disks/{name}"})
+
+
+def no_csi_drivers(d: dict[str, Any]) -> None:
+    d["storageProfile"] = {"diskCSIDriver": {"enabled": False}, "fileCSIDriver": {"enabled": False}}
+
+
+@pytest.mark.parametrize(("objs", "arm_edit", "severity", "summary"), [
+    pytest.param(None, None, Severity.SKIPPED,
+                 "not checked: needs --kubeconfig (PersistentVolumes are counted on the cluster)", id="arm_alone_cannot_count_volumes"),
+    pytest.param(None, no_csi_drivers, Severity.OK, "no data on Azure Disk or Azure Files: both CSI drivers are disabled",
+                 id="arm_with_both_azure_storage_drivers_off_has_no_azure_data"),
+    pytest.param([node()], None, Severity.OK, "no PersistentVolumes: no data to carry to a new cluster",
+                 id="a_cluster_without_persistent_volumes_is_ok"),
+    pytest.param([disk_csi("pvc-1"), disk_csi("pvc-2"), pv("share", csi={"driver": "file.csi.azure.com"})], None,
+                 Severity.INFO, "3 PersistentVolume(s) hold data: 3 on Azure Disk or Azure Files",
+                 id="azure_disks_and_shares_are_reported_for_the_volume_move"),
+    pytest.param([pv("old", azureDisk={"diskName": "old", "diskURI": "/subscriptions/s/x"}), pv("n", hostPath={"path": "/d"})],
+                 None, Severity.INFO, "2 PersistentVolume(s) hold data: 1 on Azure Disk or Azure Files, 1 elsewhere",
+                 id="in_tree_azure_disks_count_and_node_local_data_is_named_apart"),
+])
+def test_volumes_check(objs: list[dict[str, Any]] | None, arm_edit: Any, severity: Severity, summary: str) -> None:
+    doc = json.loads((FIXTURES / "kubenet.json").read_text())
+    if arm_edit:
+        arm_edit(doc)
+    f = run(check_volumes, cluster_=cluster(*objs) if objs is not None else None, arm_=parse_arm(doc, source="kubenet.json"))
+    assert (f.severity, f.summary) == (severity, summary)
+
+
+def test_volumes_evidence_counts_per_driver_and_names_the_node_resource_group_azure_deletes() -> None:
+    f = run(check_volumes, cluster_=cluster(disk_csi("pvc-1"), disk_csi("pvc-2"), pv("s", csi={"driver": "file.csi.azure.com"})),
+            arm_=arm("kubenet"))
+    assert f.evidence[:2] == ("cluster: 2 PersistentVolume(s) on disk.csi.azure.com",
+                              "cluster: 1 PersistentVolume(s) on file.csi.azure.com")
+    assert "ARM nodeResourceGroup: MC_rg-shop-prod_aks-shop-prod_westeurope" in f.evidence[2]
+    assert "`akshift volumes plan|move|verify`" in f.fix and "after `akshift volumes verify` passed" in f.fix
+
+
 # --------------------------------------------------------------------------- deprecated APIs
 
 
@@ -431,7 +481,9 @@ def test_doctor_cli_json_output_with_arm_only_exits_1_on_warnings() -> None:
     doc = json.loads(r.stdout)
     assert doc["worst"] == "warning" and doc["exitCode"] == 1 and doc["failOn"] == "warning"
     assert [f["check"] for f in doc["findings"]] == ["kubenet", "kube-proxy", "coredns", "service-principal",
-                                                     "network-policy-manager", "windows-pools", "deprecated-apis"]
+                                                     "network-policy-manager", "windows-pools", "deprecated-apis",
+                                                     "volumes"]
+    assert doc["schemaVersion"] == 1
     assert set(doc["findings"][0]) == {"check", "severity", "summary", "evidence", "fix"}
 
 
@@ -533,6 +585,10 @@ def test_doctor_on_blue_finds_kubenet_and_coredns_custom_and_only_reads(blue: An
     assert any(e.startswith("cluster: 18 Service(s)") for e in found["kube-proxy"]["evidence"])
     assert found["network-policy-manager"]["severity"] == "info"  # calico, from the ARM description
     assert found["deprecated-apis"]["severity"] == "ok"
+    volumes = found["volumes"]  # the seeds' Postgres, Redis and Prometheus disks and the shop's media share
+    assert volumes["severity"] == "info"
+    assert volumes["evidence"][:2] == ["cluster: 5 PersistentVolume(s) on disk.csi.azure.com",
+                                       "cluster: 1 PersistentVolume(s) on file.csi.azure.com"]
 
 
 @pytest.mark.cluster
