@@ -21,11 +21,11 @@ import sys
 import traceback
 from typing import Any
 
-import click
 import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.exceptions import ClickException  # typer 0.29 vendors click: its usage errors are these
 from typer.core import TyperGroup
 
 from errors import EXIT_CODES, OK, AkshiftError, ErrorKind
@@ -69,10 +69,10 @@ class Boundary(TyperGroup):
     invoked on its own (tests, ``python -m``).
     """
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (typer.Exit, typer.Abort, ClickException):  # typer's own exits and usage errors (exit 2)
             raise
         except AkshiftError as e:
             if ctx.find_root().meta.get("akshift.debug"):
