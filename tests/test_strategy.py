@@ -305,6 +305,9 @@ def parse_with_cli(argv: list[str]) -> typer.Context:
     ctx = typer.Context(cmd, info_name="akshift")
     rest = list(argv)
     while hasattr(cmd, "resolve_command"):  # a group: resolve the subcommand (raises "No such command")
+        if rest[:1] and rest[0].startswith("-") and getattr(cmd, "invoke_without_command", False):
+            # A group that runs by itself (`akshift cutover --from …`): its own options are the command's.
+            return cmd.make_context(ctx.info_name, rest, parent=ctx.parent)
         name, sub, rest = cmd.resolve_command(ctx, rest)
         assert name is not None and sub is not None, argv
         cmd = sub
