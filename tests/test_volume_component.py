@@ -22,8 +22,7 @@ import pytest
 from components.volume_move import VolumeMove, VolumeMoveArgs, program, resource_name, validate
 from migration.errors import ApplyError
 from deploy.disk_mover import PulumiDiskMover
-from migration.volume_move import DiskCopyResult
-from migration.volumes import DiskCopy
+from migration.volumes.model import DiskCopy, DiskCopyResult
 from stacks.errors import ConfigError
 import pulumi_harness as harness
 from pulumi_harness import Registered
