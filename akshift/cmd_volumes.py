@@ -53,9 +53,9 @@ def plan(out: Path = opt.Out, target: Path = opt.Target, target_context: str = o
          output: Output = OutputOption) -> None:
     """Decide per claim how its data reaches the target → OUT/volumes-plan.json (nothing is written to a cluster)."""
     from migration import pipeline
+    from migration.volumes import parse_zone_map
 
-    options = _options(out, resource_group=target_resource_group,
-                       zone_map=opt.key_values("--zone-map", zone_map, "westeurope-1=westeurope-2", empty_key=True))
+    options = _options(out, resource_group=target_resource_group, zone_map=parse_zone_map(zone_map))
     tgt = opt.client(target, target_context, "target") if target else None
     try:
         moves = pipeline.plan_volumes(tgt, options=options)

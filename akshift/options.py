@@ -56,14 +56,13 @@ def bad_input(message: str) -> AkshiftError:
     return AkshiftError(message, kind=ErrorKind.BAD_INPUT)
 
 
-def key_values(option: str, items: Iterable[str], example: str, *, empty_key: bool = False) -> dict[str, str]:
+def key_values(option: str, items: Iterable[str], example: str) -> dict[str, str]:
     """Repeated ``OLD=NEW`` options into a dict.
 
     Args:
         option: the option's name, for the error.
         items: the values given.
         example: a valid value, for the error.
-        empty_key: whether ``=NEW`` is allowed.
 
     Raises:
         AkshiftError: (bad input) a value without ``=``, or with an empty side.
@@ -71,7 +70,7 @@ def key_values(option: str, items: Iterable[str], example: str, *, empty_key: bo
     out = {}
     for item in items:
         old, sep, new = item.partition("=")
-        if not sep or not new or (not old and not empty_key):
+        if not sep or not new or not old:
             raise bad_input(f"{option} {item!r}: expected OLD=NEW, such as {example}")
         out[old] = new
     return out
