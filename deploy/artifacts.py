@@ -16,12 +16,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from deploy.errors import ArtifactError
+from deploy.pins import check_snapshot_digest
 from migration import verification as migration_verification
 from migration.errors import MigrationError
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot
-from deploy.errors import ArtifactError
-from deploy.pins import check_snapshot_digest
 
 VERIFY_REPORT = migration_verification.VERIFY_FILE
 
@@ -111,7 +111,7 @@ def read_verification(report: Path) -> dict[str, Any] | None:
         return None
     at = verification.verified_at
     if at is None:
-        at = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds")
+        at = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.UTC).isoformat(timespec="seconds")
     return {
         "ok": verification.ok,
         "verifiedAt": at,

@@ -31,8 +31,8 @@ from typing import Any
 
 import orjson
 
-from kube.errors import ApiError
 from kube.client import KubeClient
+from kube.errors import ApiError
 from kube.objects import ObjectRef
 
 FIELD_MANAGER = "akshift"

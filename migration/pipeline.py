@@ -46,8 +46,18 @@ from migration.findings import AZURE_DISK, Finding, Severity
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot
 from migration.verification import Verification, build_verification, write_verification
-from migration.volumes import (MOVE_REPORT, PLAN_FILE, STATE_FILE, VERIFY_REPORT, DiskMover, MoveReport, VolumeMove,
-                               VolumeStore, VolumeVerification, WriterResult)
+from migration.volumes import (
+    MOVE_REPORT,
+    PLAN_FILE,
+    STATE_FILE,
+    VERIFY_REPORT,
+    DiskMover,
+    MoveReport,
+    VolumeMove,
+    VolumeStore,
+    VolumeVerification,
+    WriterResult,
+)
 from migration.volumes import move as volume_move
 from migration.volumes import plan as volume_plan
 from migration.volumes import verify as volume_verify

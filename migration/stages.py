@@ -24,20 +24,19 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
+from kube.client import KubeClient
 from kube.discovery import iter_objects, listable_types
-from kube.objects import ObjectRef
+from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready
+from kube.order import apply_tiers
+from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
 from migration.errors import InventoryError, MigrationError
 from migration.findings import Finding, Severity
-from kube.client import KubeClient
-from kube.order import apply_tiers
 from migration.report import Results, Status, render_json, render_markdown
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext, served_with_crds
 from migration.transforms.stage import transform_snapshot as run_transform_stage
 from migration.verify import verify_object, workload_ready
-from kube.objects import WORKLOAD_KINDS, is_ready
 
 Progress = Callable[[int], None]
 

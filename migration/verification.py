@@ -110,7 +110,7 @@ def build_verification(*, results: Results, unaccounted: Iterable[str], not_read
     Returns:
         The record to write.
     """
-    when = (at or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    when = (at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     return Verification(ok=ok, verified_at=when, snapshot_digest=snapshot_digest,
                         counts={s.value: n for s, n in results.counts().items()}, unaccounted=tuple(unaccounted),
                         not_ready=tuple(not_ready), problems=tuple(r.to_dict() for r in results.problems()),

@@ -16,9 +16,9 @@ import yaml
 from typer.testing import CliRunner
 
 from akshift.cli import app
-from migration import stages
 from kube.client import KubeClient
 from kube.objects import ObjectRef
+from migration import stages
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 from sandbox.cluster import LocalCluster

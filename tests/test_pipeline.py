@@ -22,12 +22,16 @@ from migration.applier import Action, Outcome
 from migration.findings import Finding, Severity
 from migration.pipeline import Inventoried, MigrateResult, Outcomes, Stage, Transformed, stale_transformed
 from migration.report import Results, Status
-from migration.snapshot import SnapshotWriter
+from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext
 from migration.transforms.stage import transform_snapshot
-from migration.snapshot import Snapshot
-from migration.verification import (Verification, VerificationError, build_verification, read_verification,
-                                    write_verification)
+from migration.verification import (
+    Verification,
+    VerificationError,
+    build_verification,
+    read_verification,
+    write_verification,
+)
 from migration.volumes import TargetFacts, planned_pvs, volume_plan
 
 ROOT = Path(__file__).resolve().parent.parent

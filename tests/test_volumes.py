@@ -13,10 +13,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import builders as b
 import pytest
 
-import builders as b
-from sandbox.disk_mover import FakeAzureDiskMover
 from kube.errors import ApiError
 from migration.errors import PlanError
 from migration.findings import Severity
@@ -25,25 +24,26 @@ from migration.transforms import TransformContext, transform
 from migration.transforms.stage import transform_snapshot
 from migration.volumes import (
     DiskCopy,
-    VolumeStore,
-    planned_pvs,
-    quiesce,
-    read_plan,
-    rollback,
-    write_plan,
     Quiesce,
     Strategy,
     TargetFacts,
     VolumeKind,
     VolumeMove,
+    VolumeStore,
     Writer,
     azure_names,
     green_pv,
     parse_zone_map,
+    planned_pvs,
+    quiesce,
+    read_plan,
+    rollback,
     target_facts,
     volume_plan,
+    write_plan,
     writers_by_claim,
 )
+from sandbox.disk_mover import FakeAzureDiskMover
 
 SUB = "00000000-0000-0000-0000-000000000000"
 OLD_RG = "MC_rg-shop-prod_aks-shop-prod_westeurope"

@@ -37,8 +37,8 @@ import pytest
 from typer.testing import CliRunner
 
 from akshift.cmd_volumes import app
-from migration import pipeline, stages
 from kube.client import KubeClient
+from migration import pipeline, stages
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot
 from sandbox.cluster import LocalCluster

@@ -20,9 +20,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from kube.objects import ObjectRef
+from kube.objects import ObjectRef, ptr
 from migration.errors import TransformError
-from kube.objects import ptr
 from migration.findings import Finding
 
 Op = dict[str, Any]

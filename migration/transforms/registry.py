@@ -18,9 +18,22 @@ from __future__ import annotations
 import dataclasses
 
 from migration.transforms.base import Rule
-from migration.transforms.rules import (api_version, job, load_balancer, metadata, network_policy, node_pool, pod,
-                                        pod_template, quiesced_writers, service, service_account_token,
-                                        volume_copies, volumes, whiteout)
+from migration.transforms.rules import (
+    api_version,
+    job,
+    load_balancer,
+    metadata,
+    network_policy,
+    node_pool,
+    pod,
+    pod_template,
+    quiesced_writers,
+    service,
+    service_account_token,
+    volume_copies,
+    volumes,
+    whiteout,
+)
 
 
 @dataclasses.dataclass(frozen=True)

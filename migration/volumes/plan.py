@@ -44,8 +44,14 @@ from kube.objects import ObjectRef, controller_owner, group_of
 from migration.errors import PlanError
 from migration.findings import Finding, Severity
 from migration.snapshot import Snapshot
-from migration.volumes.azure import (azure_names, parse_disk_id, parse_share_handle, region_of_zone, size_gib,
-                                     zone_number)
+from migration.volumes.azure import (
+    azure_names,
+    parse_disk_id,
+    parse_share_handle,
+    region_of_zone,
+    size_gib,
+    zone_number,
+)
 from migration.volumes.model import (
     DEFAULT_DISK_SKU,
     DISK_CSI,
@@ -233,7 +239,7 @@ def _driver(spec: Mapping[str, Any]) -> tuple[VolumeKind, str, str]:
     """(kind, driver, handle) of a PV spec."""
     csi = spec.get("csi") or {}
     if csi:
-        kind = {DISK_CSI: VolumeKind.DISK, FILE_CSI: VolumeKind.FILES}.get(csi.get("driver"), VolumeKind.OTHER)
+        kind = {DISK_CSI: VolumeKind.DISK, FILE_CSI: VolumeKind.FILES}.get(csi.get("driver") or "", VolumeKind.OTHER)
         return kind, csi.get("driver") or "", csi.get("volumeHandle") or ""
     if spec.get("azureDisk"):
         return VolumeKind.DISK, IN_TREE_DISK, spec["azureDisk"].get("diskURI") or ""
@@ -431,17 +437,17 @@ def volume_plan(objects: Iterable[Mapping[str, Any]], target: TargetFacts, *,
     secrets = frozenset(secret_names) if secret_names is not None else None
     moves = []
     claimed = {((p.get("metadata") or {}).get("namespace"), (p.get("metadata") or {}).get("name")) for p in pvcs}
-    for pv_name, pv in sorted(pvs.items()):
+    for pv_name, unclaimed in sorted(pvs.items()):
         # A PV pre-bound to a claim the snapshot lacks (a StatefulSet that has not created its next claim
         # yet): the transform carries it, so on green the claim, once created, would bind to the *old*
         # disk. Plan it like a claim of its own, so the copy is what that claim will find.
-        ref = (pv.get("spec") or {}).get("claimRef") or {}
+        ref = (unclaimed.get("spec") or {}).get("claimRef") or {}
         if ref.get("name") and (ref.get("namespace"), ref.get("name")) not in claimed \
-                and _driver(pv.get("spec") or {})[0] is not VolumeKind.OTHER:
+                and _driver(unclaimed.get("spec") or {})[0] is not VolumeKind.OTHER:
             pvcs.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                          "metadata": {"namespace": ref.get("namespace"), "name": ref["name"]},
                          "spec": {"volumeName": pv_name},
-                         "_released": (pv.get("status") or {}).get("phase") == "Released"})
+                         "_released": (unclaimed.get("status") or {}).get("phase") == "Released"})
     for pvc in pvcs:
         md = pvc.get("metadata") or {}
         ns, name = md.get("namespace") or "", md.get("name") or ""
@@ -590,7 +596,7 @@ def green_pv(move: VolumeMove, new_handle: str | None = None, snapshot_id: str |
 
 def volume_handle(pv: Mapping[str, Any]) -> str:
     """The handle of a PV as :func:`volume_plan` records it (disk id, share handle)."""
-    return _driver((pv.get("spec") or {}))[2]
+    return _driver(pv.get("spec") or {})[2]
 
 
 def planned_pvs(moves: Iterable[VolumeMove]) -> dict[str, dict[str, Any]]:

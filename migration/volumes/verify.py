@@ -13,8 +13,14 @@ import time
 from collections.abc import Sequence
 
 from kube.client import KubeClient
-from migration.volumes.model import (SOURCE_SNAPSHOT_ANNOTATION, SOURCE_VOLUME_ANNOTATION, Strategy, VolumeMove,
-                                     VolumeResult, VolumeStatus)
+from migration.volumes.model import (
+    SOURCE_SNAPSHOT_ANNOTATION,
+    SOURCE_VOLUME_ANNOTATION,
+    Strategy,
+    VolumeMove,
+    VolumeResult,
+    VolumeStatus,
+)
 from migration.volumes.plan import volume_handle
 from migration.volumes.state import VolumeState
 

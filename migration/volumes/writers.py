@@ -38,7 +38,7 @@ def _writer(obj: Mapping[str, Any], read_only: bool) -> Writer | None:
     """The writer an object is, or None when it is covered by another (its owner) or finished."""
     md = obj.get("metadata") or {}
     kind, group = obj.get("kind") or "", group_of(obj)
-    base = dict(api_version=obj.get("apiVersion") or "", kind=kind, namespace=md.get("namespace") or "",
+    base: dict[str, Any] = dict(api_version=obj.get("apiVersion") or "", kind=kind, namespace=md.get("namespace") or "",
                 name=md.get("name") or "", read_only=read_only)
     owner = controller_owner(obj)
     if (group, kind) in _SCALABLE:
