@@ -6,6 +6,9 @@
     apply     (target, writes)     → <out>/apply.json     (+ apply-journal.jsonl to resume)
     verify    (target, read only)  → <out>/verify.json    and <out>/report.md
 
+(the files are written by :mod:`migration.pipeline`, which sequences these
+functions; ``verify.json``'s format belongs to :mod:`migration.verification`)
+
 Why shaped so (konveyor/crane: "non-destructive … run repeatedly … consistent
 results"): each stage reads the previous stage's directory and writes its own,
 so any stage can be re-run, inspected, diffed or reviewed in a pull request
