@@ -143,7 +143,7 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
     if output is Output.json:
         emit_json(t.to_dict())
     else:
-        pvs = f", {t.volume_pvs} PVs pointed at their volume copies" if t.volume_pvs else ""
+        pvs = f", {t.volume_pvs} PVs as the volume plan puts them on the target" if t.volume_pvs else ""
         typer.echo(f"transform: {t.kept} kept, {t.excluded} excluded, {len(t.failed)} failed, "
                    f"{len(t.findings)} findings{pvs} → {out / 'report.md'}")
     raise typer.Exit(OK if t.ok else FAILED)
