@@ -25,9 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from cutover.plan import Plan
+from migration.verification import VerificationError, read_verification
 
 MULTI_WRITER_ANNOTATION = "akshift.io/multi-writer"
 
@@ -44,24 +43,27 @@ class Check:
 
 
 def check_verify_report(path: Path, now: float | None = None) -> Check:
-    """Green is verified when ``verify.json`` (``akshift verify``) is ok with no blocking findings."""
+    """Green is verified when ``verify.json`` (``akshift verify``) is ok with no blocking findings.
+
+    The report is read through the pipeline's one reader (:func:`migration.verification.read_verification`).
+    """
     fix = "run `akshift verify --target <green kubeconfig> --out <run dir>` until it passes, and pass --verify-report"
     try:
-        doc = orjson.loads(Path(path).read_bytes())
-    except FileNotFoundError:
+        doc = read_verification(Path(path))
+    except VerificationError as e:
+        return Check("green-verified", False, str(e), fix)
+    if doc is None:
         return Check("green-verified", False, f"no verify report at {path}", fix)
-    except orjson.JSONDecodeError as e:
-        return Check("green-verified", False, f"{path} is not JSON ({e})", fix)
     age = (now if now is not None else time.time()) - Path(path).stat().st_mtime
     problems = []
-    if doc.get("ok") is not True:
+    if not doc.ok:
         problems.append("verification did not pass")
-    if doc.get("unaccounted"):
-        problems.append(f"{len(doc['unaccounted'])} objects unaccounted")
-    if doc.get("not_ready"):
-        problems.append(f"{len(doc['not_ready'])} workloads not ready")
-    if doc.get("blocking_findings"):
-        problems.append(f"{doc['blocking_findings']} blocking findings")
+    if doc.unaccounted:
+        problems.append(f"{len(doc.unaccounted)} objects unaccounted")
+    if doc.not_ready:
+        problems.append(f"{len(doc.not_ready)} workloads not ready")
+    if doc.blocking_findings:
+        problems.append(f"{doc.blocking_findings} blocking findings")
     if problems:
         return Check("green-verified", False, f"{path}: " + "; ".join(problems), fix)
     return Check("green-verified", True, f"{path}: verified, {age / 3600:.1f}h ago")

@@ -16,15 +16,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from deploy.errors import ArtifactError
+from deploy.pins import check_snapshot_digest
+from migration import verification as migration_verification
 from migration.errors import MigrationError
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot
-from deploy.errors import ArtifactError
-from deploy.pins import check_snapshot_digest
 
-VERIFY_REPORT = "verify.json"
+VERIFY_REPORT = migration_verification.VERIFY_FILE
 
 
 def resolve_path(base_dir: str | os.PathLike[str], value: str) -> Path:
@@ -91,6 +90,8 @@ def load_workloads(snapshot_dir: Path, *, pinned_digest: str | None, secret_key:
 def read_verification(report: Path) -> dict[str, Any] | None:
     """The verification record a stack exports (``verification`` output), from ``verify.json``.
 
+    The file is read through the pipeline's one reader (:func:`migration.verification.read_verification`).
+
     Args:
         report: The migration's ``verify.json`` for this stack's cluster.
 
@@ -103,20 +104,18 @@ def read_verification(report: Path) -> dict[str, Any] | None:
         ArtifactError: The report exists but is not a verify report.
     """
     try:
-        data = orjson.loads(report.read_bytes())
-    except FileNotFoundError:
+        verification = migration_verification.read_verification(report)
+    except migration_verification.VerificationError as e:
+        raise ArtifactError(f"workloads.verifyReport: {e}") from e
+    if verification is None:
         return None
-    except orjson.JSONDecodeError as e:
-        raise ArtifactError(f"workloads.verifyReport: {report} is not JSON; re-run `akshift verify`") from e
-    if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
-        raise ArtifactError(f"workloads.verifyReport: {report} has no boolean 'ok'; re-run `akshift verify`")
-    at = data.get("verified_at")
-    if not isinstance(at, str):
-        at = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds")
+    at = verification.verified_at
+    if at is None:
+        at = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.UTC).isoformat(timespec="seconds")
     return {
-        "ok": data["ok"],
+        "ok": verification.ok,
         "verifiedAt": at,
-        "snapshotDigest": data.get("snapshot_digest"),
+        "snapshotDigest": verification.snapshot_digest,
         "report": str(report),
-        "counts": data.get("counts") or {},
+        "counts": dict(verification.counts),
     }

@@ -1,8 +1,8 @@
 """The Azure side of a volume move: disk snapshots and copies, made by the ``VolumeMove`` program through Pulumi.
 
 Why in ``deploy``: it drives the Pulumi engine, and ``deploy`` is the one
-gateway to it; the pipeline (:mod:`migration.volume_move`) only knows the
-:class:`~migration.volume_move.DiskMover` protocol, and the program comes in
+gateway to it; the pipeline (:mod:`migration.volumes`) only knows the
+:class:`~migration.volumes.model.DiskMover` protocol, and the program comes in
 as a function, so neither package imports components or the Azure SDK.
 """
 from __future__ import annotations
@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from migration.errors import ApplyError, MigrationError
-from migration.volume_move import DiskCopyResult
-from migration.volumes import DiskCopy
+from migration.volumes.model import DiskCopy, DiskCopyResult
 
 
 class PulumiDiskMover:

@@ -635,11 +635,12 @@ def blue_green_runbook(current: ArmCluster, target: StackConfig, *, names: Runbo
         steps += [
             Step("take the inventory of the old cluster", StepKind.AKSHIFT,
                  f"akshift inventory {src} --out {run} {key}", "read-only"),
-            Step("transform it for the new cluster", StepKind.AKSHIFT,
-                 f"akshift transform --out {run} --target {new} {key}",
-                 f"pod-CIDR and node-pool rewrites; review {run}/report.md"),
             Step("plan the volume moves", StepKind.AKSHIFT, f"akshift volumes plan --out {run} --target {new}",
                  f"one strategy per claim in {run}/volumes-plan.json; fix its findings (zones: --zone-map) first"),
+            Step("transform it for the new cluster", StepKind.AKSHIFT,
+                 f"akshift transform --out {run} --target {new} {key}",
+                 f"pod-CIDR and node-pool rewrites, and the carried PVs pointed at their copies (it reads "
+                 f"{run}/volumes-plan.json); review {run}/report.md"),
             Step("move the data", StepKind.AKSHIFT,
                  f"akshift volumes move {src} --target {new} --out {run} --quiesce-source",
                  "stops the disks' writers on the old cluster (recorded; `akshift volumes rollback` restarts them): "

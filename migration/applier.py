@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import enum
 import hashlib
 import json
 import threading
@@ -30,8 +31,8 @@ from typing import Any
 
 import orjson
 
-from kube.errors import ApiError
 from kube.client import KubeClient
+from kube.errors import ApiError
 from kube.objects import ObjectRef
 
 FIELD_MANAGER = "akshift"
@@ -52,15 +53,39 @@ def comparable(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class Action(enum.StrEnum):
+    """What plan or apply did with one object (the ``action`` of plan.json, apply.json and the journal)."""
+
+    # plan (dry run)
+    CREATE = "create"
+    UPDATE = "update"
+    REJECTED = "rejected"
+    # apply
+    CREATED = "created"
+    UPDATED = "updated"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    # both
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+
+    @property
+    def ok(self) -> bool:
+        """Whether the object needs no human (conflicts, rejections and failures do)."""
+        return self not in (Action.CONFLICT, Action.REJECTED, Action.FAILED)
+
+
+# What a resumed apply may skip: objects the journal records as in place.
+DONE_ACTIONS = frozenset({Action.CREATED, Action.UPDATED, Action.UNCHANGED})
+
+
 @dataclasses.dataclass
 class Outcome:
-    """What happened to one object. ``action`` is one of:
-    create / update / unchanged / conflict / rejected (plan) and
-    created / updated / unchanged / conflict / failed / skipped (apply)."""
+    """What happened to one object: its :class:`Action`, and the server's message when it failed."""
 
     key: str
     ref: str
-    action: str
+    action: Action
     message: str = ""
     status: int = 0
     digest: str = ""
@@ -70,7 +95,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.action not in ("conflict", "rejected", "failed")
+        return Action(self.action).ok
 
 
 def plan_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str = FIELD_MANAGER,
@@ -83,14 +108,14 @@ def plan_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str =
         dry = client.apply(obj, field_manager=field_manager, force=force_conflicts, dry_run=True)
     except ApiError as e:
         if e.status == 409:
-            return Outcome(key, ref, "conflict", f"{e.detail} — another manager owns these fields; "
+            return Outcome(key, ref, Action.CONFLICT, f"{e.detail} — another manager owns these fields; "
                            "re-run with --force-conflicts to take them over", 409, digest(obj))
-        return Outcome(key, ref, "rejected", f"{e.detail or e.reason} (HTTP {e.status})", e.status, digest(obj))
+        return Outcome(key, ref, Action.REJECTED, f"{e.detail or e.reason} (HTTP {e.status})", e.status, digest(obj))
     if live is None:
-        return Outcome(key, ref, "create", digest=digest(obj))
+        return Outcome(key, ref, Action.CREATE, digest=digest(obj))
     if comparable(dry) == comparable(live):
-        return Outcome(key, ref, "unchanged", digest=digest(obj))
-    return Outcome(key, ref, "update", digest=digest(obj))
+        return Outcome(key, ref, Action.UNCHANGED, digest=digest(obj))
+    return Outcome(key, ref, Action.UPDATE, digest=digest(obj))
 
 
 class Journal:
@@ -108,7 +133,7 @@ class Journal:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                if entry.get("action") in ("created", "updated", "unchanged"):
+                if entry.get("action") in DONE_ACTIONS:
                     self.done[entry["key"]] = entry["digest"]
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,13 +169,13 @@ def apply_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str 
         after = _apply_settling(client, obj, field_manager, force_conflicts, meta)
     except ApiError as e:
         if e.status == 409:
-            return Outcome(key, ref, "conflict", f"{e.detail} — not overwritten; re-run with --force-conflicts "
+            return Outcome(key, ref, Action.CONFLICT, f"{e.detail} — not overwritten; re-run with --force-conflicts "
                            "to take ownership", 409, dig)
-        return Outcome(key, ref, "failed", f"{e.detail or e.reason} (HTTP {e.status})", e.status, dig)
+        return Outcome(key, ref, Action.FAILED, f"{e.detail or e.reason} (HTTP {e.status})", e.status, dig)
     if meta.get("status") == 201:
-        return Outcome(key, ref, "created", status=201, digest=dig)
-    return Outcome(key, ref, "updated" if _changed_now(after, field_manager, meta.get("date", "")) else "unchanged",
-                   status=200, digest=dig)
+        return Outcome(key, ref, Action.CREATED, status=201, digest=dig)
+    changed = _changed_now(after, field_manager, meta.get("date", ""))
+    return Outcome(key, ref, Action.UPDATED if changed else Action.UNCHANGED, status=200, digest=dig)
 
 
 # Admission answers that only mean "not yet": quota usage of a just-created ResourceQuota is
@@ -228,7 +253,7 @@ def run_tiers(
             for obj in tier:
                 if journal and journal.finished(ObjectRef.of(obj).key, digest(obj)):
                     r = ObjectRef.of(obj)
-                    o = Outcome(r.key, str(r), "skipped", "finished by an earlier run", digest=digest(obj))
+                    o = Outcome(r.key, str(r), Action.SKIPPED, "finished by an earlier run", digest=digest(obj))
                     outcomes.append(o)
                     if on_done:
                         on_done(o)
@@ -245,6 +270,6 @@ def run_tiers(
                 late = wait_established(client, crds)
                 for name in late:
                     outcomes.append(Outcome(f"apiextensions.k8s.io/CustomResourceDefinition//{name}",
-                                            f"CustomResourceDefinition {name}", "failed",
+                                            f"CustomResourceDefinition {name}", Action.FAILED,
                                             "not Established within 60s; its custom resources will fail"))
     return outcomes

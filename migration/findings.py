@@ -453,6 +453,15 @@ def _azure_disk(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -
     csi, in_tree = spec.get("csi") or {}, spec.get("azureDisk") or {}
     if csi.get("driver") != "disk.csi.azure.com" and not in_tree:
         return
+    if ref.name in ctx.volume_pvs:
+        # The volume plan carries its data: the PV already names the copy. It stays a blocker until
+        # `akshift volumes verify` finds the claim bound to the copy (the verify stage resolves it then).
+        yield Finding(AZURE_DISK, Severity.BLOCKER, ref,
+                      f"is an Azure Disk whose data the volume move copies to {csi.get('volumeHandle') or '?'}; "
+                      "until the copy is made and its claim bound to it, green has none of its data",
+                      "run `akshift volumes move --quiesce-source` and `akshift volumes verify` (or "
+                      "`akshift migrate --move-volumes`)", "/spec")
+        return
     evidence = []
     for term in ((spec.get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or ():
         for expr in term.get("matchExpressions") or ():

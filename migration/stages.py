@@ -6,6 +6,9 @@
     apply     (target, writes)     → <out>/apply.json     (+ apply-journal.jsonl to resume)
     verify    (target, read only)  → <out>/verify.json    and <out>/report.md
 
+(the files are written by :mod:`migration.pipeline`, which sequences these
+functions; ``verify.json``'s format belongs to :mod:`migration.verification`)
+
 Why shaped so (konveyor/crane: "non-destructive … run repeatedly … consistent
 results"): each stage reads the previous stage's directory and writes its own,
 so any stage can be re-run, inspected, diffed or reviewed in a pull request
@@ -20,24 +23,23 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from migration.applier import FIELD_MANAGER, Journal, Outcome, apply_object, digest, plan_object, run_tiers
+from kube.client import KubeClient
 from kube.discovery import iter_objects, listable_types
-from kube.objects import ObjectRef
+from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready
+from kube.order import apply_tiers
+from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
 from migration.errors import InventoryError, MigrationError
 from migration.findings import Finding, Severity
-from kube.client import KubeClient
-from kube.order import apply_tiers
 from migration.report import Results, Status, render_json, render_markdown
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext, served_with_crds
 from migration.transforms.stage import transform_snapshot as run_transform_stage
 from migration.verify import verify_object, workload_ready
-from kube.objects import WORKLOAD_KINDS, is_ready
 
 Progress = Callable[[int], None]
 
@@ -129,11 +131,14 @@ def default_pool_map(source_pools: dict[str, str], target_pools: dict[str, str])
 
 def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None, snapshot: Snapshot, *,
                   source_pod_cidr: str | None = None, target_pod_cidr: str | None = None,
-                  node_pool_map: dict[str, str] | None = None, target_dataplane: str = "cilium",
-                  public_ip_map: dict[str, str] | None = None) -> TransformContext:
+                  node_pool_map: Mapping[str, str] | None = None, target_dataplane: str = "cilium",
+                  public_ip_map: dict[str, str] | None = None,
+                  volume_pvs: Mapping[str, Mapping[str, Any]] | None = None,
+                  quiesced_writers: Mapping[str, int | bool | None] | None = None) -> TransformContext:
     """Facts for the transform rules, from the snapshot, the source's nodes and (when given) the target.
 
-    Explicit arguments win over what is inferred.
+    Explicit arguments win over what is inferred. ``volume_pvs`` and ``quiesced_writers`` come from
+    the volume plan and state (see :class:`TransformContext`); without them PVs are carried as they are.
     """
     target_nodes = target.get("/api/v1/nodes").get("items", []) if target else []
     src_pools, dst_pools = _pools(source_nodes), _pools(target_nodes)
@@ -158,6 +163,8 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
         public_ip_map=public_ip_map or {},
         target_served=served,
         target_dataplane=target_dataplane,
+        volume_pvs=volume_pvs or {},
+        quiesced_writers=quiesced_writers or {},
     )
 
 
@@ -215,10 +222,10 @@ def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | N
         ref = ObjectRef.of(obj)
         group, ns = ref.group, ref.namespace
         if (group, obj["kind"]) not in served and f"{group}/{obj['kind']}" in planned_crds:
-            return Outcome(ref.key, str(ref), "create",
+            return Outcome(ref.key, str(ref), Action.CREATE,
                            "not dry-run: its CustomResourceDefinition is created first by this plan", digest=digest(obj))
         if ns and ns not in existing_ns and ns in planned_ns:
-            return Outcome(ref.key, str(ref), "create",
+            return Outcome(ref.key, str(ref), Action.CREATE,
                            f"not dry-run: namespace {ns} is created first by this plan", digest=digest(obj))
         return plan_object(target, obj, force_conflicts=force_conflicts)
 
@@ -307,8 +314,8 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
 
 def outcomes_to_results(outcomes: Iterable[Outcome]) -> Results:
     """Apply outcomes as report Results (conflicts and failures are the problems)."""
-    mapping = {"created": Status.CREATED, "updated": Status.UPDATED, "unchanged": Status.UNCHANGED,
-               "skipped": Status.SKIPPED, "conflict": Status.CONFLICT, "failed": Status.FAILED}
+    mapping = {Action.CREATED: Status.CREATED, Action.UPDATED: Status.UPDATED, Action.UNCHANGED: Status.UNCHANGED,
+               Action.SKIPPED: Status.SKIPPED, Action.CONFLICT: Status.CONFLICT, Action.FAILED: Status.FAILED}
     results = Results()
     for o in outcomes:
         results.add(ObjectRef.from_key(o.key), mapping.get(o.action, Status.FAILED), o.message)

@@ -1,7 +1,7 @@
 """The sandbox's stand-in for the Azure side of a volume move: copies recorded, not made.
 
 Why here: no Azure exists on this machine, so the sandbox (and the demo, and
-the tests) need a :class:`migration.volume_move.DiskMover` that answers as
+the tests) need a :class:`migration.volumes.model.DiskMover` that answers as
 Azure would; it lives with the other stand-ins, never in the pipeline.
 """
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from migration.errors import ApplyError, MigrationError
-from migration.volume_move import DiskCopyResult
-from migration.volumes import DiskCopy
+from migration.volumes.model import DiskCopy, DiskCopyResult
 
 
 class FakeAzureDiskMover:

@@ -16,9 +16,9 @@ import yaml
 from typer.testing import CliRunner
 
 from akshift.cli import app
-from migration import stages
 from kube.client import KubeClient
 from kube.objects import ObjectRef
+from migration import stages
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 from sandbox.cluster import LocalCluster
@@ -241,7 +241,7 @@ def test_unauthorized_source_is_bad_input(tmp_path: Path, green: LocalCluster) -
     bad.write_text(yaml.safe_dump(doc))
     result = runner.invoke(app, ["inventory", "--source", str(bad), "--out", str(tmp_path / "run"), "--exclude-secrets"])
     assert result.exit_code == 2
-    assert "refused our credentials" in result.output
+    assert "refused the credentials" in result.output
 
 
 def test_objects_the_target_rejects_fail_one_by_one_and_the_rest_proceeds(green: LocalCluster, tmp_path: Path) -> None:

@@ -399,7 +399,7 @@ def test_stateless_blue_green_rehearses_on_test_promotes_then_migrates_cuts_over
 def test_stateful_blue_green_moves_and_verifies_the_data_before_the_old_cluster_may_go() -> None:
     s = runbook("kubenet", None, None, None, False, RunbookNames(stack="prod", test_stack="test"), STATEFUL)
     assert subcommands(s) == ["doctor", "config validate", "config validate", "keygen", "up", "migrate",
-                              "volumes plan", "up", "inventory", "transform", "volumes plan", "volumes move", "apply",
+                              "volumes plan", "up", "inventory", "volumes plan", "transform", "volumes move", "apply",
                               "verify", "volumes verify", "cutover", "rollback", "volumes rollback", "decommission",
                               "volumes verify"]
     by_title = {st.title: st for st in s.steps}

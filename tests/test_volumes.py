@@ -5,30 +5,23 @@ in silence); each kind of bad input is a blocking finding with a fix and leaves
 the volume as it is; zones and SKUs are chosen as Azure requires; writers are
 found through templates and claim templates; the green PV is static, retained,
 zonal and carries its lineage; the state file records a writer's previous count
-before the write and rollback restores it exactly; the transformed snapshot is
-retargeted in place with a valid index.
+before the write and rollback restores it exactly; the transform, fed the plan,
+writes the copies' PVs with a valid index.
 """
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+import builders as b
 import pytest
 
-import builders as b
-from sandbox.disk_mover import FakeAzureDiskMover
 from kube.errors import ApiError
 from migration.errors import PlanError
 from migration.findings import Severity
 from migration.snapshot import Snapshot, SnapshotWriter
-from migration.volume_move import (
-    VolumeState,
-    quiesce,
-    read_plan,
-    retarget_transformed,
-    rollback,
-    write_plan,
-)
+from migration.transforms import TransformContext, transform
+from migration.transforms.stage import transform_snapshot
 from migration.volumes import (
     DiskCopy,
     Quiesce,
@@ -36,14 +29,21 @@ from migration.volumes import (
     TargetFacts,
     VolumeKind,
     VolumeMove,
+    VolumeStore,
     Writer,
     azure_names,
     green_pv,
     parse_zone_map,
+    planned_pvs,
+    quiesce,
+    read_plan,
+    rollback,
     target_facts,
     volume_plan,
+    write_plan,
     writers_by_claim,
 )
+from sandbox.disk_mover import FakeAzureDiskMover
 
 SUB = "00000000-0000-0000-0000-000000000000"
 OLD_RG = "MC_rg-shop-prod_aks-shop-prod_westeurope"
@@ -471,38 +471,38 @@ def writer(kind: str = "StatefulSet", name: str = "postgres", how: Quiesce = Qui
 
 def test_quiesce_records_the_live_count_before_scaling_and_a_rerun_keeps_it(tmp_path: Any) -> None:
     source = FakeSource(sts("postgres", replicas=3))
-    state = VolumeState.load(tmp_path / "state.json")
-    results = quiesce(source, [writer()], state)  # type: ignore[arg-type]
+    store = VolumeStore(tmp_path / "state.json")
+    results = quiesce(source, [writer()], store)  # type: ignore[arg-type]
     assert [r.status for r in results] == ["stopped"]
     assert source.patches == [("postgres", {"spec": {"replicas": 0}}, "scale")]
-    again = VolumeState.load(tmp_path / "state.json")
-    assert again.quiesced() == {"apps/StatefulSet/shop/postgres": 3}
+    again = VolumeStore(tmp_path / "state.json")
+    assert again.load().quiesced() == {"apps/StatefulSet/shop/postgres": 3}
     quiesce(source, [writer()], again)  # type: ignore[arg-type]  # a rerun sees 0 live, must keep 3
-    assert VolumeState.load(tmp_path / "state.json").quiesced() == {"apps/StatefulSet/shop/postgres": 3}
+    assert VolumeStore(tmp_path / "state.json").load().quiesced() == {"apps/StatefulSet/shop/postgres": 3}
 
 
 def test_a_crash_between_record_and_scale_still_knows_the_previous_count(tmp_path: Any) -> None:
     source = FakeSource(sts("postgres", replicas=3), fail_patch=True)
-    state = VolumeState.load(tmp_path / "state.json")
-    assert [r.status for r in quiesce(source, [writer()], state)] == ["failed"]  # type: ignore[arg-type]
-    rec = VolumeState.load(tmp_path / "state.json").writers["apps/StatefulSet/shop/postgres"]
-    assert rec["previous"] == 3 and rec["quiesced_at"] is None
+    store = VolumeStore(tmp_path / "state.json")
+    assert [r.status for r in quiesce(source, [writer()], store)] == ["failed"]  # type: ignore[arg-type]
+    rec = VolumeStore(tmp_path / "state.json").load().writers["apps/StatefulSet/shop/postgres"]
+    assert rec.previous == 3 and rec.quiesced_at is None
 
 
 def test_rollback_restores_exact_counts_and_suspends_and_leaves_changed_workloads_alone(tmp_path: Any) -> None:
     cron = b.cron_job("backup")
     source = FakeSource(sts("postgres", replicas=3), sts("redis", replicas=1), cron)
-    state = VolumeState.load(tmp_path / "state.json")
+    store = VolumeStore(tmp_path / "state.json")
     quiesce(source, [writer(), writer(name="redis"), writer("CronJob", "backup", Quiesce.SUSPEND)],  # type: ignore[arg-type]
-            state)
+            store)
     assert source.objs[("CronJob", "backup")]["spec"]["suspend"] is True
     source.objs[("StatefulSet", "redis")]["spec"]["replicas"] = 2  # someone scaled it back by hand
-    results = {r.key: r for r in rollback(source, VolumeState.load(tmp_path / "state.json"))}  # type: ignore[arg-type]
+    results = {r.key: r for r in rollback(source, VolumeStore(tmp_path / "state.json"))}  # type: ignore[arg-type]
     assert source.objs[("StatefulSet", "postgres")]["spec"]["replicas"] == 3
     assert "suspend" not in source.objs[("CronJob", "backup")]["spec"]
     assert source.objs[("StatefulSet", "redis")]["spec"]["replicas"] == 2
     assert results["apps/StatefulSet/shop/redis"].status == "unchanged"
-    assert VolumeState.load(tmp_path / "state.json").rolled_back_at
+    assert VolumeStore(tmp_path / "state.json").load().rolled_back_at
 
 
 def test_the_sandbox_disk_mover_is_idempotent_and_derives_ids_from_the_request() -> None:
@@ -519,23 +519,37 @@ def test_the_sandbox_disk_mover_is_idempotent_and_derives_ids_from_the_request()
 # --------------------------------------------------------------------------- transformed/
 
 
-def test_retargeting_replaces_the_old_pv_in_place_and_keeps_the_index_valid(tmp_path: Any) -> None:
+def test_the_transform_fed_the_plan_writes_the_copy_pv_in_place_of_the_old_one_with_a_valid_index(
+        tmp_path: Any) -> None:
+    """What ``retarget_transformed`` did after the fact, the transform now does once, from the plan."""
     move = one(disk_with_writer())
     assert move.copy is not None
     old = disk_pv()
-    old["spec"]["claimRef"].pop("uid")
     stopped = sts("postgres", replicas=0)
-    with SnapshotWriter(tmp_path / "transformed", stage="transformed", exclude_secrets=True) as w:
+    with SnapshotWriter(tmp_path / "snapshot", exclude_secrets=True) as w:
         for o in (old, claim(), stopped):
             w.write(o)
     pv = green_pv(move, move.copy.disk_id, move.copy.snapshot_id)
-    changed = retarget_transformed(tmp_path / "transformed", [pv], {"apps/StatefulSet/shop/postgres": 2})
-    assert changed == ["_cluster/core.PersistentVolume/pvc-1f2e.yaml", "shop/apps.StatefulSet/postgres.yaml"]
+    assert planned_pvs([move]) == {"pvc-1f2e": pv}
+    ctx = TransformContext(volume_pvs=planned_pvs([move]), quiesced_writers={"apps/StatefulSet/shop/postgres": 2})
+    results = transform_snapshot(Snapshot(tmp_path / "snapshot"), tmp_path / "transformed", ctx, exclude_secrets=True)
+    assert not results.has_problems
     snap = Snapshot(tmp_path / "transformed")
     assert snap.verify() == []
     assert snap.read("_cluster/core.PersistentVolume/pvc-1f2e.yaml") == pv
     assert snap.read("shop/apps.StatefulSet/postgres.yaml")["spec"]["replicas"] == 2
-    assert retarget_transformed(tmp_path / "transformed", [pv], {"apps/StatefulSet/shop/postgres": 2}) == []
+    # A rerun converges: the same content, the same digest.
+    transform_snapshot(Snapshot(tmp_path / "snapshot"), tmp_path / "again", ctx, exclude_secrets=True)
+    assert Snapshot(tmp_path / "again").digest == snap.digest
+
+
+def test_a_copy_pv_stays_a_blocker_until_the_volume_verify_finds_it_carried() -> None:
+    move = one(disk_with_writer())
+    assert move.copy is not None
+    outcome = transform(disk_pv(), TransformContext(volume_pvs=planned_pvs([move])))
+    assert outcome.obj == green_pv(move, move.copy.disk_id, move.copy.snapshot_id) and not outcome.conflicts
+    assert [(f.code, f.severity) for f in outcome.findings] == [("azure-disk-volume", Severity.BLOCKER)]
+    assert move.copy.disk_id in outcome.findings[0].message
 
 
 def test_a_disk_copy_request_names_the_target_group_region_and_zone() -> None:
@@ -584,10 +598,10 @@ def plan_and_clusters() -> tuple[list[VolumeMove], FakeCluster, FakeCluster]:
 
 def move(moves: list[VolumeMove], source: FakeCluster, target: FakeCluster, tmp_path: Any, mover: Any = None,
          **kw: Any) -> Any:
-    from migration.volume_move import move_volumes
+    from migration.volumes import move_volumes
 
-    state = VolumeState.load(tmp_path / "volumes-state.json")
-    return move_volumes(source, target, moves, state, mover or FakeAzureDiskMover(),  # type: ignore[arg-type]
+    store = VolumeStore(tmp_path / "volumes-state.json")
+    return move_volumes(source, target, moves, store, mover or FakeAzureDiskMover(),  # type: ignore[arg-type]
                         release_timeout=0.1, **kw)
 
 
@@ -605,7 +619,7 @@ def test_a_failed_copy_is_reported_and_the_rerun_resumes_without_stopping_twice(
     first = move(moves, source, target, tmp_path, FakeAzureDiskMover(fail=["shop/data-postgres-0"]),
                  quiesce_source=True)
     assert {v.key: v.status for v in first.volumes}["shop/data-postgres-0"] == "failed"
-    assert VolumeState.load(tmp_path / "volumes-state.json").quiesced() == {"apps/StatefulSet/shop/postgres": 2}
+    assert VolumeStore(tmp_path / "volumes-state.json").load().quiesced() == {"apps/StatefulSet/shop/postgres": 2}
     again = move(moves, source, target, tmp_path)  # no flag: the recorded writer is still stopped
     assert {v.key: v.status for v in again.volumes} == {"shop/data-postgres-0": "moved", "shop/media": "shared"}
     pv = target.objs[("PersistentVolume", "pvc-a")]
@@ -644,7 +658,7 @@ def test_a_plan_changed_after_the_copy_does_not_repoint_the_pv(tmp_path: Any) ->
 def test_a_rolled_back_run_refuses_to_move_again(tmp_path: Any) -> None:
     moves, source, target = plan_and_clusters()
     move(moves, source, target, tmp_path, quiesce_source=True)
-    rollback(source, VolumeState.load(tmp_path / "volumes-state.json"))  # type: ignore[arg-type]
+    rollback(source, VolumeStore(tmp_path / "volumes-state.json"))  # type: ignore[arg-type]
     assert source.objs[("StatefulSet", "postgres")]["spec"]["replicas"] == 2
     with pytest.raises(PlanError, match="rolled back"):
         move(moves, source, target, tmp_path, quiesce_source=True)

@@ -8,6 +8,8 @@ provisioner, so static PVs bind through claimRef exactly as on AKS):
   file.csi handles, zone affinity, LRS and ZRS classes, a CronJob's disk, an
   unbound Azure Files claim) plus one piece of bad input: a disk written by a
   DaemonSet;
+* the transform, run after ``volumes plan``, writes the carried PVs pointing at
+  their copies (the move never rewrites ``transformed/``);
 * ``volumes move`` without ``--quiesce-source`` writes nothing to blue and
   copies no disk that is being written; with it, the writers are scaled to 0
   (the CronJob suspended) and their previous counts recorded;
@@ -35,8 +37,8 @@ import pytest
 from typer.testing import CliRunner
 
 from akshift.cmd_volumes import app
-from migration import stages
 from kube.client import KubeClient
+from migration import pipeline, stages
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot
 from sandbox.cluster import LocalCluster
@@ -161,12 +163,8 @@ def test_disks_are_copied_and_bound_on_green_while_blue_writers_are_stopped_and_
     try:
         blue_pvs = pv_specs(src)
         stages.inventory(src, out / "snapshot", secret_key=key)
-        snap = Snapshot(out / "snapshot")
-        nodes = [snap.read(p) for p in snap.paths(include_secrets=False) if p.startswith("_cluster/core.Node/")]
-        stages.transform_snapshot(out / "snapshot", out / "transformed", stages.build_context(nodes, tgt, snap),
-                                  secret_key=key)
 
-        # The plan: a strategy per claim; the DaemonSet's disk is a blocking finding (exit 1).
+        # The plan (before the transform): a strategy per claim; the DaemonSet's disk is a blocking finding (exit 1).
         code, plan = invoke("plan", "--out", str(out), "--target", str(green.kubeconfig))
         assert code == 1
         strategies = {v["claim"]: v["strategy"] for v in plan["volumes"]}
@@ -174,6 +172,10 @@ def test_disks_are_copied_and_bound_on_green_while_blue_writers_are_stopped_and_
                               "legacy/reports-archive": "nothing-to-move", "vault/vault-data": "blocked"}
         vault = next(v for v in plan["volumes"] if v["claim"] == "vault/vault-data")
         assert [f["code"] for f in vault["findings"]] == ["volume-unscalable-writer"]
+
+        # The transform reads the plan: transformed/ is written once, the carried PVs already naming their copies.
+        pipeline.transform(tgt, options=pipeline.MigrateOptions(out=out), secret_key=key)
+        transformed_digest = Snapshot(out / "transformed").digest
 
         # Without --quiesce-source nothing is written to blue and no disk being written is copied.
         code, report = invoke("move", "--source", str(blue.kubeconfig), "--target", str(green.kubeconfig),
@@ -197,10 +199,10 @@ def test_disks_are_copied_and_bound_on_green_while_blue_writers_are_stopped_and_
         assert not [p for p in src.get("/api/v1/namespaces/data/pods")["items"]
                     if p["metadata"]["name"].startswith(("postgres-", "redis-"))]
 
-        # A rerun converges: same copies, nothing retargeted again.
+        # A rerun converges: same copies; the move never rewrites transformed/ (the transform wrote it once).
         code, again = invoke("move", "--source", str(blue.kubeconfig), "--target", str(green.kubeconfig),
                              "--out", str(out), "--disk-mover", "sandbox", "--quiesce-source")
-        assert code == 1 and again["transformed"] == []
+        assert code == 1 and Snapshot(out / "transformed").digest == transformed_digest
         assert json.loads((out / "volumes-state.json").read_text())["copies"] == state["copies"]
 
         # The ordinary apply: claims on green bind to the copies through claimRef.

@@ -20,9 +20,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from kube.objects import ObjectRef
+from kube.objects import ObjectRef, ptr
 from migration.errors import TransformError
-from kube.objects import ptr
 from migration.findings import Finding
 
 Op = dict[str, Any]
@@ -46,11 +45,13 @@ class TransformResult:
         ops: JSON-patch operations against the original object.
         whiteout: when set, the object is excluded and this is why.
         findings: problems the rule saw but could not rewrite.
+        final: the rule decided the whole object (:meth:`replace_whole`); later rules do not run.
     """
 
     ops: tuple[Op, ...] = ()
     whiteout: str | None = None
     findings: tuple[Finding, ...] = ()
+    final: bool = False
 
     @classmethod
     def patch(cls, ops: Iterable[Op] = (), findings: Iterable[Finding] = ()) -> TransformResult:
@@ -61,6 +62,23 @@ class TransformResult:
     def exclude(cls, reason: str) -> TransformResult:
         """Leave the object out of the migration, saying why."""
         return cls(whiteout=reason)
+
+    @classmethod
+    def replace_whole(cls, original: Mapping[str, Any], new: Mapping[str, Any]) -> TransformResult:
+        """Put ``new`` in place of ``original``, decided elsewhere whole (the volume plan's green PV).
+
+        The operations replace, add or remove top-level fields, so the patch log still says what
+        changed; the result is final: later rules do not run (their cleaning would only conflict).
+        """
+        ops: list[Op] = []
+        for key in sorted(set(original) | set(new)):
+            if key not in new:
+                ops.append(remove(key))
+            elif key not in original:
+                ops.append(add(new[key], key))
+            elif original[key] != new[key]:
+                ops.append(replace(new[key], key))
+        return cls(ops=tuple(ops), final=True)
 
 
 def remove(*tokens: str | int) -> Op:

@@ -85,6 +85,14 @@ class TransformContext:
         selectorless_services: ``namespace/name`` of Services without selector,
             whose Endpoints are user data; None when unknown (then Endpoints are
             kept unless the endpoints controller's stamp is on them).
+        volume_pvs: PV name → the PersistentVolume the volume plan puts on the
+            target in its place (a disk copy's static PV, or the same share,
+            retained), from :func:`migration.volumes.plan.planned_pvs`; empty
+            when no volumes are moved. The ``volume-copies`` rule writes them.
+        quiesced_writers: workload key (:attr:`kube.objects.ObjectRef.key`) →
+            its replica count (a CronJob's ``suspend``) before the volume move
+            stopped it on the source (``volumes-state.json``); a snapshot taken
+            after the stop gets the value back (the ``quiesced-writers`` rule).
     """
 
     source_pod_cidr: str = "10.244.0.0/16"
@@ -102,10 +110,12 @@ class TransformContext:
     cilium_replaced_groups: frozenset[str] = CILIUM_REPLACED_GROUPS
     keep_node_ports: bool = False
     selectorless_services: frozenset[str] | None = None
+    volume_pvs: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    quiesced_writers: Mapping[str, int | bool | None] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Freeze the containers callers passed (dicts, sets, lists) so the context is immutable all the way down.
-        for name in ("node_pool_map", "public_ip_map", "api_version_map"):
+        for name in ("node_pool_map", "public_ip_map", "api_version_map", "volume_pvs", "quiesced_writers"):
             object.__setattr__(self, name, _freeze_map(getattr(self, name)))
         for name in ("system_namespaces", "cilium_replaced_namespaces", "cilium_replaced_groups"):
             object.__setattr__(self, name, frozenset(getattr(self, name)))

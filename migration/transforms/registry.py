@@ -8,7 +8,8 @@ and callers that want a subset pass their own tuple to
 :func:`migration.transforms.runner.transform`.
 
 Order bands: 0–99 decide whether the object is migrated at all (whiteouts
-first, so no work is done on excluded objects); 100–199 generic metadata;
+first, so no work is done on excluded objects), or replaced whole (the volume
+plan's PVs); 100–199 generic metadata;
 200–299 per-kind clean-ups; 300–399 kubenet-to-overlay rewrites; 400+ API
 version conversion, last because it may replace a whole ``spec``.
 """
@@ -17,8 +18,22 @@ from __future__ import annotations
 import dataclasses
 
 from migration.transforms.base import Rule
-from migration.transforms.rules import (api_version, job, load_balancer, metadata, network_policy, node_pool, pod,
-                                        pod_template, service, service_account_token, volumes, whiteout)
+from migration.transforms.rules import (
+    api_version,
+    job,
+    load_balancer,
+    metadata,
+    network_policy,
+    node_pool,
+    pod,
+    pod_template,
+    quiesced_writers,
+    service,
+    service_account_token,
+    volume_copies,
+    volumes,
+    whiteout,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +47,8 @@ class RegisteredRule:
 
 RULES: tuple[RegisteredRule, ...] = tuple(sorted((
     RegisteredRule("whiteout", 10, whiteout),
+    # Before any cleaning: the volume plan's PV is put in place whole, and ends the object's run.
+    RegisteredRule("volume-copies", 15, volume_copies),
     RegisteredRule("service-account-token", 20, service_account_token),
     RegisteredRule("metadata", 100, metadata),
     RegisteredRule("service", 200, service),
@@ -39,6 +56,7 @@ RULES: tuple[RegisteredRule, ...] = tuple(sorted((
     RegisteredRule("job", 220, job),
     RegisteredRule("pod", 230, pod),
     RegisteredRule("pod-template", 240, pod_template),
+    RegisteredRule("quiesced-writers", 250, quiesced_writers),
     RegisteredRule("network-policy-cidr", 300, network_policy),
     RegisteredRule("load-balancer", 310, load_balancer),
     RegisteredRule("node-pool", 320, node_pool),

@@ -14,7 +14,8 @@ The runner then merges the proposals in registry order:
 Rules therefore compose without knowing each other, the patch log says which
 rule changed what, and the result does not depend on hidden rule-to-rule
 data flow. The first whiteout ends the run: an excluded object needs no
-patches and no findings.
+patches and no findings; so does a *final* result (a rule that put a whole
+object in place, as ``volume-copies`` does with the volume plan's PV).
 
 For every kept object the runner also runs :func:`migration.findings.find` on
 the result and merges it with the rules' findings, so callers get all of an
@@ -159,6 +160,8 @@ def transform(obj: Mapping[str, Any], ctx: TransformContext,
         findings.extend(result.findings)
         if result.ops:
             proposals.append((entry.name, result.ops))
+        if result.final:
+            break  # the rule decided the whole object: later rules' cleaning would only conflict with it
     records, conflicts = _merge(proposals)
     cleaned = apply_ops(obj, [op for record in records for op in record.ops], ref=ref)
     return TransformOutcome(ref, cleaned, patches=tuple(records), conflicts=tuple(conflicts),

@@ -22,380 +22,73 @@ the target, what carries the data across:
 
 Why pure functions of plain dicts: the decisions are the risky part, so they
 are table-tested without a cluster or Azure (``tests/test_volumes.py``); the
-orchestration (:mod:`migration.volume_move`) only executes a plan, and the plan
-is written to disk (``volumes-plan.json``) for review before anything moves.
+move (:mod:`migration.volumes.move`) only executes a plan, and the plan is
+written to disk (``volumes-plan.json``) for review before anything moves.
+
+The plan comes *before* the transform: every copy's disk id is known from the
+plan (:attr:`DiskCopy.disk_id`), so :func:`planned_pvs` gives the transform the
+green PV of every carried volume, and ``transformed/`` is written once, by the
+transform stage, already pointing at the copies.
 """
 from __future__ import annotations
 
 import dataclasses
-import enum
-import hashlib
-import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from kube.objects import ObjectRef
+import orjson
+
+from kube.objects import ObjectRef, controller_owner, group_of
 from migration.errors import PlanError
-from kube.objects import controller_owner, group_of, pod_specs
 from migration.findings import Finding, Severity
-from kube.objects import quantity
-
-DISK_CSI = "disk.csi.azure.com"
-FILE_CSI = "file.csi.azure.com"
-IN_TREE_DISK = "kubernetes.io/azure-disk"
-IN_TREE_FILE = "kubernetes.io/azure-file"
-
-# Node and PV labels naming a zone. The Azure Disk CSI driver writes its own key on
-# the PVs it provisions; older in-tree PVs carry the (deprecated) failure-domain one.
-ZONE_KEYS = ("topology.disk.csi.azure.com/zone", "topology.kubernetes.io/zone",
-             "failure-domain.beta.kubernetes.io/zone")
-REGION_KEYS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
-# The key green PVs use: the one the CSI driver itself sets on nodes and PVs.
-PV_ZONE_KEY = "topology.disk.csi.azure.com/zone"
-
-# Annotations on a green PV recording where its data came from (read back by verify).
-ANNOTATION_PREFIX = "akshift.io/"
-SOURCE_VOLUME_ANNOTATION = "akshift.io/source-volume"
-SOURCE_SNAPSHOT_ANNOTATION = "akshift.io/source-snapshot"
-STRATEGY_ANNOTATION = "akshift.io/volume-strategy"
-
-# Managed disk SKUs Azure can snapshot and restore with createOption Copy.
-DISK_SKUS = frozenset({"Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "PremiumV2_LRS", "UltraSSD_LRS",
-                       "StandardSSD_ZRS", "Premium_ZRS"})
-# What AKS's managed-csi class provisions when no skuName is set anywhere.
-DEFAULT_DISK_SKU = "StandardSSD_LRS"
-
-_DISK_ID = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
-                      r"/providers/Microsoft\.Compute/disks/(?P<name>[^/]+)$", re.IGNORECASE)
-_AZURE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
-
-# Finding codes of this module (stable: users filter on them).
-ZONE_NOT_COVERED = "volume-zone-not-covered"
-REGION_MISMATCH = "volume-region-mismatch"
-UNSCALABLE_WRITER = "volume-unscalable-writer"
-UNSUPPORTED_DRIVER = "volume-unsupported-driver"
-PV_MISSING = "volume-pv-missing"
-TARGET_UNKNOWN = "volume-target-unknown"
-SKU_ASSUMED = "volume-sku-assumed"
-SHARE_IN_NODE_GROUP = "volume-share-in-node-resource-group"
-SHARE_SECRET_MISSING = "volume-share-secret-missing"
-SHARE_NETWORK = "volume-share-network-rules"
-WRITERS_RUNNING = "volume-writers-running"
-RELEASED = "volume-released"
-
-
-class VolumeKind(str, enum.Enum):
-    DISK = "azure-disk"
-    FILES = "azure-files"
-    OTHER = "other"
-
-
-class Strategy(str, enum.Enum):
-    """What happens to one claim's data."""
-
-    COPY_DISK = "copy-disk"              # quiesce, snapshot, new disk, static PV on green
-    SAME_SHARE = "same-share"            # static PV on green pointing at the same Azure Files share
-    NOTHING_TO_MOVE = "nothing-to-move"  # no data on the source (unbound or ephemeral claim)
-    BLOCKED = "blocked"                  # a finding says why; the volume is left as it is
-
-
-class Quiesce(str, enum.Enum):
-    """How akshift stops a writer on the source; NONE: it cannot (the volume is blocked)."""
-
-    SCALE = "scale"      # spec.replicas → 0 through the scale subresource
-    SUSPEND = "suspend"  # CronJob spec.suspend → true (its running Jobs must finish)
-    NONE = "none"
-
-
-@dataclasses.dataclass(frozen=True)
-class Writer:
-    """A workload that mounts a claim on the source.
-
-    Attributes:
-        api_version, kind, namespace, name: the workload.
-        quiesce: how akshift stops it before the disk is snapshotted.
-        replicas: declared replicas in the snapshot (scalable kinds), else None.
-        read_only: it mounts the claim read-only (not a writer: never blocks, never stopped).
-        why: for ``Quiesce.NONE``, what kind of user it is and why it cannot be stopped.
-    """
-
-    api_version: str
-    kind: str
-    namespace: str
-    name: str
-    quiesce: Quiesce
-    replicas: int | None = None
-    read_only: bool = False
-    why: str = ""
-
-    @property
-    def key(self) -> str:
-        """The workload's :attr:`kube.objects.ObjectRef.key`."""
-        return ObjectRef.of(self.stub()).key
-
-    def stub(self) -> dict[str, Any]:
-        """A minimal object dict naming the workload, for :class:`kube.client.KubeClient` paths."""
-        return {"apiVersion": self.api_version, "kind": self.kind,
-                "metadata": {"namespace": self.namespace, "name": self.name}}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "quiesce": self.quiesce.value}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Writer:
-        return cls(**{**d, "quiesce": Quiesce(d["quiesce"])})
-
-
-@dataclasses.dataclass(frozen=True)
-class DiskCopy:
-    """The Azure side of one disk move, exactly as the disk mover receives it.
-
-    Attributes:
-        claim: ``namespace/name`` of the claim (the key of the move everywhere).
-        source_disk_id: ARM id of the source disk; only ever read.
-        subscription: subscription of the snapshot and the new disk.
-        resource_group: target resource group of the snapshot and the new disk (never blue's node
-            resource group: AKS deletes that group, and whatever is in it, with the old cluster).
-        location: Azure region (incremental snapshots and disks made from them stay in the source's).
-        zone: Azure zone number of the new disk (``"2"``); None for ZRS or a regional disk.
-        sku: disk SKU of the new disk (ZRS when the source was ZRS).
-        size_gib: size of the source volume in GiB (informational: the copy inherits the disk's size).
-        snapshot_name, disk_name: Azure names, derived from the source disk id so reruns converge.
-    """
-
-    claim: str
-    source_disk_id: str
-    subscription: str
-    resource_group: str
-    location: str
-    zone: str | None
-    sku: str
-    size_gib: int
-    snapshot_name: str
-    disk_name: str
-
-    @property
-    def snapshot_id(self) -> str:
-        """The ARM id the snapshot gets (ids are deterministic from subscription, group and name)."""
-        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.Compute/snapshots/{self.snapshot_name}")
-
-    @property
-    def disk_id(self) -> str:
-        """The ARM id the new disk gets."""
-        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.Compute/disks/{self.disk_name}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> DiskCopy:
-        return cls(**d)
-
-
-@dataclasses.dataclass(frozen=True)
-class TargetFacts:
-    """What the plan needs to know about the new cluster.
-
-    Attributes:
-        region: its Azure region (``westeurope``); None when unknown.
-        zones: zone labels its nodes carry (``westeurope-1``); empty when its nodes are not zonal.
-        resource_group: where snapshots and new disks are created (by default the target's node
-            resource group, which the Azure Disk CSI driver's identity can attach from).
-        subscription: the target's subscription; None when unknown (the source disk's is used).
-        zone_map: source zone label → target zone label, to restore into another zone
-            (``""`` keys a regional source disk).
-        known: whether the facts come from the target at all (False: no target given).
-    """
-
-    region: str | None = None
-    zones: frozenset[str] = frozenset()
-    resource_group: str | None = None
-    subscription: str | None = None
-    zone_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    known: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"region": self.region, "zones": sorted(self.zones), "resource_group": self.resource_group,
-                "subscription": self.subscription, "zone_map": dict(self.zone_map), "known": self.known}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TargetFacts:
-        return cls(region=d.get("region"), zones=frozenset(d.get("zones") or ()),
-                   resource_group=d.get("resource_group"), subscription=d.get("subscription"),
-                   zone_map=dict(d.get("zone_map") or {}), known=d.get("known", True))
-
-
-@dataclasses.dataclass(frozen=True)
-class VolumeMove:
-    """The plan for one PersistentVolumeClaim.
-
-    Attributes:
-        namespace, claim: the PVC.
-        pv_name: the PV it is bound to on the source ("" when unbound); the green PV keeps the name.
-        kind: Azure Disk, Azure Files or other.
-        driver: CSI driver name or in-tree plugin name (``kubernetes.io/azure-disk``).
-        handle: the source volume: disk ARM id, share handle, or what identifies other volumes.
-        size: the PV's capacity as declared (``64Gi``); size_gib rounded up.
-        zone: the source disk's zone label; None when regional or ZRS.
-        sku: disk or share SKU (``Premium_LRS``); None when unknown.
-        zone_redundant: the SKU is ZRS.
-        reclaim_policy, storage_class, access_modes, volume_mode: from the source PV.
-        writers: workloads mounting the claim on the source.
-        strategy, reason: what will happen and why, in words for the report.
-        target_zone: zone label of the green PV's node affinity (None: no zone affinity).
-        copy: the Azure copy request (copy-disk only).
-        findings: what needs a human; a blocker means the volume is left as it is.
-        pv_spec: the source PV's spec (without its claimRef), from which the green PV is built.
-        pv_labels: the source PV's labels, kept on the green PV.
-        claim_on_source: False when only the PV exists, pre-bound to a claim not created yet.
-    """
-
-    namespace: str
-    claim: str
-    pv_name: str
-    kind: VolumeKind
-    driver: str
-    handle: str
-    size: str
-    size_gib: int | None
-    zone: str | None
-    sku: str | None
-    zone_redundant: bool
-    reclaim_policy: str
-    storage_class: str
-    access_modes: tuple[str, ...]
-    volume_mode: str
-    writers: tuple[Writer, ...]
-    strategy: Strategy
-    reason: str
-    target_zone: str | None = None
-    copy: DiskCopy | None = None
-    findings: tuple[Finding, ...] = ()
-    pv_spec: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
-    pv_labels: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
-    claim_on_source: bool = True
-
-    @property
-    def key(self) -> str:
-        """``namespace/claim``: the move's identity in the plan, the state file and reports."""
-        return f"{self.namespace}/{self.claim}"
-
-    @property
-    def ref(self) -> ObjectRef:
-        return ObjectRef("", "PersistentVolumeClaim", self.namespace, self.claim)
-
-    @property
-    def blocked(self) -> bool:
-        return self.strategy is Strategy.BLOCKED
-
-    def stoppable_writers(self) -> tuple[Writer, ...]:
-        """Writers akshift stops before the snapshot (read-only users are left running)."""
-        return tuple(w for w in self.writers if not w.read_only and w.quiesce is not Quiesce.NONE)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d.update(kind=self.kind.value, strategy=self.strategy.value, access_modes=list(self.access_modes),
-                 writers=[w.to_dict() for w in self.writers], copy=self.copy.to_dict() if self.copy else None,
-                 findings=[f.to_dict() for f in self.findings], pv_spec=dict(self.pv_spec),
-                 pv_labels=dict(self.pv_labels))
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> VolumeMove:
-        return cls(**{**d, "kind": VolumeKind(d["kind"]), "strategy": Strategy(d["strategy"]),
-                      "access_modes": tuple(d["access_modes"]),
-                      "writers": tuple(Writer.from_dict(w) for w in d["writers"]),
-                      "copy": DiskCopy.from_dict(d["copy"]) if d.get("copy") else None,
-                      "findings": tuple(Finding.from_dict(f) for f in d["findings"])})
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-@dataclasses.dataclass(frozen=True)
-class DiskId:
-    subscription: str
-    resource_group: str
-    name: str
-
-
-def parse_disk_id(value: str) -> DiskId | None:
-    """Split a managed disk's ARM id; None when ``value`` is not one (a VHD blob URL, garbage).
-
-    >>> parse_disk_id("/subscriptions/s/resourceGroups/MC_rg/providers/Microsoft.Compute/disks/pvc-1")
-    DiskId(subscription='s', resource_group='MC_rg', name='pvc-1')
-    >>> parse_disk_id("https://acct.blob.core.windows.net/vhds/disk.vhd") is None
-    True
-    """
-    m = _DISK_ID.match(value or "")
-    return DiskId(m["sub"], m["rg"], m["name"]) if m else None
-
-
-@dataclasses.dataclass(frozen=True)
-class ShareId:
-    resource_group: str
-    account: str
-    share: str
-
-
-def parse_share_handle(handle: str, attributes: Mapping[str, str] | None = None) -> ShareId | None:
-    """The Azure Files share of a ``file.csi.azure.com`` volume.
-
-    The driver's handle is ``<rg>#<account>#<share>#<disk>#<uuid>#<secret namespace>`` (trailing
-    parts optional); static PVs may name the share in ``volumeAttributes`` instead, which wins.
-
-    >>> parse_share_handle("MC_rg#fshop01#media#")
-    ShareId(resource_group='MC_rg', account='fshop01', share='media')
-    >>> parse_share_handle("anything", {"storageAccount": "acct", "shareName": "s"})
-    ShareId(resource_group='', account='acct', share='s')
-    """
-    attrs = {k.lower(): v for k, v in (attributes or {}).items()}
-    parts = (handle or "").split("#")
-    rg = attrs.get("resourcegroup") or (parts[0] if len(parts) >= 3 else "")
-    account = attrs.get("storageaccount") or (parts[1] if len(parts) >= 3 else "")
-    share = attrs.get("sharename") or (parts[2] if len(parts) >= 3 else "")
-    return ShareId(rg, account, share) if account and share else None
-
-
-def zone_number(label: str | None) -> str | None:
-    """Azure's zone number from a node zone label; None for a regional (non-zonal) label.
-
-    AKS labels zonal nodes ``<region>-<n>`` and non-zonal ones with the fault domain (``0``).
-
-    >>> zone_number("westeurope-2"), zone_number("0"), zone_number(""), zone_number("3")
-    ('2', None, None, '3')
-    """
-    if not label or label == "0":
-        return None
-    tail = label.rsplit("-", 1)[-1]
-    return tail if tail.isdigit() and tail != "0" else None
-
-
-def size_gib(value: Any) -> int | None:
-    """A capacity quantity in whole GiB, rounded up (Azure sizes disks in GiB).
-
-    >>> size_gib("64Gi"), size_gib("100G"), size_gib("nope")
-    (64, 94, None)
-    """
-    q = quantity(value)
-    return None if q is None else int(math.ceil(q / (1 << 30)))
-
-
-def azure_names(source_disk_id: str, source_name: str) -> tuple[str, str]:
-    """Deterministic snapshot and disk names for a copy of one source disk.
-
-    Derived from the source id (hash) and name, so a rerun asks for the same resources (idempotent),
-    two source disks never collide, and Azure's 80-character limit holds.
-
-    >>> azure_names("/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/disks/pvc-1", "pvc-1")
-    ('pvc-1-94940a08-akshift-snap', 'pvc-1-94940a08-akshift')
-    """
-    h = hashlib.sha256(source_disk_id.lower().encode()).hexdigest()[:8]
-    base = f"{_AZURE_NAME.sub('-', source_name)[:50]}-{h}"
-    return f"{base}-akshift-snap", f"{base}-akshift"
+from migration.snapshot import Snapshot
+from migration.volumes.azure import (
+    azure_names,
+    parse_disk_id,
+    parse_share_handle,
+    region_of_zone,
+    size_gib,
+    zone_number,
+)
+from migration.volumes.model import (
+    DEFAULT_DISK_SKU,
+    DISK_CSI,
+    DISK_SKUS,
+    FILE_CSI,
+    IN_TREE_DISK,
+    IN_TREE_FILE,
+    PV_MISSING,
+    PV_ZONE_KEY,
+    REGION_KEYS,
+    REGION_MISMATCH,
+    RELEASED,
+    SHARE_IN_NODE_GROUP,
+    SHARE_NETWORK,
+    SHARE_SECRET_MISSING,
+    SKU_ASSUMED,
+    SOURCE_SNAPSHOT_ANNOTATION,
+    SOURCE_VOLUME_ANNOTATION,
+    STRATEGY_ANNOTATION,
+    TARGET_UNKNOWN,
+    UNSCALABLE_WRITER,
+    UNSUPPORTED_DRIVER,
+    ZONE_KEYS,
+    ZONE_NOT_COVERED,
+    DiskCopy,
+    Quiesce,
+    Strategy,
+    TargetFacts,
+    VolumeKind,
+    VolumeMove,
+    Writer,
+)
+from migration.volumes.state import write_atomic
+from migration.volumes.writers import writers_by_claim
+
+PLAN_FILE = "volumes-plan.json"
+PLAN_FORMAT = "akshift.volumes-plan/v1"
 
 
 def _lower_keys(m: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -431,10 +124,6 @@ def _zones_of(pv: Mapping[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
-def _region_of_zone(label: str | None) -> str | None:
-    return label.rsplit("-", 1)[0] if label and zone_number(label) and "-" in label else None
-
-
 # --------------------------------------------------------------------------- facts
 
 
@@ -465,7 +154,7 @@ def target_facts(nodes: Iterable[Mapping[str, Any]], *, resource_group: str | No
         if m:
             sub = sub or m.group(1)
             group = group or m.group(2)
-    return TargetFacts(region=region or _region_of_zone(min(zones, default=None)), zones=frozenset(zones),
+    return TargetFacts(region=region or region_of_zone(min(zones, default=None)), zones=frozenset(zones),
                        resource_group=resource_group or group, subscription=subscription or sub,
                        zone_map=dict(zone_map or {}), known=bool(nodes))
 
@@ -497,103 +186,6 @@ def parse_zone_map(items: Iterable[str]) -> dict[str, str]:
             raise PlanError(f"--zone-map {item!r}: expected SOURCE_ZONE=TARGET_ZONE, such as westeurope-1=westeurope-2")
         out[old] = new
     return out
-
-
-# --------------------------------------------------------------------------- writers
-
-
-_SCALABLE = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet"), ("", "ReplicationController")}
-# Controllers whose pods are covered by the template of the object that owns *them*.
-_COVERED_OWNERS = {"ReplicaSet", "StatefulSet", "DaemonSet", "Job", "ReplicationController"}
-
-
-def _claims_in(spec: Mapping[str, Any]) -> dict[str, bool]:
-    """claimName → read-only, for every PVC volume of a pod spec."""
-    out: dict[str, bool] = {}
-    for v in spec.get("volumes") or ():
-        pvc = v.get("persistentVolumeClaim") or {}
-        if pvc.get("claimName"):
-            out[pvc["claimName"]] = out.get(pvc["claimName"], True) and bool(pvc.get("readOnly"))
-    return out
-
-
-def _job_finished(job: Mapping[str, Any]) -> bool:
-    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-               for c in (job.get("status") or {}).get("conditions") or ())
-
-
-def _writer(obj: Mapping[str, Any], read_only: bool) -> Writer | None:
-    """The writer an object is, or None when it is covered by another (its owner) or finished."""
-    md = obj.get("metadata") or {}
-    kind, group = obj.get("kind") or "", group_of(obj)
-    base = dict(api_version=obj.get("apiVersion") or "", kind=kind, namespace=md.get("namespace") or "",
-                name=md.get("name") or "", read_only=read_only)
-    owner = controller_owner(obj)
-    if (group, kind) in _SCALABLE:
-        if kind == "ReplicaSet" and owner is not None:
-            return None  # a Deployment's ReplicaSet: the Deployment is the writer
-        replicas = (obj.get("spec") or {}).get("replicas")
-        return Writer(**base, quiesce=Quiesce.SCALE, replicas=1 if replicas is None else int(replicas))
-    if (group, kind) == ("batch", "CronJob"):
-        return Writer(**base, quiesce=Quiesce.SUSPEND)
-    if (group, kind) == ("batch", "Job"):
-        if owner is not None or _job_finished(obj):
-            return None  # a CronJob's Job (the CronJob is the writer), or done writing
-        return Writer(**base, quiesce=Quiesce.NONE,
-                      why="a running Job: akshift does not stop it (suspending deletes its pods mid-write)")
-    if (group, kind) == ("apps", "DaemonSet"):
-        return Writer(**base, quiesce=Quiesce.NONE, why="a DaemonSet has no replica count to scale to 0")
-    if (group, kind) == ("", "Pod"):
-        if owner is None:
-            return Writer(**base, quiesce=Quiesce.NONE, why="a bare Pod (no controller) cannot be scaled")
-        if owner.get("kind") in _COVERED_OWNERS:
-            return None  # the owner's pod template names the claim too
-        return Writer(**base, quiesce=Quiesce.NONE,
-                      why=f"a Pod controlled by {owner.get('kind')} {owner.get('name')}, which akshift cannot scale")
-    if (group, kind) == ("", "PodTemplate"):
-        return None
-    # A custom resource with a pod template (an Argo Rollout, an operator's CR): its controller
-    # decides the pods, so akshift cannot promise they stay stopped.
-    return Writer(**base, quiesce=Quiesce.NONE, why=f"{kind}.{group or 'core'} is not a kind akshift can scale")
-
-
-def writers_by_claim(objects: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[Writer, ...]]:
-    """Who mounts each claim: (namespace, claim) → writers, sorted by key.
-
-    Found through pod specs' ``persistentVolumeClaim.claimName`` (workload templates, CronJob job
-    templates, Pods) and StatefulSet ``volumeClaimTemplates``: the claim ``<template>-<sts>-<ordinal>``
-    belongs to StatefulSet ``<sts>``.
-
-    Args:
-        objects: snapshot objects (any kinds).
-
-    Returns:
-        The mapping; claims nobody mounts are absent.
-    """
-    objects = list(objects)
-    found: dict[tuple[str, str], dict[str, Writer]] = {}
-    claims = {((o.get("metadata") or {}).get("namespace") or "", (o.get("metadata") or {}).get("name") or "")
-              for o in objects if o.get("kind") == "PersistentVolumeClaim" and group_of(o) == ""}
-    # Claims a StatefulSet has not created yet, but whose PV is pre-bound to them.
-    claims |= {(ref.get("namespace") or "", ref.get("name") or "") for o in objects
-               if o.get("kind") == "PersistentVolume" and group_of(o) == ""
-               for ref in [(o.get("spec") or {}).get("claimRef") or {}] if ref.get("name")}
-    for obj in objects:
-        ns = (obj.get("metadata") or {}).get("namespace") or ""
-        for _tokens, spec in pod_specs(obj):
-            for claim, read_only in _claims_in(spec).items():
-                w = _writer(obj, read_only)
-                if w is not None:
-                    found.setdefault((ns, claim), {})[w.key] = w
-        if obj.get("kind") == "StatefulSet" and group_of(obj) == "apps":
-            sts = _writer(obj, False)
-            assert sts is not None  # a StatefulSet is always a scalable writer
-            for tpl in (obj.get("spec") or {}).get("volumeClaimTemplates") or ():
-                prefix = f"{(tpl.get('metadata') or {}).get('name')}-{sts.name}-"
-                for cns, claim in claims:
-                    if cns == ns and claim.startswith(prefix) and claim[len(prefix):].isdigit():
-                        found.setdefault((ns, claim), {})[sts.key] = sts
-    return {k: tuple(sorted(v.values(), key=lambda w: w.key)) for k, v in found.items()}
 
 
 # --------------------------------------------------------------------------- the plan
@@ -647,7 +239,7 @@ def _driver(spec: Mapping[str, Any]) -> tuple[VolumeKind, str, str]:
     """(kind, driver, handle) of a PV spec."""
     csi = spec.get("csi") or {}
     if csi:
-        kind = {DISK_CSI: VolumeKind.DISK, FILE_CSI: VolumeKind.FILES}.get(csi.get("driver"), VolumeKind.OTHER)
+        kind = {DISK_CSI: VolumeKind.DISK, FILE_CSI: VolumeKind.FILES}.get(csi.get("driver") or "", VolumeKind.OTHER)
         return kind, csi.get("driver") or "", csi.get("volumeHandle") or ""
     if spec.get("azureDisk"):
         return VolumeKind.DISK, IN_TREE_DISK, spec["azureDisk"].get("diskURI") or ""
@@ -700,7 +292,7 @@ def _plan_disk(base: dict[str, Any], pv: Mapping[str, Any], sc: Mapping[str, Any
         problems.append(Finding(UNSUPPORTED_DRIVER, Severity.BLOCKER, ref,
                                 f"its disk SKU {sku!r} is not a managed disk SKU akshift knows "
                                 f"({', '.join(sorted(DISK_SKUS))})", "fix skuName on the StorageClass or PV"))
-    region = src_region or _region_of_zone(zone)
+    region = src_region or region_of_zone(zone)
     if not target.known or not target.resource_group or not target.region:
         missing = [n for n, v in (("resource group", target.resource_group), ("region", target.region)) if not v]
         problems.append(Finding(TARGET_UNKNOWN, Severity.BLOCKER, ref,
@@ -845,17 +437,17 @@ def volume_plan(objects: Iterable[Mapping[str, Any]], target: TargetFacts, *,
     secrets = frozenset(secret_names) if secret_names is not None else None
     moves = []
     claimed = {((p.get("metadata") or {}).get("namespace"), (p.get("metadata") or {}).get("name")) for p in pvcs}
-    for pv_name, pv in sorted(pvs.items()):
+    for pv_name, unclaimed in sorted(pvs.items()):
         # A PV pre-bound to a claim the snapshot lacks (a StatefulSet that has not created its next claim
         # yet): the transform carries it, so on green the claim, once created, would bind to the *old*
         # disk. Plan it like a claim of its own, so the copy is what that claim will find.
-        ref = (pv.get("spec") or {}).get("claimRef") or {}
+        ref = (unclaimed.get("spec") or {}).get("claimRef") or {}
         if ref.get("name") and (ref.get("namespace"), ref.get("name")) not in claimed \
-                and _driver(pv.get("spec") or {})[0] is not VolumeKind.OTHER:
+                and _driver(unclaimed.get("spec") or {})[0] is not VolumeKind.OTHER:
             pvcs.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                          "metadata": {"namespace": ref.get("namespace"), "name": ref["name"]},
                          "spec": {"volumeName": pv_name},
-                         "_released": (pv.get("status") or {}).get("phase") == "Released"})
+                         "_released": (unclaimed.get("status") or {}).get("phase") == "Released"})
     for pvc in pvcs:
         md = pvc.get("metadata") or {}
         ns, name = md.get("namespace") or "", md.get("name") or ""
@@ -1004,9 +596,79 @@ def green_pv(move: VolumeMove, new_handle: str | None = None, snapshot_id: str |
 
 def volume_handle(pv: Mapping[str, Any]) -> str:
     """The handle of a PV as :func:`volume_plan` records it (disk id, share handle)."""
-    return _driver((pv.get("spec") or {}))[2]
+    return _driver(pv.get("spec") or {})[2]
 
 
-__all__ = ["DiskCopy", "Quiesce", "Strategy", "TargetFacts", "VolumeKind", "VolumeMove", "Writer", "azure_names",
-           "green_pv", "parse_disk_id", "parse_share_handle", "parse_zone_map", "plan_findings", "size_gib",
-           "source_region", "target_facts", "volume_handle", "volume_plan", "writers_by_claim", "zone_number"]
+def planned_pvs(moves: Iterable[VolumeMove]) -> dict[str, dict[str, Any]]:
+    """The PV the plan puts on the target in place of each carried source PV: PV name → green PV.
+
+    What the transform receives through its context (``TransformContext.volume_pvs``): a copied
+    disk's PV names the copy by the id the plan already knows (:attr:`DiskCopy.disk_id`,
+    :attr:`DiskCopy.snapshot_id`), a share's PV the same share. Blocked and empty claims are absent:
+    their PVs stay as the transform carries them.
+
+    Args:
+        moves: the plan.
+
+    Returns:
+        The green PVs by name.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for m in moves:
+        if m.strategy is Strategy.COPY_DISK and m.copy is not None:
+            out[m.pv_name] = green_pv(m, m.copy.disk_id, m.copy.snapshot_id)
+        elif m.strategy is Strategy.SAME_SHARE:
+            out[m.pv_name] = green_pv(m)
+    return out
+
+
+# --------------------------------------------------------------------------- the plan file
+
+
+def plan_from_snapshot(snapshot_dir: Path, target: TargetFacts) -> list[VolumeMove]:
+    """Run :func:`volume_plan` over a raw snapshot directory.
+
+    Secrets are not decrypted: only their names matter (an Azure Files secret must travel along),
+    and the index lists the paths of the Secrets the snapshot carries.
+
+    Raises:
+        InventoryError: ``snapshot_dir`` is not a snapshot.
+    """
+    snap = Snapshot(snapshot_dir)
+    objects = (snap.read(p) for p in snap.paths(include_secrets=False))
+    secret_names = [f"{p.split('/', 1)[0]}/{p.rsplit('/', 1)[-1].removesuffix('.yaml')}" for p in snap.index["secrets"]]
+    return volume_plan(objects, target, secret_names=secret_names)
+
+
+def write_plan(out: Path, moves: Sequence[VolumeMove], target: TargetFacts) -> Path:
+    """Write ``<out>/volumes-plan.json`` (reviewed before anything moves; read by transform, move and verify)."""
+    counts: dict[str, int] = {}
+    for m in moves:
+        counts[m.strategy.value] = counts.get(m.strategy.value, 0) + 1
+    doc = {"format": PLAN_FORMAT, "target": target.to_dict(), "counts": dict(sorted(counts.items())),
+           "volumes": [m.to_dict() for m in moves]}
+    write_atomic(out / PLAN_FILE, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    return out / PLAN_FILE
+
+
+def read_plan(out: Path) -> tuple[list[VolumeMove], TargetFacts]:
+    """Read ``<out>/volumes-plan.json``.
+
+    Raises:
+        PlanError: the file is missing or not a volume plan of this format.
+    """
+    path = out / PLAN_FILE
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except FileNotFoundError as e:
+        raise PlanError(f"{path} does not exist", fix="run `akshift volumes plan --out` first") from e
+    except orjson.JSONDecodeError as e:
+        raise PlanError(f"{path} is not valid JSON", fix="re-run `akshift volumes plan`") from e
+    if doc.get("format") != PLAN_FORMAT:
+        raise PlanError(f"{path} is a {doc.get('format')!r} file, expected {PLAN_FORMAT}",
+                        fix="re-run `akshift volumes plan` with this version of akshift")
+    return [VolumeMove.from_dict(v) for v in doc["volumes"]], TargetFacts.from_dict(doc["target"])
+
+
+__all__ = ["PLAN_FILE", "green_pv", "parse_zone_map", "plan_findings", "plan_from_snapshot", "planned_pvs",
+           "read_plan", "source_region", "target_facts", "volume_handle", "volume_plan", "write_plan"]

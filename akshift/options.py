@@ -1,0 +1,145 @@
+"""Options the migration and volume commands share, and turning them into what the pipeline takes.
+
+Why one module: ``akshift migrate`` and ``akshift volumes`` take the same
+``--source``/``--target``/``--out`` options and the same ``--disk-mover``, and
+must read them the same way; before this module, one command imported the
+other's private functions. Here are the typer option declarations, the
+parsers of repeated ``KEY=VALUE`` options, opening a cluster client, loading
+the Secret key, the progress bar that implements :class:`migration.pipeline.Progress`,
+and the choice of disk mover. Command modules import this one, never each other.
+"""
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from akshift.output import Output, err_console
+from errors import AkshiftError, ErrorKind
+
+# Rich would read "[volumes]" in a help text as markup and swallow it; help texts use no square brackets.
+Source = typer.Option(None, "--source", help="kubeconfig of the old (kubenet) cluster; only read")
+SourceCtx = typer.Option(None, "--source-context", help="context in the source kubeconfig")
+Target = typer.Option(None, "--target", help="kubeconfig of the new cluster")
+TargetCtx = typer.Option(None, "--target-context", help="context in the target kubeconfig")
+Out = typer.Option(Path("out/migration"), "--out", help="run directory: snapshot/, transformed/, reports")
+Recipient = typer.Option([], "--age-recipient", help="age public key to encrypt Secrets to (repeatable)")
+Identity = typer.Option(None, "--age-identity", help="age identity file (encrypts and decrypts Secrets)")
+Concurrency = typer.Option(32, "--concurrency", min=1, max=128, help="requests in flight (hides API round trips)")
+QuiesceSource = typer.Option(False, "--quiesce-source",
+                             help="stop the disks' writers on the source (scale to 0 / suspend CronJobs), recorded "
+                                  "in OUT/volumes-state.json and undone by `akshift volumes rollback`")
+ReleaseTimeout = typer.Option(120.0, "--release-timeout",
+                              help="seconds to wait for the source's pods to release a claim")
+
+
+class Mover(str, enum.Enum):
+    """Which disk mover carries disk copies (``--disk-mover``)."""
+
+    pulumi = "pulumi"
+    sandbox = "sandbox"
+
+
+DiskMoverOpt = typer.Option(Mover.pulumi, "--disk-mover",
+                            help="pulumi: snapshots and disks in Azure through the VolumeMove component; sandbox: "
+                                 "the local sandbox's stand-in (no Azure; its disks do not exist)")
+
+
+def bad_input(message: str) -> AkshiftError:
+    """An error in what the user passed on the command line (exit 2)."""
+    return AkshiftError(message, kind=ErrorKind.BAD_INPUT)
+
+
+def key_values(option: str, items: Iterable[str], example: str) -> dict[str, str]:
+    """Repeated ``OLD=NEW`` options into a dict.
+
+    Args:
+        option: the option's name, for the error.
+        items: the values given.
+        example: a valid value, for the error.
+
+    Raises:
+        AkshiftError: (bad input) a value without ``=``, or with an empty side.
+    """
+    out = {}
+    for item in items:
+        old, sep, new = item.partition("=")
+        if not sep or not new or not old:
+            raise bad_input(f"{option} {item!r}: expected OLD=NEW, such as {example}")
+        out[old] = new
+    return out
+
+
+def client(path: Path | None, context: str | None, which: str, concurrency: int = 16) -> Any:
+    """Open and check a cluster client from ``--source``/``--target`` (and its ``--…-context``).
+
+    Raises:
+        AkshiftError: (bad input) the option is missing; the kube errors of :func:`kube.client.connect`.
+    """
+    from kube.client import connect
+
+    if path is None:
+        raise bad_input(f"--{which} is required: the {which} cluster's kubeconfig")
+    return connect(path, context, role=f"--{which}", max_connections=concurrency)
+
+
+def secret_key(recipients: list[str], identity: Path | None, exclude: bool, *, decrypt: bool) -> Any:
+    """The Secret key from ``--age-recipient``/``--age-identity`` (or the environment's passphrase).
+
+    Raises:
+        SecretKeyError: Secrets are carried (not ``exclude``) and there is no usable key.
+    """
+    from migration.secrets import load_secret_key, require_key
+
+    key = load_secret_key(recipients=recipients, identity_file=identity)
+    if not exclude and key is None:
+        require_key(key, decrypt=decrypt)
+    return key
+
+
+def progress_for(output: Output) -> Any:
+    """The :class:`migration.pipeline.Progress` of a command: bars on stderr, quiet with ``--output json``."""
+
+    @contextlib.contextmanager
+    def progress(stage: Any, total: int | None) -> Iterator[Any]:
+        if output is Output.json:
+            yield lambda n: None
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err_console, transient=False) as p:
+            task = p.add_task(str(stage), total=total)
+            yield lambda n: p.advance(task, n)
+
+    return progress
+
+
+def disk_mover(kind: Mover, out: Path) -> Any:
+    """The disk mover ``--disk-mover`` names, keeping its Pulumi state in ``OUT/pulumi``."""
+    from deploy.disk_mover import PulumiDiskMover
+    from sandbox.disk_mover import FakeAzureDiskMover
+
+    if kind is Mover.sandbox:
+        return FakeAzureDiskMover()
+    # Imported here, not at the top: the CLI does not load the Azure SDK at start-up.
+    from components import volume_move as component
+
+    (out / "pulumi").mkdir(parents=True, exist_ok=True)  # a file:// backend must exist before login
+    return PulumiDiskMover(component.program, backend_url=f"file://{(out / 'pulumi').resolve()}",
+                           env=dict(os.environ), on_output=lambda line: err_console.print(line, end="",
+                                                                                          highlight=False))
+
+
+def print_findings(findings: Iterable[Any]) -> None:
+    """Findings on stderr, one with its fix per pair of lines."""
+    for f in findings:
+        colour = "red" if f.severity.value == "blocker" else "yellow"
+        err_console.print(f"  [{colour}]{f.severity.value}[/] {f.code}: {escape(f.message)}\n    fix: {escape(f.fix)}",
+                          highlight=False)

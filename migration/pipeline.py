@@ -1,0 +1,612 @@
+"""The migration as one call: inventory → transform → [volumes] → plan → apply → verify, and each stage alone.
+
+Why here and not in the CLI: the order of the stages, what each one needs from
+the previous one's artifacts, where the volume plan enters, when to stop
+before apply, and which file holds what are decisions of the pipeline, not of
+a command line. The CLI (``akshift/cmd_migrate.py``, ``akshift/cmd_volumes.py``)
+parses options into a :class:`MigrateOptions` or :class:`VolumeOptions`, opens
+the clients, calls *one* function of this module and prints the typed result.
+
+The sequence of :func:`migrate`, and why in this order::
+
+    inventory   source → snapshot/                       (only GET/LIST on the source)
+    volume plan snapshot/ + target nodes → volumes-plan.json   (with move_volumes)
+    transform   snapshot/ (+ the plan's PVs) → transformed/, written once: carried PVs already
+                name their copies, whose ids the plan knows (DiskCopy.disk_id)
+    move        stop writers (quiesce_source), copy disks, static PVs on the target
+    plan        transformed/ → plan.json (dryRun=All); conflicts or rejections stop here
+    apply       transformed/ → apply.json (+ journal)
+    verify      volumes-verify.json (volumes first: a verified copy resolves its disk's
+                finding), then verify.json + report.md
+
+Each stage keeps its own artifacts (the single-stage functions below write the
+same files), so a run can be resumed, inspected or finished stage by stage.
+Progress is reported through a callback (:class:`Progress`): a context manager
+per stage that receives the number of objects done.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import time
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from kube.client import KubeClient
+from kube.objects import ObjectRef
+from migration import stages
+from migration.applier import Outcome
+from migration.errors import InventoryError, PlanError
+from migration.findings import AZURE_DISK, Finding, Severity
+from migration.secrets import SecretKey
+from migration.snapshot import Snapshot
+from migration.verification import Verification, build_verification, write_verification
+from migration.volumes import (
+    MOVE_REPORT,
+    PLAN_FILE,
+    STATE_FILE,
+    VERIFY_REPORT,
+    DiskMover,
+    MoveReport,
+    VolumeMove,
+    VolumeStore,
+    VolumeVerification,
+    WriterResult,
+)
+from migration.volumes import move as volume_move
+from migration.volumes import plan as volume_plan
+from migration.volumes import verify as volume_verify
+from migration.volumes.model import TargetFacts
+
+Advance = Callable[[int], None]
+
+
+class Stage(enum.StrEnum):
+    """The stages of a migration, in order (the names of progress bars and of the result's keys)."""
+
+    INVENTORY = "inventory"
+    TRANSFORM = "transform"
+    VOLUMES = "volumes"
+    PLAN = "plan"
+    APPLY = "apply"
+    VERIFY = "verify"
+
+
+class Progress(Protocol):
+    """Receives progress: called once per stage with its total (None: unknown), it gives the advance function."""
+
+    def __call__(self, stage: Stage, total: int | None) -> contextlib.AbstractContextManager[Advance]:
+        ...
+
+
+@contextlib.contextmanager
+def no_progress(stage: Stage, total: int | None) -> Iterator[Advance]:
+    """The default :class:`Progress`: reports nothing."""
+    yield lambda n: None
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MigrateOptions:
+    """How to run the migration stages over one run directory.
+
+    Attributes:
+        out: the run directory (``snapshot/``, ``transformed/``, reports).
+        namespaces, kinds, label_selector: what the inventory lists (empty: everything).
+        exclude_secrets: leave Secrets out of the inventory (listed as excluded).
+        overwrite: replace existing ``snapshot/`` and ``transformed/`` directories.
+        force_conflicts: take over fields other managers own on the target.
+        concurrency: requests in flight (the inventory uses at most 16).
+        target_pod_cidr: the target's pod CIDR (default: inferred from its nodes).
+        node_pool_map: old node-pool name → new one (default: by pool mode).
+        ready_timeout: seconds verify waits for workloads to become ready.
+        move_volumes: carry PersistentVolume data too (volume plan, transform with it, move, verify).
+        quiesce_source: with move_volumes, stop the disks' writers on the source (undone by rollback).
+        release_timeout: seconds to wait for the source's pods to release a claim.
+        volume_bind_timeout: seconds the volume verify waits for claims to bind on the target.
+    """
+
+    out: Path
+    namespaces: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    label_selector: str | None = None
+    exclude_secrets: bool = False
+    overwrite: bool = False
+    force_conflicts: bool = False
+    concurrency: int = 32
+    target_pod_cidr: str | None = None
+    node_pool_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    ready_timeout: float = 120.0
+    move_volumes: bool = False
+    quiesce_source: bool = False
+    release_timeout: float = 120.0
+    volume_bind_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "namespaces", tuple(self.namespaces))
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+        object.__setattr__(self, "node_pool_map", types.MappingProxyType(dict(self.node_pool_map)))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class VolumeOptions:
+    """How to plan, move, verify or roll back volumes in one run directory.
+
+    Attributes:
+        out: the run directory.
+        resource_group: where snapshots and new disks go (default: the target's node resource group).
+        zone_map: source zone label → target zone label (``""`` keys regional disks).
+        quiesce_source: stop the disks' writers on the source (recorded; undone by rollback).
+        release_timeout: seconds to wait for the source's pods to release a claim.
+        bind_timeout: seconds verify waits for claims to bind on the target.
+    """
+
+    out: Path
+    resource_group: str | None = None
+    zone_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    quiesce_source: bool = False
+    release_timeout: float = 120.0
+    bind_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "zone_map", types.MappingProxyType(dict(self.zone_map)))
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclasses.dataclass(frozen=True)
+class Inventoried:
+    """What the inventory listed into ``snapshot/``."""
+
+    path: Path
+    objects: int
+    types: int
+    errors: tuple[str, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"snapshot": str(self.path), "objects": self.objects, "types": self.types,
+                "errors": list(self.errors), "seconds": round(self.seconds, 2)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Transformed:
+    """What the transform wrote into ``transformed/``.
+
+    Attributes:
+        volume_pvs: how many PVs it wrote as the volume plan's PVs (0 without a plan).
+    """
+
+    path: Path
+    kept: int
+    excluded: int
+    failed: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    volume_pvs: int = 0
+
+    @property
+    def blocking(self) -> bool:
+        return any(f.severity is Severity.BLOCKER for f in self.findings)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.blocking
+
+    def to_dict(self, *, with_findings: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {"transformed": str(self.path), "kept": self.kept, "excluded": self.excluded,
+                             "failed": list(self.failed), "volume_pvs": self.volume_pvs}
+        d["findings"] = [f.to_dict() for f in self.findings] if with_findings else len(self.findings)
+        return d
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcomes:
+    """What plan or apply did, per object (``plan.json``, ``apply.json``)."""
+
+    stage: Stage
+    outcomes: tuple[Outcome, ...]
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    def counts(self) -> dict[str, int]:
+        """Action → how many objects, sorted by action."""
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            counts[str(o.action)] = counts.get(str(o.action), 0) + 1
+        return dict(sorted(counts.items()))
+
+    def problems(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file's document: counts and every object."""
+        return {"counts": self.counts(), "objects": [o.to_dict() for o in self.outcomes]}
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrateResult:
+    """Everything :func:`migrate` did, stage by stage.
+
+    Attributes:
+        inventory, transform, plan: always run.
+        volumes: the move (with ``move_volumes``), else None.
+        apply: None when the plan had conflicts or rejections (nothing was applied).
+        volume_checks: the volume verify (with ``move_volumes``, after apply), else None.
+        verification: ``verify.json`` (after apply), else None.
+        blocking: blocker findings still open after the volume verify resolved what it carried.
+    """
+
+    inventory: Inventoried
+    transform: Transformed
+    plan: Outcomes
+    volumes: MoveReport | None = None
+    apply: Outcomes | None = None
+    volume_checks: VolumeVerification | None = None
+    verification: Verification | None = None
+    blocking: tuple[Finding, ...] = ()
+
+    @property
+    def stopped_before_apply(self) -> bool:
+        return self.apply is None
+
+    @property
+    def ok(self) -> bool:
+        """Nothing needs a human: every stage clean, every volume carried, no blocking finding."""
+        return (self.inventory.ok and not self.transform.failed and self.plan.ok
+                and self.apply is not None and self.apply.ok
+                and self.verification is not None and self.verification.ok
+                and (self.volume_checks is None or self.volume_checks.ok) and not self.blocking)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every stage's counts (what ``akshift migrate -o json`` prints)."""
+        return {
+            "ok": self.ok,
+            "stopped_before_apply": self.stopped_before_apply,
+            Stage.INVENTORY.value: {"objects": self.inventory.objects, "types": self.inventory.types,
+                                    "errors": list(self.inventory.errors)},
+            Stage.TRANSFORM.value: {"kept": self.transform.kept, "excluded": self.transform.excluded,
+                                    "failed": list(self.transform.failed), "findings": len(self.transform.findings),
+                                    "volume_pvs": self.transform.volume_pvs},
+            Stage.VOLUMES.value: None if self.volumes is None else {
+                "moved": self.volumes.counts(),
+                "verified": None if self.volume_checks is None else {
+                    "ok": self.volume_checks.ok, "claims": len(self.volume_checks.volumes),
+                    "carried": sum(c.ok for c in self.volume_checks.volumes)}},
+            Stage.PLAN.value: self.plan.counts(),
+            Stage.APPLY.value: None if self.apply is None else self.apply.counts(),
+            Stage.VERIFY.value: None if self.verification is None else {
+                "ok": self.verification.ok, "counts": dict(self.verification.counts),
+                "unaccounted": len(self.verification.unaccounted), "not_ready": len(self.verification.not_ready),
+                "blocking_findings": self.verification.blocking_findings},
+            "problems": [o.to_dict() for o in (self.apply or self.plan).problems()],
+        }
+
+
+# --------------------------------------------------------------------------- artifacts
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+
+
+def _write_outcomes(out: Path, result: Outcomes) -> None:
+    (out / f"{result.stage.value}.json").write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+
+
+def open_findings(findings: Sequence[Finding], carried_pvs: frozenset[str]) -> tuple[Finding, ...]:
+    """The findings still open: a disk whose data a verified volume move carried no longer needs a human."""
+    return tuple(f for f in findings if not (f.code == AZURE_DISK and f.ref.name in carried_pvs))
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def inventory(source: KubeClient, *, options: MigrateOptions, secret_key: SecretKey | None,
+              progress: Progress = no_progress) -> Inventoried:
+    """List the source into ``<out>/snapshot`` (only GET/LIST requests).
+
+    Raises:
+        SecretKeyError: Secrets would be written without a key.
+        SnapshotInputError: ``snapshot/`` exists without ``overwrite``.
+        ApiError: discovery failed (unreachable or unauthorized source).
+    """
+    with progress(Stage.INVENTORY, None) as advance:
+        s = stages.inventory(source, options.out / "snapshot", namespaces=list(options.namespaces) or None,
+                             kinds=list(options.kinds) or None, label_selector=options.label_selector,
+                             secret_key=secret_key, exclude_secrets=options.exclude_secrets,
+                             overwrite=options.overwrite, concurrency=min(options.concurrency, 16), progress=advance)
+    return Inventoried(s.path, s.objects, s.types, tuple(s.errors), s.seconds)
+
+
+def _volume_inputs(out: Path, moves: Sequence[VolumeMove]) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """What the transform needs of the volume plan and state: the green PVs, the stopped writers' values."""
+    return volume_plan.planned_pvs(moves), VolumeStore(out / STATE_FILE).load().quiesced()
+
+
+def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: SecretKey | None,
+               progress: Progress, moves: Sequence[VolumeMove] | None) -> Transformed:
+    out = options.out
+    snap = Snapshot(out / "snapshot")
+    nodes = [snap.read(p) for p in snap.paths(include_secrets=False) if p.startswith("_cluster/core.Node/")]
+    pvs, quiesced = _volume_inputs(out, moves) if moves is not None else ({}, {})
+    ctx = stages.build_context(nodes, target, snap, target_pod_cidr=options.target_pod_cidr,
+                               node_pool_map=dict(options.node_pool_map) or None, volume_pvs=pvs,
+                               quiesced_writers=quiesced)
+    with progress(Stage.TRANSFORM, len(snap.paths())) as advance:
+        t = stages.transform_snapshot(out / "snapshot", out / "transformed", ctx, secret_key=secret_key,
+                                      overwrite=options.overwrite, progress=advance)
+    return Transformed(t.path, t.kept, t.excluded, tuple(t.failed), tuple(t.findings),
+                       sum(1 for p in snap.paths(include_secrets=False)
+                           if p.startswith("_cluster/core.PersistentVolume/")
+                           and p.rsplit("/", 1)[-1].removesuffix(".yaml") in pvs))
+
+
+def transform(target: KubeClient | None, *, options: MigrateOptions, secret_key: SecretKey | None,
+              progress: Progress = no_progress) -> Transformed:
+    """Sanitize and rewrite ``snapshot/`` into ``transformed/`` (no cluster is written); write ``report.md``.
+
+    When the run has a volume plan (``volumes-plan.json``, from ``akshift volumes plan``), the PVs it
+    carries are written as the PVs it puts on the target (pointing at the copies), and workloads a
+    volume move stopped on the source get their recorded replicas back.
+
+    Args:
+        target: the new cluster, for its served versions, node pools and pod CIDR; None to infer less.
+        options: ``out``, ``overwrite``, ``target_pod_cidr``, ``node_pool_map``.
+        secret_key: decrypts and re-encrypts the Secrets.
+
+    Raises:
+        InventoryError: no snapshot, or ``transformed/`` exists without ``overwrite``.
+        PlanError: a bad CIDR, or an unusable volume plan or state file.
+    """
+    t = _transform(target, options, secret_key, progress, _run_plan(options.out))
+    stages.write_report(options.out, t.findings, None, "akshift findings")
+    return t
+
+
+def _run_plan(out: Path) -> list[VolumeMove] | None:
+    """The run's volume plan, None when it has none."""
+    return volume_plan.read_plan(out)[0] if (out / PLAN_FILE).exists() else None
+
+
+def _ensure_transformed(target: KubeClient, options: MigrateOptions, secret_key: SecretKey | None,
+                        progress: Progress) -> None:
+    if not (options.out / "transformed").exists():
+        _transform(target, dataclasses.replace(options, overwrite=False), secret_key, progress,
+                   _run_plan(options.out))
+
+
+def plan(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey | None,
+         progress: Progress = no_progress) -> Outcomes:
+    """Dry-run ``transformed/`` against the target (transforming first when there is none); write ``plan.json``.
+
+    Raises:
+        InventoryError: no snapshot to transform.
+    """
+    t0 = time.monotonic()
+    _ensure_transformed(target, options, secret_key, progress)
+    with progress(Stage.PLAN, len(Snapshot(options.out / "transformed").paths())) as advance:
+        planned = stages.plan(target, options.out / "transformed", secret_key=secret_key,
+                              force_conflicts=options.force_conflicts, concurrency=options.concurrency,
+                              progress=advance)
+    result = Outcomes(Stage.PLAN, tuple(planned), time.monotonic() - t0)
+    _write_outcomes(options.out, result)
+    return result
+
+
+def apply(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey | None,
+          progress: Progress = no_progress) -> Outcomes:
+    """Server-side apply ``transformed/`` in tier order (transforming first when there is none); write ``apply.json``.
+
+    Resumable: ``apply-journal.jsonl`` records what is done.
+    """
+    t0 = time.monotonic()
+    _ensure_transformed(target, options, secret_key, progress)
+    with progress(Stage.APPLY, len(Snapshot(options.out / "transformed").paths())) as advance:
+        applied = stages.apply(target, options.out / "transformed", options.out / "apply-journal.jsonl",
+                               secret_key=secret_key, force_conflicts=options.force_conflicts,
+                               concurrency=options.concurrency, progress=advance)
+    result = Outcomes(Stage.APPLY, tuple(applied), time.monotonic() - t0)
+    _write_outcomes(options.out, result)
+    return result
+
+
+def verify(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey | None,
+           progress: Progress = no_progress, carried_pvs: frozenset[str] = frozenset()) -> Verification:
+    """Account for every source object on the target; write ``verify.json``, ``report.md`` and ``report.json``.
+
+    Args:
+        target: the new cluster (only read).
+        options: ``out``, ``ready_timeout``, ``concurrency``.
+        secret_key: decrypts the Secrets to compare them.
+        progress: the progress callback.
+        carried_pvs: PVs whose data a verified volume move carried (their disk findings are resolved).
+
+    Returns:
+        The verification, as written.
+    """
+    out = options.out
+    transformed = Snapshot(out / "transformed")
+    with progress(Stage.VERIFY, len(transformed.paths())) as advance:
+        report = stages.verify(target, out / "snapshot", out / "transformed", secret_key=secret_key,
+                               ready_timeout=options.ready_timeout, concurrency=options.concurrency,
+                               progress=advance)
+    findings = open_findings(list(transformed.findings()), carried_pvs)
+    verification = build_verification(results=report.results, unaccounted=report.unaccounted,
+                                      not_ready=report.not_ready, ok=report.ok, snapshot_digest=transformed.digest,
+                                      findings=findings)
+    write_verification(out, verification)
+    stages.write_report(out, findings, report.results, "akshift migration report")
+    return verification
+
+
+# --------------------------------------------------------------------------- volumes
+
+
+def _facts(target: KubeClient | None, options: VolumeOptions) -> TargetFacts:
+    if target is None:
+        return TargetFacts(resource_group=options.resource_group, zone_map=dict(options.zone_map), known=False)
+    return volume_plan.target_facts(target.get("/api/v1/nodes").get("items", []),
+                                    resource_group=options.resource_group, zone_map=dict(options.zone_map))
+
+
+def plan_volumes(target: KubeClient | None, *, options: VolumeOptions) -> list[VolumeMove]:
+    """Decide per claim how its data reaches the target; write ``volumes-plan.json`` (nothing else is written).
+
+    Run it before the transform: ``akshift transform`` reads the plan and writes the carried PVs as
+    the PVs the plan puts on the target.
+
+    Raises:
+        PlanError: no snapshot in the run directory (bad input).
+    """
+    facts = _facts(target, options)
+    try:
+        moves = volume_plan.plan_from_snapshot(options.out / "snapshot", facts)
+    except InventoryError as e:
+        raise PlanError(f"{e}", fix=f"run `akshift inventory --out {options.out}` first") from e
+    volume_plan.write_plan(options.out, moves, facts)
+    return moves
+
+
+def stale_transformed(out: Path, moves: Sequence[VolumeMove]) -> list[str]:
+    """PVs of ``transformed/`` that are not the PVs the plan puts on the target (empty when none, or no transform).
+
+    A transform made without the plan (or with another one) still carries the source PVs, pointing at
+    the old disks; applied, they would bind green's claims to disks green must not attach.
+    """
+    if not (out / "transformed").exists():
+        return []
+    snap = Snapshot(out / "transformed")
+    present = set(snap.paths(include_secrets=False))
+    stale = []
+    for name, pv in sorted(volume_plan.planned_pvs(moves).items()):
+        path = ObjectRef.of(pv).path
+        if path in present and snap.read(path) != pv:
+            stale.append(name)
+    return stale
+
+
+def move_volumes(source: KubeClient, target: KubeClient, *, options: VolumeOptions,
+                 disk_mover: DiskMover) -> MoveReport:
+    """Carry the planned volumes (planning first when there is no plan); write ``volumes-move.json``.
+
+    Raises:
+        PlanError: ``transformed/`` was written without this plan (re-run the transform), the run
+            was rolled back, or the plan or state file is unusable.
+    """
+    out = options.out
+    if (out / PLAN_FILE).exists():
+        moves, _ = volume_plan.read_plan(out)
+    else:
+        moves = plan_volumes(target, options=dataclasses.replace(options, resource_group=None, zone_map={}))
+    stale = stale_transformed(out, moves)
+    if stale:
+        shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+        raise PlanError(f"{out / 'transformed'} was written without this volume plan: PersistentVolume {shown} "
+                        "still differ from the PVs the plan puts on green (applied, they would bind green's claims "
+                        "to the old disks)",
+                        fix=f"re-run `akshift transform --overwrite --out {out}` (it reads {PLAN_FILE}), then "
+                            "`akshift volumes move`")
+    report = volume_move.move_volumes(source, target, moves, VolumeStore(out / STATE_FILE), disk_mover,
+                                      quiesce_source=options.quiesce_source,
+                                      release_timeout=options.release_timeout)
+    _write_json(out / MOVE_REPORT, report.to_dict())
+    return report
+
+
+def verify_volumes(target: KubeClient, *, options: VolumeOptions) -> VolumeVerification:
+    """Check every planned claim is Bound on the target to a volume carrying the source's data; write
+    ``volumes-verify.json``.
+
+    Raises:
+        PlanError: no volume plan, or an unusable state file.
+    """
+    moves, _ = volume_plan.read_plan(options.out)
+    checks = volume_verify.verify_volumes(target, moves, VolumeStore(options.out / STATE_FILE).load(),
+                                          timeout=options.bind_timeout)
+    result = VolumeVerification(tuple(checks))
+    _write_json(options.out / VERIFY_REPORT, result.to_dict())
+    return result
+
+
+def rollback_volumes(source: KubeClient, *, options: VolumeOptions) -> list[WriterResult]:
+    """Restart the writers a volume move stopped on the source, with their exact previous counts.
+
+    Raises:
+        PlanError: the run has no state file (nothing was stopped), or it is unusable.
+    """
+    store = VolumeStore(options.out / STATE_FILE)
+    if not store.exists():
+        raise PlanError(f"{store.path} does not exist: `akshift volumes move` stopped nothing in this run")
+    return volume_move.rollback(source, store)
+
+
+# --------------------------------------------------------------------------- the whole migration
+
+
+def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey | None,
+            disk_mover: DiskMover | None = None, progress: Progress = no_progress) -> MigrateResult:
+    """Every stage, in order; stops before apply when the plan has conflicts or rejections.
+
+    Args:
+        source: the old cluster (only read — unless ``move_volumes`` and ``quiesce_source`` stop writers).
+        target: the new cluster.
+        options: the run's options.
+        secret_key: encrypts Secrets at inventory and decrypts them later (None with ``exclude_secrets``).
+        disk_mover: the Azure side of volume moves; required with ``options.move_volumes``.
+        progress: the progress callback.
+
+    Returns:
+        What each stage did. ``ok`` only when nothing needs a human.
+
+    Raises:
+        SecretKeyError, SnapshotInputError, PlanError: bad input, before the stage that needs it writes.
+        ApiError: a cluster is unreachable or refuses the credentials.
+    """
+    if options.move_volumes and disk_mover is None:
+        raise PlanError("moving volumes needs a disk mover", fix="pass --disk-mover pulumi or sandbox")
+    out = options.out
+    inv = inventory(source, options=options, secret_key=secret_key, progress=progress)
+    moves: list[VolumeMove] | None = None
+    volume_options = VolumeOptions(out=out, quiesce_source=options.quiesce_source,
+                                   release_timeout=options.release_timeout, bind_timeout=options.volume_bind_timeout)
+    if options.move_volumes:
+        moves = plan_volumes(target, options=volume_options)
+    t = _transform(target, options, secret_key, progress, moves)
+    moved = None
+    if options.move_volumes:
+        assert disk_mover is not None  # checked above
+        with progress(Stage.VOLUMES, len(moves or ())) as advance:
+            moved = move_volumes(source, target, options=volume_options, disk_mover=disk_mover)
+            advance(len(moved.volumes))
+    planned = plan(target, options=options, secret_key=secret_key, progress=progress)
+    if not planned.ok:
+        stages.write_report(out, t.findings, stages.outcomes_to_results(planned.outcomes),
+                            "akshift plan (not applied)")
+        return MigrateResult(inv, t, planned, moved, blocking=tuple(f for f in t.findings
+                                                                        if f.severity is Severity.BLOCKER))
+    applied = apply(target, options=options, secret_key=secret_key, progress=progress)
+    checks = verify_volumes(target, options=volume_options) if options.move_volumes else None
+    carried = checks.carried_pvs() if checks is not None else frozenset()
+    verification = verify(target, options=options, secret_key=secret_key, progress=progress, carried_pvs=carried)
+    blocking = tuple(f for f in open_findings(t.findings, carried) if f.severity is Severity.BLOCKER)
+    return MigrateResult(inv, t, planned, moved, applied, checks, verification, blocking)
+
+
+__all__ = ["Inventoried", "MigrateOptions", "MigrateResult", "Outcomes", "Progress", "Stage", "Transformed",
+           "VolumeOptions", "apply", "inventory", "migrate", "move_volumes", "no_progress", "open_findings", "plan",
+           "plan_volumes", "rollback_volumes", "stale_transformed", "transform", "verify", "verify_volumes"]

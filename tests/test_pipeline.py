@@ -1,0 +1,123 @@
+"""The pipeline's seams, without a cluster: verify.json's one writer and reader, stale transforms, the CLI's shape.
+
+What they pin: ``verify.json`` keeps the keys promotion and cutover read, and the
+typed reader reads what the writer wrote (and older, smaller files); a
+transform made without the volume plan is caught before a move; the CLI's
+command modules do not import each other; ``migrate --help`` says what it does
+(Rich once swallowed "[volumes]"); ``migrate -o json`` names every stage.
+"""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from akshift.cli import app
+from kube.objects import ObjectRef
+from migration.applier import Action, Outcome
+from migration.findings import Finding, Severity
+from migration.pipeline import Inventoried, MigrateResult, Outcomes, Stage, Transformed, stale_transformed
+from migration.report import Results, Status
+from migration.snapshot import Snapshot, SnapshotWriter
+from migration.transforms import TransformContext
+from migration.transforms.stage import transform_snapshot
+from migration.verification import (
+    Verification,
+    VerificationError,
+    build_verification,
+    read_verification,
+    write_verification,
+)
+from migration.volumes import TargetFacts, planned_pvs, volume_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+SUB = "00000000-0000-0000-0000-000000000000"
+DISK = f"/subscriptions/{SUB}/resourceGroups/MC_old/providers/Microsoft.Compute/disks/pvc-a"
+
+
+def test_verify_json_keeps_the_keys_promotion_and_cutover_read_and_reads_back(tmp_path: Path) -> None:
+    results = Results()
+    ref = ObjectRef("apps", "Deployment", "shop", "web")
+    results.add(ref, Status.OK)
+    results.add(ObjectRef("", "ConfigMap", "shop", "bad"), Status.FAILED, "differs")
+    blocker = Finding("azure-disk-volume", Severity.BLOCKER, ref, "m", "f")
+    v = build_verification(results=results, unaccounted=["shop/core.Secret/x.yaml"], not_ready=[], ok=False,
+                           snapshot_digest="sha256:abc", findings=[blocker])
+    path = write_verification(tmp_path, v)
+    doc = json.loads(path.read_text())
+    assert set(doc) == {"ok", "verified_at", "snapshot_digest", "counts", "unaccounted", "not_ready", "problems",
+                        "blocking_findings", "objects"}
+    assert doc["counts"] == {"ok": 1, "failed": 1} and doc["blocking_findings"] == 1
+    assert read_verification(path) == v
+    assert not v.vouches
+
+
+def test_the_reader_takes_older_smaller_reports_and_refuses_what_is_not_one(tmp_path: Path) -> None:
+    assert read_verification(tmp_path / "none.json") is None
+    small = tmp_path / "small.json"
+    small.write_text('{"ok": true, "unaccounted": [], "not_ready": [], "blocking_findings": 0}')
+    v = read_verification(small)
+    assert v == Verification(ok=True) and v.vouches and v.verified_at is None
+    for content, message in (("{not json", "is not JSON"), ('{"counts": {}}', "has no boolean 'ok'")):
+        bad = tmp_path / "bad.json"
+        bad.write_text(content)
+        with pytest.raises(VerificationError, match=message) as e:
+            read_verification(bad)
+        assert str(bad) in str(e.value) and e.value.exit_code == 2
+
+
+def _pv() -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-a"},
+            "spec": {"capacity": {"storage": "8Gi"}, "accessModes": ["ReadWriteOnce"],
+                     "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "managed-csi",
+                     "csi": {"driver": "disk.csi.azure.com", "volumeHandle": DISK,
+                             "volumeAttributes": {"skuname": "StandardSSD_ZRS"}},
+                     "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": "shop",
+                                  "name": "data", "uid": "u"}}}
+
+
+def test_a_transform_made_without_the_volume_plan_is_stale_and_one_made_with_it_is_not(tmp_path: Path) -> None:
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"namespace": "shop", "name": "data"},
+             "spec": {"volumeName": "pvc-a"}}
+    moves = volume_plan([claim, _pv()], TargetFacts(region="westeurope", resource_group="MC_new", subscription=SUB))
+    assert [m.strategy.value for m in moves] == ["copy-disk"]
+    with SnapshotWriter(tmp_path / "snapshot", exclude_secrets=True) as w:
+        for o in (claim, _pv()):
+            w.write(o)
+    assert stale_transformed(tmp_path, moves) == []  # no transform yet: nothing to be stale
+    transform_snapshot(Snapshot(tmp_path / "snapshot"), tmp_path / "transformed", TransformContext(),
+                       exclude_secrets=True)
+    assert stale_transformed(tmp_path, moves) == ["pvc-a"]
+    transform_snapshot(Snapshot(tmp_path / "snapshot"), tmp_path / "transformed",
+                       TransformContext(volume_pvs=planned_pvs(moves)), exclude_secrets=True, overwrite=True)
+    assert stale_transformed(tmp_path, moves) == []
+
+
+def test_migrate_json_names_every_stage_and_stops_before_apply_on_a_bad_plan(tmp_path: Path) -> None:
+    conflict = Outcome("core/ConfigMap/shop/a", "ConfigMap shop/a", Action.CONFLICT, "owned by helm")
+    result = MigrateResult(Inventoried(tmp_path, 3, 2, (), 0.1), Transformed(tmp_path, 3, 0, (), ()),
+                           Outcomes(Stage.PLAN, (conflict,)))
+    d = json.loads(json.dumps(result.to_dict()))
+    assert {s.value for s in Stage} <= set(d)
+    assert d["plan"] == {"conflict": 1} and d["apply"] is None and d["stopped_before_apply"] is True
+    assert not result.ok and d["problems"][0]["action"] == "conflict"
+
+
+def test_the_command_modules_do_not_import_each_other() -> None:
+    for name, other in (("cmd_migrate", "cmd_volumes"), ("cmd_volumes", "cmd_migrate")):
+        tree = ast.parse((ROOT / "akshift" / f"{name}.py").read_text())
+        imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        assert not any(other in m for m in imported), f"{name} imports {other}"
+
+
+def test_migrate_help_says_where_the_volumes_go() -> None:
+    result = CliRunner().invoke(app, ["migrate", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "→  →" not in result.output and "transform, plan, apply, verify" in text
+    assert "volume plan before the transform" in text and "volume move before the plan" in text
