@@ -258,7 +258,7 @@ class Stack:
     # -- operations
 
     def preview(self, *, plan: Path | None = None, on_event: OnEvent | None = None,
-                on_output: OnOutput | None = None, message: str | None = None) -> Preview:
+                on_output: OnOutput | None = None, message: str | None = None, diff: bool | None = None) -> Preview:
         """Preview the stack, collecting its steps (no guard; see :func:`guarded_preview`).
 
         Args:
@@ -266,6 +266,7 @@ class Stack:
             on_event: Also called with every engine event.
             on_output: Called with the engine's output lines.
             message: The update message.
+            diff: Print each resource's detailed diff to ``on_output``.
 
         Returns:
             The preview.
@@ -280,7 +281,7 @@ class Stack:
         with engine_errors(f"preview {self.name}"):
             result = self._raw.preview(on_event=collect, color="never",
                                        **_kwargs(plan=str(plan) if plan else None, on_output=on_output,
-                                                 message=message))
+                                                 message=message, diff=diff))
         return Preview(self.name, tuple(steps_from_events(events)), dict(result.change_summary or {}), plan)
 
     def up(self, *, plan: Path | None = None, on_event: OnEvent | None = None, on_output: OnOutput | None = None,

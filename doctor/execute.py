@@ -91,6 +91,6 @@ def refresh_stack(stack: str, work_dir: str, log: Callable[[str], None] = lambda
     try:
         s = open_work_dir(engine or Engine(), work_dir, stack)
         s.refresh(on_output=log)
-        return dict(s.preview(on_output=log).changes)
+        return dict(s.preview(on_output=log, diff=True).changes)
     except EngineError as e:
         raise StepFailed(f"pulumi refresh/preview of stack {stack} in {work_dir} failed: {e}") from e
