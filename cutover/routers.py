@@ -303,7 +303,7 @@ class PulumiTrafficRouter:
                 raise RouterError(f"stack {self.stack_name!r} is being updated by someone else",
                                   retryable=True) from e
             if isinstance(e, EngineError):
-                raise RouterError(f"pulumi up of stack {self.stack_name!r} failed: {e}") from e
+                raise RouterError(f"the weight step on stack {self.stack_name!r} failed: {e}") from e
             raise
 
     def _restore(self, stack: Stack, before: Mapping[str, str | None], cause: BaseException) -> None:

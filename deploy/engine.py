@@ -218,11 +218,21 @@ class Stack:
             self._raw.remove_config(key, path=True)
 
     def set_configs(self, values: Mapping[str, str]) -> dict[str, str | None]:
-        """Set several config values; returns what they were, for :meth:`restore_config`."""
+        """Set several config values, all or none; returns what they were, for :meth:`restore_config`.
+
+        Raises:
+            EngineError: A value could not be set (those already set were put back).
+        """
         current = self.all_config()
         before = {key: _lookup(current, key) for key in values}
-        for key, value in values.items():
-            self.set_config(key, value)
+        done: dict[str, str | None] = {}
+        try:
+            for key, value in values.items():
+                self.set_config(key, value)
+                done[key] = before[key]
+        except EngineError:
+            self.restore_config(done)
+            raise
         return before
 
     def restore_config(self, before: Mapping[str, str | None]) -> None:

@@ -134,6 +134,24 @@ def test_config_is_read_by_path_and_put_back_exactly_removing_what_was_absent() 
     assert raw.config_at("akshift:traffic.weights") == {"blue": 100, "green": 0}
 
 
+def test_setting_several_config_values_is_all_or_nothing() -> None:
+    raw = FakeAutomationStack(config={"akshift:traffic": {"weights": {"blue": 100, "green": 0}}})
+    calls = 0
+    real_set = raw.set_config
+
+    def flaky_set(key: str, value: Any, *, path: bool = False) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise command_error("error: the passphrase is wrong")
+        real_set(key, value, path=path)
+
+    raw.set_config = flaky_set  # type: ignore[method-assign]
+    with pytest.raises(EngineError):
+        engine.Stack(raw).set_configs({"akshift:traffic.weights.blue": "90", "akshift:traffic.weights.green": "10"})
+    assert raw.config_at("akshift:traffic.weights") == {"blue": 100, "green": 0}
+
+
 @pytest.mark.parametrize("raised, error, kind", [
     (command_error("error: no stack named 'prod' found", auto.StackNotFoundError), StackNotFound, ErrorKind.BAD_INPUT),
     (command_error("error: [409] Conflict: Another update is currently in progress.", auto.ConcurrentUpdateError),
