@@ -5,9 +5,11 @@ program through the Automation API (the same ``program.main`` as ``__main__.py``
 watch the engine's events, and so can (1) refuse a plan that replaces or deletes
 a ManagedCluster before anything happens, (2) apply exactly the previewed plan,
 (3) show progress, and (4) promote only what was verified on the source stack.
-The decisions are in :mod:`promotion` (pure, tested); this module is the shell:
-options, prompts, progress, exit codes (akshift.output: 0 applied or nothing to
-do, 1 refused / declined / failed, 2 bad input, 3 environment).
+The decisions are in :mod:`deploy` (pure, tested), the engine is driven by its
+gateway (:mod:`deploy.engine`, which also turns engine failures into
+``EngineError``); this module is the shell: options, prompts, progress, exit
+codes (akshift.output: 0 applied or nothing to do, 1 refused / declined /
+failed, 2 bad input, 3 environment).
 
 Pulumi and the program are imported when a command runs, not when the CLI
 starts. The program is :func:`akshift.program.main`, the function ``__main__.py``
@@ -16,7 +18,6 @@ runs, given the project directory (where ``Pulumi.yaml`` and ``stacks/`` are).
 from __future__ import annotations
 
 import contextlib
-
 import os
 import shutil
 import sys
@@ -26,7 +27,17 @@ from typing import Any
 
 import typer
 
-from akshift.output import BAD_INPUT, ENVIRONMENT, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
+from akshift.output import (
+    BAD_INPUT,
+    ENVIRONMENT,
+    FAILED,
+    OK,
+    Output,
+    OutputOption,
+    emit_json,
+    err_console,
+    fail,
+)
 
 ProjectDir = typer.Option(None, "--project-dir", help="Pulumi project directory (default: the nearest Pulumi.yaml "
                                                       "at or above the current directory)")
@@ -80,8 +91,8 @@ def _pulumi_cli() -> tuple[Path | None, dict[str, str]]:
 
 
 def _project(project_dir: Path | None, secrets_provider: str | None) -> Any:
-    from deploy.automation import Project
     from deploy.backend import resolve_backend
+    from deploy.promotion import Project
 
     directory = project_dir.resolve() if project_dir else find_project(Path.cwd())
     if directory is None or not (directory / "Pulumi.yaml").is_file():
@@ -102,7 +113,13 @@ class _Events:
     def start(self, label: str, total: int | None) -> None:
         if self.quiet:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.stop()
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -115,17 +132,19 @@ class _Events:
             self.progress.stop()
             self.progress = None
 
-    def __call__(self, event: Any) -> None:
-        if event.res_outputs_event is not None or event.res_op_failed_event is not None:
-            if self.progress is not None:
-                self.progress.advance(self.task, 1)
-        if event.res_op_failed_event is not None and not self.quiet:
-            meta = event.res_op_failed_event.metadata
-            err_console.print(f"[red]failed:[/] {meta.op.value if hasattr(meta.op, 'value') else meta.op} "
-                              f"{meta.urn.rsplit('::', 1)[-1]}", highlight=False)
-        diag = event.diagnostic_event
-        if diag is not None and diag.severity == "error" and not self.quiet and diag.message.strip():
-            err_console.print(f"[red]error:[/] {diag.message.strip()}", highlight=False)
+    def __call__(self, raw: Any) -> None:
+        from deploy.events import parse
+
+        event = parse(raw)
+        if event.done and self.progress is not None:
+            self.progress.advance(self.task, 1)
+        if self.quiet:
+            return
+        if event.failed is not None:
+            err_console.print(f"[red]failed:[/] {event.failed.op} {event.failed.name}", highlight=False)
+        diag = event.diagnostic
+        if diag is not None and diag.severity == "error" and diag.message:
+            err_console.print(f"[red]error:[/] {diag.message}", highlight=False)
 
 
 def _summary(changes: dict[str, int]) -> str:
@@ -153,22 +172,16 @@ def _confirm(yes: bool, question: str) -> bool:
 
 @contextlib.contextmanager
 def _engine(events: Any, label: str) -> Iterator[None]:
-    """Run an engine operation with its progress display; an engine failure becomes an :class:`EngineError`."""
-    from pulumi import automation as auto
-
-    from deploy.errors import EngineError
-
+    """Run an engine operation with its progress display (the gateway raises ``EngineError`` on failure)."""
     events.start(label, None)
     try:
         yield
-    except auto.CommandError as e:
-        raise EngineError.of(str(e), label) from e
     finally:
         events.stop()
 
 
 def _result_dict(result: Any) -> dict[str, Any]:
-    return {"result": result.summary.result, "changes": dict(result.summary.resource_changes or {})}
+    return {"result": result.result, "changes": dict(result.changes)}
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -179,7 +192,8 @@ def preview(stack: str = StackName, project_dir: Path = ProjectDir, allow_cluste
     """Preview a stack behind the project's guards (no changes are made)."""
     import tempfile
 
-    from deploy.automation import guarded_preview, open_stack
+    from deploy.engine import guarded_preview
+    from deploy.promotion import open_stack
 
     project = _project(project_dir, secrets_provider)
     events = _Events(output)
@@ -198,7 +212,8 @@ def up(stack: str = StackName, project_dir: Path = ProjectDir, yes: bool = Yes,
        allow_cluster_replacement: bool = AllowReplace, secrets_provider: str = SecretsProvider,
        output: Output = OutputOption) -> None:
     """Preview behind the guards, confirm, then apply exactly the previewed plan, with progress."""
-    from deploy.automation import guarded_up, open_stack
+    from deploy.engine import guarded_up
+    from deploy.promotion import open_stack
 
     project = _project(project_dir, secrets_provider)
     events = _Events(output)
@@ -220,8 +235,8 @@ def up(stack: str = StackName, project_dir: Path = ProjectDir, yes: bool = Yes,
     if output is Output.json:
         emit_json({"stack": stack, **_result_dict(result)})
     else:
-        typer.echo(f"up {stack}: {result.summary.result}, {_summary(dict(result.summary.resource_changes or {}))}")
-    raise typer.Exit(OK if result.summary.result == "succeeded" else FAILED)
+        typer.echo(f"up {stack}: {result.result}, {_summary(dict(result.changes))}")
+    raise typer.Exit(OK if result.succeeded else FAILED)
 
 
 def promote(source: str = typer.Argument(..., help="the verified stack, e.g. test"),
@@ -229,7 +244,7 @@ def promote(source: str = typer.Argument(..., help="the verified stack, e.g. tes
             project_dir: Path = ProjectDir, yes: bool = Yes, allow_cluster_replacement: bool = AllowReplace,
             secrets_provider: str = SecretsProvider, output: Output = OutputOption) -> None:
     """Carry what was verified on SOURCE to TARGET: pin its versions and snapshot digest, preview, confirm, up."""
-    from deploy import automation
+    from deploy import promotion
 
     project = _project(project_dir, secrets_provider)
     events = _Events(output)
@@ -248,7 +263,7 @@ def promote(source: str = typer.Argument(..., help="the verified stack, e.g. tes
         return ok
 
     with _engine(events, f"preview {target}"):
-        done = automation.promote(project, source, target, confirm=confirm,
+        done = promotion.promote(project, source, target, confirm=confirm,
                                   allow_cluster_replacement=allow_cluster_replacement, on_event=events)
     if done.result is None:
         err_console.print(f"not applied: {target}'s configuration was restored", highlight=False)
@@ -258,6 +273,5 @@ def promote(source: str = typer.Argument(..., help="the verified stack, e.g. tes
     if output is Output.json:
         emit_json(data)
     else:
-        typer.echo(f"promoted {source} → {target}: {done.result.summary.result}, "
-                   f"{_summary(data['changes'])}")
-    raise typer.Exit(OK if done.result.summary.result == "succeeded" else FAILED)
+        typer.echo(f"promoted {source} → {target}: {done.result.result}, {_summary(data['changes'])}")
+    raise typer.Exit(OK if done.result.succeeded else FAILED)

@@ -13,7 +13,8 @@ the two cores:
 
 * **apply**: ``migration.stages.apply`` (tiers, 16 requests in flight, journal);
 * **pulumi up**: the project's own program (``program.main``, the ``sandbox``
-  stack shape: cluster.mode existing + workloads) through the Automation API,
+  stack shape: cluster.mode existing + workloads) through the engine gateway
+  (:func:`deploy.engine.open_project`, as ``akshift up`` opens it),
   ``up`` without preview as ``pulumi up --yes --skip-preview`` does, at the CLI's
   default parallelism (``--parallel`` to change it), file backend;
 * **pulumi up again**: the no-op second ``up`` (what every later deployment of an
@@ -84,9 +85,8 @@ def time_apply(snap: Snapshot, work: Path) -> dict[str, Any]:
 
 
 def time_pulumi(snap: Snapshot, work: Path, parallel: int | None) -> dict[str, Any]:
-    from pulumi import automation as auto
-
     from akshift import program
+    from deploy.engine import Engine, open_project
 
     env = engine_env(work / "pulumi")
     project = work / "project"
@@ -101,20 +101,19 @@ def time_pulumi(snap: Snapshot, work: Path, parallel: int | None) -> dict[str, A
             "akshift:workloads": {"snapshot": str(snap.root)},
         }
         (project / "stacks" / "Pulumi.bench.yaml").write_text(yaml.safe_dump({"config": config}))
-        stack = auto.create_or_select_stack(
-            stack_name="bench", project_name="akshift", program=lambda: program.main(project),
-            opts=auto.LocalWorkspaceOptions(work_dir=str(project), env_vars=env, pulumi_home=env["PULUMI_HOME"],
-                                            pulumi_command=auto.PulumiCommand(root=str(build.TOOLS["pulumi"].dir))))
+        # Through the engine gateway, as `akshift up` runs it (without its preview: `--skip-preview`).
+        stack = open_project(Engine(build.TOOLS["pulumi"].dir, env), project, lambda: program.main(project), "bench",
+                             create=True)
         t0 = time.monotonic()
-        first = stack.up(parallel=parallel, color="never")
+        first = stack.up(parallel=parallel)
         up_s = time.monotonic() - t0
         t0 = time.monotonic()
-        second = stack.up(parallel=parallel, color="never")
+        second = stack.up(parallel=parallel)
         again_s = time.monotonic() - t0
         state = Path(env["PULUMI_BACKEND_URL"].removeprefix("file://")) / ".pulumi" / "stacks" / "akshift" / "bench.json"
         size = state.stat().st_size
-    return {"seconds": round(up_s, 1), "changes": dict(first.summary.resource_changes or {}),
-            "again_seconds": round(again_s, 1), "again_changes": dict(second.summary.resource_changes or {}),
+    return {"seconds": round(up_s, 1), "changes": dict(first.changes),
+            "again_seconds": round(again_s, 1), "again_changes": dict(second.changes),
             "state_mib": round(size / 2**20, 1)}
 
 

@@ -2,8 +2,9 @@
 
 Why a protocol: the step engine must not care whether a weight change is a
 runtime-API command to a loopback HAProxy (the sandbox) or a change of the
-``akshift:traffic`` stack config followed by a Pulumi ``up`` that updates
-Azure Traffic Manager endpoint weights or Front Door origin weights. Both
+``akshift:traffic`` stack config followed by a Pulumi ``up`` (through the
+engine gateway, :mod:`deploy.engine`) that updates Azure Traffic Manager
+endpoint weights or Front Door origin weights. Both
 are idempotent "set these weights" operations, both can be read back, and
 both are rebuilt from a small JSON spec persisted with the cutover state
 (:func:`from_spec`), so ``rollback`` and ``--resume`` need nothing but the
@@ -15,13 +16,19 @@ the growing side before lowering the shrinking one (:func:`change_order`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cutover.errors import PlanError, RouterError
 from cutover.haproxy import MAX_WEIGHT, RuntimeApi
+from deploy.errors import EngineError, PlanNotConfined, PlanRefused, StackBusy
 
+if TYPE_CHECKING:  # the gateway loads the Pulumi SDK: only a Pulumi router imports it, when it runs
+    from deploy.engine import Stack
+
+#: The component a weight step may change (``components.traffic.TOKEN``; cutover never imports components).
 SWITCH_TYPE = "akshift:index:TrafficSwitch"
 
 
@@ -157,35 +164,32 @@ class HaproxyRouter:
 # --------------------------------------------------------------------------- Pulumi (Azure)
 
 
-def foreign_changes(changes: Sequence[tuple[str, str, str]]) -> list[str]:
-    """Planned changes (op, urn, type) outside the traffic switch; a weight step must not carry them along.
+def live_weights(outputs: Mapping[str, Any], output_key: str = "traffic") -> dict[str, int] | None:
+    """The weights the deployed switch reports, from the stack's outputs (``traffic.weights``), or None.
 
-    A child's URN carries its parents' types (``…::akshift:index:TrafficSwitch$azure-native:…``),
-    so membership is read from the URN.
+    The program exports them from the Azure resources' own outputs (an endpoint's weight, 0 when it is
+    disabled), so they say what Azure holds after the last update, not what the stack config asks for.
 
-    >>> foreign_changes([("update", "urn:pulumi:p::akshift::akshift:index:TrafficSwitch$azure-native:"
-    ...                  "trafficmanager:Profile::traffic-profile", "azure-native:trafficmanager:Profile"),
-    ...                  ("same", "urn:pulumi:p::akshift::pulumi:pulumi:Stack::akshift-p", "pulumi:pulumi:Stack"),
-    ...                  ("replace", "urn:pulumi:p::akshift::akshift:index:AksCluster$azure-native:containerservice:"
-    ...                  "ManagedCluster::aks-cluster", "azure-native:containerservice:ManagedCluster")])
-    ['replace azure-native:containerservice:ManagedCluster aks-cluster']
+    >>> live_weights({"traffic": {"weights": {"blue": 90, "green": 10}, "fqdn": "shop.trafficmanager.net"}})
+    {'blue': 90, 'green': 10}
+    >>> live_weights({"clusterName": "green"}) is None
+    True
     """
-    out = []
-    for op, urn, typ in changes:
-        if op in ("same", "read", "refresh"):
-            continue
-        parts = urn.split("::")
-        if len(parts) >= 4 and SWITCH_TYPE in parts[2].split("$"):
-            continue
-        out.append(f"{op} {typ} {urn.rsplit('::', 1)[-1]}")
-    return out
+    traffic = outputs.get(output_key)
+    weights = traffic.get("weights") if isinstance(traffic, Mapping) else None
+    if not isinstance(weights, Mapping):
+        return None
+    return {str(k): int(v) for k, v in weights.items()}
 
 
 class PulumiTrafficRouter:
     """Weights kept in a stack's config (``akshift:traffic.weights``); each change is an ``up`` of that stack.
 
-    Before each ``up`` a preview must show changes to the ``TrafficSwitch`` only:
-    a cutover step never deploys unrelated drift that happened to be pending.
+    Every step goes through the engine gateway (:mod:`deploy.engine`): the new weights are written to the
+    stack config, a preview saves its plan and must change the ``TrafficSwitch`` only (a cutover step never
+    deploys unrelated drift that happened to be pending), ``up`` is held to that plan, and the weights are
+    read back from the stack's outputs — what Azure reports, not what the config asked. On any failure the
+    config is put back as it was, so a later plain ``pulumi up`` does not deploy a step that failed.
 
     Args:
         stack: the stack name (``prod``, or ``<org>/<project>/<stack>``).
@@ -193,101 +197,124 @@ class PulumiTrafficRouter:
         weights_key: config key of the weights map.
         ttl_key: config key of the Traffic Manager DNS TTL (seconds).
         kind_key: config key of the switch kind (``frontDoor`` has no DNS TTL to wait for).
-        pulumi_root: directory of the Pulumi CLI (``auto.PulumiCommand(root=…)``), None for the one on PATH.
-        stack_factory: builds the Automation API stack (tests pass a fake).
+        output_key: stack output holding the deployed switch (``{"weights": {name: percent}, …}``).
+        pulumi_root: directory of the Pulumi CLI (``<root>/bin/pulumi``), None for the one on PATH.
+        stack_factory: opens the stack (tests pass a :class:`deploy.engine.Stack` around a fake).
+        on_output: receives the engine's output lines.
     """
 
     def __init__(self, stack: str, work_dir: str | Path | None = None, *, weights_key: str = "akshift:traffic.weights",
                  ttl_key: str = "akshift:traffic.dnsTtl", kind_key: str = "akshift:traffic.kind",
-                 pulumi_root: str | None = None, stack_factory: Callable[[], Any] | None = None,
+                 output_key: str = "traffic", pulumi_root: str | None = None,
+                 stack_factory: Callable[[], Stack] | None = None,
                  on_output: Callable[[str], Any] | None = None) -> None:
         self.stack_name = stack
         self.work_dir = str(work_dir or os.getcwd())
         self.weights_key = weights_key
         self.ttl_key = ttl_key
         self.kind_key = kind_key
+        self.output_key = output_key
         self.pulumi_root = pulumi_root
         self._factory = stack_factory
-        self._stack: Any = None
+        self._stack: Stack | None = None
         self.on_output = on_output
 
     def spec(self) -> dict[str, Any]:
         return {"kind": "pulumi", "stack": self.stack_name, "work_dir": self.work_dir,
                 "weights_key": self.weights_key, "ttl_key": self.ttl_key, "kind_key": self.kind_key,
-                "pulumi_root": self.pulumi_root}
+                "output_key": self.output_key, "pulumi_root": self.pulumi_root}
 
-    def stack(self) -> Any:
+    def stack(self) -> Stack:
+        """The stack, opened once (through the gateway)."""
         if self._stack is None:
-            self._stack = self._factory() if self._factory else self._select()
+            if self._factory is not None:
+                self._stack = self._factory()
+            else:
+                from deploy.engine import Engine, open_work_dir
+
+                engine = Engine(Path(self.pulumi_root) if self.pulumi_root else None)
+                try:
+                    self._stack = open_work_dir(engine, self.work_dir, self.stack_name)
+                except EngineError as e:
+                    raise RouterError(f"cannot select stack {self.stack_name!r} in {self.work_dir}: {e}",
+                                      fix="pass --stack and --work-dir of the stack that declares the "
+                                          "TrafficSwitch") from e
         return self._stack
 
-    def _select(self) -> Any:
-        from pulumi import automation as auto
-
-        opts = auto.LocalWorkspaceOptions(
-            pulumi_command=auto.PulumiCommand(root=self.pulumi_root) if self.pulumi_root else None)
-        try:
-            return auto.select_stack(self.stack_name, work_dir=self.work_dir, opts=opts)
-        except auto.errors.CommandError as e:
-            raise RouterError(f"cannot select stack {self.stack_name!r} in {self.work_dir}: {e}",
-                              fix="pass --stack and --work-dir of the stack that declares the TrafficSwitch") from e
-
     def _config(self, key: str) -> str | None:
-        from pulumi import automation as auto
-
         try:
-            return self.stack().get_config(key, path=True).value
-        except auto.errors.CommandError:
-            return None
+            return self.stack().config(key)
+        except EngineError as e:
+            raise RouterError(f"cannot read {key} of stack {self.stack_name!r}: {e}") from e
+
+    def _live(self, outputs: Mapping[str, Any]) -> dict[str, int]:
+        weights = live_weights(outputs, self.output_key)
+        if weights is None:
+            raise RouterError(f"stack {self.stack_name!r} exports no {self.output_key}.weights: its program does "
+                              "not compose the TrafficSwitch, or it was never deployed",
+                              fix=f"add akshift:traffic to the stack config and run `akshift up --stack "
+                                  f"{self.stack_name}` before the cutover")
+        return weights
 
     def weights(self) -> dict[str, int]:
-        import json
-
-        raw = self._config(self.weights_key)
-        if raw is None:
-            raise RouterError(f"stack {self.stack_name!r} has no {self.weights_key}",
-                              fix=f"add {self.weights_key} (such as {{blue: 100, green: 0}}) to its stack config")
         try:
-            return {str(k): int(v) for k, v in json.loads(raw).items()}
-        except (ValueError, AttributeError) as e:
-            raise RouterError(f"{self.weights_key} of stack {self.stack_name!r} is not a map of weights: {raw!r}") from e
+            outputs = self.stack().outputs()
+        except EngineError as e:
+            raise RouterError(f"cannot read the outputs of stack {self.stack_name!r}: {e}") from e
+        return self._live(outputs)
 
     def set_weights(self, weights: Mapping[str, int]) -> None:
-        from pulumi import automation as auto
+        from deploy.engine import guarded_preview, up_to_plan
 
-        stack = self.stack()
         current = self.weights()
         missing = sorted(set(weights) - set(current))
         if missing:
-            raise RouterError(f"{self.weights_key} of stack {self.stack_name!r} has no endpoint {', '.join(missing)}")
-        for name, w in weights.items():
-            stack.set_config(f"{self.weights_key}.{name}", auto.ConfigValue(str(w)), path=True)
-        changes: list[tuple[str, str, str]] = []
-
-        def collect(event: Any) -> None:
-            pre = getattr(event, "resource_pre_event", None)
-            if pre is not None:
-                md = pre.metadata
-                changes.append((getattr(md.op, "value", str(md.op)), md.urn, md.type))
-
+            raise RouterError(f"the switch of stack {self.stack_name!r} has no endpoint {', '.join(missing)} "
+                              f"(it has {', '.join(sorted(current))})")
+        stack = self.stack()
         label = ", ".join(f"{n} {w}%" for n, w in weights.items())
+        values = {f"{self.weights_key}.{name}": str(w) for name, w in weights.items()}
         try:
-            stack.preview(on_event=collect, message=f"akshift cutover preview: {label}")
-            foreign = foreign_changes(changes)
-            if foreign:
-                for name, w in current.items():  # put the config back: nothing was deployed
-                    stack.set_config(f"{self.weights_key}.{name}", auto.ConfigValue(str(w)), path=True)
+            before = stack.set_configs(values)
+        except EngineError as e:
+            raise RouterError(f"cannot write {self.weights_key} of stack {self.stack_name!r}: {e}") from e
+        try:
+            with tempfile.TemporaryDirectory(prefix="akshift-cutover-plan-") as tmp:
+                preview = guarded_preview(stack, Path(tmp), confine_to=SWITCH_TYPE, on_output=self.on_output,
+                                          message=f"akshift cutover preview: {label}")
+                result = up_to_plan(stack, preview, on_output=self.on_output, message=f"akshift cutover: {label}")
+            if not result.succeeded:
+                raise RouterError(f"pulumi up of stack {self.stack_name!r} ended {result.result}")
+            live = self._live(result.outputs)
+            wrong = {n: live.get(n) for n, w in weights.items() if live.get(n) != w}
+            if wrong:
+                raise RouterError(f"stack {self.stack_name!r} reports {wrong} after setting {dict(weights)}",
+                                  retryable=True)
+        except BaseException as e:
+            self._restore(stack, before, e)
+            if isinstance(e, PlanNotConfined):
+                foreign = [f"{s.op} {s.type} {s.name}" for s in e.steps]
                 raise RouterError(f"stack {self.stack_name!r} would also change {len(foreign)} resources outside the "
                                   f"traffic switch: {'; '.join(foreign[:5])}",
-                                  fix="deploy or revert those changes first; a cutover step only moves weights")
-            result = stack.up(message=f"akshift cutover: {label}", on_output=self.on_output)
-        except auto.errors.ConcurrentUpdateError as e:
-            raise RouterError(f"stack {self.stack_name!r} is being updated by someone else", retryable=True) from e
-        except auto.errors.CommandError as e:
-            raise RouterError(f"pulumi up of stack {self.stack_name!r} failed: {e}") from e
-        outcome = getattr(result.summary, "result", "succeeded")
-        if outcome != "succeeded":
-            raise RouterError(f"pulumi up of stack {self.stack_name!r} ended {outcome}")
+                                  fix="deploy or revert those changes first; a cutover step only moves weights") from e
+            if isinstance(e, PlanRefused):
+                raise RouterError(f"stack {self.stack_name!r}: {e}") from e
+            if isinstance(e, StackBusy):
+                raise RouterError(f"stack {self.stack_name!r} is being updated by someone else",
+                                  retryable=True) from e
+            if isinstance(e, EngineError):
+                raise RouterError(f"the weight step on stack {self.stack_name!r} failed: {e}") from e
+            raise
+
+    def _restore(self, stack: Stack, before: Mapping[str, str | None], cause: BaseException) -> None:
+        """Put the weights config back; a failure to do so is reported with the step's own failure."""
+        try:
+            stack.restore_config(before)
+        except EngineError as e:
+            raise RouterError(f"the cutover step failed ({cause}) and the config of stack {self.stack_name!r} could "
+                              f"not be restored: {e}",
+                              fix=f"set {self.weights_key} back to the live weights by hand before any `pulumi up`") \
+                from cause
 
     def dns_ttl(self) -> float:
         if (self._config(self.kind_key) or "trafficManager") == "frontDoor":
@@ -315,6 +342,7 @@ def from_spec(spec: Mapping[str, Any], **kw: Any) -> Router:
         if kind == "pulumi":
             return PulumiTrafficRouter(spec["stack"], spec.get("work_dir"), weights_key=spec["weights_key"],
                                        ttl_key=spec["ttl_key"], kind_key=spec["kind_key"],
+                                       output_key=spec.get("output_key") or "traffic",
                                        pulumi_root=spec.get("pulumi_root"), **kw)
     except KeyError as e:
         raise PlanError(f"router spec {dict(spec)} lacks {e}") from e

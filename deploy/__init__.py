@@ -1,13 +1,18 @@
-"""Test-then-prod promotion and the guarded `up`/`preview` wrappers, around the Pulumi Automation API.
+"""The one gateway to the Pulumi engine, and test-then-prod promotion on top of it.
 
-Why it is a package of its own: promotion is a decision (is what ran on
-``test`` verified, recent, complete?) followed by a deployment (pin the
-verified values into ``prod`` and apply exactly the previewed plan). The
-decision and the guards are pure functions over stack outputs, update history
-and preview steps (:mod:`deploy.rules`, :mod:`deploy.guards`,
-:mod:`deploy.pins`, :mod:`deploy.backend`), tested without an engine; the
-engine is only driven by :mod:`deploy.automation`, which receives the Pulumi
-program as a function and so never imports ``components`` or the Azure SDK
-(enforced by ``.importlinter``). :mod:`deploy.artifacts` reads the migration's
-files (snapshot, verify report) for the program.
+Why it is a package of its own: everything in akshift that drives the Pulumi
+engine — ``akshift up|preview|promote``, the Pulumi traffic router of the
+cutover, the Pulumi disk mover, doctor's refresh — goes through
+:mod:`deploy.engine` (open a stack three ways, guarded preview with a saved
+plan, ``up`` held to that plan, engine failures as
+:class:`deploy.errors.EngineError`); it is the only module that imports
+``pulumi.automation`` (enforced by ``.importlinter``). The decisions around it
+are pure functions tested without an engine: the engine's events
+(:mod:`deploy.events`), the plan guards (:mod:`deploy.guards`), the promotion
+rules and pins (:mod:`deploy.rules`, :mod:`deploy.pins`), the backend
+(:mod:`deploy.backend`). :mod:`deploy.promotion` strings them together for
+``promote``; :mod:`deploy.artifacts` reads the migration's files (snapshot,
+verify report) for the program; :mod:`deploy.disk_mover` copies disks through
+the gateway. Programs arrive as functions, so the package never imports
+``components`` or the Azure SDK.
 """

@@ -94,3 +94,15 @@ def resolve_backend(environ: Mapping[str, str], *, secrets_provider: str | None 
     if problems:
         raise BackendSetupError(problems)
     return Backend(url, kind, secrets_provider, {"PULUMI_BACKEND_URL": url, "PULUMI_SKIP_UPDATE_CHECK": "true"})
+
+
+def backend_at(url: str) -> Backend:
+    """A backend at a URL the caller chose (a run directory's ``file://…``), with the stack's default secrets.
+
+    Unlike :func:`resolve_backend` it checks nothing but the scheme: the caller passes the engine the
+    variables its secrets need (the disk mover passes its whole environment).
+
+    Raises:
+        BackendSetupError: An unknown scheme.
+    """
+    return Backend(url, backend_kind(url), None, {"PULUMI_BACKEND_URL": url, "PULUMI_SKIP_UPDATE_CHECK": "true"})

@@ -8,8 +8,11 @@ as a function, so neither package imports components or the Azure SDK.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
 
+from deploy.backend import backend_at
+from deploy.engine import Engine, Stack, open_inline
+from deploy.errors import EngineError
 from migration.errors import ApplyError, MigrationError
 from migration.volumes.model import DiskCopy, DiskCopyResult
 
@@ -28,15 +31,15 @@ class PulumiDiskMover:
         stack_name, project_name: where the copies' state lives.
         env: environment for the engine (Azure credentials, ``PULUMI_CONFIG_PASSPHRASE``).
         pulumi_root: a Pulumi CLI install (``<root>/bin/pulumi``); None for the one on PATH.
-        stack_factory: builds the Automation API stack for a program (tests pass a fake).
+        stack_factory: opens the stack for a program (tests pass a :class:`deploy.engine.Stack` around a fake).
         on_output: receives the engine's output lines.
     """
 
     def __init__(self, program_for: Callable[[Sequence[DiskCopy]], Callable[[], None]], *, backend_url: str,
                  stack_name: str = "volumes", project_name: str = "akshift-volumes",
                  env: Mapping[str, str] | None = None, pulumi_root: str | None = None,
-                 stack_factory: Callable[[Callable[[], None]], Any] | None = None,
-                 on_output: Callable[[str], Any] | None = None) -> None:
+                 stack_factory: Callable[[Callable[[], None]], Stack] | None = None,
+                 on_output: Callable[[str], object] | None = None) -> None:
         self.program_for = program_for
         self.backend_url = backend_url
         self.stack_name = stack_name
@@ -46,34 +49,26 @@ class PulumiDiskMover:
         self._factory = stack_factory
         self.on_output = on_output
 
-    def _stack(self, program: Callable[[], None]) -> Any:
+    def _stack(self, program: Callable[[], None]) -> Stack:
         if self._factory is not None:
             return self._factory(program)
-        from pulumi import automation as auto
-
-        opts = auto.LocalWorkspaceOptions(
-            env_vars=self.env,
-            project_settings=auto.ProjectSettings(name=self.project_name, runtime="python",
-                                                  backend=auto.ProjectBackend(url=self.backend_url)),
-            pulumi_command=auto.PulumiCommand(root=self.pulumi_root) if self.pulumi_root else None)
-        return auto.create_or_select_stack(self.stack_name, self.project_name, program, opts=opts)
+        engine = Engine(Path(self.pulumi_root) if self.pulumi_root else None, self.env, backend_at(self.backend_url))
+        return open_inline(engine, self.project_name, self.stack_name, program)
 
     def copy(self, requests: Sequence[DiskCopy]) -> dict[str, DiskCopyResult | MigrationError]:
         if not requests:
             return {}
-        from pulumi import automation as auto
-
         stack = self._stack(self.program_for(requests))
         error: MigrationError | None = None
         try:
             # continue_on_error: one disk Azure refuses (quota, SKU not offered in a zone) must not
             # stop the others; the failed one is retried by the next run.
             outputs = stack.up(on_output=self.on_output, continue_on_error=True).outputs
-        except auto.errors.CommandError as e:
+        except EngineError as e:
             error = ApplyError(f"pulumi up of stack {self.stack_name} failed: {str(e)[-2000:]}",
                                fix="fix the Azure error above and re-run `akshift volumes move` (it resumes)")
             outputs = stack.outputs()
-        made = (outputs.get("volumes").value if outputs.get("volumes") else None) or {}
+        made = outputs.get("volumes") or {}
         out: dict[str, DiskCopyResult | MigrationError] = {}
         for r in requests:
             ids = made.get(r.claim) or {}

@@ -9,9 +9,10 @@ stack. Every refusal carries all its reasons, not the first one found.
 """
 from __future__ import annotations
 
-from errors import AkshiftError, ErrorKind
-
 from collections.abc import Iterable
+
+from deploy.events import Step
+from errors import AkshiftError, ErrorKind
 
 
 class PromotionError(AkshiftError):
@@ -37,6 +38,18 @@ class PromotionRefused(PromotionError):
 
 class PlanRefused(PromotionError):
     """A preview planned a step the project's guards forbid (replacing or deleting a ManagedCluster)."""
+
+
+class PlanNotConfined(PlanRefused):
+    """A preview planned changes outside the one component the operation may change (a cutover step: the switch).
+
+    Attributes:
+        steps: The foreign steps, in plan order.
+    """
+
+    def __init__(self, reasons: Iterable[str] | str, *, steps: Iterable[Step] = ()) -> None:
+        super().__init__(reasons)
+        self.steps = tuple(steps)
 
 
 class PinMismatch(PromotionError):
@@ -72,3 +85,15 @@ class EngineError(AkshiftError):
         lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
         first = next((i for i, ln in enumerate(lines) if "error:" in ln), max(len(lines) - 15, 0))
         return cls(f"the Pulumi engine failed ({what}):\n" + "\n".join(lines[first:first + 20]))
+
+
+class StackNotFound(EngineError):
+    """The stack does not exist in the backend (or the project directory names no such stack)."""
+
+    kind = ErrorKind.BAD_INPUT
+
+
+class StackBusy(EngineError):
+    """Another update of the stack is running (the backend holds its lock); trying again later may succeed."""
+
+    kind = ErrorKind.ENVIRONMENT

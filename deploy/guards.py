@@ -1,4 +1,4 @@
-"""The plan guard of `akshift up|preview|promote`: no replacing or deleting a ManagedCluster by accident.
+"""The plan guards: no replacing or deleting a ManagedCluster by accident; a cutover step changes only the switch.
 
 Why it exists: pulumi-azure-native plans a *replacement* of a ManagedCluster
 for several innocent-looking changes (network profile, name, some identity
@@ -9,16 +9,20 @@ preview's step events (``ResourcePreEvent``: operation, URN, type, and the keys
 that force a replacement), so it is a pure function over a list of steps,
 tested with recorded or constructed steps instead of Azure.
 
-The wrappers then apply exactly the previewed plan (``up --plan``), so the
-update cannot do something the guard did not see.
+The second guard confines a plan to one component: a cutover step must move
+weights and nothing else, so a preview that would also deploy unrelated
+pending changes (drift, a half-finished edit of the stack file) is refused
+(:func:`check_confined`).
+
+The gateway (:mod:`deploy.engine`) then applies exactly the previewed plan
+(``up --plan``), so the update cannot do something the guards did not see.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
 
-from deploy.errors import PlanRefused
+from deploy.errors import PlanNotConfined, PlanRefused
+from deploy.events import Step
 
 #: Resource types whose destruction the guard refuses, with what to call them in messages.
 GUARDED_TYPES: Mapping[str, str] = {
@@ -29,55 +33,6 @@ GUARDED_TYPES: Mapping[str, str] = {
 DESTRUCTIVE_OPS: frozenset[str] = frozenset({
     "delete", "replace", "create-replacement", "delete-replaced", "import-replacement",
 })
-
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """One step of a plan.
-
-    Attributes:
-        op: The engine's operation (``create``, ``update``, ``replace``, ``delete`` …).
-        urn: The resource's URN.
-        type: Its type token.
-        keys: Properties that force a replacement (empty for other operations).
-    """
-
-    op: str
-    urn: str
-    type: str
-    keys: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        """The logical name (last URN segment)."""
-        return self.urn.rsplit("::", 1)[-1]
-
-
-def steps_from_events(events: Iterable[Any]) -> list[Step]:
-    """The planned steps in engine events (``auto.events.EngineEvent`` or their JSON dicts).
-
-    Args:
-        events: Events of a preview or update, as ``on_event`` receives them or as recorded
-            in the engine's JSON event log.
-
-    Returns:
-        One step per ``ResourcePreEvent``, in event order.
-    """
-    out = []
-    for event in events:
-        if isinstance(event, Mapping):
-            meta = (event.get("resourcePreEvent") or {}).get("metadata")
-            if meta:
-                out.append(Step(str(meta.get("op")), meta.get("urn", ""), meta.get("type", ""),
-                                tuple(meta.get("keys") or ())))
-            continue
-        pre = getattr(event, "resource_pre_event", None)
-        if pre is None:
-            continue
-        meta = pre.metadata
-        op = getattr(meta.op, "value", meta.op)
-        out.append(Step(str(op), meta.urn, meta.type, tuple(meta.keys or ())))
-    return out
 
 
 def refused_steps(steps: Iterable[Step], *, allow_cluster_replacement: bool = False) -> list[Step]:
@@ -122,3 +77,51 @@ def check_plan(stack: str, steps: Iterable[Step], *, allow_cluster_replacement: 
         )
     if reasons:
         raise PlanRefused(reasons)
+
+
+#: Operations that change nothing: a step with one of them may appear anywhere in a confined plan.
+UNCHANGED_OPS: frozenset[str] = frozenset({"same", "read", "refresh"})
+
+#: The stack's root resource: its outputs follow from the resources, it is never a change of its own.
+ROOT_TYPE = "pulumi:pulumi:Stack"
+
+
+def steps_outside(steps: Iterable[Step], component: str) -> list[Step]:
+    """The changing steps on resources that are not the component or inside it.
+
+    Args:
+        steps: A plan's steps.
+        component: The component's type token (``akshift:index:TrafficSwitch``).
+
+    Returns:
+        Steps that change something (not ``same``/``read``/``refresh``) outside the component, in plan order.
+
+    >>> inside = Step("update", "urn:pulumi:p::akshift::akshift:index:TrafficSwitch$azure-native:"
+    ...               "trafficmanager:Profile::traffic-profile", "azure-native:trafficmanager:Profile")
+    >>> outside = Step("update", "urn:pulumi:p::akshift::akshift:index:ClusterNetwork$azure-native:"
+    ...                "network:VirtualNetwork::aks-vnet", "azure-native:network:VirtualNetwork")
+    >>> [s.name for s in steps_outside([inside, outside], "akshift:index:TrafficSwitch")]
+    ['aks-vnet']
+    """
+    return [s for s in steps
+            if s.op not in UNCHANGED_OPS and s.type not in (component, ROOT_TYPE) and component not in s.parents]
+
+
+def check_confined(stack: str, steps: Iterable[Step], component: str) -> None:
+    """Refuse a plan that changes anything outside one component.
+
+    Args:
+        stack: The stack name, for the message.
+        steps: The previewed steps.
+        component: The component's type token; the plan may change it and its children only.
+
+    Raises:
+        PlanNotConfined: With one reason per foreign step, in plan order, and the steps themselves.
+    """
+    foreign: list[Step] = []
+    for s in steps_outside(steps, component):
+        if all((s.op, s.urn) != (f.op, f.urn) for f in foreign):
+            foreign.append(s)
+    if foreign:
+        raise PlanNotConfined([f"{stack}: the plan would also {s.op} {s.type} {s.name}, which is outside "
+                               f"{component}. Nothing was changed" for s in foreign], steps=foreign)

@@ -3,7 +3,7 @@
 Why it exists: promotion must carry exactly what was verified on the source
 stack — never an untested change — and the decision has to be auditable and
 testable without an engine. So it is split from the Automation API glue
-(:mod:`deploy.automation`), which only gathers the facts and applies the result:
+(:mod:`deploy.promotion`, through the gateway :mod:`deploy.engine`), which only gathers the facts and applies the result:
 
 * :func:`refusals` lists every reason not to promote: no workloads, no or a
   failed verification, a verification of another snapshot, a verification older

@@ -6,8 +6,8 @@ DNS, proxy and API-version set-up — and it decides something nobody else
 decides (in-place update or new cluster). It sits beside ``migration`` (whose
 :class:`~kube.client.KubeClient` it uses to read, never to write) and
 ``stacks`` (whose model describes the target); it imports neither Pulumi nor
-``components`` except :func:`doctor.execute.refresh_stack`, which imports the
-Pulumi Automation API when ``--execute`` runs.
+``components``; :func:`doctor.execute.refresh_stack` reaches the Pulumi engine
+through the gateway (:mod:`deploy.engine`) when ``--execute`` runs.
 
 Modules: :mod:`~doctor.arm` (ARM description), :mod:`~doctor.cluster` (what is
 read from the cluster), :mod:`~doctor.checks` (pure checks, one finding each),

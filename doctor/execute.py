@@ -12,11 +12,15 @@ plan no longer contains them, so re-running is safe.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from deploy.errors import EngineError
 from doctor.arm import ArmCluster
-from doctor.errors import StepFailed, ExecutionRefused
+from doctor.errors import ExecutionRefused, StepFailed
 from doctor.strategy import Route, StepKind, Strategy
+
+if TYPE_CHECKING:  # the gateway loads the Pulumi SDK: only --execute needs it
+    from deploy.engine import Engine
 
 Update = Callable[[str, str, str, dict[str, str]], Any]
 Refresh = Callable[[], dict[str, Any]]
@@ -63,13 +67,18 @@ def execute_in_place(strategy: Strategy, current: ArmCluster, *, update: Update,
     return done
 
 
-def refresh_stack(stack: str, work_dir: str, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+def refresh_stack(stack: str, work_dir: str, log: Callable[[str], None] = lambda _m: None, *,
+                  engine: Engine | None = None) -> dict[str, Any]:
     """``pulumi refresh --yes`` then ``pulumi preview`` of one stack of the project in ``work_dir``.
+
+    Runs through the engine gateway (:func:`deploy.engine.open_work_dir`): the CLI runs the project's
+    program from ``work_dir``.
 
     Args:
         stack: The stack name (``prod``).
         work_dir: The directory holding ``Pulumi.yaml``.
         log: Receives the engine's output lines.
+        engine: How to reach the engine (default: ``pulumi`` on PATH, this process's environment).
 
     Returns:
         The preview's change summary (operation → count, e.g. ``{"same": 12}``).
@@ -77,11 +86,11 @@ def refresh_stack(stack: str, work_dir: str, log: Callable[[str], None] = lambda
     Raises:
         StepFailed: Pulumi could not select, refresh or preview the stack.
     """
-    from pulumi import automation as auto  # heavy: only when --execute runs
+    from deploy.engine import Engine, open_work_dir
 
     try:
-        s = auto.select_stack(stack_name=stack, work_dir=work_dir)
+        s = open_work_dir(engine or Engine(), work_dir, stack)
         s.refresh(on_output=log)
-        return dict(s.preview(on_output=log, diff=True).change_summary)
-    except auto.errors.CommandError as e:
+        return dict(s.preview(on_output=log, diff=True).changes)
+    except EngineError as e:
         raise StepFailed(f"pulumi refresh/preview of stack {stack} in {work_dir} failed: {e}") from e

@@ -43,8 +43,11 @@ from cutover.gates import (
 from sandbox.loopback import Backend
 from cutover.plan import Plan, RollbackTo, differences, parse_duration, parse_steps
 from cutover.preflight import check_dns_ttl, check_single_writers, check_start_weights, check_verify_report
-from cutover.routers import PulumiTrafficRouter, change_order, foreign_changes, parse_servers_state
+from cutover.routers import PulumiTrafficRouter, change_order, parse_servers_state
 from cutover.store import CutoverStore
+from deploy.engine import Stack as EngineStack
+from fake_stack import FakeAutomationStack, command_error
+from pulumi import automation as auto
 
 GATE = "http:http://127.0.0.1:1/healthz"
 
@@ -676,85 +679,99 @@ def test_haproxy_servers_state_is_read_by_its_header() -> None:
 
 
 URN = "urn:pulumi:prod::akshift::"
+PROFILE = (URN + "akshift:index:TrafficSwitch$azure-native:trafficmanager:Profile::traffic-profile",
+           "azure-native:trafficmanager:Profile")
+CLUSTER_REPLACE = ("replace", URN + "akshift:index:AksCluster$azure-native:containerservice:ManagedCluster::aks-cluster",
+                   "azure-native:containerservice:ManagedCluster")
 
 
-def test_only_changes_inside_the_traffic_switch_may_ride_along_a_weight_step() -> None:
-    changes = [("update", URN + "akshift:index:TrafficSwitch$azure-native:trafficmanager:Profile::traffic-profile",
-                "azure-native:trafficmanager:Profile"),
-               ("same", URN + "akshift:index:AksCluster$azure-native:containerservice:ManagedCluster::aks-cluster",
-                "azure-native:containerservice:ManagedCluster"),
-               ("update", URN + "akshift:index:ClusterNetwork$azure-native:network:VirtualNetwork::aks-vnet",
-                "azure-native:network:VirtualNetwork")]
-    assert foreign_changes(changes) == ["update azure-native:network:VirtualNetwork aks-vnet"]
+def switch_outputs(config: dict[str, Any]) -> dict[str, Any]:
+    """What the deployed switch reports: the weights Azure holds (here: the ones the config asked for)."""
+    return {"traffic": {"weights": dict(config["akshift:traffic"]["weights"])}, "clusterName": "green"}
 
 
-class FakeConfigValue:
-    def __init__(self, value: str) -> None:
-        self.value = value
+def traffic_stack(weights: dict[str, int], extra: list[tuple[str, str, str]] | None = None,
+                  kind: str = "trafficManager", ttl: int = 30, **kw: Any) -> FakeAutomationStack:
+    """A prod stack with a deployed switch; a preview plans an update of its profile (and ``extra``)."""
+    return FakeAutomationStack("prod", {"akshift:traffic": {"weights": weights, "kind": kind, "dnsTtl": ttl}},
+                               [("update", *PROFILE), ("same", URN + "pulumi:pulumi:Stack::akshift-prod",
+                                                       "pulumi:pulumi:Stack"), *(extra or [])],
+                               kw.pop("outputs_of", switch_outputs), **kw)
 
 
-class FakeStack:
-    """Answers like an Automation API stack: config by path, preview events, up results."""
-
-    def __init__(self, weights: dict[str, int], extra_changes: list[tuple[str, str, str]] | None = None,
-                 kind: str = "trafficManager", ttl: str = "30") -> None:
-        self.config = {"akshift:traffic.weights": json.dumps(weights), "akshift:traffic.kind": kind,
-                       "akshift:traffic.dnsTtl": ttl}
-        self.extra = extra_changes or []
-        self.calls: list[tuple[str, Any]] = []
-
-    def get_config(self, key: str, *, path: bool = False) -> FakeConfigValue:
-        assert path
-        return FakeConfigValue(self.config[key])
-
-    def set_config(self, key: str, value: Any, *, path: bool = False) -> None:
-        assert path
-        self.calls.append(("set", (key, value.value)))
-        head, _, name = key.rpartition(".")
-        weights = json.loads(self.config[head])
-        weights[name] = int(value.value)
-        self.config[head] = json.dumps(weights)
-
-    def preview(self, on_event: Callable[[Any], None], message: str) -> None:
-        self.calls.append(("preview", message))
-        changes = [("update", URN + "akshift:index:TrafficSwitch$azure-native:trafficmanager:Profile::traffic-profile",
-                    "azure-native:trafficmanager:Profile"), *self.extra]
-        for op, urn, typ in changes:
-            md = type("Md", (), {"op": type("Op", (), {"value": op})(), "urn": urn, "type": typ})()
-            on_event(type("Ev", (), {"resource_pre_event": type("Pre", (), {"metadata": md})()})())
-
-    def up(self, message: str, on_output: Any = None) -> Any:
-        self.calls.append(("up", message))
-        return type("R", (), {"summary": type("S", (), {"result": "succeeded"})()})()
+def router_for(stack: FakeAutomationStack) -> PulumiTrafficRouter:
+    return PulumiTrafficRouter("prod", "/p", stack_factory=lambda: EngineStack(stack))
 
 
 def test_pulumi_router_sets_weights_in_stack_config_then_previews_and_ups_the_stack() -> None:
-    stack = FakeStack({"blue": 100, "green": 0})
-    router = PulumiTrafficRouter("prod", "/p", stack_factory=lambda: stack)
+    stack = traffic_stack({"blue": 100, "green": 0})
+    router = router_for(stack)
     router.set_weights({"blue": 90, "green": 10})
-    assert stack.calls == [("set", ("akshift:traffic.weights.blue", "90")),
-                           ("set", ("akshift:traffic.weights.green", "10")),
-                           ("preview", "akshift cutover preview: blue 90%, green 10%"),
-                           ("up", "akshift cutover: blue 90%, green 10%")]
+    assert [(op, arg if op == "set" else arg["message"]) for op, arg in stack.calls] == [
+        ("set", ("akshift:traffic.weights.blue", "90")),
+        ("set", ("akshift:traffic.weights.green", "10")),
+        ("preview", "akshift cutover preview: blue 90%, green 10%"),
+        ("up", "akshift cutover: blue 90%, green 10%")]
     assert router.weights() == {"blue": 90, "green": 10}
     assert router.dns_ttl() == 30.0
     assert router.spec()["kind"] == "pulumi"
 
 
+def test_each_pulumi_step_runs_up_held_to_the_plan_its_preview_saved() -> None:
+    stack = traffic_stack({"blue": 100, "green": 0})
+    router_for(stack).set_weights({"blue": 50, "green": 50})
+    (_, preview), = [c for c in stack.calls if c[0] == "preview"]
+    (_, up), = [c for c in stack.calls if c[0] == "up"]
+    assert preview["plan"] and up["plan"] == preview["plan"] and up["plan_existed"]
+
+
 def test_pulumi_router_refuses_a_step_that_would_deploy_unrelated_changes_and_restores_the_config() -> None:
-    stack = FakeStack({"blue": 100, "green": 0}, [("replace", URN + "akshift:index:AksCluster$azure-native:"
-                                                   "containerservice:ManagedCluster::aks-cluster",
-                                                   "azure-native:containerservice:ManagedCluster")])
-    router = PulumiTrafficRouter("prod", "/p", stack_factory=lambda: stack)
+    stack = traffic_stack({"blue": 100, "green": 0}, [CLUSTER_REPLACE])
+    router = router_for(stack)
     with pytest.raises(RouterError, match="outside the traffic switch: replace azure-native:containerservice"):
         router.set_weights({"blue": 90, "green": 10})
     assert router.weights() == {"blue": 100, "green": 0}
+    assert stack.config_at("akshift:traffic.weights") == {"blue": 100, "green": 0}
     assert not any(c[0] == "up" for c in stack.calls)
 
 
+@pytest.mark.parametrize("failure, retryable", [
+    ({"up": command_error("error: the Azure API refused the weight")}, False),
+    ({"up": command_error("error: [409] Conflict: another update is in progress", auto.ConcurrentUpdateError)}, True),
+    ({"preview": command_error("error: the program raised")}, False),
+], ids=["up fails", "stack busy", "preview fails"])
+def test_a_failed_pulumi_step_restores_the_weights_config_and_says_whether_to_retry(
+    failure: dict[str, BaseException], retryable: bool
+) -> None:
+    stack = traffic_stack({"blue": 100, "green": 0}, fail_on=failure)
+    with pytest.raises(RouterError) as e:
+        router_for(stack).set_weights({"blue": 90, "green": 10})
+    assert e.value.retryable is retryable
+    assert stack.config_at("akshift:traffic.weights") == {"blue": 100, "green": 0}
+
+
+def test_pulumi_router_reports_the_weights_azure_reports_not_the_ones_the_config_asks_for() -> None:
+    stack = traffic_stack({"blue": 100, "green": 0},
+                          outputs_of=lambda config: {"traffic": {"weights": {"blue": 100, "green": 0}}})
+    router = router_for(stack)
+    with pytest.raises(RouterError, match=r"reports \{'blue': 100, 'green': 0\} after setting") as e:
+        router.set_weights({"blue": 90, "green": 10})
+    assert e.value.retryable
+    assert stack.config_at("akshift:traffic.weights") == {"blue": 100, "green": 0}  # restored: the step failed
+    stack.values["akshift:traffic"]["weights"] = {"blue": 0, "green": 100}  # the config alone says nothing
+    assert router.weights() == {"blue": 100, "green": 0}
+
+
+def test_a_stack_that_exports_no_switch_has_no_live_weights_and_says_how_to_deploy_one() -> None:
+    stack = traffic_stack({"blue": 100, "green": 0}, outputs_of=lambda config: {"clusterName": "green"})
+    with pytest.raises(RouterError, match="exports no traffic.weights") as e:
+        router_for(stack).weights()
+    assert "akshift up --stack prod" in e.value.fix
+
+
 def test_pulumi_router_reports_no_dns_ttl_for_front_door() -> None:
-    stack = FakeStack({"blue": 100, "green": 0}, kind="frontDoor", ttl="300")
-    assert PulumiTrafficRouter("prod", stack_factory=lambda: stack).dns_ttl() == 0.0
+    stack = traffic_stack({"blue": 100, "green": 0}, kind="frontDoor", ttl=300)
+    assert PulumiTrafficRouter("prod", stack_factory=lambda: EngineStack(stack)).dns_ttl() == 0.0
 
 
 # --------------------------------------------------------------------------- real cluster: freeze and readiness
@@ -763,8 +780,8 @@ def test_pulumi_router_reports_no_dns_ttl_for_front_door() -> None:
 @pytest.mark.cluster
 def test_the_freeze_refuses_new_deployments_on_blue_and_unfreeze_lifts_it(fresh_cluster: Any) -> None:
     from cutover import freeze
-    from kube.errors import ApiError
     from kube.client import KubeClient
+    from kube.errors import ApiError
     from sandbox.profiles import BLUE
 
     cluster = fresh_cluster(BLUE)

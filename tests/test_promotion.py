@@ -244,20 +244,19 @@ def sandbox_pair(green: Any, pulumi_env: dict[str, str], tmp_path_factory: pytes
 
 def _pair(root: Path, prod_cluster: Any, green: Any, pulumi_env: dict[str, str]) -> Any:
     import pulumi
-    from pulumi import automation as auto
 
     from akshift import program
-    from deploy.automation import Project, open_stack
+    from deploy.backend import backend_at
+    from deploy.engine import Engine, open_inline
+    from deploy.errors import StackNotFound
+    from deploy.promotion import Project, open_stack
     from sandbox import build
     from test_workloads import age_key, make_project, sandbox_config, workload_set, write_snapshot
 
-    cmd = auto.PulumiCommand(root=str(build.TOOLS["pulumi"].dir))
     kubeconfig_text = prod_cluster.kubeconfig.read_text()
-    platform = auto.create_or_select_stack(
-        stack_name="promo-prod-cluster", project_name="akshift-platform",
-        program=lambda: pulumi.export("kubeconfig", pulumi.Output.secret(kubeconfig_text)),
-        opts=auto.LocalWorkspaceOptions(work_dir=str(root / "platform"), env_vars=pulumi_env, pulumi_command=cmd,
-                                        pulumi_home=pulumi_env["PULUMI_HOME"]))
+    platform = open_inline(Engine(build.TOOLS["pulumi"].dir, pulumi_env, backend_at(pulumi_env["PULUMI_BACKEND_URL"])),
+                           "akshift-platform", "promo-prod-cluster",
+                           lambda: pulumi.export("kubeconfig", pulumi.Output.secret(kubeconfig_text)))
     platform.up()
 
     identity = root / "age.key"
@@ -278,16 +277,17 @@ def _pair(root: Path, prod_cluster: Any, green: Any, pulumi_env: dict[str, str])
         for name in ("promo-prod", "promo-test"):
             try:
                 open_stack(project, name).destroy()
-            except auto.StackNotFoundError:
+            except StackNotFound:
                 pass
         platform.destroy()
 
 
 def _up(project: Any, stack: str) -> Any:
-    from deploy.automation import guarded_up, open_stack
+    from deploy.engine import guarded_up
+    from deploy.promotion import open_stack
 
     _, result = guarded_up(open_stack(project, stack, create=True), confirm=lambda p: True)
-    assert result is not None and result.summary.result == "succeeded"
+    assert result is not None and result.result == "succeeded"
     return result
 
 
@@ -302,7 +302,7 @@ def test_promoting_an_unverified_source_is_refused_and_leaves_the_target_untouch
 ) -> None:
     from migration import stages
     from kube.client import KubeClient
-    from deploy.automation import promote
+    from deploy.promotion import promote
 
     # As in the sandbox walkthrough: `akshift migrate` applied the objects; the first `up` adopts them.
     with KubeClient.from_kubeconfig(green.kubeconfig) as client:
@@ -328,7 +328,7 @@ def test_a_failed_verification_blocks_promotion_with_a_clear_message(
 
     write_verify(sandbox_pair["report"], ok=False)
     result = _up(sandbox_pair["project"], "promo-test")  # records the verification; changes nothing
-    assert set(result.summary.resource_changes) == {"same"}
+    assert set(result.changes) == {"same"}
     for k, v in pulumi_env.items():
         monkeypatch.setenv(k, v)
     from akshift.cli import app as app
@@ -344,7 +344,7 @@ def test_a_failed_verification_blocks_promotion_with_a_clear_message(
 @pytest.mark.engine
 def test_promotion_between_two_sandbox_stacks_pins_the_verified_values_and_applies_them(sandbox_pair: Any) -> None:
     from kube.client import KubeClient
-    from deploy.automation import open_stack, plain_outputs, promote
+    from deploy.promotion import open_stack, promote
 
     time.sleep(1.1)  # history has whole seconds: verify strictly after the last change
     write_verify(sandbox_pair["report"], ok=True)
@@ -357,13 +357,13 @@ def test_promotion_between_two_sandbox_stacks_pins_the_verified_values_and_appli
     assert "digest" not in _target_file(sandbox_pair)  # restored
 
     done = promote(project, "promo-test", "promo-prod", confirm=lambda p: True)
-    assert done.result is not None and done.result.summary.result == "succeeded"
+    assert done.result is not None and done.result.result == "succeeded"
     assert done.pins["akshift:workloads.digest"] == sandbox_pair["digest"]
     assert [c.key for c in done.changes] == ["akshift:workloads.digest"]  # the version was already 1.36
     pinned = yaml.safe_load(_target_file(sandbox_pair))["config"]
     assert pinned["akshift:workloads"]["digest"] == sandbox_pair["digest"]
     assert pinned["akshift:cluster"]["kubernetesVersion"] == "1.36"
-    prod = plain_outputs(open_stack(project, "promo-prod"))
+    prod = open_stack(project, "promo-prod").outputs()
     assert prod["workloads"]["digest"] == sandbox_pair["digest"] and prod["clusterName"] == "green-prod"
     with KubeClient.from_kubeconfig(sandbox_pair["prod"].kubeconfig) as k:
         d = k.get("/apis/apps/v1/namespaces/promo-app/deployments/api")
@@ -375,10 +375,8 @@ def test_promotion_between_two_sandbox_stacks_pins_the_verified_values_and_appli
 def test_the_promoted_stack_refuses_a_snapshot_other_than_the_one_verified(
     sandbox_pair: Any, monkeypatch: pytest.MonkeyPatch, pulumi_env: dict[str, str]
 ) -> None:
-    from pulumi import automation as auto
-
     from akshift import cmd_stack
-    from deploy.automation import open_stack
+    from deploy.promotion import open_stack
     from test_workloads import age_key, workload_set, write_snapshot
 
     root, project = sandbox_pair["root"], sandbox_pair["project"]
@@ -386,14 +384,14 @@ def test_the_promoted_stack_refuses_a_snapshot_other_than_the_one_verified(
                            workload_set("promo-app", "app.promo.akshift.dev", greeting="untested"),
                            age_key(root / "other.key"))
     prod = open_stack(project, "promo-prod")
-    prod.set_config("akshift:workloads.snapshot", auto.ConfigValue(str(other.root)), path=True)
+    prod.set_config("akshift:workloads.snapshot", str(other.root))
     for k, v in pulumi_env.items():
         monkeypatch.setenv(k, v)
     from akshift.cli import app as app
     try:
         res = CliRunner().invoke(app, ["preview", "--stack", "promo-prod", "--project-dir", str(project.directory)])
     finally:
-        prod.set_config("akshift:workloads.snapshot", auto.ConfigValue(str(root / "run" / "transformed")), path=True)
+        prod.set_config("akshift:workloads.snapshot", str(root / "run" / "transformed"))
     assert res.exit_code == 1, res.output
     text = " ".join(res.output.split())
     assert f"has digest {other.digest}, but workloads.digest pins {sandbox_pair['digest']}" in text
@@ -402,12 +400,10 @@ def test_the_promoted_stack_refuses_a_snapshot_other_than_the_one_verified(
 @pytest.mark.cluster
 @pytest.mark.engine
 def test_a_verification_older_than_the_last_change_blocks_promotion(sandbox_pair: Any) -> None:
-    from pulumi import automation as auto
-
-    from deploy.automation import open_stack, promote
+    from deploy.promotion import open_stack, promote
 
     project = sandbox_pair["project"]
-    open_stack(project, "promo-test").set_config("akshift:tags.owner", auto.ConfigValue("someone-else"), path=True)
+    open_stack(project, "promo-test").set_config("akshift:tags.owner", "someone-else")
     _up(project, "promo-test")  # a config change after the verification
     with pytest.raises(PromotionRefused, match=r"older than its last change: update #\d+ ran with changed configuration"):
         promote(project, "promo-test", "promo-prod", confirm=lambda p: True)

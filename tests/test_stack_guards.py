@@ -1,8 +1,8 @@
 """The plan guard of `akshift up|preview|promote`: a ManagedCluster is never replaced or deleted by accident.
 
 What they pin: the pure guard over planned steps (recorded engine events, as
-the Automation API delivers them, stand in for Azure); that the wrappers stop
-before ``up`` when it refuses and hold ``up`` to the previewed plan otherwise;
+the Automation API delivers them, stand in for Azure); that the gateway stops
+before ``up`` when it refuses and holds ``up`` to the previewed plan otherwise;
 and that the CLI reports the refusal with exit code 1 and what to do.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import typer
 from pulumi import automation as auto
 from typer.testing import CliRunner
 
-from deploy import automation, guards
+from deploy import engine, events, guards, promotion
 from deploy.errors import PlanRefused
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -50,8 +50,8 @@ def engine_events(recorded: list[dict[str, Any]]) -> list[auto.events.EngineEven
 
 
 def test_steps_are_read_from_engine_events_and_from_their_json_alike() -> None:
-    from_objects = guards.steps_from_events(engine_events(NETWORK_PROFILE_CHANGE))
-    from_json = guards.steps_from_events(NETWORK_PROFILE_CHANGE)
+    from_objects = events.steps_from_events(engine_events(NETWORK_PROFILE_CHANGE))
+    from_json = events.steps_from_events(NETWORK_PROFILE_CHANGE)
     assert from_objects == from_json
     assert [(s.op, s.name) for s in from_json][:3] == [("same", "aks-rg"), ("delete-replaced", "aks-cluster"),
                                                       ("replace", "aks-cluster")]
@@ -60,7 +60,7 @@ def test_steps_are_read_from_engine_events_and_from_their_json_alike() -> None:
 
 def test_a_plan_that_replaces_the_managed_cluster_is_refused_once_with_its_cause() -> None:
     with pytest.raises(PlanRefused) as e:
-        guards.check_plan("prod", guards.steps_from_events(NETWORK_PROFILE_CHANGE))
+        guards.check_plan("prod", events.steps_from_events(NETWORK_PROFILE_CHANGE))
     (reason,) = e.value.reasons
     assert "prod: the plan would replace (delete and recreate) the AKS cluster aks-cluster because of " \
            "networkProfile.networkPlugin. Nothing was changed." in reason
@@ -69,7 +69,7 @@ def test_a_plan_that_replaces_the_managed_cluster_is_refused_once_with_its_cause
 
 def test_a_plan_that_deletes_the_managed_cluster_is_refused() -> None:
     with pytest.raises(PlanRefused, match="would delete the AKS cluster aks-cluster"):
-        guards.check_plan("test", guards.steps_from_events([event("delete", "aks-cluster")]))
+        guards.check_plan("test", events.steps_from_events([event("delete", "aks-cluster")]))
 
 
 @pytest.mark.parametrize("recorded", [
@@ -79,14 +79,14 @@ def test_a_plan_that_deletes_the_managed_cluster_is_refused() -> None:
     [event("delete", "aks-pool-old", "azure-native:containerservice:AgentPool")],
 ], ids=["cluster update", "cluster create", "other type replaced", "node pool deleted"])
 def test_plans_that_keep_the_running_cluster_pass(recorded: list[dict[str, Any]]) -> None:
-    guards.check_plan("prod", guards.steps_from_events(recorded))
+    guards.check_plan("prod", events.steps_from_events(recorded))
 
 
 def test_an_explicit_allowance_lets_a_replacement_through() -> None:
-    guards.check_plan("prod", guards.steps_from_events(NETWORK_PROFILE_CHANGE), allow_cluster_replacement=True)
+    guards.check_plan("prod", events.steps_from_events(NETWORK_PROFILE_CHANGE), allow_cluster_replacement=True)
 
 
-# --------------------------------------------------------------------------- the wrappers (engine replaced)
+# --------------------------------------------------------------------------- the gateway (engine replaced)
 
 
 class FakeStack:
@@ -111,27 +111,27 @@ class FakeStack:
     def up(self, **kwargs: Any) -> Any:
         self.ups.append(kwargs)
         summary = type("Summary", (), {"result": "succeeded", "resource_changes": {"same": 1}})()
-        return type("UpResult", (), {"summary": summary})()
+        return type("UpResult", (), {"summary": summary, "outputs": {}})()
 
 
 def test_guarded_up_refuses_before_the_update_and_asks_nothing() -> None:
     stack = FakeStack(NETWORK_PROFILE_CHANGE)
     asked: list[Any] = []
     with pytest.raises(PlanRefused):
-        automation.guarded_up(stack, confirm=lambda p: asked.append(p) or True)  # type: ignore[arg-type]
+        engine.guarded_up(engine.Stack(stack), confirm=lambda p: asked.append(p) or True)
     assert stack.ups == [] and asked == []
 
 
 def test_guarded_up_applies_exactly_the_previewed_plan_after_confirmation() -> None:
     stack = FakeStack([event("update", "aks-cluster"), event("same", "aks-rg", "azure-native:resources:ResourceGroup")])
-    preview, result = automation.guarded_up(stack, confirm=lambda p: True)  # type: ignore[arg-type]
+    preview, result = engine.guarded_up(engine.Stack(stack), confirm=lambda p: True)
     assert [s.op for s in preview.changed] == ["update"]
     assert result is not None and stack.ups[0]["plan"] == stack.saved_plan
 
 
 def test_a_declined_confirmation_runs_no_update() -> None:
     stack = FakeStack([event("update", "aks-cluster")])
-    _, result = automation.guarded_up(stack, confirm=lambda p: False)  # type: ignore[arg-type]
+    _, result = engine.guarded_up(engine.Stack(stack), confirm=lambda p: False)
     assert result is None and stack.ups == []
 
 
@@ -140,7 +140,7 @@ def test_akshift_up_reports_a_refused_cluster_replacement_with_exit_code_1(monke
 
     stack = FakeStack(NETWORK_PROFILE_CHANGE)
     monkeypatch.setattr(cmd_stack, "_project", lambda *a: object())
-    monkeypatch.setattr(automation, "open_stack", lambda project, name, create=False: stack)
+    monkeypatch.setattr(promotion, "open_stack", lambda project, name, create=False: engine.Stack(stack))
     from akshift.cli import app as app
     res = CliRunner().invoke(app, ["up", "--stack", "prod", "--yes"])
     assert res.exit_code == 1, res.output

@@ -23,6 +23,7 @@ from pulumi_harness import Registered
 
 from components.volume_move import VolumeMove, VolumeMoveArgs, program, resource_name, validate
 from deploy.disk_mover import PulumiDiskMover
+from deploy.engine import Stack as EngineStack
 from migration.errors import ApplyError
 from migration.volumes.model import DiskCopy, DiskCopyResult
 from stacks.errors import ConfigError
@@ -168,6 +169,7 @@ class _Stack:
     """Stands in for an Automation API stack: runs nothing, answers like one."""
 
     def __init__(self, outputs: dict[str, Any], fail: bool = False) -> None:
+        self.name = "volumes"
         self._outputs = outputs
         self.fail = fail
         self.ups: list[dict[str, Any]] = []
@@ -178,7 +180,8 @@ class _Stack:
         self.ups.append(kw)
         if self.fail:
             raise auto.errors.CommandError(auto.CommandResult(stdout="", stderr="QuotaExceeded", code=1))
-        return type("Up", (), {"outputs": self.outputs()})()
+        summary = type("Summary", (), {"result": "succeeded", "resource_changes": {"create": 2}})()
+        return type("Up", (), {"outputs": self.outputs(), "summary": summary})()
 
     def outputs(self) -> dict[str, Any]:
         return {"volumes": _Output(self._outputs)} if self._outputs else {}
@@ -190,7 +193,7 @@ def test_the_pulumi_mover_runs_one_up_with_every_copy_and_maps_outputs_by_claim(
                     "data/b": {"snapshotId": "/snap/b", "diskId": "/disk/b"}})
     programs: list[Any] = []
     mover = PulumiDiskMover(lambda cs: programs.append(list(cs)) or (lambda: None), backend_url="file:///tmp/x",
-                            stack_factory=lambda prog: stack)
+                            stack_factory=lambda prog: EngineStack(stack))
     assert mover.copy(copies) == {"data/a": DiskCopyResult("data/a", "/snap/a", "/disk/a"),
                                   "data/b": DiskCopyResult("data/b", "/snap/b", "/disk/b")}
     assert programs == [copies] and stack.ups[0]["continue_on_error"] is True
@@ -198,7 +201,8 @@ def test_the_pulumi_mover_runs_one_up_with_every_copy_and_maps_outputs_by_claim(
 
 def test_a_failed_up_keeps_what_the_stack_exported_and_reports_the_rest() -> None:
     stack = _Stack({"data/a": {"snapshotId": "/snap/a", "diskId": "/disk/a"}}, fail=True)
-    mover = PulumiDiskMover(lambda cs: (lambda: None), backend_url="file:///tmp/x", stack_factory=lambda prog: stack)
+    mover = PulumiDiskMover(lambda cs: (lambda: None), backend_url="file:///tmp/x",
+                            stack_factory=lambda prog: EngineStack(stack))
     result = mover.copy([copy_request("data/a"), copy_request("data/b")])
     assert result["data/a"] == DiskCopyResult("data/a", "/snap/a", "/disk/a")
     assert isinstance(result["data/b"], ApplyError) and "QuotaExceeded" in str(result["data/b"])

@@ -345,8 +345,9 @@ def test_the_kubeconfig_can_come_from_another_stacks_output(sandbox_files: dict[
 @pytest.fixture(scope="module")
 def deployed(green: Any, pulumi_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The sandbox stack (`promo-wl`) on green, after one guarded `up` through the Automation API."""
-    from deploy.automation import Project, guarded_up, open_stack
     from deploy.backend import resolve_backend
+    from deploy.engine import guarded_up
+    from deploy.promotion import Project, open_stack
     from sandbox import build
 
     root = tmp_path_factory.mktemp("promo-wl")
@@ -373,8 +374,8 @@ def test_pulumi_up_of_the_sandbox_stack_creates_the_migrated_workloads_and_they_
     deployed: dict[str, Any], green: Any
 ) -> None:
     result = deployed["result"]
-    assert result.summary.result == "succeeded"
-    assert result.summary.resource_changes["create"] == 11 + 4  # objects + stack, two components, provider
+    assert result.result == "succeeded"
+    assert result.changes["create"] == 11 + 4  # objects + stack, two components, provider
     with KubeClient.from_kubeconfig(green.kubeconfig) as k:
         d = k.get("/apis/apps/v1/namespaces/promo-wl/deployments/api")
         assert {c["type"]: c["status"] for c in d["status"]["conditions"]}["Available"] == "True"
@@ -400,29 +401,26 @@ def test_the_stack_state_holds_the_secret_only_encrypted(deployed: dict[str, Any
 @pytest.mark.cluster
 @pytest.mark.engine
 def test_a_second_up_of_the_same_snapshot_reports_no_changes(deployed: dict[str, Any]) -> None:
-    from deploy.automation import guarded_up
+    from deploy.engine import guarded_up
 
     preview, result = guarded_up(deployed["stack"], confirm=lambda p: True)
     assert preview.changed == []
-    assert set(result.summary.resource_changes) == {"same"}, result.summary.resource_changes
+    assert set(result.changes) == {"same"}, result.changes
 
 
 @pytest.mark.cluster
 @pytest.mark.engine
 def test_preview_of_a_changed_snapshot_shows_exactly_the_changed_object(deployed: dict[str, Any]) -> None:
-    from pulumi import automation as auto
-
-    from deploy.automation import guarded_preview
+    from deploy.engine import guarded_preview
 
     changed = write_snapshot(deployed["root"] / "run2" / "transformed",
                              workload_set("promo-wl", "wl.promo.akshift.dev", greeting="bonjour"), deployed["key"])
     stack = deployed["stack"]
-    stack.set_config("akshift:workloads.snapshot", auto.ConfigValue(str(changed.root)), path=True)
+    stack.set_config("akshift:workloads.snapshot", str(changed.root))
     try:
         p = guarded_preview(stack, deployed["root"])
     finally:
-        stack.set_config("akshift:workloads.snapshot",
-                         auto.ConfigValue(str(deployed["root"] / "run" / "transformed")), path=True)
+        stack.set_config("akshift:workloads.snapshot", str(deployed["root"] / "run" / "transformed"))
     # The provider treats ConfigMap data as immutable (a replacement, so Deployments roll) unless its
     # enableConfigMapMutable option is on; either way the preview names that one object and nothing else.
     assert {s.name for s in p.changed} == {"aks-core/ConfigMap/promo-wl/settings"}
