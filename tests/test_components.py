@@ -23,10 +23,11 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
 
+import azure_judge
+import pulumi_harness as harness
 import stacks
+from pulumi_harness import Registered
 from stack_files import DELETE, mutate, stack_config
 from stacks import capabilities
 
@@ -35,25 +36,16 @@ SUB = "00000000-0000-0000-0000-000000000000"
 KUBECONFIG = "apiVersion: v1\nkind: Config\n"
 
 
-# --------------------------------------------------------------------------- harness
-
-
-@dataclasses.dataclass
-class Registered:
-    type: str
-    name: str
-    inputs: dict[str, Any]
-    parent_type: str | None
-    protect: bool
-    ignore_changes: list[str]
-    dependencies: list[str]
-    provider: str
+# --------------------------------------------------------------------------- harness (tests/pulumi_harness.py)
 
 
 class Recording:
-    def __init__(self, items: list[Registered], exports: dict[str, Any]) -> None:
+    """What a run registered (inputs without secret wrappers: what Azure receives) and exported."""
+
+    def __init__(self, items: list[Registered], exports: dict[str, Any], invokes: list[tuple[str, dict]]) -> None:
         self.items = items
         self.exports = exports
+        self.invokes = invokes
 
     def of_type(self, suffix: str) -> list[Registered]:
         return [r for r in self.items if r.type.endswith(suffix)]
@@ -70,97 +62,50 @@ class Recording:
         return {r.type for r in self.items}
 
 
-class _Mocks(pulumi.runtime.Mocks):
-    """Answers like Azure would, just enough for outputs the program reads."""
+def azure_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Answers like Azure would, just enough for the outputs the program reads."""
+    state = harness.plain(inputs)
+    arm_name = next((inputs[k] for k in ("resourceName", "resourceGroupName", "subnetName",
+                                         "virtualNetworkName") if k in inputs), name)
+    if typ == "azure-native:containerservice:ManagedCluster":
+        ident = state.get("identity") or {}
+        if isinstance(ident.get("userAssignedIdentities"), list):  # input list, output map
+            state["identity"] = {**ident, "userAssignedIdentities": {i: {} for i in ident["userAssignedIdentities"]}}
+        state |= {
+            "name": arm_name,
+            "fqdn": f"{arm_name}.hcp.westeurope.azmk8s.io",
+            "nodeResourceGroup": state.get("nodeResourceGroup") or f"MC_{arm_name}",
+            "oidcIssuerProfile": {"enabled": True, "issuerURL": f"https://westeurope.oic.prod-aks.azure.com/{arm_name}/"},
+        }
+    elif typ == "azure-native:managedidentity:UserAssignedIdentity":
+        state |= {"name": arm_name, "principalId": f"pid-{name}", "clientId": f"cid-{name}"}
+    else:
+        state.setdefault("name", arm_name)
+    return f"/subscriptions/{SUB}/resourceGroups/rg/providers/mock/{name}", state
 
-    def __init__(self, previous_outputs: dict[str, Any]) -> None:
-        self.previous_outputs = previous_outputs
-        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
-        self.raw_inputs: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.raw_inputs[(args.typ, args.name)] = copy.deepcopy(args.inputs)
-        self.inputs[(args.typ, args.name)] = _plain(args.inputs)
-        state = _plain(args.inputs)
-        arm_name = next((args.inputs[k] for k in ("resourceName", "resourceGroupName", "subnetName",
-                                                  "virtualNetworkName") if k in args.inputs), args.name)
-        if args.typ == "azure-native:containerservice:ManagedCluster":
-            ident = state.get("identity") or {}
-            if isinstance(ident.get("userAssignedIdentities"), list):  # input list, output map
-                state["identity"] = {**ident, "userAssignedIdentities": {i: {} for i in ident["userAssignedIdentities"]}}
-            state |= {
-                "name": arm_name,
-                "fqdn": f"{arm_name}.hcp.westeurope.azmk8s.io",
-                "nodeResourceGroup": state.get("nodeResourceGroup") or f"MC_{arm_name}",
-                "oidcIssuerProfile": {"enabled": True, "issuerURL": f"https://westeurope.oic.prod-aks.azure.com/{arm_name}/"},
-            }
-        elif args.typ == "azure-native:managedidentity:UserAssignedIdentity":
-            state |= {"name": arm_name, "principalId": f"pid-{args.name}", "clientId": f"cid-{args.name}"}
-        elif args.typ == "pulumi:pulumi:StackReference":
-            state = {"name": args.inputs.get("name"), "outputs": self.previous_outputs, "secretOutputNames": []}
-        else:
-            state.setdefault("name", arm_name)
-        return f"/subscriptions/{SUB}/resourceGroups/rg/providers/mock/{args.name}", state
+NOT_FOUND = ({}, [("", "ResourceNotFound: The Resource 'Microsoft.ContainerService/managedClusters/x' was not found")])
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
+
+def azure_calls(live: dict[str, Any] | None = None) -> harness.CallFn:
+    """Invokes: the user kubeconfig, and the live cluster (``None``: it does not exist yet)."""
+    def call(token: str, args: dict[str, Any]) -> Any:
+        if token == "azure-native:containerservice:listManagedClusterUserCredentials":
             return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(KUBECONFIG.encode()).decode()}]}
+        if token == "azure-native:containerservice:getManagedCluster":
+            return NOT_FOUND if live is None else live
         return {}
+    return call
 
 
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
-
-
-def _secret_on_path(value: Any, *path: str) -> bool:
-    """True when the value at ``path`` is secret (Pulumi may wrap it or any object around it)."""
-    for key in path:
-        if _is_secret(value):
-            return True
-        value = value[key]
-    return _is_secret(value)
-
-
-def _plain(value: Any) -> Any:
-    """Inputs with Pulumi's secret wrappers removed, so tests compare the values Azure receives."""
-    if _is_secret(value):
-        return _plain(value["value"])
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-class _Monitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks: _Mocks) -> None:
-        super().__init__(mocks)
-        self.requests: list[Any] = []
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC name
-        self.requests.append(request)
-        return super().RegisterResource(request)
-
-
-def run(program: Callable[[], Any], *, config: dict[str, Any] | None = None,
-        previous_outputs: dict[str, Any] | None = None, stack: str = "test") -> Recording:
+def run(program: Callable[[], Any], *, config: dict[str, Any] | None = None, live: dict[str, Any] | None = None,
+        previous_outputs: dict[str, Any] | None = None, stack: str = "test",
+        secret_keys: tuple[str, ...] = ()) -> Recording:
     """Run ``program`` under mocks and return what it registered (and exported, for __main__ runs)."""
-    mocks = _Mocks(previous_outputs or {})
-    monitor = _Monitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="akshift", stack=stack, preview=False, monitor=monitor,
-                             organization="organization")
-    exports: dict[str, Any] = {}
-    if config is not None:
-        pulumi.runtime.set_all_config(
-            {k: json.dumps(v) if isinstance(v, (dict, list)) else str(v) for k, v in config.items()}, []
-        )
-    pulumi.runtime.test(program)()
-    items = []
-    for req in monitor.requests:
-        parent = req.parent.split("::")[2].split("$")[-1] if req.parent else None
-        items.append(Registered(req.type, req.name, mocks.inputs.get((req.type, req.name), {}), parent,
-                                req.protect, list(req.ignoreChanges), list(req.dependencies), req.provider))
-    return Recording(items, exports)
+    h = harness.Harness(azure_state, calls=azure_calls(live), stack_outputs=previous_outputs or {}, stack=stack,
+                        config=config, secret_keys=secret_keys)
+    items = [dataclasses.replace(r, inputs=r.plain) for r in h.run(program)]
+    return Recording(items, {}, h.mocks.invokes)
 
 
 def run_main_capturing(exported: dict[str, Any]) -> None:
@@ -390,9 +335,9 @@ def test_every_resource_is_parented_to_its_component_and_components_to_the_stack
     }
     for r in rec.items:
         if r.type.startswith("akshift:index:") or r.type == "pulumi:pulumi:StackReference":
-            assert r.parent_type == "pulumi:pulumi:Stack", r.name
+            assert r.parent == "pulumi:pulumi:Stack", r.name
         else:
-            assert r.parent_type == expected_parent[r.type], (r.type, r.name)
+            assert r.parent == expected_parent[r.type], (r.type, r.name)
 
 
 def test_child_logical_names_are_fixed_and_do_not_follow_config_values() -> None:
@@ -429,12 +374,10 @@ def test_changing_the_networking_mode_registers_no_cluster_or_pools() -> None:
                                          IdentityRefs("cp", {"resource_id": "k", "client_id": "c", "object_id": "o"}),
                                          deployed_networking_mode="byo-cilium"))
 
-    mocks = _Mocks({})
-    monitor = _Monitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="akshift", stack="prod", preview=False, monitor=monitor)
+    h = harness.Harness(azure_state, calls=azure_calls(), stack="prod")
     with pytest.raises(pulumi.RunError):
-        pulumi.runtime.test(program)()
-    assert [r.type for r in monitor.requests] == ["akshift:index:AksCluster"]
+        h.run(program)
+    assert [r.type for r in h.registered()] == ["akshift:index:AksCluster"]
 
 
 def test_redeploying_the_same_networking_mode_passes_the_guard() -> None:
@@ -454,14 +397,10 @@ def test_an_invalid_stack_registers_no_resource_and_reports_every_problem() -> N
 
 def test_an_invalid_stack_registers_nothing_at_all() -> None:
     bad = mutate(stack_config("test"), {"networking.dnsServiceIP": "10.99.0.10"})
-    mocks = _Mocks({})
-    monitor = _Monitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="akshift", stack="test", preview=False, monitor=monitor,
-                             organization="organization")
-    pulumi.runtime.set_all_config({k: json.dumps(v) if isinstance(v, (dict, list)) else str(v) for k, v in bad.items()})
+    h = harness.Harness(azure_state, calls=azure_calls(), config=bad)
     with pytest.raises(pulumi.RunError):
-        pulumi.runtime.test(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))()
-    assert monitor.requests == []
+        h.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
+    assert h.monitor.requests == [] and h.mocks.invokes == []
 
 
 def test_service_principal_mode_sends_the_secret_and_exports_its_expiry() -> None:
@@ -471,24 +410,27 @@ def test_service_principal_mode_sends_the_secret_and_exports_its_expiry() -> Non
                      "objectId": "22222222-2222-2222-2222-222222222222", "secretExpiresOn": "2027-03-01"},
     })
     config["akshift:servicePrincipalClientSecret"] = "s3cr3t"
-    mocks = _Mocks({})
-    monitor = _Monitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="akshift", stack="test", preview=False, monitor=monitor,
-                             organization="organization")
-    pulumi.runtime.set_all_config({k: json.dumps(v) if isinstance(v, (dict, list)) else str(v) for k, v in config.items()},
-                                  ["akshift:servicePrincipalClientSecret"])
+    h = harness.Harness(azure_state, calls=azure_calls(), stack_outputs={}, config=config,
+                        secret_keys=["akshift:servicePrincipalClientSecret"])
     exported: dict[str, Any] = {}
-    pulumi.runtime.test(lambda: run_main_capturing(exported))()
-    mc_inputs = mocks.inputs[("azure-native:containerservice:ManagedCluster", "aks-cluster")]
-    assert mc_inputs["servicePrincipalProfile"] == {"clientId": "11111111-1111-1111-1111-111111111111", "secret": "s3cr3t"}
-    assert _secret_on_path(mocks.raw_inputs[("azure-native:containerservice:ManagedCluster", "aks-cluster")],
-                           "servicePrincipalProfile", "secret")
-    assert "identity" not in mc_inputs and "identityProfile" not in mc_inputs
+    registered = h.run(lambda: run_main_capturing(exported))
+    mc = next(r for r in registered if r.type == "azure-native:containerservice:ManagedCluster")
+    assert mc.plain["servicePrincipalProfile"] == {"clientId": "11111111-1111-1111-1111-111111111111", "secret": "s3cr3t"}
+    assert _secret_on_path(mc.inputs, "servicePrincipalProfile", "secret")
+    assert "identity" not in mc.plain and "identityProfile" not in mc.plain
     assert exported["servicePrincipalSecretExpiresOn"] == "2027-03-01"
-    types = {r.type for r in monitor.requests}
-    assert "azure-native:managedidentity:UserAssignedIdentity" not in types
-    grants = [mocks.inputs[(r.type, r.name)] for r in monitor.requests if r.type.endswith("RoleAssignment")]
+    assert "azure-native:managedidentity:UserAssignedIdentity" not in {r.type for r in registered}
+    grants = [r.plain for r in registered if r.type.endswith("RoleAssignment")]
     assert [g["principalId"] for g in grants] == ["22222222-2222-2222-2222-222222222222"]
+
+
+def _secret_on_path(value: Any, *path: str) -> bool:
+    """True when the value at ``path`` is secret (Pulumi may wrap it or any object around it)."""
+    for key in path:
+        if harness.is_secret(value):
+            return True
+        value = value[key]
+    return harness.is_secret(value)
 
 
 def test_capability_table_matches_the_installed_pulumi_azure_native() -> None:
@@ -502,3 +444,40 @@ def test_capability_table_matches_the_installed_pulumi_azure_native() -> None:
     assert ("kube_proxy_config" in network_fields) == features.kube_proxy_config
     assert ("local_dns_profile" in pool_fields) == features.local_dns_profile
     assert ("network_dataplane" in network_fields) == features.network_dataplane
+
+
+# --------------------------------------------------------------------------- what Azure would receive
+
+
+def _judged(rec: Recording) -> dict[str, list[str]]:
+    return azure_judge.judge_all(dataclasses.replace(r, inputs=r.inputs) for r in rec.items)
+
+
+@pytest.mark.parametrize("name", ["test", "prod"])
+def test_every_azure_body_of_a_shipped_stack_is_taken_by_azures_own_models(name: str) -> None:
+    rec = run_main(stack_config(name), stack=name)
+    judged = [r for r in rec.items if r.type in azure_judge.RESOURCES]
+    assert {r.type.rsplit(":", 1)[-1] for r in judged} >= {"ManagedCluster", "AgentPool", "Subnet", "VirtualNetwork"}
+    assert _judged(rec) == {}
+
+
+@pytest.mark.parametrize("mode", list(MODE_CHANGES), ids=list(MODE_CHANGES))
+def test_every_networking_mode_sends_bodies_azures_models_take(mode: str) -> None:
+    assert _judged(run_main(mutate(stack_config("test"), MODE_CHANGES[mode]))) == {}
+
+
+@pytest.mark.parametrize(("inputs", "words"), [
+    ({"location": "westeurope", "networkProfile": {"outboundType": "managedNatGateway"}},
+     "outboundType: 'managedNatGateway' is not a OutboundType"),
+    ({"location": "westeurope", "agentPoolProfiles": [{"name": "system", "localDnsProfile": {"mode": "Required"}}]},
+     "agentPoolProfiles[0].localDnsProfile: not a property of ManagedClusterAgentPoolProfile"),
+    ({"location": "westeurope", "agentPoolProfiles": [{"name": "system", "count": "3"}]},
+     "count: sent '3', the model reads 3"),
+    ({"location": "westeurope", "fqdn": "x.example"}, "fqdn: dropped by the model"),
+    ({"networkProfile": {"podCidr": "10.244.0.0/16"}}, "location: required by the API and missing"),
+    ({"location": "westeurope", "agentPoolProfiles": [{"name": "System"}]}, "name: 'System' does not match"),
+], ids=["enum value", "misspelt property", "string for an int", "read-only property", "required property",
+        "pattern"])
+def test_the_judge_rejects_what_azures_model_rejects_or_drops(inputs: dict[str, Any], words: str) -> None:
+    problems = azure_judge.judge("azure-native:containerservice:ManagedCluster", inputs)
+    assert any(words in p for p in problems), problems
