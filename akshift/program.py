@@ -122,7 +122,7 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str])
     rg = ClusterResourceGroup(NAME, ClusterResourceGroupArgs(cfg.resource_group, cfg.location, tags), opts=guarded)
     net = ClusterNetwork(NAME, ClusterNetworkArgs(rg.name, cfg.location, cfg.network, tags), opts=guarded)
     ids = ClusterIdentity(NAME, ClusterIdentityArgs(
-        cfg.identity, cfg.cluster.name, rg.name, cfg.location, net.subnet_ids,
+        cfg.identity, cfg.cluster.name, rg.name, cfg.location, net.role_scopes,
         pulumi.Output.secret(secret.value) if secret is not None and secret.value else None, tags), opts=guarded)
     cluster = AksCluster(NAME, AksClusterArgs(
         rg.name, cfg.location, cfg.cluster, cfg.networking, cfg.node_pools, node_dns, net.node_subnet_id, ids.refs,

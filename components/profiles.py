@@ -97,16 +97,23 @@ def network_profile(networking: NetworkingConfig) -> dict[str, Any]:
     elif mode is NetworkingMode.BYO_CILIUM:
         # No plugin: AKS assigns no pod addresses; Cilium's cluster-pool IPAM uses networking.podCidr.
         profile |= {"network_plugin": "none"}
+    elif mode is NetworkingMode.KUBENET:
+        # Only to adopt a live kubenet cluster (components.replacement refuses to create one).
+        profile |= {"network_plugin": "kubenet", "network_policy": networking.effective_network_policy,
+                    "pod_cidr": str(networking.pod_cidr)}
     else:  # pragma: no cover - exhaustive over NetworkingMode
         raise ValueError(f"unknown networking mode {mode!r}")
     return profile
 
 
 def local_dns_profile(pool: NodePool, node_dns: NodeDnsCache, local_dns_mode: str) -> dict[str, Any] | None:
-    """The per-pool ``localDNSProfile``, or None when the pool does not get LocalDNS.
+    """The per-pool ``localDNSProfile``: the chosen mode on Linux pools of a LocalDNS cluster, else ``Disabled``.
 
-    LocalDNS is Linux-only; Windows pools in a LocalDNS cluster get no profile.
-    We send only the mode and let AKS apply its default VnetDNS/KubeDNS overrides.
+    LocalDNS is Linux-only; Windows pools get no profile. Every other Linux pool
+    says ``Disabled`` explicitly: from Kubernetes 1.37 a pool without a profile
+    defaults to ``Preferred``, which would run LocalDNS next to the NodeLocal
+    DNSCache DaemonSet (or where the stack asked for no cache). We send only the
+    mode and let AKS apply its default VnetDNS/KubeDNS overrides.
 
     Args:
         pool: The node pool.
@@ -114,17 +121,17 @@ def local_dns_profile(pool: NodePool, node_dns: NodeDnsCache, local_dns_mode: st
         local_dns_mode: ``dns.localDnsMode`` (Required or Preferred).
 
     Returns:
-        A ``LocalDNSProfileArgsDict`` or None.
+        A ``LocalDNSProfileArgsDict``, or None for a Windows pool.
     """
-    if node_dns is not NodeDnsCache.LOCALDNS or pool.os_type != "Linux":
+    if pool.os_type != "Linux":
         return None
-    return {"mode": local_dns_mode}
+    return {"mode": local_dns_mode if node_dns is NodeDnsCache.LOCALDNS else "Disabled"}
 
 
 def agent_pool_profile(
     pool: NodePool,
     *,
-    kubernetes_version: str,
+    kubernetes_version: str | None,
     networking_mode: NetworkingMode,
     node_subnet_id: Any,
     pod_subnet_id: Any = None,
@@ -135,7 +142,8 @@ def agent_pool_profile(
 
     Args:
         pool: The node pool config.
-        kubernetes_version: ``cluster.kubernetesVersion`` (pools follow the control plane).
+        kubernetes_version: ``cluster.kubernetesVersion`` (pools follow the control plane); None leaves
+            ``orchestratorVersion`` to AKS (the control plane's version).
         networking_mode: Decides whether pods get ``podSubnetID``.
         node_subnet_id: ID of the node subnet (may be an Output).
         pod_subnet_id: ID of the pod subnet; used only in podsubnet-cilium.
@@ -152,7 +160,6 @@ def agent_pool_profile(
         "vm_size": pool.vm_size,
         "os_type": pool.os_type,
         "max_pods": pool.max_pods,
-        "orchestrator_version": kubernetes_version,
         "vnet_subnet_id": node_subnet_id,
         "upgrade_settings": {"max_surge": pool.max_surge},
     }
@@ -166,6 +173,8 @@ def agent_pool_profile(
         }
     else:
         props |= {"enable_auto_scaling": False, "count": pool.count}
+    if kubernetes_version is not None:
+        props["orchestrator_version"] = kubernetes_version
     if pool.os_sku is not None:
         props["os_sku"] = pool.os_sku
     if pool.zones:

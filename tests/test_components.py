@@ -147,7 +147,7 @@ MODE_CHANGES: dict[str, dict[str, Any]] = {
         "networking.podCidr": DELETE,
         "network.podSubnet": {"name": "snet-aks-pods", "cidr": "10.20.64.0/18"},
     },
-    "byo-cilium": {"networking.mode": "byo-cilium", "networking.networkPolicy": DELETE},
+    "byo-cilium": {"networking.mode": "byo-cilium", "networking.networkPolicy": DELETE, "dns.nodeCache": "auto"},
 }
 
 EXPECTED_PROFILE: dict[str, dict[str, Any]] = {
@@ -195,14 +195,15 @@ def test_each_networking_mode_builds_its_network_profile_and_add_ons(mode: str) 
         assert values["kubeProxyReplacement"] is True and values["aksbyocni"] == {"enabled": True}
         assert values["k8sServiceHost"] == "aks-akshift-test.hcp.westeurope.azmk8s.io"
         assert values["ipam"]["operator"]["clusterPoolIPv4PodCIDRList"] == ["10.244.0.0/16"]
-        # LocalDNS is not used with a CNI AKS does not manage: NodeLocal DNSCache via Cilium LRP instead.
-        assert "localDNSProfile" not in pool
+        # LocalDNS is not used with a CNI AKS does not manage: NodeLocal DNSCache via Cilium LRP instead, and
+        # LocalDNS disabled explicitly (from 1.37 a pool without a profile would default to Preferred).
+        assert pool["localDNSProfile"] == {"mode": "Disabled"}
         assert len(daemonsets) == 1 and daemonsets[0].inputs["spec"]["template"]["spec"]["hostNetwork"] is False
         assert rec.one("CiliumLocalRedirectPolicy").type == "kubernetes:cilium.io/v2:CiliumLocalRedirectPolicy"
         assert values["localRedirectPolicies"] == {"enabled": True}
     else:
         assert helm == [] and daemonsets == []
-        assert pool["localDNSProfile"] == {"mode": "Preferred"}
+        assert pool["localDNSProfile"] == {"mode": "Required"}
 
 
 def test_overlay_mode_without_local_dns_gets_the_iptables_node_local_dns_cache() -> None:
@@ -212,7 +213,8 @@ def test_overlay_mode_without_local_dns_gets_the_iptables_node_local_dns_cache()
     spec = ds.inputs["spec"]["template"]["spec"]
     assert spec["hostNetwork"] is True
     assert spec["containers"][0]["args"][:2] == ["-localip", "169.254.20.10,10.21.0.10"]
-    assert "localDNSProfile" not in rec.one("ManagedCluster").inputs["agentPoolProfiles"][0]
+    assert rec.one("ManagedCluster").inputs["agentPoolProfiles"][0]["localDNSProfile"] == {"mode": "Disabled"}
+    assert rec.named("aks-pool-apps").inputs["localDNSProfile"] == {"mode": "Disabled"}
     assert rec.of_type("CiliumLocalRedirectPolicy") == []
 
 
@@ -238,7 +240,12 @@ def test_prod_stack_is_zone_redundant_autoscaled_maintained_and_protected() -> N
     mc = rec.one("containerservice:ManagedCluster")
     assert mc.inputs["sku"] == {"name": "Base", "tier": "Standard"}
     assert mc.inputs["autoUpgradeProfile"] == {"upgradeChannel": "patch", "nodeOSUpgradeChannel": "SecurityPatch"}
-    assert mc.inputs["networkProfile"]["outboundType"] == "managedNATGateway"
+    assert mc.inputs["networkProfile"]["outboundType"] == "userAssignedNATGateway"
+    nat = rec.one("network:NatGateway")
+    ips = rec.of_type("network:PublicIPAddress")
+    assert len(ips) == 2 and all(ip.inputs["sku"]["name"] == "Standard" for ip in ips)
+    assert {i["id"].rsplit("/", 1)[-1] for i in nat.inputs["publicIpAddresses"]} == {ip.name for ip in ips}
+    assert rec.named("aks-nodes").inputs["natGateway"]["id"].endswith("/aks-nat-gateway")
     assert mc.inputs["nodeResourceGroup"] == "rg-akshift-prod-nodes"
     system = mc.inputs["agentPoolProfiles"][0]
     assert system["availabilityZones"] == ["1", "2", "3"]
@@ -326,6 +333,9 @@ def test_every_resource_is_parented_to_its_component_and_components_to_the_stack
         "azure-native:resources:ResourceGroup": "akshift:index:ClusterResourceGroup",
         "azure-native:network:VirtualNetwork": "akshift:index:ClusterNetwork",
         "azure-native:network:Subnet": "akshift:index:ClusterNetwork",
+        "azure-native:network:NetworkSecurityGroup": "akshift:index:ClusterNetwork",
+        "azure-native:network:NatGateway": "akshift:index:ClusterNetwork",
+        "azure-native:network:PublicIPAddress": "akshift:index:ClusterNetwork",
         "azure-native:managedidentity:UserAssignedIdentity": "akshift:index:ClusterIdentity",
         "azure-native:authorization:RoleAssignment": "akshift:index:ClusterIdentity",
         "azure-native:containerservice:ManagedCluster": "akshift:index:AksCluster",
@@ -481,3 +491,45 @@ def test_every_networking_mode_sends_bodies_azures_models_take(mode: str) -> Non
 def test_the_judge_rejects_what_azures_model_rejects_or_drops(inputs: dict[str, Any], words: str) -> None:
     problems = azure_judge.judge("azure-native:containerservice:ManagedCluster", inputs)
     assert any(words in p for p in problems), problems
+
+
+# --------------------------------------------------------------------------- egress on the stack's own VNet
+
+UDR = {"networking.outboundType": "userDefinedRouting", "network.routeTable": {"firewallIp": "10.99.0.4"}}
+NAT = {"networking.outboundType": "userAssignedNATGateway",
+       "network.natGateway": {"publicIpCount": 1, "idleTimeoutMinutes": 10, "zone": "1"}}
+
+
+def test_user_defined_routing_sends_egress_to_the_firewall_from_every_subnet_and_grants_aks_the_route_table() -> None:
+    rec = run_main(mutate(stack_config("test"), {**UDR, **MODE_CHANGES["podsubnet-cilium"]}))
+    assert _judged(rec) == {}
+    rt = rec.one("network:RouteTable")
+    assert rt.inputs["routes"] == [{"name": "default-to-firewall", "addressPrefix": "0.0.0.0/0",
+                                    "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.99.0.4"}]
+    assert rt.inputs["disableBgpRoutePropagation"] is True
+    for subnet in ("aks-nodes", "aks-pods"):
+        assert rec.named(subnet).inputs["routeTable"]["id"].endswith("/aks-route-table")
+        assert "natGateway" not in rec.named(subnet).inputs
+    grants = {r.name: r.inputs for r in rec.of_type("RoleAssignment")}
+    assert grants["aks-cp-network-routes"]["scope"].endswith("/aks-route-table")
+    assert rec.one("ManagedCluster").inputs["networkProfile"]["outboundType"] == "userDefinedRouting"
+    assert rec.of_type("network:NatGateway") == []
+
+
+def test_a_zonal_nat_gateway_gets_its_public_ips_in_the_same_zone() -> None:
+    rec = run_main(mutate(stack_config("test"), NAT))
+    assert _judged(rec) == {}
+    nat = rec.one("network:NatGateway")
+    (ip,) = rec.of_type("network:PublicIPAddress")
+    assert nat.inputs["zones"] == ["1"] == ip.inputs["zones"]
+    assert nat.inputs["idleTimeoutInMinutes"] == 10
+    assert ip.inputs["publicIPAllocationMethod"] == "Static"
+
+
+def test_subnets_have_an_nsg_and_no_default_outbound_access() -> None:
+    rec = run_main(stack_config("test"))
+    nodes = rec.named("aks-nodes")
+    assert nodes.inputs["defaultOutboundAccess"] is False
+    assert nodes.inputs["networkSecurityGroup"]["id"].endswith("/aks-nodes-nsg")
+    without = run_main(mutate(stack_config("test"), {"network.subnetNsg": False}))
+    assert without.of_type("NetworkSecurityGroup") == [] and "networkSecurityGroup" not in without.named("aks-nodes").inputs
