@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from stacks.guards import Wanted
 from stacks.model import (
     MaintenanceWindow,
     NetworkingConfig,
@@ -265,3 +266,77 @@ def role_definition_id(scope_id: str, role_guid: str) -> str:
 def registry_label(resource_id: str) -> str:
     """A stable, readable label for a container registry ID (its name), used in logical names."""
     return resource_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+#: ARM field of ``networkProfile`` (snake_case, as the builders and the live read spell it) → stack-file key.
+_NETWORK_KEYS = {
+    "network_plugin": "networking.mode",
+    "network_plugin_mode": "networking.mode",
+    "network_dataplane": "networking.mode",
+    "network_policy": "networking.networkPolicy",
+    "pod_cidr": "networking.podCidr",
+    "service_cidr": "networking.serviceCidr",
+    "dns_service_ip": "networking.dnsServiceIP",
+    "outbound_type": "networking.outboundType",
+    "load_balancer_sku": "networking.outboundType",
+}
+
+
+def force_new_fields(location: str, cluster: NewCluster, networking: NetworkingConfig,
+                     node_pools: tuple[NodePool, ...]) -> dict[str, Wanted]:
+    """What the stack sends for every force-new field, from the same builders as the ARM body.
+
+    Args:
+        location: ``location``.
+        cluster: The ``cluster`` section.
+        networking: The ``networking`` section.
+        node_pools: ``nodePools``.
+
+    Returns:
+        Flat path (as :data:`stacks.guards.FORCE_NEW` and ``pools.<name>.<field>``) → the value and its key.
+    """
+    out: dict[str, Wanted] = {"location": Wanted("location", location),
+                              "dns_prefix": Wanted("cluster.dnsPrefix", cluster.effective_dns_prefix)}
+    if cluster.node_resource_group is not None:
+        out["node_resource_group"] = Wanted("cluster.nodeResourceGroup", cluster.node_resource_group)
+    profile = network_profile(networking)
+    for field, key in _NETWORK_KEYS.items():
+        # A field a mode does not send is one AKS must not have either (e.g. a dataplane on a kubenet cluster).
+        value = profile.get(field)
+        if value is not None or field in ("network_plugin_mode", "network_dataplane", "pod_cidr"):
+            out[f"network_profile.{field}"] = Wanted(key, value)
+    for i, pool in enumerate(node_pools):
+        base = f"pools.{pool.name}"
+        out[f"{base}.vm_size"] = Wanted(f"nodePools[{i}].vmSize", pool.vm_size)
+        out[f"{base}.os_type"] = Wanted(f"nodePools[{i}].osType", pool.os_type)
+        out[f"{base}.max_pods"] = Wanted(f"nodePools[{i}].maxPods", pool.max_pods)
+        if pool.zones:
+            out[f"{base}.availability_zones"] = Wanted(f"nodePools[{i}].zones", list(pool.zones))
+        if pool.os_disk_type is not None:
+            out[f"{base}.os_disk_type"] = Wanted(f"nodePools[{i}].osDiskType", pool.os_disk_type)
+    return out
+
+
+def live_view(result: Any) -> dict[str, Any]:
+    """The parts of a ``getManagedCluster`` result the guards read, as plain snake_case dicts.
+
+    Args:
+        result: The invoke's result object (its nested values are dict subclasses with snake_case keys).
+
+    Returns:
+        ``{"id", "location", "dns_prefix", "node_resource_group", "kubernetes_version",
+        "current_kubernetes_version", "network_profile": {...}, "pools": {name: {...}}}``.
+    """
+    def get(name: str) -> Any:
+        return getattr(result, name, None)
+
+    return {
+        "id": get("id"),
+        "location": get("location"),
+        "dns_prefix": get("dns_prefix"),
+        "node_resource_group": get("node_resource_group"),
+        "kubernetes_version": get("kubernetes_version"),
+        "current_kubernetes_version": get("current_kubernetes_version") or get("kubernetes_version"),
+        "network_profile": dict(get("network_profile") or {}),
+        "pools": {p["name"]: dict(p) for p in (get("agent_pool_profiles") or [])},
+    }

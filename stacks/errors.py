@@ -4,9 +4,9 @@ Why it is shaped so: a stack file is usually wrong in several places at once,
 and a person fixing it wants every problem in one pass, each naming the key to
 change and what to do. So the unit of reporting is a :class:`Problem` (key
 paths + message) and the one exception, :class:`ConfigError`, carries all of
-them. ``NetworkingModeChangeRefused`` is a ``ConfigError`` too: it is raised
-for a configuration that is valid on its own but unsafe for the stack's
-deployed state.
+them. ``ClusterReplacementRefused`` is a ``ConfigError`` too: it is raised
+for a configuration that is valid on its own but would replace (or that AKS
+would refuse for) the cluster running in Azure.
 """
 from __future__ import annotations
 
@@ -73,9 +73,10 @@ class ConfigError(AkshiftError):
         return cls([Problem(keys, message)])
 
 
-class NetworkingModeChangeRefused(ConfigError):
-    """The desired networking mode differs from the one the stack's cluster runs.
+class ClusterReplacementRefused(ConfigError):
+    """A force-new field of the stack differs from what the live cluster runs (:mod:`stacks.guards`).
 
-    pulumi-azure-native plans a *replacement* of the ManagedCluster for this
-    change, i.e. delete the live cluster and create an empty one.
+    pulumi-azure-native plans a *replacement* of the ManagedCluster for such a
+    change, i.e. delete the live cluster and create an empty one; AKS refuses
+    the per-pool ones.
     """

@@ -367,32 +367,177 @@ def test_ready_provider_waits_for_the_cni_and_dns_cache_in_byo_cilium() -> None:
     assert "aks-bootstrap" in rec.named("aks-cilium-release").provider
 
 
-def test_changing_the_networking_mode_of_a_deployed_stack_is_refused_before_the_cluster_is_registered() -> None:
-    with pytest.raises(pulumi.RunError, match=r"networking\.mode: this stack's cluster runs 'overlay'.*akshift migrate"):
-        run_main(stack_config("test"), previous_outputs={"networkingMode": "overlay"})
+# --------------------------------------------------------------------------- the live cluster: replacement guard
 
 
-def test_changing_the_networking_mode_registers_no_cluster_or_pools() -> None:
-    from components.cluster import AksCluster, AksClusterArgs
-    from components.identity import IdentityRefs
-
-    cfg = stacks.load(stack_config("prod"))
-
-    def program() -> None:
-        AksCluster("aks", AksClusterArgs("rg", "westeurope", cfg.cluster, cfg.networking, cfg.node_pools,
-                                         stacks.NodeDnsCache.LOCALDNS, "subnet",
-                                         IdentityRefs("cp", {"resource_id": "k", "client_id": "c", "object_id": "o"}),
-                                         deployed_networking_mode="byo-cilium"))
-
-    h = harness.Harness(azure_state, calls=azure_calls(), stack="prod")
-    with pytest.raises(pulumi.RunError):
-        h.run(program)
-    assert [r.type for r in h.registered()] == ["akshift:index:AksCluster"]
+_CAMEL = {"dns_service_ip": "dnsServiceIP"}
 
 
-def test_redeploying_the_same_networking_mode_passes_the_guard() -> None:
-    rec = run_main(stack_config("test"), previous_outputs={"networkingMode": "overlay-cilium"})
-    assert rec.one("ManagedCluster").inputs["tags"]["akshift-networking-mode"] == "overlay-cilium"
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return _CAMEL.get(key, head + "".join(w.title() for w in rest))
+
+
+def live_cluster(stack: str = "test", *, network: dict[str, Any] | None = None, version: str = "1.36.3",
+                 pools: dict[str, dict[str, Any]] | None = None, **top: Any) -> dict[str, Any]:
+    """What ``getManagedCluster`` returns for the cluster of a shipped stack (changes applied), camelCase as ARM."""
+    from components import profiles
+
+    cfg = stacks.load(stack_config(stack))
+    profile = {_camel(k): v for k, v in profiles.network_profile(cfg.networking).items()}
+    live_pools = []
+    for p in cfg.node_pools:
+        entry = {"name": p.name, "mode": p.mode, "vmSize": p.vm_size, "osType": p.os_type, "maxPods": p.max_pods,
+                 "availabilityZones": list(p.zones), "orchestratorVersion": version.rsplit(".", 1)[0],
+                 "currentOrchestratorVersion": version}
+        live_pools.append({**entry, **(pools or {}).get(p.name, {})})
+    rg, name = cfg.resource_group, cfg.cluster.name
+    return {"id": f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}",
+            "name": name, "location": cfg.location, "dnsPrefix": cfg.cluster.effective_dns_prefix,
+            "nodeResourceGroup": cfg.cluster.node_resource_group or f"MC_{rg}_{name}_{cfg.location}",
+            "kubernetesVersion": version.rsplit(".", 1)[0], "currentKubernetesVersion": version,
+            "networkProfile": {**profile, **(network or {})}, "agentPoolProfiles": live_pools, **top}
+
+
+def _refused(config: dict[str, Any], live: dict[str, Any], **kw: Any) -> tuple[str, list[Registered]]:
+    h = harness.Harness(azure_state, calls=azure_calls(live), stack_outputs={}, config=config, **kw)
+    with pytest.raises(pulumi.RunError) as info:
+        h.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
+    return str(info.value), h.registered()
+
+
+def test_a_stack_matching_the_live_cluster_is_accepted_and_its_force_new_fields_are_not_diffed() -> None:
+    rec = run_main(stack_config("test"), live=live_cluster())
+    mc = rec.one("ManagedCluster")
+    assert ("azure-native:containerservice:getManagedCluster",
+            {"resourceGroupName": "rg-akshift-test", "resourceName": "aks-akshift-test"}) in rec.invokes
+    assert {"networkProfile.networkPlugin", "networkProfile.podCidr", "networkProfile.outboundType", "location",
+            "dnsPrefix", "nodeResourceGroup"} <= set(mc.ignore_changes)
+    assert mc.import_id == ""
+
+
+def test_the_in_place_path_state_already_cilium_output_still_overlay_adopts_the_new_state_with_no_replacement() -> None:
+    # `akshift strategy --execute` moved the cluster Overlay → Cilium through ARM and refreshed the state; the
+    # stack's outputs still say overlay. The stack file now says overlay-cilium, like the cluster.
+    rec = run_main(stack_config("test"), live=live_cluster(), previous_outputs={"networkingMode": "overlay"})
+    mc = rec.one("ManagedCluster")
+    assert mc.inputs["networkProfile"]["networkDataplane"] == "cilium"
+    assert "networkProfile.networkDataplane" in mc.ignore_changes
+    assert rec.exports["networkingMode"] == "overlay-cilium"
+    assert _judged(rec) == {}
+
+
+def test_keeping_the_old_mode_after_an_in_place_update_is_refused_instead_of_recreating_the_upgraded_cluster() -> None:
+    overlay = mutate(stack_config("test"), {"networking.mode": "overlay", "networking.networkPolicy": "none"})
+    text, registered = _refused(overlay, live_cluster())
+    assert "networking.mode: the live cluster aks-akshift-test runs 'cilium', this stack wants 'azure'" in text
+    assert "akshift strategy --execute" in text and "akshift migrate" in text
+    assert registered == [], "refused before any resource is registered"
+
+
+FORCE_NEW_CASES = {
+    "network plugin (live kubenet)": ({"network": {"networkPlugin": "kubenet", "networkPluginMode": None,
+                                                   "networkDataplane": None, "networkPolicy": "none"}},
+                                      "networking.mode", "'kubenet'", "'azure'"),
+    "plugin mode": ({"network": {"networkPluginMode": None}}, "networking.mode", "None", "'overlay'"),
+    "dataplane": ({"network": {"networkDataplane": "azure"}}, "networking.mode", "'azure'", "'cilium'"),
+    "network policy": ({"network": {"networkPolicy": "calico"}}, "networking.networkPolicy", "'calico'", "'cilium'"),
+    "pod CIDR": ({"network": {"podCidr": "10.245.0.0/16"}}, "networking.podCidr", "'10.245.0.0/16'", "'10.244.0.0/16'"),
+    "service CIDR": ({"network": {"serviceCidr": "10.22.0.0/16"}}, "networking.serviceCidr", "'10.22.0.0/16'", "'10.21.0.0/16'"),
+    "DNS service IP": ({"network": {"dnsServiceIP": "10.21.0.53"}}, "networking.dnsServiceIP", "'10.21.0.53'", "'10.21.0.10'"),
+    "outbound type": ({"network": {"outboundType": "userDefinedRouting"}}, "networking.outboundType",
+                      "'userDefinedRouting'", "'loadBalancer'"),
+    "DNS prefix": ({"dnsPrefix": "aks-old"}, "cluster.dnsPrefix", "'aks-old'", "'aks-akshift-test'"),
+    "location": ({"location": "northeurope"}, "location", "'northeurope'", "'westeurope'"),
+    "node resource group": ({"nodeResourceGroup": "MC_other"}, "cluster.nodeResourceGroup", "'MC_other'", "'rg-nodes'"),
+    "pool VM size": ({"pools": {"apps": {"vmSize": "Standard_D8ds_v5"}}}, "nodePools[1].vmSize",
+                     "'Standard_D8ds_v5'", "'Standard_D4ds_v5'"),
+    "pool max pods": ({"pools": {"system": {"maxPods": 250}}}, "nodePools[0].maxPods", "250", "110"),
+    "pool zones": ({"pools": {"apps": {"availabilityZones": ["2"]}}}, "nodePools[1].zones", "['2']", "['1']"),
+}
+
+
+@pytest.mark.parametrize("case", list(FORCE_NEW_CASES), ids=list(FORCE_NEW_CASES))
+def test_every_force_new_field_that_differs_from_the_live_cluster_is_refused_with_both_values(case: str) -> None:
+    live_changes, key, live_value, wanted_value = FORCE_NEW_CASES[case]
+    config = stack_config("test")
+    if key == "cluster.nodeResourceGroup":
+        config = mutate(config, {"cluster.nodeResourceGroup": "rg-nodes"})
+    text, registered = _refused(config, live_cluster(**live_changes))
+    line = next((ln for ln in text.splitlines() if ln.startswith(f"{key}: ")), None)
+    assert line is not None, text
+    assert f"runs {live_value}, this stack wants {wanted_value}" in line
+    assert "replace (delete and recreate)" in line and ("akshift migrate" in line or "new pool" in line)
+    assert registered == []
+
+
+def test_a_failing_live_read_refuses_the_deployment_instead_of_guessing() -> None:
+    def calls(token: str, args: dict[str, Any]) -> Any:
+        return ({}, [("", "AuthorizationFailed: no read access")]) if token.endswith("getManagedCluster") else {}
+
+    h = harness.Harness(azure_state, calls=calls, stack_outputs={}, config=stack_config("test"))
+    with pytest.raises(pulumi.RunError, match="cannot read the live cluster .*AuthorizationFailed"):
+        h.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
+    assert h.registered() == []
+
+
+# --------------------------------------------------------------------------- versions: drift and upgrades
+
+
+def test_a_version_moved_ahead_by_the_upgrade_channel_is_kept_not_downgraded() -> None:
+    rec = run_main(stack_config("test"), live=live_cluster(version="1.37.2"))
+    mc = rec.one("ManagedCluster")
+    assert {"kubernetesVersion", "agentPoolProfiles[0].orchestratorVersion"} <= set(mc.ignore_changes)
+    assert "orchestratorVersion" in rec.named("aks-pool-apps").ignore_changes
+
+
+def test_raising_the_version_one_minor_above_the_live_cluster_sends_the_upgrade() -> None:
+    rec = run_main(stack_config("test"), live=live_cluster(version="1.35.6"))
+    mc = rec.one("ManagedCluster")
+    assert mc.inputs["kubernetesVersion"] == "1.36" and "kubernetesVersion" not in mc.ignore_changes
+    assert rec.named("aks-pool-apps").inputs["orchestratorVersion"] == "1.36"
+    assert "orchestratorVersion" not in rec.named("aks-pool-apps").ignore_changes
+
+
+def test_skipping_a_minor_version_is_refused_with_the_next_step() -> None:
+    text, _ = _refused(stack_config("test"), live_cluster(version="1.34.8"))
+    assert 'cluster.kubernetesVersion: the live cluster runs 1.34.8; AKS upgrades one minor version at a time, ' \
+           'so set cluster.kubernetesVersion to "1.35" first' in text
+
+
+def test_without_an_upgrade_channel_a_lower_version_is_a_refused_downgrade() -> None:
+    config = mutate(stack_config("test"), {"cluster.upgradeChannel": "none"})
+    text, _ = _refused(config, live_cluster(version="1.37.1"))
+    assert "the live cluster already runs 1.37.1 and AKS cannot downgrade" in text
+
+
+# --------------------------------------------------------------------------- adoption of a live (kubenet) cluster
+
+KUBENET = {"networking.mode": "kubenet", "networking.networkPolicy": "none", "dns.nodeCache": "nodelocaldns",
+           "cluster.adopt": True}
+KUBENET_LIVE = {"networkPlugin": "kubenet", "networkPluginMode": None, "networkDataplane": None, "networkPolicy": "none"}
+
+
+def test_a_live_kubenet_cluster_is_adopted_by_import_with_no_change_to_its_networking() -> None:
+    rec = run_main(mutate(stack_config("test"), KUBENET), live=live_cluster(network=KUBENET_LIVE))
+    mc = rec.one("ManagedCluster")
+    live_id = live_cluster()["id"]
+    assert mc.import_id == live_id
+    assert rec.named("aks-pool-apps").import_id == f"{live_id}/agentPools/apps"
+    assert mc.inputs["networkProfile"]["networkPlugin"] == "kubenet" and "networkDataplane" not in mc.inputs["networkProfile"]
+    assert _judged(rec) == {}
+
+
+@pytest.mark.parametrize(("changes", "key"), [
+    (KUBENET, "cluster.adopt"),
+    ({**KUBENET, "cluster.adopt": False}, "networking.mode"),
+], ids=["adopt with no live cluster", "kubenet for a new cluster"])
+def test_kubenet_and_adopt_only_describe_a_cluster_that_exists(changes: dict[str, Any], key: str) -> None:
+    h = harness.Harness(azure_state, calls=azure_calls(None), stack_outputs={}, config=mutate(stack_config("test"), changes))
+    with pytest.raises(pulumi.RunError) as info:
+        h.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
+    assert any(line.startswith(f"{key}: ") for line in str(info.value).splitlines()), str(info.value)
+    assert h.registered() == []
 
 
 def test_an_invalid_stack_registers_no_resource_and_reports_every_problem() -> None:
@@ -533,3 +678,21 @@ def test_subnets_have_an_nsg_and_no_default_outbound_access() -> None:
     assert nodes.inputs["networkSecurityGroup"]["id"].endswith("/aks-nodes-nsg")
     without = run_main(mutate(stack_config("test"), {"network.subnetNsg": False}))
     assert without.of_type("NetworkSecurityGroup") == [] and "networkSecurityGroup" not in without.named("aks-nodes").inputs
+
+
+def test_the_component_alone_reads_the_live_cluster_and_registers_no_cluster_or_pools_when_it_refuses() -> None:
+    from components.cluster import AksCluster, AksClusterArgs
+    from components.identity import IdentityRefs
+
+    cfg = stacks.load(stack_config("prod"))
+
+    def program() -> None:
+        AksCluster("aks", AksClusterArgs("rg-akshift-prod", "westeurope", cfg.cluster, cfg.networking, cfg.node_pools,
+                                         stacks.NodeDnsCache.LOCALDNS, "subnet",
+                                         IdentityRefs("cp", {"resource_id": "k", "client_id": "c", "object_id": "o"})))
+
+    h = harness.Harness(azure_state, calls=azure_calls(live_cluster("prod", network={"networkPlugin": "none"})),
+                        stack="prod")
+    with pytest.raises(pulumi.RunError, match=r"networking\.mode: the live cluster aks-akshift-prod runs 'none'"):
+        h.run(program)
+    assert [r.type for r in h.registered()] == ["akshift:index:AksCluster"]

@@ -328,18 +328,40 @@ def test_auto_node_dns_cache_prefers_localdns_then_node_local_dns(requested: str
     assert got is NodeDnsCache(expected)
 
 
-@pytest.mark.parametrize("deployed", [None, "", "overlay-cilium"])
-def test_networking_mode_guard_passes_new_stacks_and_unchanged_modes(deployed: str | None) -> None:
-    assert guards.check_networking_mode_change(deployed, NetworkingMode.OVERLAY_CILIUM) == "overlay-cilium"
+def test_replacement_guard_passes_what_the_live_cluster_already_runs() -> None:
+    wanted = {"network_profile.network_dataplane": guards.Wanted("networking.mode", "cilium"),
+              "network_profile.network_policy": guards.Wanted("networking.networkPolicy", "none")}
+    live = {"network_profile": {"network_dataplane": "Cilium", "network_policy": None}}
+    assert guards.replacement_problems(wanted, live, "aks") == []
 
 
-def test_networking_mode_guard_refuses_a_change_and_points_to_the_migration_path() -> None:
-    with pytest.raises(stacks.NetworkingModeChangeRefused) as info:
-        guards.check_networking_mode_change("overlay", NetworkingMode.OVERLAY_CILIUM)
-    (problem,) = info.value.problems
+def test_replacement_guard_refuses_a_change_and_points_to_the_migration_path() -> None:
+    wanted = {"network_profile.network_plugin": guards.Wanted("networking.mode", "azure")}
+    (problem,) = guards.replacement_problems(wanted, {"network_profile": {"network_plugin": "kubenet"}}, "aks")
     assert problem.key == "networking.mode"
-    assert "replace (delete and recreate) the live cluster" in problem.message
+    assert "replace (delete and recreate) the cluster" in problem.message
     assert "pulumi stack init" in problem.message and "akshift migrate" in problem.message
+    assert "akshift strategy --execute" in problem.message
+
+
+@pytest.mark.parametrize(("wanted", "live", "auto", "ignore", "refused"), [
+    ("1.36", None, True, False, None),
+    (None, "1.36.3", True, True, None),
+    ("1.36", "1.36.3", True, True, None),
+    ("1.36", "1.37.1", True, True, None),
+    ("1.36", "1.37.1", False, False, "cannot downgrade"),
+    ("1.36.2", "1.36.3", False, False, "cannot downgrade"),
+    ("1.36.4", "1.36.3", False, False, None),
+    ("1.37", "1.36.3", False, False, None),
+    ("1.37", "1.35.9", True, False, "one minor version at a time"),
+], ids=["new cluster", "left to AKS", "same minor", "channel moved ahead", "lower without a channel",
+        "lower patch without a channel", "patch upgrade", "minor upgrade", "two minors up"])
+def test_version_drift_is_kept_and_upgrades_go_one_minor_at_a_time(
+        wanted: str | None, live: str | None, auto: bool, ignore: bool, refused: str | None) -> None:
+    got_ignore, found = guards.version_decision(wanted, live, auto_upgrade=auto, key="cluster.kubernetesVersion")
+    assert got_ignore is ignore
+    assert [p.key for p in found] == (["cluster.kubernetesVersion"] if refused else [])
+    assert refused is None or refused in found[0].message
 
 
 def test_capacity_counts_upgrade_surge_rounded_up() -> None:
