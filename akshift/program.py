@@ -121,6 +121,11 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str])
     secret = cfg.service_principal_client_secret
 
     rg = ClusterResourceGroup(NAME, ClusterResourceGroupArgs(cfg.resource_group, cfg.location, tags), opts=guarded)
+    # `akshift volumes` copies disks here: a group of its own, protected on its own, never the node group that
+    # AKS deletes with the cluster. Lineage snapshots stay in it until the stack is decommissioned.
+    disks = ClusterResourceGroup(f"{NAME}-disk-copies", ClusterResourceGroupArgs(
+        cfg.disk_copies.group_for(cfg.resource_group), cfg.location, {**tags, "akshift-purpose": "disk-copies"}),
+        opts=pulumi.ResourceOptions(protect=cfg.disk_copies.protect))
     net = ClusterNetwork(NAME, ClusterNetworkArgs(rg.name, cfg.location, cfg.network, tags), opts=guarded)
     ids = ClusterIdentity(NAME, ClusterIdentityArgs(
         cfg.identity, cfg.cluster.name, rg.name, cfg.location, net.role_scopes,
@@ -136,6 +141,7 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str])
     pulumi.export("clusterName", cluster.name)
     pulumi.export("clusterId", cluster.id)
     pulumi.export("nodeResourceGroup", cluster.node_resource_group)
+    pulumi.export("diskCopyResourceGroup", disks.name)
     pulumi.export("oidcIssuerUrl", cluster.oidc_issuer_url)
     pulumi.export("networkingMode", cluster.networking_mode)
     if cfg.cluster.kubernetes_version is None:  # left to AKS: export what it picked

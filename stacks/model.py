@@ -606,6 +606,20 @@ class WorkloadsConfig(_Section):
     """age identity that decrypts the snapshot's Secrets; else ``AKSHIFT_SECRET_PASSPHRASE`` is used."""
 
 
+class DiskCopiesConfig(_Section):
+    """Where `akshift volumes` creates the disk copies and lineage snapshots for this (green) cluster."""
+
+    resource_group: ResourceGroupName | None = None
+    """A resource group of its own; defaults to <resourceGroup>-disk-copies. Never the node resource group,
+    which AKS deletes with the cluster (and with it the copies and their lineage)."""
+    protect: bool = True
+    """Pulumi `protect` on the group: the copies and snapshots outlive the cluster until decommission."""
+
+    def group_for(self, resource_group: str) -> str:
+        """The group's name for a stack whose resource group is ``resource_group``."""
+        return self.resource_group or f"{resource_group}-disk-copies"[:90]
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -630,6 +644,8 @@ class StackConfig(_Section):
     """Only with identity.mode servicePrincipal; must be a Pulumi secret."""
     workloads: WorkloadsConfig | None = None
     """Migrated workloads this stack declares on its cluster."""
+    disk_copies: DiskCopiesConfig = DiskCopiesConfig()
+    """With cluster.mode new: the resource group for `akshift volumes` disk copies (declared and protected)."""
 
     @property
     def max_nodes(self) -> int:

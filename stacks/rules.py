@@ -16,6 +16,7 @@ from typing import Any
 from stacks import capabilities, cidr, versions
 from stacks.errors import Problem
 from stacks.model import (
+    DiskCopiesConfig,
     DnsConfig,
     ExistingCluster,
     ManagedIdentities,
@@ -500,6 +501,24 @@ def local_dns_runs_where_it_is_asked_for(
                  "without a DNS cache. Use Required")
 
 
+def disk_copies_outlive_the_cluster(
+    disk_copies: DiskCopiesConfig, cluster: NewCluster | ExistingCluster, resource_group: str | None
+) -> Iterator[Problem]:
+    """Disk copies in a group of their own: not the node group (AKS deletes it), not the cluster's group."""
+    if not isinstance(cluster, NewCluster) or resource_group is None:
+        return
+    group = disk_copies.group_for(resource_group).lower()
+    taken = {resource_group.lower(): "resourceGroup (the cluster's group)"}
+    if cluster.node_resource_group is not None:
+        taken[cluster.node_resource_group.lower()] = "cluster.nodeResourceGroup, which AKS deletes with the cluster"
+    if group.startswith("mc_"):
+        yield _p("diskCopies.resourceGroup", "looks like an AKS node resource group (MC_…), which AKS deletes with the "
+                 "cluster and the disk copies with it; name a group of its own")
+    elif group in taken:
+        yield _p(("diskCopies.resourceGroup", "resourceGroup"), f"is the same group as {taken[group]}; disk copies "
+                 "and their lineage snapshots need a group of their own that outlives the cluster")
+
+
 def service_principal_is_deliberate(identity: ManagedIdentities | ServicePrincipal, service_principal_client_secret: Secret | None) -> Iterator[Problem]:
     """A service principal only behind its explicit flag, and its secret only as a Pulumi secret."""
     secret = service_principal_client_secret
@@ -583,6 +602,7 @@ RULES: tuple[Rule, ...] = (
     Rule(("cluster",), maintenance_matches_channels),
     Rule(("dns", "networking", "cluster"), node_dns_cache_is_possible),
     Rule(("dns", "cluster", "node_pools"), local_dns_runs_where_it_is_asked_for),
+    Rule(("disk_copies", "cluster", "resource_group"), disk_copies_outlive_the_cluster),
     Rule(("identity", "service_principal_client_secret"), service_principal_is_deliberate),
     Rule(("tags",), tags_are_azure_tags),
 )

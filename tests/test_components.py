@@ -295,7 +295,8 @@ def test_prod_stack_uses_managed_identities_with_the_role_assignments_aks_needs(
 def test_prod_stack_exports_the_documented_outputs_with_kubeconfig_secret() -> None:
     rec = run_main(stack_config("prod"), stack="prod")
     assert set(rec.exports) == {"kubeconfig", "clusterName", "clusterId", "nodeResourceGroup", "oidcIssuerUrl",
-                                "networkingMode", "kubernetesVersion", "addonVersions"}
+                                "networkingMode", "kubernetesVersion", "addonVersions", "diskCopyResourceGroup"}
+    assert rec.exports["diskCopyResourceGroup"] == "rg-akshift-prod-disk-copies"
     assert rec.exports["kubeconfig"] == KUBECONFIG
     assert rec.exports["clusterName"] == "aks-akshift-prod"
     assert rec.exports["nodeResourceGroup"] == "rg-akshift-prod-nodes"
@@ -696,3 +697,12 @@ def test_the_component_alone_reads_the_live_cluster_and_registers_no_cluster_or_
     with pytest.raises(pulumi.RunError, match=r"networking\.mode: the live cluster aks-akshift-prod runs 'none'"):
         h.run(program)
     assert [r.type for r in h.registered()] == ["akshift:index:AksCluster"]
+
+
+def test_disk_copies_get_a_protected_resource_group_of_their_own_never_the_node_group() -> None:
+    rec = run_main(stack_config("prod"), stack="prod")
+    groups = {r.inputs["resourceGroupName"]: r for r in rec.of_type("resources:ResourceGroup")}
+    assert set(groups) == {"rg-akshift-prod", "rg-akshift-prod-disk-copies"}
+    copies = groups["rg-akshift-prod-disk-copies"]
+    assert copies.protect and copies.inputs["tags"]["akshift-purpose"] == "disk-copies"
+    assert rec.exports["nodeResourceGroup"] != rec.exports["diskCopyResourceGroup"]

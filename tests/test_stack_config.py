@@ -152,6 +152,9 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "firewall inside the node subnet": ({"networking.outboundType": "userDefinedRouting", "network.routeTable": {"firewallIp": "10.20.0.4"}}, "network.routeTable.firewallIp", "is inside the node subnet"),
     "too many NAT gateway IPs": ({"networking.outboundType": "userAssignedNATGateway", "network.natGateway": {"publicIpCount": 17}}, "network.natGateway.publicIpCount", "must be at most 16"),
     "kubenet with Cilium policy": ({"networking.mode": "kubenet"}, "networking.networkPolicy", "kubenet clusters run networkPolicy none or calico"),
+    "disk copies in the node resource group": ({"cluster.nodeResourceGroup": "rg-nodes", "diskCopies": {"resourceGroup": "rg-nodes"}}, "diskCopies.resourceGroup", "is the same group as cluster.nodeResourceGroup, which AKS deletes with the cluster"),
+    "disk copies in an AKS-named node group": ({"diskCopies": {"resourceGroup": "MC_rg_aks_westeurope"}}, "diskCopies.resourceGroup", "looks like an AKS node resource group"),
+    "disk copies in the cluster's group": ({"diskCopies": {"resourceGroup": "rg-akshift-test"}}, "diskCopies.resourceGroup", "is the same group as resourceGroup (the cluster's group)"),
     # --- shape
     "unknown top-level key": ({"netwrok": {}}, "netwrok", "unknown key akshift:netwrok; remove it (did you mean akshift:network?)"),
     "unknown nested key": ({"networking.podCdir": "10.244.0.0/16"}, "networking.podCdir", "unknown key; remove it (did you mean podCidr?)"),
