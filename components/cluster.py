@@ -151,7 +151,7 @@ def plan(resource_group: str, location: str, cluster: NewCluster, networking: Ne
         elif keep_pool:
             pool_ignores[pool.name] = ("orchestratorVersion",)
     _refuse(problems)
-    return guards.ClusterPlan(tuple(ignore), pool_ignores, live.get("id"))
+    return guards.ClusterPlan(tuple(ignore), pool_ignores, live.get("id"), frozenset(live.get("pools") or {}))
 
 
 def _refuse(problems: list[Any]) -> None:
@@ -222,7 +222,8 @@ class AksCluster(pulumi.ComponentResource):
         for pool in others:
             pool_ignore = [*decided.pool_ignore_changes.get(pool.name, ()),
                            *(["count"] if pool.autoscaling is not None else [])]
-            adopt_id = f"{decided.live_id}/agentPools/{pool.name}" if cluster.adopt and decided.live_id else None
+            adopted = cluster.adopt and decided.live_id and pool.name in decided.live_pools
+            adopt_id = f"{decided.live_id}/agentPools/{pool.name}" if adopted else None  # else: a new pool
             self.node_pools[pool.name] = containerservice.AgentPool(
                 f"{name}-pool-{pool.name}",
                 agent_pool_name=pool.name,

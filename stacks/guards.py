@@ -101,11 +101,13 @@ class ClusterPlan:
         ignore_changes: ManagedCluster input paths Pulumi must not diff (accepted live values, version drift).
         pool_ignore_changes: The same for each ``AgentPool`` resource, by pool name.
         live_id: The live cluster's resource ID (None: there is no cluster yet).
+        live_pools: Names of the pools the live cluster has (an adopted pool is imported only if it exists).
     """
 
     ignore_changes: tuple[str, ...] = ()
     pool_ignore_changes: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     live_id: str | None = None
+    live_pools: frozenset[str] = frozenset()
 
 
 def _norm(path: str, value: Any) -> Any:
