@@ -15,13 +15,13 @@ from pathlib import Path
 
 import typer
 
-from akshift.output import Boundary, BAD_INPUT, OK, Output, OutputOption, emit_json, err_console
+from akshift.output import BAD_INPUT, OK, Boundary, Output, OutputOption, emit_json, err_console
 from stacks import ConfigError, Problem, StackConfig, load_stack_file
 from stacks.capabilities import resolve_node_dns_cache
 from stacks.effective import describe
 from stacks.schema import SCHEMA_FILE, render_schema
 
-app = typer.Typer(cls=Boundary, 
+app = typer.Typer(cls=Boundary,
     help="Check stack files (stacks/Pulumi.<stack>.yaml) and export their JSON schema, without Pulumi.",
     no_args_is_help=True,
 )

@@ -40,7 +40,7 @@ from pulumi_azure_native import containerservice
 from components import profiles
 from components.identity import IdentityRefs
 from stacks import guards
-from stacks.errors import ClusterReplacementRefused
+from stacks.errors import ClusterReplacementError
 from stacks.model import NetworkingConfig, NetworkingMode, NewCluster, NodeDnsCache, NodePool
 
 TOKEN = "akshift:index:AksCluster"
@@ -157,7 +157,7 @@ def plan(resource_group: str, location: str, cluster: NewCluster, networking: Ne
 def _refuse(problems: list[Any]) -> None:
     try:
         guards.refuse(problems)
-    except ClusterReplacementRefused as e:
+    except ClusterReplacementError as e:
         raise pulumi.RunError(f"refused, nothing was deployed:\n{e}") from None
 
 

@@ -6,12 +6,12 @@ installed or wanted) — so it must not import Pulumi or ``components``
 (enforced by ``.importlinter``). Its stack files live here too
 (``stackConfigDir: stacks`` in Pulumi.yaml).
 """
-from stacks.errors import ClusterReplacementRefused, ConfigError, Problem
+from stacks.errors import ClusterReplacementError, ConfigError, Problem
 from stacks.loader import decode_engine_config, load, load_stack_file, problems_of, read_stack_file
 from stacks.model import NetworkingMode, NodeDnsCache, StackConfig
 
 __all__ = [
-    "ClusterReplacementRefused",
+    "ClusterReplacementError",
     "ConfigError",
     "NetworkingMode",
     "NodeDnsCache",

@@ -71,7 +71,7 @@ def vm_vcpus(vm_size: str) -> int | None:
 def is_burstable(vm_size: str) -> bool:
     """B-series (burstable) sizes: CPU credits run out under steady load."""
     m = _VM_SIZE.match(vm_size)
-    return bool(m) and m["family"].startswith("B")
+    return m is not None and m["family"].startswith("B")
 
 
 def small_vm_reason(vm_size: str) -> str | None:

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stacks import versions
-from stacks.errors import ClusterReplacementRefused, Problem
+from stacks.errors import ClusterReplacementError, Problem
 
 MIGRATION_HINT = (
     "create a new stack with the new value (e.g. `pulumi stack init prod-v2`), deploy it next to this one, "
@@ -199,9 +199,9 @@ def version_decision(wanted: str | None, live: str | None, *, auto_upgrade: bool
 
 
 def refuse(problems: list[Problem]) -> None:
-    """Raise :class:`ClusterReplacementRefused` when there is any problem."""
+    """Raise :class:`ClusterReplacementError` when there is any problem."""
     if problems:
-        raise ClusterReplacementRefused(problems)
+        raise ClusterReplacementError(problems)
 
 
 def existence_problems(*, live_exists: bool, adopt: bool, kubenet: bool, cluster: str, resource_group: str) -> list[Problem]:

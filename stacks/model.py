@@ -33,7 +33,7 @@ import enum
 import re
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -417,7 +417,7 @@ class ExistingCluster(_Section):
 
 
 ClusterConfig = Annotated[
-    Union[Annotated[NewCluster, Tag("new")], Annotated[ExistingCluster, Tag("existing")]],
+    Annotated[NewCluster, Tag("new")] | Annotated[ExistingCluster, Tag("existing")],
     Discriminator(_mode_tag("new")),
 ]
 """``cluster``: discriminated on ``mode`` (``new`` by default, or ``existing``)."""
@@ -571,7 +571,7 @@ class ServicePrincipal(_Section):
 
 
 IdentityConfig = Annotated[
-    Union[Annotated[ManagedIdentities, Tag("managed")], Annotated[ServicePrincipal, Tag("servicePrincipal")]],
+    Annotated[ManagedIdentities, Tag("managed")] | Annotated[ServicePrincipal, Tag("servicePrincipal")],
     Discriminator(_mode_tag("managed")),
 ]
 

@@ -419,7 +419,7 @@ def sections_match_cluster_mode(
     network: NetworkConfig | None, node_pools: tuple[NodePool, ...]
 ) -> Iterator[Problem]:
     """A new cluster needs its region, group, VNet and pools; an existing one has them, so they would be ignored."""
-    values = dict(zip((k for k, _ in _NEW_CLUSTER_SECTIONS), (location, resource_group, network, node_pools)))
+    values = dict(zip((k for k, _ in _NEW_CLUSTER_SECTIONS), (location, resource_group, network, node_pools), strict=True))
     for key, what in _NEW_CLUSTER_SECTIONS:
         if isinstance(cluster, NewCluster) and not values[key]:
             # nodePools is a list: absent and empty read the same once parsed.

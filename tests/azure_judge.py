@@ -126,7 +126,7 @@ def _object_to_arm(cls: type, value: Mapping[str, Any], module: ModuleType, wher
     readonly = {a for a, rules in getattr(cls, "_validation", {}).items() if rules.get("readonly")}
     # Writable first: AgentPool has a read-only top-level `type` and a writable `properties.type`, and
     # Pulumi's flattened input `type` is the latter.
-    for attr, spec in sorted(cls._attribute_map.items(), key=lambda item: item[0] in readonly):
+    for _attr, spec in sorted(cls._attribute_map.items(), key=lambda item: item[0] in readonly):
         by_name.setdefault(_keys(spec["key"])[-1], spec)
     out: dict[str, Any] = {}
     for key, v in value.items():
@@ -169,6 +169,21 @@ def _check_enums(obj: Any, module: ModuleType, where: str, problems: list[str]) 
             _check_enums(value, module, name, problems)
 
 
+_CONSTRAINTS = (("maximum", "above the maximum"), ("minimum", "below the minimum"), ("max_length", "longer than"),
+                ("max_items", "more items than"), ("min_items", "fewer items than"), ("pattern", "does not match"))
+
+
+def _breaks(rule: str, raw: Any, limit: Any) -> bool:
+    number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
+    if rule in ("maximum", "minimum"):
+        return number and (raw > limit if rule == "maximum" else raw < limit)
+    if rule == "max_length":
+        return isinstance(raw, str) and len(raw) > limit
+    if rule in ("max_items", "min_items"):
+        return isinstance(raw, list) and (len(raw) > limit if rule == "max_items" else len(raw) < limit)
+    return isinstance(raw, str) and not re.search(limit, raw)
+
+
 def _validate(obj: Any, where: str, problems: list[str]) -> None:
     """The model's ``_validation`` table: required, bounds, lengths, patterns (what msrest's validate did)."""
     if isinstance(obj, list):
@@ -192,16 +207,8 @@ def _validate(obj: Any, where: str, problems: list[str]) -> None:
                 problems.append(f"{name}: required by the API and missing")
             continue
         raw = value.value if isinstance(value, enum.Enum) else value
-        checks = (
-            ("maximum", lambda lim: isinstance(raw, (int, float)) and raw > lim, "above the maximum"),
-            ("minimum", lambda lim: isinstance(raw, (int, float)) and raw < lim, "below the minimum"),
-            ("max_length", lambda lim: isinstance(raw, str) and len(raw) > lim, "longer than"),
-            ("max_items", lambda lim: isinstance(raw, list) and len(raw) > lim, "more items than"),
-            ("min_items", lambda lim: isinstance(raw, list) and len(raw) < lim, "fewer items than"),
-            ("pattern", lambda pat: isinstance(raw, str) and not re.search(pat, raw), "does not match"),
-        )
-        for rule, broken, words in checks:
-            if rule in rules and broken(rules[rule]):
+        for rule, words in _CONSTRAINTS:
+            if rule in rules and _breaks(rule, raw, rules[rule]):
                 problems.append(f"{name}: {raw!r} {words} {rules[rule]!r}")
         _validate(value, name, problems)
 
@@ -221,7 +228,7 @@ def _diff(sent: Any, back: Any, where: str, problems: list[str]) -> None:
             else:
                 _diff(v, back[k], f"{where}.{k}", problems)
     elif isinstance(sent, list) and isinstance(back, list) and len(sent) == len(back):
-        for i, (a, b) in enumerate(zip(sent, back)):
+        for i, (a, b) in enumerate(zip(sent, back, strict=True)):
             _diff(a, b, f"{where}[{i}]", problems)
     elif sent != back or type(sent) is not type(back):
         problems.append(f"{where}: sent {sent!r}, the model reads {back!r}")

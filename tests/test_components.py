@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import dataclasses
-import json
 import runpy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pulumi
-import pytest
-
 import azure_judge
+import pulumi
 import pulumi_harness as harness
-import stacks
+import pytest
 from pulumi_harness import Registered
 from stack_files import DELETE, mutate, stack_config
+
+import stacks
 from stacks import capabilities
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stack_files import DELETE, mutate, stack_config
 
 import stacks
-from stack_files import DELETE, mutate, stack_config
 from stacks import capabilities, guards, versions
 from stacks.model import NetworkingMode, NodeDnsCache, Secret
 from stacks.schema import SCHEMA_FILE, render_schema, stack_file_schema
