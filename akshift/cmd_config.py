@@ -15,12 +15,13 @@ from pathlib import Path
 
 import typer
 
-from akshift.output import Boundary, BAD_INPUT, OK, Output, OutputOption, emit_json, err_console
+from akshift.output import BAD_INPUT, OK, Boundary, Output, OutputOption, emit_json, err_console
 from stacks import ConfigError, Problem, StackConfig, load_stack_file
 from stacks.capabilities import resolve_node_dns_cache
+from stacks.effective import describe
 from stacks.schema import SCHEMA_FILE, render_schema
 
-app = typer.Typer(cls=Boundary, 
+app = typer.Typer(cls=Boundary,
     help="Check stack files (stacks/Pulumi.<stack>.yaml) and export their JSON schema, without Pulumi.",
     no_args_is_help=True,
 )
@@ -39,7 +40,8 @@ def summary(path: str, cfg: StackConfig) -> str:
     if cfg.cluster.mode == "existing":  # node pools and node DNS belong to whoever created that cluster
         return (f"OK {path}: existing cluster {cfg.cluster.name} (Kubernetes {cfg.cluster.kubernetes_version}), "
                 f"networking {cfg.networking.mode.value}, protect {'on' if cfg.cluster.protect else 'off'}")
-    dns = resolve_node_dns_cache(cfg.dns.node_cache, cfg.networking.mode, cfg.cluster.kubernetes_version)
+    dns = resolve_node_dns_cache(cfg.dns.node_cache, cfg.networking.mode, cfg.cluster.kubernetes_version,
+                                 cfg.node_pools)
     return (
         f"OK {path}: cluster {cfg.cluster.name}, networking {cfg.networking.mode.value}, "
         f"{len(cfg.node_pools)} node pool(s) (up to {cfg.max_nodes} nodes), node DNS cache {dns.value}, "
@@ -52,7 +54,7 @@ def validate(
     stack_file: Path = typer.Argument(..., help="A stack file, e.g. stacks/Pulumi.prod.yaml", show_default=False),
     output: Output = OutputOption,
 ) -> None:
-    """Check a stack file: exit 0 when valid, 2 with one line per problem otherwise."""
+    """Check a stack file: exit 0 and what will really run when valid, 2 with one line per problem otherwise."""
     try:
         cfg = load_stack_file(stack_file)
     except ConfigError as e:
@@ -62,6 +64,9 @@ def validate(
         emit_json([])
     else:
         typer.echo(summary(str(stack_file), cfg))
+        # What will really run: defaults and fallbacks resolved (node DNS, egress, version window).
+        for topic, what in describe(cfg):
+            typer.echo(f"  {topic}: {what}")
     raise typer.Exit(OK)
 
 

@@ -89,10 +89,12 @@ def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion) 
         pulumi.export("kubeconfig", kubeconfig)
         pulumi.export("clusterName", cfg.cluster.name)
     else:
-        node_dns = resolve_node_dns_cache(cfg.dns.node_cache, cfg.networking.mode, cfg.cluster.kubernetes_version)
+        node_dns = resolve_node_dns_cache(cfg.dns.node_cache, cfg.networking.mode, cfg.cluster.kubernetes_version,
+                                          cfg.node_pools)
         kubeconfig, api_server_host = _new_cluster(cfg, node_dns, tags)
     addons = ClusterAddons(NAME, ClusterAddonsArgs(kubeconfig, api_server_host, cfg.networking, node_dns, cfg.dns))
-    pulumi.export("kubernetesVersion", cfg.cluster.kubernetes_version)
+    if isinstance(cfg.cluster, ExistingCluster) or cfg.cluster.kubernetes_version is not None:
+        pulumi.export("kubernetesVersion", cfg.cluster.kubernetes_version)
     pulumi.export("addonVersions", addon_versions(cfg.networking, node_dns, cfg.dns))
     if workloads is not None:
         loaded, verification = workloads
@@ -105,36 +107,45 @@ def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion) 
 
 def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str]) -> tuple[Any, Any]:
     """Resource group, network, identities and the AKS cluster; returns (kubeconfig, API server host)."""
-    from components.cluster import AksCluster, AksClusterArgs
+    from components.cluster import AksCluster, AksClusterArgs, plan, read_live_cluster
     from components.identity import ClusterIdentity, ClusterIdentityArgs
     from components.network import ClusterNetwork, ClusterNetworkArgs
     from components.resource_group import ClusterResourceGroup, ClusterResourceGroupArgs
 
     # stacks.rules requires these for mode new
     assert cfg.network is not None and cfg.location is not None and cfg.resource_group is not None
-    # The stack's own last outputs: the networking mode its cluster runs (None before the first deploy).
-    deployed_mode = pulumi.StackReference(
-        f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    ).get_output("networkingMode")
+    # The replacement guard, before any resource is registered: the live cluster against every force-new field.
+    decided = plan(cfg.resource_group, cfg.location, cfg.cluster, cfg.networking, cfg.node_pools,
+                   read_live_cluster(cfg.resource_group, cfg.cluster.name))
     guarded = pulumi.ResourceOptions(protect=cfg.cluster.protect)
     secret = cfg.service_principal_client_secret
 
     rg = ClusterResourceGroup(NAME, ClusterResourceGroupArgs(cfg.resource_group, cfg.location, tags), opts=guarded)
+    # `akshift volumes` copies disks here: a group of its own, protected on its own, never the node group that
+    # AKS deletes with the cluster. Lineage snapshots stay in it until the stack is decommissioned.
+    disks = ClusterResourceGroup(f"{NAME}-disk-copies", ClusterResourceGroupArgs(
+        cfg.disk_copies.group_for(cfg.resource_group), cfg.location, {**tags, "akshift-purpose": "disk-copies"}),
+        opts=pulumi.ResourceOptions(protect=cfg.disk_copies.protect))
     net = ClusterNetwork(NAME, ClusterNetworkArgs(rg.name, cfg.location, cfg.network, tags), opts=guarded)
     ids = ClusterIdentity(NAME, ClusterIdentityArgs(
-        cfg.identity, cfg.cluster.name, rg.name, cfg.location, net.subnet_ids,
+        cfg.identity, cfg.cluster.name, rg.name, cfg.location, net.role_scopes,
         pulumi.Output.secret(secret.value) if secret is not None and secret.value else None, tags), opts=guarded)
+    # The cluster reads the live cluster by its plain group name first (the replacement guard), so the
+    # dependency on the group, the grants and the egress is explicit.
     cluster = AksCluster(NAME, AksClusterArgs(
-        rg.name, cfg.location, cfg.cluster, cfg.networking, cfg.node_pools, node_dns, net.node_subnet_id, ids.refs,
-        local_dns_mode=cfg.dns.local_dns_mode, pod_subnet_id=net.pod_subnet_id,
-        deployed_networking_mode=deployed_mode, depends_on=ids.role_assignments, tags=tags), opts=guarded)
+        cfg.resource_group, cfg.location, cfg.cluster, cfg.networking, cfg.node_pools, node_dns, net.node_subnet_id,
+        ids.refs, local_dns_mode=cfg.dns.local_dns_mode, pod_subnet_id=net.pod_subnet_id,
+        depends_on=[rg, net, *ids.role_assignments], tags=tags, plan=decided), opts=guarded)
 
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("clusterName", cluster.name)
     pulumi.export("clusterId", cluster.id)
     pulumi.export("nodeResourceGroup", cluster.node_resource_group)
+    pulumi.export("diskCopyResourceGroup", disks.name)
     pulumi.export("oidcIssuerUrl", cluster.oidc_issuer_url)
     pulumi.export("networkingMode", cluster.networking_mode)
+    if cfg.cluster.kubernetes_version is None:  # left to AKS: export what it picked
+        pulumi.export("kubernetesVersion", cluster.kubernetes_version)
     if cfg.identity.mode == "servicePrincipal":
         pulumi.export("servicePrincipalSecretExpiresOn", cfg.identity.secret_expires_on.isoformat())
     return cluster.kubeconfig, cluster.fqdn

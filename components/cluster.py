@@ -6,26 +6,33 @@ Why it is shaped so:
   mode, pool profiles, LocalDNS); this constructor only wires resources.
 * The first node pool is declared inline (AKS needs one at creation); the others
   are ``AgentPool`` resources, which AKS lets us change one by one.
-* **No silent replacement.** pulumi-azure-native plans a *replacement* of the
-  ManagedCluster when its network profile changes. Two guards stand in the way:
-  ``protect`` (inherited from the component's options; on unless
-  ``cluster.protect: false``) makes Pulumi refuse to delete the cluster, and the
-  networking-mode guard (:func:`stacks.guards.check_networking_mode_change`)
-  refuses a mode change with the migration path before anything is planned.
-  The guard runs inside the Output that feeds the cluster's
-  ``akshift-networking-mode`` tag, so when it raises the ManagedCluster is never
-  registered. We do not use ``retain_on_delete``: a retained cluster keeps
-  running and billing outside Pulumi's view, and ``protect`` already covers the
-  accidental-delete case while leaving deliberate teardown of test stacks possible.
+* **No replacement without the user naming it.** Before it registers anything,
+  the component reads the live cluster (the ``getManagedCluster`` invoke) and
+  :mod:`stacks.guards` compares every force-new field with what the stack
+  sends: a difference is refused (``pulumi.RunError``, nothing registered) with
+  the key, both values and the way forward. What the live cluster already runs
+  is accepted — the in-place path: after ``akshift strategy --execute`` and
+  ``pulumi refresh`` the next ``up`` adopts the new networking — and those
+  fields go under ``ignore_changes``, so a state that missed the refresh cannot
+  plan a replacement either. ``protect`` (on unless ``cluster.protect: false``)
+  still refuses deletion. We do not use ``retain_on_delete``: a retained cluster
+  keeps running and billing outside Pulumi's view.
+* **Versions as AVM handles them**: with an auto-upgrade channel, a live version
+  ahead of the stack is kept (``ignore_changes`` on ``kubernetesVersion`` and the
+  pools' ``orchestratorVersion``); raising ``kubernetesVersion`` above the live
+  minor sends the upgrade.
+* **Adoption**: ``cluster.adopt`` imports the live cluster (and its listed pools)
+  by ID through Pulumi's ``import`` option — the same as ``pulumi import`` — and
+  the import fails rather than change anything that differs.
 * Autoscaled pools: AKS's autoscaler owns ``count`` after creation, so drift of
-  ``count`` is ignored (``ignore_changes``) instead of being "corrected" back to
-  ``minCount`` on every ``pulumi up``.
+  ``count`` is ignored instead of being "corrected" back to ``minCount``.
 """
 from __future__ import annotations
 
 import base64
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import containerservice
@@ -33,10 +40,14 @@ from pulumi_azure_native import containerservice
 from components import profiles
 from components.identity import IdentityRefs
 from stacks import guards
-from stacks.errors import NetworkingModeChangeRefused
+from stacks.errors import ClusterReplacementError
 from stacks.model import NetworkingConfig, NetworkingMode, NewCluster, NodeDnsCache, NodePool
 
 TOKEN = "akshift:index:AksCluster"
+
+#: Upgrade channels that move the Kubernetes version on their own (node-image only moves node images).
+AUTO_UPGRADE_CHANNELS = frozenset({"patch", "stable", "rapid"})
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,9 +55,10 @@ class AksClusterArgs:
     """Inputs of :class:`AksCluster`.
 
     Attributes:
-        resource_group_name: Resource group of the cluster.
+        resource_group_name: Resource group of the cluster (a plain name: the live cluster is read from it
+            before anything is registered; depend on the group's resource through ``depends_on``).
         location: Azure region.
-        cluster: The ``cluster`` section (name, version, tier, upgrades, maintenance).
+        cluster: The ``cluster`` section (name, version, tier, upgrades, maintenance, adopt).
         networking: The ``networking`` section; its mode decides the network profile.
         node_pools: ``nodePools``; the first is created inline with the cluster.
         node_dns: The resolved node DNS cache (never AUTO); LOCALDNS adds LocalDNS profiles.
@@ -54,13 +66,12 @@ class AksClusterArgs:
         node_subnet_id: ID of the node subnet.
         pod_subnet_id: ID of the pod subnet (podsubnet-cilium only).
         identity: Identity references from :class:`components.identity.ClusterIdentity`.
-        deployed_networking_mode: The mode this stack last deployed (its ``networkingMode``
-            output), None for a new stack. A different desired mode is refused.
-        depends_on: Resources that must exist before the cluster (role assignments on subnets).
+        depends_on: Resources that must exist before the cluster (role assignments, egress, the group).
         tags: Tags for the cluster and pools.
+        plan: The guard's decision (see the field).
     """
 
-    resource_group_name: pulumi.Input[str]
+    resource_group_name: str
     location: str
     cluster: NewCluster
     networking: NetworkingConfig
@@ -70,9 +81,84 @@ class AksClusterArgs:
     identity: IdentityRefs
     local_dns_mode: str = "Required"
     pod_subnet_id: pulumi.Input[str] | None = None
-    deployed_networking_mode: pulumi.Input[str | None] = None
     depends_on: Sequence[pulumi.Resource] = ()
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    plan: guards.ClusterPlan | None = None
+    """What :func:`plan` decided; the program decides before it registers any resource. None: the
+    component reads the live cluster and decides itself (before registering the ManagedCluster)."""
+
+
+def read_live_cluster(resource_group: str, name: str, parent: pulumi.Resource | None = None) -> dict[str, Any] | None:
+    """The live cluster as :func:`profiles.live_view` describes it, or None when Azure has none.
+
+    Raises:
+        pulumi.RunError: Azure could not be asked (no rights, throttled …): the guard cannot vouch for the plan.
+    """
+    try:
+        result = containerservice.get_managed_cluster(resource_group_name=resource_group, resource_name=name,
+                                                      opts=pulumi.InvokeOptions(parent=parent) if parent else None)
+    except Exception as e:  # noqa: BLE001 - the engine raises a plain Exception for a failed invoke
+        text = str(e)
+        if "NotFound" in text or "404" in text:
+            return None
+        raise pulumi.RunError(f"cluster {resource_group}/{name}: cannot read the live cluster ({text}); the "
+                              "replacement guard needs it before anything is planned — check access and retry") from None
+    return profiles.live_view(result)
+
+
+def plan(resource_group: str, location: str, cluster: NewCluster, networking: NetworkingConfig,
+         node_pools: tuple[NodePool, ...], live: dict[str, Any] | None) -> guards.ClusterPlan:
+    """Decide, before registering anything, what may be sent to the live cluster.
+
+    Args:
+        resource_group: The cluster's resource group.
+        location: ``location``.
+        cluster: The ``cluster`` section.
+        networking: The ``networking`` section.
+        node_pools: ``nodePools``.
+        live: :func:`read_live_cluster`'s answer.
+
+    Returns:
+        The ignore paths and the live ID.
+
+    Raises:
+        pulumi.RunError: Any force-new field differs, a version cannot be sent, or adopt/kubenet find no cluster.
+    """
+    problems = guards.existence_problems(live_exists=live is not None, adopt=cluster.adopt,
+                                         kubenet=networking.mode is NetworkingMode.KUBENET,
+                                         cluster=cluster.name, resource_group=resource_group)
+    if live is None:
+        _refuse(problems)
+        return guards.ClusterPlan()
+    wanted = profiles.force_new_fields(location, cluster, networking, node_pools)
+    problems += guards.replacement_problems(wanted, live, cluster.name)
+    auto = cluster.upgrade_channel in AUTO_UPGRADE_CHANNELS
+    ignore = [f.ignore for f in guards.FORCE_NEW.values()]
+    keep, found = guards.version_decision(cluster.kubernetes_version, live.get("current_kubernetes_version"),
+                                          auto_upgrade=auto, key="cluster.kubernetesVersion")
+    problems += found
+    pool_ignores: dict[str, tuple[str, ...]] = {}
+    for i, pool in enumerate(node_pools):
+        live_pool = (live.get("pools") or {}).get(pool.name)
+        pool_version = (live_pool or {}).get("current_orchestrator_version") or (live_pool or {}).get(
+            "orchestrator_version")
+        keep_pool, found = guards.version_decision(cluster.kubernetes_version, pool_version if live_pool else None,
+                                                   auto_upgrade=auto, key="cluster.kubernetesVersion")
+        problems += [p for p in found if p not in problems]
+        if i == 0:
+            if keep:
+                ignore += ["kubernetesVersion", "agentPoolProfiles[0].orchestratorVersion"]
+        elif keep_pool:
+            pool_ignores[pool.name] = ("orchestratorVersion",)
+    _refuse(problems)
+    return guards.ClusterPlan(tuple(ignore), pool_ignores, live.get("id"), frozenset(live.get("pools") or {}))
+
+
+def _refuse(problems: list[Any]) -> None:
+    try:
+        guards.refuse(problems)
+    except ClusterReplacementError as e:
+        raise pulumi.RunError(f"refused, nothing was deployed:\n{e}") from None
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -86,19 +172,19 @@ class AksCluster(pulumi.ComponentResource):
         node_resource_group: The AKS-managed node resource group.
         oidc_issuer_url: OIDC issuer URL for workload identity federation.
         kubeconfig: User kubeconfig (secret).
-        networking_mode: The deployed networking mode (export it: the next run's guard reads it).
+        networking_mode: The networking mode the cluster runs.
+        kubernetes_version: The version the control plane runs (AKS's answer, drift included).
     """
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TOKEN, name, None, opts)
         cluster, networking = args.cluster, args.networking
-        desired = networking.mode
-        self.networking_mode: pulumi.Output[str] = pulumi.Output.from_input(args.deployed_networking_mode).apply(
-            lambda deployed: _guard(deployed, desired)
-        )
+        decided = args.plan or plan(args.resource_group_name, args.location, cluster, networking, args.node_pools,
+                                    read_live_cluster(args.resource_group_name, cluster.name, self))
+        self.networking_mode: pulumi.Output[str] = pulumi.Output.from_input(networking.mode.value)
         pool_kwargs = dict(
             kubernetes_version=cluster.kubernetes_version,
-            networking_mode=desired,
+            networking_mode=networking.mode,
             node_subnet_id=args.node_subnet_id,
             pod_subnet_id=args.pod_subnet_id,
             node_dns=args.node_dns,
@@ -106,7 +192,9 @@ class AksCluster(pulumi.ComponentResource):
         )
         first, *others = args.node_pools
         identity_args = _identity_args(args.identity)
-        ignore = ["agentPoolProfiles[0].count"] if first.autoscaling is not None else []
+        ignore = list(decided.ignore_changes)
+        if first.autoscaling is not None:
+            ignore.append("agentPoolProfiles[0].count")
 
         self.managed_cluster = containerservice.ManagedCluster(
             f"{name}-cluster",
@@ -116,6 +204,7 @@ class AksCluster(pulumi.ComponentResource):
             dns_prefix=cluster.effective_dns_prefix,
             kubernetes_version=cluster.kubernetes_version,
             sku={"name": "Base", "tier": cluster.sku_tier},
+            support_plan=cluster.support_plan,
             enable_rbac=True,
             agent_pool_profiles=[profiles.inline_agent_pool_profile(first, **pool_kwargs)],
             network_profile=profiles.network_profile(networking),
@@ -123,13 +212,18 @@ class AksCluster(pulumi.ComponentResource):
             security_profile={"workload_identity": {"enabled": True}},
             auto_upgrade_profile=profiles.auto_upgrade_profile(cluster),
             node_resource_group=cluster.node_resource_group,
-            tags={**args.tags, profiles.NETWORKING_MODE_TAG: self.networking_mode},
+            tags={**args.tags, profiles.NETWORKING_MODE_TAG: networking.mode.value},
             **identity_args,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on), ignore_changes=ignore),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on), ignore_changes=ignore,
+                                        import_=decided.live_id if cluster.adopt else None),
         )
 
         self.node_pools: dict[str, containerservice.AgentPool] = {}
         for pool in others:
+            pool_ignore = [*decided.pool_ignore_changes.get(pool.name, ()),
+                           *(["count"] if pool.autoscaling is not None else [])]
+            adopted = cluster.adopt and decided.live_id and pool.name in decided.live_pools
+            adopt_id = f"{decided.live_id}/agentPools/{pool.name}" if adopted else None  # else: a new pool
             self.node_pools[pool.name] = containerservice.AgentPool(
                 f"{name}-pool-{pool.name}",
                 agent_pool_name=pool.name,
@@ -137,9 +231,7 @@ class AksCluster(pulumi.ComponentResource):
                 resource_group_name=args.resource_group_name,
                 tags=dict(args.tags),
                 **profiles.agent_pool_profile(pool, **pool_kwargs),
-                opts=pulumi.ResourceOptions(
-                    parent=self, ignore_changes=["count"] if pool.autoscaling is not None else []
-                ),
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=pool_ignore, import_=adopt_id),
             )
 
         self.maintenance: dict[str, containerservice.MaintenanceConfiguration] = {}
@@ -158,6 +250,8 @@ class AksCluster(pulumi.ComponentResource):
         self.id: pulumi.Output[str] = mc.id
         self.fqdn: pulumi.Output[str] = mc.fqdn
         self.node_resource_group: pulumi.Output[str] = mc.node_resource_group
+        self.kubernetes_version: pulumi.Output[str] = mc.current_kubernetes_version.apply(
+            lambda v: v or cluster.kubernetes_version or "")
         self.oidc_issuer_url: pulumi.Output[str | None] = mc.oidc_issuer_profile.apply(
             lambda p: p.issuer_url if p is not None else None
         )
@@ -179,14 +273,6 @@ class AksCluster(pulumi.ComponentResource):
                 "kubeconfig": self.kubeconfig,
             }
         )
-
-
-def _guard(deployed: str | None, desired: NetworkingMode) -> str:
-    """Run the mode-change guard; RunError makes Pulumi print the message without a traceback."""
-    try:
-        return guards.check_networking_mode_change(deployed, desired)
-    except NetworkingModeChangeRefused as e:
-        raise pulumi.RunError(str(e)) from e
 
 
 def _identity_args(refs: IdentityRefs) -> dict[str, object]:

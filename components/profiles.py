@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from stacks.guards import Wanted
 from stacks.model import (
     MaintenanceWindow,
     NetworkingConfig,
@@ -97,16 +98,23 @@ def network_profile(networking: NetworkingConfig) -> dict[str, Any]:
     elif mode is NetworkingMode.BYO_CILIUM:
         # No plugin: AKS assigns no pod addresses; Cilium's cluster-pool IPAM uses networking.podCidr.
         profile |= {"network_plugin": "none"}
+    elif mode is NetworkingMode.KUBENET:
+        # Only to adopt a live kubenet cluster (components.replacement refuses to create one).
+        profile |= {"network_plugin": "kubenet", "network_policy": networking.effective_network_policy,
+                    "pod_cidr": str(networking.pod_cidr)}
     else:  # pragma: no cover - exhaustive over NetworkingMode
         raise ValueError(f"unknown networking mode {mode!r}")
     return profile
 
 
 def local_dns_profile(pool: NodePool, node_dns: NodeDnsCache, local_dns_mode: str) -> dict[str, Any] | None:
-    """The per-pool ``localDNSProfile``, or None when the pool does not get LocalDNS.
+    """The per-pool ``localDNSProfile``: the chosen mode on Linux pools of a LocalDNS cluster, else ``Disabled``.
 
-    LocalDNS is Linux-only; Windows pools in a LocalDNS cluster get no profile.
-    We send only the mode and let AKS apply its default VnetDNS/KubeDNS overrides.
+    LocalDNS is Linux-only; Windows pools get no profile. Every other Linux pool
+    says ``Disabled`` explicitly: from Kubernetes 1.37 a pool without a profile
+    defaults to ``Preferred``, which would run LocalDNS next to the NodeLocal
+    DNSCache DaemonSet (or where the stack asked for no cache). We send only the
+    mode and let AKS apply its default VnetDNS/KubeDNS overrides.
 
     Args:
         pool: The node pool.
@@ -114,17 +122,17 @@ def local_dns_profile(pool: NodePool, node_dns: NodeDnsCache, local_dns_mode: st
         local_dns_mode: ``dns.localDnsMode`` (Required or Preferred).
 
     Returns:
-        A ``LocalDNSProfileArgsDict`` or None.
+        A ``LocalDNSProfileArgsDict``, or None for a Windows pool.
     """
-    if node_dns is not NodeDnsCache.LOCALDNS or pool.os_type != "Linux":
+    if pool.os_type != "Linux":
         return None
-    return {"mode": local_dns_mode}
+    return {"mode": local_dns_mode if node_dns is NodeDnsCache.LOCALDNS else "Disabled"}
 
 
 def agent_pool_profile(
     pool: NodePool,
     *,
-    kubernetes_version: str,
+    kubernetes_version: str | None,
     networking_mode: NetworkingMode,
     node_subnet_id: Any,
     pod_subnet_id: Any = None,
@@ -135,7 +143,8 @@ def agent_pool_profile(
 
     Args:
         pool: The node pool config.
-        kubernetes_version: ``cluster.kubernetesVersion`` (pools follow the control plane).
+        kubernetes_version: ``cluster.kubernetesVersion`` (pools follow the control plane); None leaves
+            ``orchestratorVersion`` to AKS (the control plane's version).
         networking_mode: Decides whether pods get ``podSubnetID``.
         node_subnet_id: ID of the node subnet (may be an Output).
         pod_subnet_id: ID of the pod subnet; used only in podsubnet-cilium.
@@ -152,7 +161,6 @@ def agent_pool_profile(
         "vm_size": pool.vm_size,
         "os_type": pool.os_type,
         "max_pods": pool.max_pods,
-        "orchestrator_version": kubernetes_version,
         "vnet_subnet_id": node_subnet_id,
         "upgrade_settings": {"max_surge": pool.max_surge},
     }
@@ -166,6 +174,8 @@ def agent_pool_profile(
         }
     else:
         props |= {"enable_auto_scaling": False, "count": pool.count}
+    if kubernetes_version is not None:
+        props["orchestrator_version"] = kubernetes_version
     if pool.os_sku is not None:
         props["os_sku"] = pool.os_sku
     if pool.zones:
@@ -256,3 +266,77 @@ def role_definition_id(scope_id: str, role_guid: str) -> str:
 def registry_label(resource_id: str) -> str:
     """A stable, readable label for a container registry ID (its name), used in logical names."""
     return resource_id.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+#: ARM field of ``networkProfile`` (snake_case, as the builders and the live read spell it) → stack-file key.
+_NETWORK_KEYS = {
+    "network_plugin": "networking.mode",
+    "network_plugin_mode": "networking.mode",
+    "network_dataplane": "networking.mode",
+    "network_policy": "networking.networkPolicy",
+    "pod_cidr": "networking.podCidr",
+    "service_cidr": "networking.serviceCidr",
+    "dns_service_ip": "networking.dnsServiceIP",
+    "outbound_type": "networking.outboundType",
+    "load_balancer_sku": "networking.outboundType",
+}
+
+
+def force_new_fields(location: str, cluster: NewCluster, networking: NetworkingConfig,
+                     node_pools: tuple[NodePool, ...]) -> dict[str, Wanted]:
+    """What the stack sends for every force-new field, from the same builders as the ARM body.
+
+    Args:
+        location: ``location``.
+        cluster: The ``cluster`` section.
+        networking: The ``networking`` section.
+        node_pools: ``nodePools``.
+
+    Returns:
+        Flat path (as :data:`stacks.guards.FORCE_NEW` and ``pools.<name>.<field>``) → the value and its key.
+    """
+    out: dict[str, Wanted] = {"location": Wanted("location", location),
+                              "dns_prefix": Wanted("cluster.dnsPrefix", cluster.effective_dns_prefix)}
+    if cluster.node_resource_group is not None:
+        out["node_resource_group"] = Wanted("cluster.nodeResourceGroup", cluster.node_resource_group)
+    profile = network_profile(networking)
+    for field, key in _NETWORK_KEYS.items():
+        # A field a mode does not send is one AKS must not have either (e.g. a dataplane on a kubenet cluster).
+        value = profile.get(field)
+        if value is not None or field in ("network_plugin_mode", "network_dataplane", "pod_cidr"):
+            out[f"network_profile.{field}"] = Wanted(key, value)
+    for i, pool in enumerate(node_pools):
+        base = f"pools.{pool.name}"
+        out[f"{base}.vm_size"] = Wanted(f"nodePools[{i}].vmSize", pool.vm_size)
+        out[f"{base}.os_type"] = Wanted(f"nodePools[{i}].osType", pool.os_type)
+        out[f"{base}.max_pods"] = Wanted(f"nodePools[{i}].maxPods", pool.max_pods)
+        if pool.zones:
+            out[f"{base}.availability_zones"] = Wanted(f"nodePools[{i}].zones", list(pool.zones))
+        if pool.os_disk_type is not None:
+            out[f"{base}.os_disk_type"] = Wanted(f"nodePools[{i}].osDiskType", pool.os_disk_type)
+    return out
+
+
+def live_view(result: Any) -> dict[str, Any]:
+    """The parts of a ``getManagedCluster`` result the guards read, as plain snake_case dicts.
+
+    Args:
+        result: The invoke's result object (its nested values are dict subclasses with snake_case keys).
+
+    Returns:
+        ``{"id", "location", "dns_prefix", "node_resource_group", "kubernetes_version",
+        "current_kubernetes_version", "network_profile": {...}, "pools": {name: {...}}}``.
+    """
+    def get(name: str) -> Any:
+        return getattr(result, name, None)
+
+    return {
+        "id": get("id"),
+        "location": get("location"),
+        "dns_prefix": get("dns_prefix"),
+        "node_resource_group": get("node_resource_group"),
+        "kubernetes_version": get("kubernetes_version"),
+        "current_kubernetes_version": get("current_kubernetes_version") or get("kubernetes_version"),
+        "network_profile": dict(get("network_profile") or {}),
+        "pools": {p["name"]: dict(p) for p in (get("agent_pool_profiles") or [])},
+    }

@@ -6,14 +6,14 @@ installed or wanted) — so it must not import Pulumi or ``components``
 (enforced by ``.importlinter``). Its stack files live here too
 (``stackConfigDir: stacks`` in Pulumi.yaml).
 """
-from stacks.errors import ConfigError, NetworkingModeChangeRefused, Problem
+from stacks.errors import ClusterReplacementError, ConfigError, Problem
 from stacks.loader import decode_engine_config, load, load_stack_file, problems_of, read_stack_file
 from stacks.model import NetworkingMode, NodeDnsCache, StackConfig
 
 __all__ = [
+    "ClusterReplacementError",
     "ConfigError",
     "NetworkingMode",
-    "NetworkingModeChangeRefused",
     "NodeDnsCache",
     "Problem",
     "StackConfig",

@@ -4,16 +4,16 @@ Why it is shaped so: a stack file is usually wrong in several places at once,
 and a person fixing it wants every problem in one pass, each naming the key to
 change and what to do. So the unit of reporting is a :class:`Problem` (key
 paths + message) and the one exception, :class:`ConfigError`, carries all of
-them. ``NetworkingModeChangeRefused`` is a ``ConfigError`` too: it is raised
-for a configuration that is valid on its own but unsafe for the stack's
-deployed state.
+them. ``ClusterReplacementError`` is a ``ConfigError`` too: it is raised
+for a configuration that is valid on its own but would replace (or that AKS
+would refuse for) the cluster running in Azure.
 """
 from __future__ import annotations
 
-from errors import AkshiftError, ErrorKind
-
 import dataclasses
 from collections.abc import Iterable
+
+from errors import AkshiftError, ErrorKind
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -59,7 +59,7 @@ class ConfigError(AkshiftError):
         super().__init__("\n".join(p.line() for p in self.problems))
 
     @classmethod
-    def single(cls, keys: tuple[str, ...] | str, message: str) -> "ConfigError":
+    def single(cls, keys: tuple[str, ...] | str, message: str) -> ConfigError:
         """Build an error holding one problem.
 
         Args:
@@ -73,9 +73,10 @@ class ConfigError(AkshiftError):
         return cls([Problem(keys, message)])
 
 
-class NetworkingModeChangeRefused(ConfigError):
-    """The desired networking mode differs from the one the stack's cluster runs.
+class ClusterReplacementError(ConfigError):
+    """A force-new field of the stack differs from what the live cluster runs (:mod:`stacks.guards`).
 
-    pulumi-azure-native plans a *replacement* of the ManagedCluster for this
-    change, i.e. delete the live cluster and create an empty one.
+    pulumi-azure-native plans a *replacement* of the ManagedCluster for such a
+    change, i.e. delete the live cluster and create an empty one; AKS refuses
+    the per-pool ones.
     """

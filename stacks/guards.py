@@ -1,50 +1,230 @@
-"""Guards that compare the desired configuration with what the stack already deployed.
+"""Guards that compare the wanted cluster with the one running in Azure, before Pulumi plans anything.
 
-Why it exists: some changes are valid configuration but destructive for a live
-stack. Changing the networking mode is the main one: pulumi-azure-native plans
-a *replacement* of the ManagedCluster when its network profile changes, i.e.
-delete the running cluster and create an empty one. That is exactly the outage
-this project exists to avoid, so it is refused with the way forward instead.
+Why it exists: pulumi-azure-native replaces (deletes, then recreates: the name
+is fixed) the ManagedCluster when a force-new field changes — the network
+profile, the DNS prefix, the node resource group, the location — and AKS
+refuses to change others in place (a pool's VM size, zones, max pods). A stack
+file that disagrees with the live cluster on one of them would therefore make
+``pulumi up`` delete the running cluster, or fail half-way. The stack's own
+outputs cannot tell: after an in-place update through ARM (kubenet → Overlay →
+Cilium, ``akshift strategy --execute``) and ``pulumi refresh``, the cluster runs
+the new mode while the outputs still name the old one.
 
-The previously deployed mode comes from the stack's own last outputs
-(``networkingMode``), read by ``__main__`` and handed to ``AksCluster``, which
-evaluates this guard before the ManagedCluster is registered. The guard itself
-is pure so it is tested without Pulumi.
+So the program reads the live cluster (the ``getManagedCluster`` invoke) before
+it registers anything, and this module decides, purely:
+
+* every force-new field the stack sends must equal what the cluster runs;
+  a difference is refused with the key, the live and the wanted value, and the
+  way forward (an in-place update then ``pulumi refresh``, or a new cluster and
+  ``akshift migrate``);
+* what the cluster already runs is accepted (the in-place path), and those
+  fields are put under ``ignore_changes`` so a stack state that missed the
+  refresh cannot plan a replacement either;
+* versions follow AVM: with an auto-upgrade channel, a live version ahead of
+  the stack is drift to keep (``ignore_changes``), never a downgrade to send;
+  raising ``kubernetesVersion`` above the live minor is an explicit upgrade
+  (one minor at a time).
+
+The component (:mod:`components.cluster`) computes the wanted values from the
+same builders that produce the ARM body and passes both sides in as flat maps.
 """
 from __future__ import annotations
 
-from stacks.errors import NetworkingModeChangeRefused, Problem
-from stacks.model import NetworkingMode
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from stacks import versions
+from stacks.errors import ClusterReplacementError, Problem
 
 MIGRATION_HINT = (
-    "create a new stack with the new mode (e.g. `pulumi stack init prod-v2`), deploy it next to this one, "
+    "create a new stack with the new value (e.g. `pulumi stack init prod-v2`), deploy it next to this one, "
     "move workloads with `akshift migrate`, then retire this stack — see docs/stack-config.md#changing-the-networking-mode"
 )
+IN_PLACE_HINT = (
+    "if AKS updates it in place (`akshift strategy --arm <az aks show JSON> --stack <stack file>` says so), run "
+    "`akshift strategy --execute`, then `pulumi refresh`, then `pulumi up`; otherwise "
+)
+POOL_HINT = ("add a new pool with the new value, move the workloads to it (cordon and drain), then remove the old "
+             "pool from nodePools")
 
 
-def check_networking_mode_change(deployed: str | None, desired: NetworkingMode) -> str:
-    """Refuse a networking-mode change of an already deployed cluster.
+@dataclasses.dataclass(frozen=True)
+class ForceNew:
+    """A field Pulumi or AKS will not change in place: its Pulumi ignore path and how to change it anyway."""
+
+    ignore: str
+    """The ManagedCluster input path for ``ignore_changes`` ("" for per-pool fields)."""
+    hint: str
+
+
+#: Flat path of a live/wanted value → what changing it means. Paths mirror the getManagedCluster result.
+FORCE_NEW: dict[str, ForceNew] = {
+    "location": ForceNew("location", MIGRATION_HINT),
+    "dns_prefix": ForceNew("dnsPrefix", MIGRATION_HINT),
+    "node_resource_group": ForceNew("nodeResourceGroup", MIGRATION_HINT),
+    "network_profile.network_plugin": ForceNew("networkProfile.networkPlugin", IN_PLACE_HINT + MIGRATION_HINT),
+    "network_profile.network_plugin_mode": ForceNew("networkProfile.networkPluginMode", IN_PLACE_HINT + MIGRATION_HINT),
+    "network_profile.network_dataplane": ForceNew("networkProfile.networkDataplane", IN_PLACE_HINT + MIGRATION_HINT),
+    "network_profile.network_policy": ForceNew("networkProfile.networkPolicy", IN_PLACE_HINT + MIGRATION_HINT),
+    "network_profile.pod_cidr": ForceNew("networkProfile.podCidr", MIGRATION_HINT),
+    "network_profile.service_cidr": ForceNew("networkProfile.serviceCidr", MIGRATION_HINT),
+    "network_profile.dns_service_ip": ForceNew("networkProfile.dnsServiceIP", MIGRATION_HINT),
+    "network_profile.outbound_type": ForceNew(
+        "networkProfile.outboundType",
+        "`az aks update --outbound-type <wanted>` changes it in place (create the NAT gateway or route table "
+        "first), then `pulumi refresh` and `pulumi up`; or " + MIGRATION_HINT),
+    "network_profile.load_balancer_sku": ForceNew("networkProfile.loadBalancerSku", MIGRATION_HINT),
+}
+#: Per-pool fields AKS refuses to change in place (``pools.<name>.<field>``).
+POOL_FORCE_NEW = ("vm_size", "os_type", "max_pods", "availability_zones", "os_disk_type")
+
+#: Live values AKS reports for an unset field.
+_EQUIVALENT = {"network_profile.network_policy": {None: "none"},
+               "network_profile.network_dataplane": {None: "azure"},
+               "network_profile.load_balancer_sku": {None: "standard"}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Wanted:
+    """One value the stack sends, with the stack-file key that sets it."""
+
+    key: str
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterPlan:
+    """What the guard decided for one cluster.
+
+    Attributes:
+        ignore_changes: ManagedCluster input paths Pulumi must not diff (accepted live values, version drift).
+        pool_ignore_changes: The same for each ``AgentPool`` resource, by pool name.
+        live_id: The live cluster's resource ID (None: there is no cluster yet).
+        live_pools: Names of the pools the live cluster has (an adopted pool is imported only if it exists).
+    """
+
+    ignore_changes: tuple[str, ...] = ()
+    pool_ignore_changes: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    live_id: str | None = None
+    live_pools: frozenset[str] = frozenset()
+
+
+def _norm(path: str, value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return sorted(str(v).lower() for v in value)
+    value = _EQUIVALENT.get(path, {}).get(value, value)
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, (list, tuple)):
+        return sorted(str(v).lower() for v in value)
+    return value
+
+
+def _flat(live: Mapping[str, Any], path: str) -> Any:
+    cur: Any = live
+    for part in path.split("."):
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def replacement_problems(wanted: Mapping[str, Wanted], live: Mapping[str, Any], cluster: str) -> list[Problem]:
+    """Every force-new field whose wanted value differs from the live cluster's.
 
     Args:
-        deployed: The mode the stack last deployed (its ``networkingMode``
-            output), or None for a stack that has not deployed a cluster yet.
-        desired: ``networking.mode`` of the configuration being deployed.
+        wanted: Flat path (a key of :data:`FORCE_NEW`, or ``pools.<name>.<field>``) → what the stack sends;
+            fields the stack leaves to AKS are absent.
+        live: The live cluster as the ``getManagedCluster`` invoke returns it (snake_case keys); its pools under
+            ``pools`` by name.
+        cluster: The cluster's name, for messages.
 
     Returns:
-        ``desired.value``, so the guard can sit inside an ``Output.apply`` that
-        feeds the cluster's mode tag.
-
-    Raises:
-        NetworkingModeChangeRefused: When ``deployed`` differs from ``desired``.
+        One problem per differing field, primary key the stack-file key.
     """
-    if deployed is None or deployed == "" or deployed == desired.value:
-        return desired.value
-    raise NetworkingModeChangeRefused(
-        [
-            Problem(
-                ("networking.mode",),
-                f"this stack's cluster runs {deployed!r}; changing it to {desired.value!r} would make Pulumi replace "
-                f"(delete and recreate) the live cluster. Set networking.mode back to {deployed!r}, or {MIGRATION_HINT}",
-            )
-        ]
-    )
+    problems = []
+    for path, want in wanted.items():
+        if path.startswith("pools."):
+            _, pool, field = path.split(".", 2)
+            if pool not in (live.get("pools") or {}):
+                continue  # a pool the cluster does not have yet is created, not replaced
+            hint = POOL_HINT
+            have = (live["pools"][pool] or {}).get(field)
+            if field == "max_pods" and have is None:
+                continue
+        else:
+            hint = FORCE_NEW[path].hint
+            have = _flat(live, path)
+        if _norm(path, have) != _norm(path, want.value):
+            problems.append(Problem(
+                (want.key,),
+                f"the live cluster {cluster} runs {have!r}, this stack wants {want.value!r}; Pulumi would replace "
+                f"(delete and recreate) the cluster, or AKS would refuse the change. Set {want.key} back to "
+                f"{have!r}, or {hint}"))
+    return problems
+
+
+def version_decision(wanted: str | None, live: str | None, *, auto_upgrade: bool, key: str) -> tuple[bool, list[Problem]]:
+    """Whether to ignore a version field (drift), or why the change cannot be sent.
+
+    Args:
+        wanted: ``cluster.kubernetesVersion`` (None: left to AKS).
+        live: The version the cluster (or pool) runs now (``currentKubernetesVersion``), None without a cluster.
+        auto_upgrade: An upgrade channel moves the version on its own (patch, stable, rapid).
+        key: The stack-file key, for messages.
+
+    Returns:
+        ``(ignore, problems)``: ``ignore`` keeps the live version (no diff, never a downgrade).
+    """
+    if live is None:
+        return False, []
+    if wanted is None:
+        return True, []
+    want, have = versions.minor_of(wanted), versions.minor_of(live)
+    if want > have:
+        if want[1] > have[1] + 1:
+            step = f"{have[0]}.{have[1] + 1}"
+            return False, [Problem((key,), f"the live cluster runs {live}; AKS upgrades one minor version at a time, "
+                                           f"so set {key} to \"{step}\" first, `pulumi up`, then raise it again")]
+        return False, []  # an explicit upgrade
+    behind = want < have or (wanted.count(".") == 2 and tuple(map(int, wanted.split("."))) <
+                             tuple(map(int, live.split(".")[:3])))
+    if not behind:
+        return want == have and wanted.count(".") < 2, []
+    if auto_upgrade:
+        return True, []  # the channel moved the cluster ahead: keep it
+    return False, [Problem((key,), f"the live cluster already runs {live} and AKS cannot downgrade; set {key} to "
+                                   f"\"{have[0]}.{have[1]}\" (or \"{live}\")")]
+
+
+def refuse(problems: list[Problem]) -> None:
+    """Raise :class:`ClusterReplacementError` when there is any problem."""
+    if problems:
+        raise ClusterReplacementError(problems)
+
+
+def existence_problems(*, live_exists: bool, adopt: bool, kubenet: bool, cluster: str, resource_group: str) -> list[Problem]:
+    """What the stack asks of a cluster that exists, or does not, in Azure.
+
+    Args:
+        live_exists: The ``getManagedCluster`` invoke found the cluster.
+        adopt: ``cluster.adopt``: import the live cluster instead of creating one.
+        kubenet: ``networking.mode`` is kubenet, which only describes a live cluster.
+        cluster: The cluster's name.
+        resource_group: Its resource group.
+
+    Returns:
+        Problems naming ``cluster.adopt`` or ``networking.mode``.
+    """
+    problems = []
+    if adopt and not live_exists:
+        problems.append(Problem(("cluster.adopt",), f"there is no cluster {cluster} in resource group {resource_group} "
+                                                    "to adopt; check cluster.name and resourceGroup, or remove adopt "
+                                                    "to create the cluster"))
+    if kubenet and not live_exists:
+        problems.append(Problem(("networking.mode", "cluster.adopt"),
+                                "kubenet only describes a live cluster being adopted (AKS retires kubenet and akshift "
+                                f"never creates one), and there is no cluster {cluster} in {resource_group}; use "
+                                "overlay-cilium for a new cluster"))
+    return problems

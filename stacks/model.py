@@ -33,7 +33,7 @@ import enum
 import re
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -144,7 +144,7 @@ NodeResourceGroupName = _named(
 # Linux pools: up to 12 characters; Windows pools: up to 6 (checked in stacks.rules, it needs osType).
 PoolName = _named(r"[a-z][a-z0-9]{0,11}", "a valid node pool name: 1-12 lowercase letters or digits, starting with a letter")
 AzureRegion = _named(r"[a-z][a-z0-9]{2,39}", "an Azure region name, such as westeurope or eastus2 (lowercase, no spaces)")
-VmSize = _named(r"Standard_[A-Za-z0-9_]+", "an Azure VM size, such as Standard_D4ds_v5")
+VmSize = _named(r"Standard_[A-Za-z0-9_]+(?:-[0-9]+[A-Za-z0-9_]*)?", "an Azure VM size, such as Standard_D4ds_v5")
 KubernetesVersion = Annotated[
     _named(r"1\.\d{1,2}(?:\.\d{1,3})?", 'a Kubernetes version, such as "1.34" or "1.34.2"'),
     BeforeValidator(_version_string),
@@ -263,6 +263,9 @@ class NetworkingMode(str, enum.Enum):
     """Azure CNI with pods in a dedicated VNet subnet + Cilium dataplane."""
     BYO_CILIUM = "byo-cilium"
     """networkPlugin none; Cilium OSS installed by Helm with kube-proxy replacement."""
+    KUBENET = "kubenet"
+    """The retired kubenet plugin: only to adopt a live kubenet cluster into a stack (``cluster.adopt``),
+    so that it can be updated in place (`akshift strategy --execute`) instead of replaced."""
 
     @property
     def managed_cilium(self) -> bool:
@@ -283,6 +286,11 @@ class NetworkingMode(str, enum.Enum):
     def uses_pod_subnet(self) -> bool:
         """Pods get VNet addresses from a dedicated subnet."""
         return self is NetworkingMode.PODSUBNET_CILIUM
+
+    @property
+    def runs_kube_proxy(self) -> bool:
+        """kube-proxy forwards Services (no Cilium kube-proxy replacement)."""
+        return self in (NetworkingMode.OVERLAY, NetworkingMode.KUBENET)
 
 
 class NodeDnsCache(str, enum.Enum):
@@ -337,9 +345,17 @@ class NewCluster(_Section):
     """The AKS resource name. Changing it replaces the cluster."""
     dns_prefix: DnsPrefix | None = None
     """API server FQDN prefix; defaults to the cluster name with '_' replaced by '-'."""
-    kubernetes_version: KubernetesVersion
+    kubernetes_version: KubernetesVersion | None = None
+    """"1.36" (AKS picks the newest patch) or "1.36.2"; checked against the AKS supported-versions table
+    (stacks/versions.py). Unset: AKS's default version. With an upgrade channel, AKS moves the live version
+    on its own; raise this to upgrade explicitly (one minor at a time)."""
     sku_tier: Literal["Free", "Standard", "Premium"] = "Standard"
-    """Free has no uptime SLA: fine for test, not for prod."""
+    """Free has no uptime SLA: fine for test, not for prod. Premium is required by long-term support."""
+    support_plan: Literal["KubernetesOfficial", "AKSLongTermSupport"] = "KubernetesOfficial"
+    """AKSLongTermSupport keeps a minor for a second year (Premium tier only)."""
+    adopt: bool = False
+    """Import the live cluster of this name into the stack (Pulumi ``import``) instead of creating one;
+    every force-new field must match what it runs. Remove after the first `pulumi up`."""
     upgrade_channel: Literal["none", "patch", "stable", "rapid", "node-image"] = "patch"
     node_os_upgrade_channel: Literal["None", "Unmanaged", "NodeImage", "SecurityPatch"] = "NodeImage"
     maintenance: Maintenance = Maintenance()
@@ -401,7 +417,7 @@ class ExistingCluster(_Section):
 
 
 ClusterConfig = Annotated[
-    Union[Annotated[NewCluster, Tag("new")], Annotated[ExistingCluster, Tag("existing")]],
+    Annotated[NewCluster, Tag("new")] | Annotated[ExistingCluster, Tag("existing")],
     Discriminator(_mode_tag("new")),
 ]
 """``cluster``: discriminated on ``mode`` (``new`` by default, or ``existing``)."""
@@ -412,6 +428,23 @@ class SubnetConfig(_Section):
     cidr: Cidr
 
 
+class NatGatewayConfig(_Section):
+    """The NAT gateway of ``outboundType: userAssignedNATGateway``, on the node (and pod) subnet."""
+
+    public_ip_count: int = Field(1, ge=1, le=16)
+    """Static Standard public IPs; each gives 64,512 SNAT ports."""
+    idle_timeout_minutes: int = Field(4, ge=4, le=120)
+    zone: Zone | None = None
+    """A NAT gateway lives in one zone or none; unset: no zone (regional)."""
+
+
+class RouteTableConfig(_Section):
+    """The route table of ``outboundType: userDefinedRouting``: 0.0.0.0/0 to a firewall or appliance."""
+
+    firewall_ip: IPv4
+    """Private IP of the firewall (Azure Firewall, an NVA) that egress traffic is sent to."""
+
+
 class NetworkConfig(_Section):
     """The VNet the cluster's nodes (and, in pod-subnet mode, pods) live in."""
 
@@ -420,6 +453,13 @@ class NetworkConfig(_Section):
     node_subnet: SubnetConfig
     pod_subnet: SubnetConfig | None = None
     """Only for networking mode podsubnet-cilium."""
+    nat_gateway: NatGatewayConfig | None = None
+    """Required by networking.outboundType userAssignedNATGateway; not used otherwise."""
+    route_table: RouteTableConfig | None = None
+    """Required by networking.outboundType userDefinedRouting; not used otherwise."""
+    subnet_nsg: bool = True
+    """A network security group on each subnet (Azure's default rules: VNet and load balancer in, internet
+    inbound denied); AKS keeps managing its own NSG on the nodes."""
 
 
 class KubeProxyConfig(_Section):
@@ -446,7 +486,12 @@ class NetworkingConfig(_Section):
     """Pod range outside the VNet; required for overlay, overlay-cilium and byo-cilium."""
     service_cidr: Cidr = IPv4Network("10.0.0.0/16")
     dns_service_ip: IPv4 = Field(IPv4Address("10.0.0.10"), alias="dnsServiceIP")
-    outbound_type: Literal["loadBalancer", "managedNATGateway"] = "loadBalancer"
+    outbound_type: Literal["loadBalancer", "userAssignedNATGateway", "userDefinedRouting", "managedNATGateway"] = (
+        "loadBalancer")
+    """loadBalancer: SNAT through the cluster's load balancer. userAssignedNATGateway: a NAT gateway the
+    network component declares on the node subnet (network.natGateway). userDefinedRouting: a route table
+    sending 0.0.0.0/0 to a firewall (network.routeTable). managedNATGateway needs a VNet AKS manages, which a
+    stack never has (it declares network), so it is refused."""
     kube_proxy: KubeProxyConfig | None = None
     cilium: CiliumOssConfig | None = None
     """Only for byo-cilium; defaults apply when omitted."""
@@ -526,7 +571,7 @@ class ServicePrincipal(_Section):
 
 
 IdentityConfig = Annotated[
-    Union[Annotated[ManagedIdentities, Tag("managed")], Annotated[ServicePrincipal, Tag("servicePrincipal")]],
+    Annotated[ManagedIdentities, Tag("managed")] | Annotated[ServicePrincipal, Tag("servicePrincipal")],
     Discriminator(_mode_tag("managed")),
 ]
 
@@ -537,7 +582,8 @@ class DnsConfig(_Section):
     node_cache: NodeDnsCache = NodeDnsCache.AUTO
     """auto picks localdns when supported, else nodelocaldns when the dataplane allows it, else none."""
     local_dns_mode: Literal["Required", "Preferred"] = "Required"
-    """Required fails the node pool when LocalDNS cannot run; Preferred lets AKS fall back silently."""
+    """Required installs LocalDNS and fails the pool when it cannot run. Preferred only validates the
+    configuration on Kubernetes 1.31-1.36 (LocalDNS is not installed), so it is accepted from 1.37 only."""
     node_local_dns_image: ImageRef = "registry.k8s.io/dns/k8s-dns-node-cache:1.26.8"
 
 
@@ -558,6 +604,20 @@ class WorkloadsConfig(_Section):
     snapshot directory. Exported as the ``verification`` output that `akshift promote` reads."""
     age_identity_file: str | None = None
     """age identity that decrypts the snapshot's Secrets; else ``AKSHIFT_SECRET_PASSPHRASE`` is used."""
+
+
+class DiskCopiesConfig(_Section):
+    """Where `akshift volumes` creates the disk copies and lineage snapshots for this (green) cluster."""
+
+    resource_group: ResourceGroupName | None = None
+    """A resource group of its own; defaults to <resourceGroup>-disk-copies. Never the node resource group,
+    which AKS deletes with the cluster (and with it the copies and their lineage)."""
+    protect: bool = True
+    """Pulumi `protect` on the group: the copies and snapshots outlive the cluster until decommission."""
+
+    def group_for(self, resource_group: str) -> str:
+        """The group's name for a stack whose resource group is ``resource_group``."""
+        return self.resource_group or f"{resource_group}-disk-copies"[:90]
 
 
 # --------------------------------------------------------------------------- the stack
@@ -584,6 +644,8 @@ class StackConfig(_Section):
     """Only with identity.mode servicePrincipal; must be a Pulumi secret."""
     workloads: WorkloadsConfig | None = None
     """Migrated workloads this stack declares on its cluster."""
+    disk_copies: DiskCopiesConfig = DiskCopiesConfig()
+    """With cluster.mode new: the resource group for `akshift volumes` disk copies (declared and protected)."""
 
     @property
     def max_nodes(self) -> int:

@@ -13,9 +13,10 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from stacks import capabilities, cidr
+from stacks import capabilities, cidr, versions
 from stacks.errors import Problem
 from stacks.model import (
+    DiskCopiesConfig,
     DnsConfig,
     ExistingCluster,
     ManagedIdentities,
@@ -183,6 +184,11 @@ def policy_matches_dataplane(networking: NetworkingConfig) -> Iterator[Problem]:
             ("networking.networkPolicy", "networking.mode"),
             "networkPolicy cilium needs the Cilium dataplane; use mode overlay-cilium, or networkPolicy calico or none",
         )
+    elif mode is NetworkingMode.KUBENET and policy not in ("none", "calico"):
+        yield _p(
+            ("networking.networkPolicy", "networking.mode"),
+            f"kubenet clusters run networkPolicy none or calico; {policy} is not possible there",
+        )
     elif mode is NetworkingMode.BYO_CILIUM and policy != "cilium":
         yield _p(
             ("networking.networkPolicy", "networking.mode"),
@@ -195,7 +201,7 @@ def kube_proxy_only_where_it_exists(networking: NetworkingConfig) -> Iterator[Pr
     kp = networking.kube_proxy
     if kp is None:
         return
-    if networking.mode is not NetworkingMode.OVERLAY:
+    if not networking.mode.runs_kube_proxy:
         yield _p(
             ("networking.kubeProxy", "networking.mode"),
             f"mode {networking.mode.value} runs without kube-proxy (Cilium replaces it); remove networking.kubeProxy",
@@ -304,6 +310,99 @@ def subnets_hold_the_nodes(
             )
 
 
+def system_pools_can_run_the_system(node_pools: tuple[NodePool, ...]) -> Iterator[Problem]:
+    """AKS refuses System pools with maxPods below 30; akshift refuses B-series and < 4 vCPU System pools."""
+    for i, pool in enumerate(node_pools):
+        if pool.mode != "System":
+            continue
+        if pool.max_pods < capabilities.SYSTEM_POOL_MIN_MAX_PODS:
+            yield _p(pool_key(i, "maxPods"), f"{pool.max_pods} is below {capabilities.SYSTEM_POOL_MIN_MAX_PODS}, the "
+                     "least AKS accepts for a System pool (its add-ons need the room); raise it")
+        why = capabilities.small_vm_reason(pool.vm_size)
+        if why:
+            yield _p(pool_key(i, "vmSize"), f"{why}: too small for a System pool, which runs CoreDNS, metrics-server "
+                     f"and LocalDNS; use a non-burstable size with at least {capabilities.MIN_VCPUS} vCPUs, "
+                     "such as Standard_D4ds_v5")
+
+
+def windows_os_sku_exists_for_the_version(
+    cluster: NewCluster | ExistingCluster, node_pools: tuple[NodePool, ...]
+) -> Iterator[Problem]:
+    """Windows Server versions retire with Kubernetes minors; the pinned API version has no newer Windows SKU."""
+    if not isinstance(cluster, NewCluster):
+        return
+    minor = capabilities.effective_minor(cluster.kubernetes_version)
+    for i, pool in enumerate(node_pools):
+        if pool.os_type != "Windows":
+            continue
+        why = capabilities.windows_sku_unavailable_reason(pool.os_sku, minor)
+        if why:
+            yield _p((pool_key(i, "osSku"), "cluster.kubernetesVersion"), why)
+
+
+def kubernetes_version_is_supported(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
+    """A new cluster's version must be in AKS's support window today (stacks/versions.py), or unset."""
+    if not isinstance(cluster, NewCluster) or cluster.kubernetes_version is None:
+        return
+    why = versions.unsupported_reason(cluster.kubernetes_version, support_plan=cluster.support_plan,
+                                      on=versions.today())
+    if why:
+        yield _p("cluster.kubernetesVersion", why)
+
+
+def long_term_support_needs_premium(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
+    """AKS sells long-term support only with the Premium tier."""
+    if isinstance(cluster, NewCluster) and cluster.support_plan == versions.LTS_PLAN and cluster.sku_tier != "Premium":
+        yield _p(("cluster.supportPlan", "cluster.skuTier"),
+                 f"{versions.LTS_PLAN} needs cluster.skuTier Premium (it is {cluster.sku_tier}); set skuTier Premium "
+                 "or supportPlan KubernetesOfficial")
+
+
+def upgrade_channels_agree(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
+    """upgradeChannel node-image only works with nodeOSUpgradeChannel NodeImage (AKS refuses the others)."""
+    if isinstance(cluster, NewCluster) and cluster.upgrade_channel == "node-image" \
+            and cluster.node_os_upgrade_channel != "NodeImage":
+        yield _p(("cluster.nodeOsUpgradeChannel", "cluster.upgradeChannel"),
+                 f"upgradeChannel node-image needs nodeOsUpgradeChannel NodeImage (it is "
+                 f"{cluster.node_os_upgrade_channel}); set it to NodeImage, or pick another upgradeChannel "
+                 "(patch, for example)")
+
+
+def egress_matches_the_network(network: NetworkConfig, networking: NetworkingConfig) -> Iterator[Problem]:
+    """Each outbound type with the resources it needs, and none it does not use."""
+    out = networking.outbound_type
+    if out == "managedNATGateway":
+        yield _p(("networking.outboundType", "network"),
+                 "AKS creates a managed NAT gateway only in a VNet it manages, and this stack declares its own VNet "
+                 "(network); use userAssignedNATGateway with network.natGateway {publicIpCount}, "
+                 "userDefinedRouting with network.routeTable {firewallIp}, or loadBalancer")
+    if out == "userAssignedNATGateway" and network.nat_gateway is None:
+        yield _p(("network.natGateway", "networking.outboundType"),
+                 "outboundType userAssignedNATGateway needs the NAT gateway on the node subnet; add "
+                 "network.natGateway {publicIpCount: 2}")
+    if out != "userAssignedNATGateway" and network.nat_gateway is not None:
+        yield _p(("network.natGateway", "networking.outboundType"),
+                 f"only used with outboundType userAssignedNATGateway (it is {out}); remove it or change the "
+                 "outbound type")
+    if out == "userDefinedRouting" and network.route_table is None:
+        yield _p(("network.routeTable", "networking.outboundType"),
+                 "outboundType userDefinedRouting needs a route to the firewall; add network.routeTable "
+                 "{firewallIp: <the firewall's private IP>}")
+    if out != "userDefinedRouting" and network.route_table is not None:
+        yield _p(("network.routeTable", "networking.outboundType"),
+                 f"only used with outboundType userDefinedRouting (it is {out}); remove it or change the outbound type")
+    if network.route_table is not None:
+        ip = network.route_table.firewall_ip
+        for key, net in _cidrs_of_networking(networking):
+            if ip in net:
+                yield _p(("network.routeTable.firewallIp", key),
+                         f"{ip} is inside {key} {net}, which never leaves the cluster; use the firewall's VNet address")
+        if ip in network.node_subnet.cidr:
+            yield _p(("network.routeTable.firewallIp", "network.nodeSubnet.cidr"),
+                     f"{ip} is inside the node subnet, whose 0.0.0.0/0 route it would be; put the firewall in its "
+                     "own subnet or a peered hub")
+
+
 # --------------------------------------------------------------------------- cluster, DNS, identity, tags
 
 
@@ -320,7 +419,7 @@ def sections_match_cluster_mode(
     network: NetworkConfig | None, node_pools: tuple[NodePool, ...]
 ) -> Iterator[Problem]:
     """A new cluster needs its region, group, VNet and pools; an existing one has them, so they would be ignored."""
-    values = dict(zip((k for k, _ in _NEW_CLUSTER_SECTIONS), (location, resource_group, network, node_pools)))
+    values = dict(zip((k for k, _ in _NEW_CLUSTER_SECTIONS), (location, resource_group, network, node_pools), strict=True))
     for key, what in _NEW_CLUSTER_SECTIONS:
         if isinstance(cluster, NewCluster) and not values[key]:
             # nodePools is a list: absent and empty read the same once parsed.
@@ -380,6 +479,44 @@ def node_dns_cache_is_possible(
         why = capabilities.node_local_dns_unsupported_reason(networking.mode)
         if why:
             yield _p(("dns.nodeCache", "networking.mode"), f"NodeLocal DNSCache is not possible: {why}; use localdns or auto")
+
+
+def local_dns_runs_where_it_is_asked_for(
+    dns: DnsConfig, cluster: NewCluster | ExistingCluster, node_pools: tuple[NodePool, ...]
+) -> Iterator[Problem]:
+    """Explicit LocalDNS needs pools of at least 4 non-burstable vCPUs; Preferred installs nothing before 1.37."""
+    if not isinstance(cluster, NewCluster):
+        return
+    if dns.node_cache is NodeDnsCache.LOCALDNS:
+        for i, why in capabilities.pools_without_local_dns(node_pools):
+            yield _p((pool_key(i, "vmSize"), "dns.nodeCache"),
+                     f"{why}: AKS does not run LocalDNS there; use at least {capabilities.MIN_VCPUS} non-burstable "
+                     "vCPUs, or dns.nodeCache auto")
+    minor = capabilities.effective_minor(cluster.kubernetes_version)
+    if dns.local_dns_mode == "Preferred" and minor < capabilities.LOCAL_DNS_PREFERRED_INSTALLS_FROM \
+            and dns.node_cache in (NodeDnsCache.LOCALDNS, NodeDnsCache.AUTO):
+        floor = ".".join(map(str, capabilities.LOCAL_DNS_PREFERRED_INSTALLS_FROM))
+        yield _p(("dns.localDnsMode", "cluster.kubernetesVersion"),
+                 f"Preferred only validates the LocalDNS configuration before Kubernetes {floor}; nodes would run "
+                 "without a DNS cache. Use Required")
+
+
+def disk_copies_outlive_the_cluster(
+    disk_copies: DiskCopiesConfig, cluster: NewCluster | ExistingCluster, resource_group: str | None
+) -> Iterator[Problem]:
+    """Disk copies in a group of their own: not the node group (AKS deletes it), not the cluster's group."""
+    if not isinstance(cluster, NewCluster) or resource_group is None:
+        return
+    group = disk_copies.group_for(resource_group).lower()
+    taken = {resource_group.lower(): "resourceGroup (the cluster's group)"}
+    if cluster.node_resource_group is not None:
+        taken[cluster.node_resource_group.lower()] = "cluster.nodeResourceGroup, which AKS deletes with the cluster"
+    if group.startswith("mc_"):
+        yield _p("diskCopies.resourceGroup", "looks like an AKS node resource group (MC_…), which AKS deletes with the "
+                 "cluster and the disk copies with it; name a group of its own")
+    elif group in taken:
+        yield _p(("diskCopies.resourceGroup", "resourceGroup"), f"is the same group as {taken[group]}; disk copies "
+                 "and their lineage snapshots need a group of their own that outlives the cluster")
 
 
 def service_principal_is_deliberate(identity: ManagedIdentities | ServicePrincipal, service_principal_client_secret: Secret | None) -> Iterator[Problem]:
@@ -454,10 +591,18 @@ RULES: tuple[Rule, ...] = (
     Rule(("networking",), kube_proxy_only_where_it_exists),
     Rule(("networking",), cilium_chart_only_for_byo),
     Rule(("node_pools",), node_pool_shapes),
+    Rule(("node_pools",), system_pools_can_run_the_system),
+    Rule(("cluster", "node_pools"), windows_os_sku_exists_for_the_version),
+    Rule(("cluster",), kubernetes_version_is_supported),
+    Rule(("cluster",), long_term_support_needs_premium),
+    Rule(("cluster",), upgrade_channels_agree),
+    Rule(("network", "networking"), egress_matches_the_network),
     Rule(("networking", "node_pools"), windows_pools_need_azure_dataplane),
     Rule(("network", "networking", "node_pools"), subnets_hold_the_nodes),
     Rule(("cluster",), maintenance_matches_channels),
     Rule(("dns", "networking", "cluster"), node_dns_cache_is_possible),
+    Rule(("dns", "cluster", "node_pools"), local_dns_runs_where_it_is_asked_for),
+    Rule(("disk_copies", "cluster", "resource_group"), disk_copies_outlive_the_cluster),
     Rule(("identity", "service_principal_client_secret"), service_principal_is_deliberate),
     Rule(("tags",), tags_are_azure_tags),
 )

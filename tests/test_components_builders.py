@@ -68,11 +68,11 @@ def test_only_pod_subnet_mode_gives_pools_a_pod_subnet() -> None:
     [
         ("Linux", NodeDnsCache.LOCALDNS, {"mode": "Required"}),
         ("Windows", NodeDnsCache.LOCALDNS, None),
-        ("Linux", NodeDnsCache.NODELOCALDNS, None),
-        ("Linux", NodeDnsCache.NONE, None),
+        ("Linux", NodeDnsCache.NODELOCALDNS, {"mode": "Disabled"}),
+        ("Linux", NodeDnsCache.NONE, {"mode": "Disabled"}),
     ],
 )
-def test_local_dns_profile_only_on_linux_pools_of_localdns_clusters(os_type: str, cache: NodeDnsCache,
+def test_local_dns_runs_on_linux_pools_of_localdns_clusters_and_is_disabled_explicitly_elsewhere(os_type: str, cache: NodeDnsCache,
                                                                      expected: dict | None) -> None:
     p = pool(osType=os_type, name="win" if os_type == "Windows" else "apps")
     assert profiles.local_dns_profile(p, cache, "Required") == expected

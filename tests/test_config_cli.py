@@ -33,11 +33,29 @@ def broken_stack(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", ["test", "prod"])
-def test_validate_accepts_the_shipped_stacks_with_exit_0_and_one_ok_line(name: str) -> None:
+def test_validate_accepts_the_shipped_stacks_with_exit_0_an_ok_line_and_what_will_really_run(name: str) -> None:
     result = runner.invoke(app, ["validate", str(ROOT / "stacks" / f"Pulumi.{name}.yaml")])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("OK ") and f"aks-akshift-{name}" in result.stdout
-    assert len(result.stdout.splitlines()) == 1
+    first, *details = result.stdout.splitlines()
+    assert first.startswith("OK ") and f"aks-akshift-{name}" in first
+    topics = [line.strip().split(":", 1)[0] for line in details]
+    assert topics == ["kubernetes", "networking", "egress", "node DNS", "disk copies", "protect"]
+    # test and prod run the same DNS path: LocalDNS Required on every pool.
+    assert "  node DNS: AKS LocalDNS (Required) on pools system, apps" in result.stdout
+
+
+def test_validate_says_when_no_node_dns_cache_will_run_and_that_localdns_is_disabled(tmp_path: Path) -> None:
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.test.yaml").read_text())
+    doc["config"]["akshift:dns"] = {"nodeCache": "none"}
+    doc["config"]["akshift:networking"].update(outboundType="userDefinedRouting")
+    doc["config"]["akshift:network"]["routeTable"] = {"firewallIp": "10.99.0.4"}
+    f = tmp_path / "Pulumi.nodns.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    result = runner.invoke(app, ["validate", str(f)])
+    assert result.exit_code == 0, result.output
+    assert "  node DNS: no node cache: pods query CoreDNS directly; LocalDNS sent Disabled on pools system, apps" \
+        in result.stdout
+    assert "  egress: route table: 0.0.0.0/0 to the firewall at 10.99.0.4" in result.stdout
 
 
 def test_validate_rejects_a_broken_stack_with_exit_2_and_one_line_per_problem(tmp_path: Path) -> None:

@@ -7,16 +7,17 @@ are all pure, so nothing here needs Pulumi.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from stack_files import DELETE, mutate, stack_config
 
 import stacks
-from stack_files import DELETE, mutate, stack_config
-from stacks import capabilities, guards
+from stacks import capabilities, guards, versions
 from stacks.model import NetworkingMode, NodeDnsCache, Secret
 from stacks.schema import SCHEMA_FILE, render_schema, stack_file_schema
 
@@ -79,7 +80,7 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "kube-proxy settings the API version cannot express": ({"networking.mode": "overlay", "networking.networkPolicy": "calico", "networking.kubeProxy": {"mode": "NFTABLES"}}, "networking.kubeProxy", "has no kubeProxyConfig (preview API versions only)"),
     "IPVS scheduler without IPVS": ({"networking.mode": "overlay", "networking.networkPolicy": "calico", "networking.kubeProxy": {"mode": "IPTABLES", "ipvsScheduler": "RoundRobin"}}, "networking.kubeProxy.ipvsScheduler", "only applies to kube-proxy mode IPVS"),
     "Cilium chart settings without byo-cilium": ({"networking.cilium": {"version": "1.18.9"}}, "networking.cilium", "only used by mode byo-cilium"),
-    "unknown networking mode": ({"networking.mode": "kubenet"}, "networking.mode", "'kubenet' is not allowed; use 'overlay-cilium', 'overlay', 'podsubnet-cilium' or 'byo-cilium'"),
+    "unknown networking mode": ({"networking.mode": "azure-cni"}, "networking.mode", "'azure-cni' is not allowed; use 'overlay-cilium', 'overlay', 'podsubnet-cilium', 'byo-cilium' or 'kubenet'"),
     "Windows pool with the Cilium dataplane": ({"nodePools[2]": WINDOWS_POOL}, "nodePools[2].osType", "Windows nodes are not supported with the Cilium dataplane"),
     "Windows pool with Cilium OSS": ({"networking.mode": "byo-cilium", "networking.networkPolicy": DELETE, "nodePools[2]": WINDOWS_POOL}, "nodePools[2].osType", "not supported with the Cilium dataplane (mode byo-cilium)"),
     # --- names and lengths
@@ -129,17 +130,52 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "ACR scope that is not a resource ID": ({"identity.acrPullScopes": ["myregistry.azurecr.io"]}, "identity.acrPullScopes[0]", "is not a full Azure resource ID"),
     "tag using akshift's prefix": ({"tags.akshift-stack": "x"}, "tags.akshift-stack", "are set by akshift; rename the tag"),
     "tag name with a slash": ({"tags.team/name": "x"}, "tags.team/name", "without < > % & \\ ? /"),
+    # --- what AKS accepts (issue 15): each rule of stacks/rules.py with the key it names
+    "Kubernetes version out of community support": ({"cluster.kubernetesVersion": "1.34"}, "cluster.kubernetesVersion", "1.34 left AKS community support on 2026-11-30; use one of \"1.35\", \"1.36\", \"1.37\", or keep it until 2027-11-30 with long-term support (cluster.skuTier Premium and cluster.supportPlan AKSLongTermSupport)"),
+    "Kubernetes version past its LTS too": ({"cluster.kubernetesVersion": "1.31", "cluster.skuTier": "Premium", "cluster.supportPlan": "AKSLongTermSupport"}, "cluster.kubernetesVersion", "1.31 left AKS support on 2026-11-30 (LTS included)"),
+    "Kubernetes version newer than the table": ({"cluster.kubernetesVersion": "1.40"}, "cluster.kubernetesVersion", "newer than every version in akshift's supported-versions table (reviewed 2026-12-01)"),
+    "long-term support without Premium": ({"cluster.kubernetesVersion": "1.34", "cluster.supportPlan": "AKSLongTermSupport"}, "cluster.supportPlan", "AKSLongTermSupport needs cluster.skuTier Premium (it is Free)"),
+    "node-image channel with another node OS channel": ({"cluster.upgradeChannel": "node-image", "cluster.nodeOsUpgradeChannel": "SecurityPatch"}, "cluster.nodeOsUpgradeChannel", "upgradeChannel node-image needs nodeOsUpgradeChannel NodeImage (it is SecurityPatch)"),
+    "System pool with maxPods below 30": ({"nodePools[0].maxPods": 20}, "nodePools[0].maxPods", "20 is below 30, the least AKS accepts for a System pool"),
+    "System pool on a B-series VM": ({"nodePools[0].vmSize": "Standard_B4ms"}, "nodePools[0].vmSize", "Standard_B4ms is a B-series (burstable) size: too small for a System pool"),
+    "System pool under 4 vCPUs": ({"nodePools[0].vmSize": "Standard_D2ds_v5"}, "nodePools[0].vmSize", "Standard_D2ds_v5 has 2 vCPU(s), fewer than 4: too small for a System pool"),
+    "LocalDNS pool under 4 vCPUs": ({"nodePools[1].vmSize": "Standard_E8-2ds_v5"}, "nodePools[1].vmSize", "Standard_E8-2ds_v5 has 2 vCPU(s), fewer than 4: AKS does not run LocalDNS there"),
+    "LocalDNS pool on a B-series VM": ({"nodePools[1].vmSize": "Standard_B8ms"}, "nodePools[1].vmSize", "is a B-series (burstable) size: AKS does not run LocalDNS there"),
+    "LocalDNS Preferred before 1.37": ({"dns.localDnsMode": "Preferred"}, "dns.localDnsMode", "Preferred only validates the LocalDNS configuration before Kubernetes 1.37; nodes would run without a DNS cache. Use Required"),
+    "Windows Server 2019 on 1.36": ({"networking.mode": "overlay", "networking.networkPolicy": "calico", "cluster.kubernetesVersion": "1.35", "nodePools[2]": {**WINDOWS_POOL, "osSku": "Windows2019"}}, "nodePools[2].osSku", "Windows2019 is retired for Kubernetes 1.35 (last: 1.32)"),
+    "default Windows SKU retired for the version": ({"networking.mode": "overlay", "networking.networkPolicy": "calico", "nodePools[2]": WINDOWS_POOL}, "nodePools[2].osSku", "Windows2022 (the default osSku) is retired for Kubernetes 1.36 (last: 1.34)"),
+    "managed NAT gateway on the stack's own VNet": ({"networking.outboundType": "managedNATGateway"}, "networking.outboundType", "AKS creates a managed NAT gateway only in a VNet it manages, and this stack declares its own VNet"),
+    "user-assigned NAT gateway without one": ({"networking.outboundType": "userAssignedNATGateway"}, "network.natGateway", "outboundType userAssignedNATGateway needs the NAT gateway on the node subnet; add network.natGateway"),
+    "NAT gateway with the load balancer outbound type": ({"network.natGateway": {"publicIpCount": 1}}, "network.natGateway", "only used with outboundType userAssignedNATGateway (it is loadBalancer)"),
+    "user-defined routing without a route table": ({"networking.outboundType": "userDefinedRouting"}, "network.routeTable", "outboundType userDefinedRouting needs a route to the firewall"),
+    "route table with the load balancer outbound type": ({"network.routeTable": {"firewallIp": "10.99.0.4"}}, "network.routeTable", "only used with outboundType userDefinedRouting"),
+    "firewall inside the node subnet": ({"networking.outboundType": "userDefinedRouting", "network.routeTable": {"firewallIp": "10.20.0.4"}}, "network.routeTable.firewallIp", "is inside the node subnet"),
+    "too many NAT gateway IPs": ({"networking.outboundType": "userAssignedNATGateway", "network.natGateway": {"publicIpCount": 17}}, "network.natGateway.publicIpCount", "must be at most 16"),
+    "kubenet with Cilium policy": ({"networking.mode": "kubenet"}, "networking.networkPolicy", "kubenet clusters run networkPolicy none or calico"),
+    "disk copies in the node resource group": ({"cluster.nodeResourceGroup": "rg-nodes", "diskCopies": {"resourceGroup": "rg-nodes"}}, "diskCopies.resourceGroup", "is the same group as cluster.nodeResourceGroup, which AKS deletes with the cluster"),
+    "disk copies in an AKS-named node group": ({"diskCopies": {"resourceGroup": "MC_rg_aks_westeurope"}}, "diskCopies.resourceGroup", "looks like an AKS node resource group"),
+    "disk copies in the cluster's group": ({"diskCopies": {"resourceGroup": "rg-akshift-test"}}, "diskCopies.resourceGroup", "is the same group as resourceGroup (the cluster's group)"),
     # --- shape
     "unknown top-level key": ({"netwrok": {}}, "netwrok", "unknown key akshift:netwrok; remove it (did you mean akshift:network?)"),
     "unknown nested key": ({"networking.podCdir": "10.244.0.0/16"}, "networking.podCdir", "unknown key; remove it (did you mean podCidr?)"),
     "missing required key": ({"location": DELETE}, "location", "missing; add akshift:location to the stack file"),
-    "missing nested key": ({"cluster.kubernetesVersion": DELETE}, "cluster.kubernetesVersion", "missing; this key is required"),
+    "missing nested key": ({"cluster.name": DELETE}, "cluster.name", "missing; this key is required"),
     "unknown cluster mode": ({"cluster.mode": "imported"}, "cluster.mode", "'imported' is not supported; use one of 'new', 'existing'"),
     "unknown identity mode": ({"identity.mode": "workload"}, "identity.mode", "'workload' is not supported"),
     "protect that is not a boolean": ({"cluster.protect": "maybe"}, "cluster.protect", "Input should be a valid boolean"),
 }
 
 
+REVIEW_DAY = datetime.date(2026, 12, 1)
+
+
+@pytest.fixture
+def on_review_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judge versions on the day stacks/versions.py was reviewed, so the table's messages are stable."""
+    monkeypatch.setattr(versions, "today", lambda: REVIEW_DAY)
+
+
+@pytest.mark.usefixtures("on_review_day")
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_each_bad_input_names_its_key_and_says_what_to_do(case: str) -> None:
     changes, key, words = CASES[case]
@@ -151,6 +187,7 @@ def test_each_bad_input_names_its_key_and_says_what_to_do(case: str) -> None:
 
 @pytest.mark.parametrize("name", ["test", "prod"])
 def test_shipped_stack_files_are_valid(name: str) -> None:
+    # Judged on the real date on purpose: when a pinned version leaves AKS support, this fails and says so.
     cfg = stacks.load(stack_config(name))
     assert cfg.networking.mode is NetworkingMode.OVERLAY_CILIUM
     assert cfg.identity.mode == "managed"
@@ -294,21 +331,96 @@ def test_auto_node_dns_cache_prefers_localdns_then_node_local_dns(requested: str
     assert got is NodeDnsCache(expected)
 
 
-@pytest.mark.parametrize("deployed", [None, "", "overlay-cilium"])
-def test_networking_mode_guard_passes_new_stacks_and_unchanged_modes(deployed: str | None) -> None:
-    assert guards.check_networking_mode_change(deployed, NetworkingMode.OVERLAY_CILIUM) == "overlay-cilium"
+def test_replacement_guard_passes_what_the_live_cluster_already_runs() -> None:
+    wanted = {"network_profile.network_dataplane": guards.Wanted("networking.mode", "cilium"),
+              "network_profile.network_policy": guards.Wanted("networking.networkPolicy", "none")}
+    live = {"network_profile": {"network_dataplane": "Cilium", "network_policy": None}}
+    assert guards.replacement_problems(wanted, live, "aks") == []
 
 
-def test_networking_mode_guard_refuses_a_change_and_points_to_the_migration_path() -> None:
-    with pytest.raises(stacks.NetworkingModeChangeRefused) as info:
-        guards.check_networking_mode_change("overlay", NetworkingMode.OVERLAY_CILIUM)
-    (problem,) = info.value.problems
+def test_replacement_guard_refuses_a_change_and_points_to_the_migration_path() -> None:
+    wanted = {"network_profile.network_plugin": guards.Wanted("networking.mode", "azure")}
+    (problem,) = guards.replacement_problems(wanted, {"network_profile": {"network_plugin": "kubenet"}}, "aks")
     assert problem.key == "networking.mode"
-    assert "replace (delete and recreate) the live cluster" in problem.message
+    assert "replace (delete and recreate) the cluster" in problem.message
     assert "pulumi stack init" in problem.message and "akshift migrate" in problem.message
+    assert "akshift strategy --execute" in problem.message
+
+
+@pytest.mark.parametrize(("wanted", "live", "auto", "ignore", "refused"), [
+    ("1.36", None, True, False, None),
+    (None, "1.36.3", True, True, None),
+    ("1.36", "1.36.3", True, True, None),
+    ("1.36", "1.37.1", True, True, None),
+    ("1.36", "1.37.1", False, False, "cannot downgrade"),
+    ("1.36.2", "1.36.3", False, False, "cannot downgrade"),
+    ("1.36.4", "1.36.3", False, False, None),
+    ("1.37", "1.36.3", False, False, None),
+    ("1.37", "1.35.9", True, False, "one minor version at a time"),
+], ids=["new cluster", "left to AKS", "same minor", "channel moved ahead", "lower without a channel",
+        "lower patch without a channel", "patch upgrade", "minor upgrade", "two minors up"])
+def test_version_drift_is_kept_and_upgrades_go_one_minor_at_a_time(
+        wanted: str | None, live: str | None, auto: bool, ignore: bool, refused: str | None) -> None:
+    got_ignore, found = guards.version_decision(wanted, live, auto_upgrade=auto, key="cluster.kubernetesVersion")
+    assert got_ignore is ignore
+    assert [p.key for p in found] == (["cluster.kubernetesVersion"] if refused else [])
+    assert refused is None or refused in found[0].message
 
 
 def test_capacity_counts_upgrade_surge_rounded_up() -> None:
     cfg = stacks.load(stack_config("prod"))
     apps = cfg.node_pools[1]
     assert (apps.max_nodes, apps.surge_nodes, apps.peak_nodes) == (30, 10, 40)  # 33% of 30 → 9.9 → 10
+
+
+# --------------------------------------------------------------------------- bound to Azure's enums
+
+
+def _literal_values(model: type, field: str) -> set[str]:
+    import typing
+
+    def walk(t: Any) -> set[str]:
+        if typing.get_origin(t) is typing.Literal:
+            return set(typing.get_args(t))
+        return set().union(*(walk(a) for a in typing.get_args(t))) if typing.get_args(t) else set()
+
+    return walk(model.model_fields[field].annotation)
+
+
+#: Every model field whose allowed values AKS defines, and the enum of the API version we deploy with.
+ENUM_BOUND = [
+    ("NewCluster", "sku_tier", "ManagedClusterSKUTier"),
+    ("NewCluster", "upgrade_channel", "UpgradeChannel"),
+    ("NewCluster", "node_os_upgrade_channel", "NodeOSUpgradeChannel"),
+    ("NewCluster", "support_plan", "KubernetesSupportPlan"),
+    ("NetworkingConfig", "outbound_type", "OutboundType"),
+    ("NetworkingConfig", "network_policy", "NetworkPolicy"),
+    ("NodePool", "mode", "AgentPoolMode"),
+    ("NodePool", "os_type", "OSType"),
+    ("NodePool", "os_sku", "OSSKU"),
+    ("NodePool", "os_disk_type", "OSDiskType"),
+    ("DnsConfig", "local_dns_mode", "LocalDNSMode"),
+    ("MaintenanceWindow", "day_of_week", "WeekDay"),
+]
+
+
+@pytest.mark.parametrize(("model", "field", "sdk_enum"), ENUM_BOUND, ids=[f"{m}.{f}" for m, f, _ in ENUM_BOUND])
+def test_every_value_the_model_allows_is_in_the_api_versions_enum(model: str, field: str, sdk_enum: str) -> None:
+    from azure.mgmt.containerservice import models as sdk
+
+    allowed = _literal_values(getattr(stacks.model, model), field)
+    assert allowed, f"{model}.{field} is not a Literal any more; bind its new type here"
+    assert allowed <= {e.value for e in getattr(sdk, sdk_enum)}
+
+
+def test_every_networking_mode_maps_to_plugin_values_the_api_has() -> None:
+    from azure.mgmt.containerservice import models as sdk
+
+    from components import profiles
+
+    for mode in NetworkingMode:
+        pod_cidr = None if mode.uses_pod_subnet else "10.244.0.0/16"
+        profile = profiles.network_profile(stacks.model.NetworkingConfig.model_validate({"mode": mode.value, "podCidr": pod_cidr}))
+        assert profile["network_plugin"] in {e.value for e in sdk.NetworkPlugin}, mode
+        assert profile.get("network_dataplane", "azure") in {e.value for e in sdk.NetworkDataplane}, mode
+        assert profile.get("network_plugin_mode", "overlay") in {e.value for e in sdk.NetworkPluginMode}, mode

@@ -102,6 +102,8 @@ def keep_windows(c: dict[str, Any]) -> None:
     c["akshift:networking"]["mode"] = "overlay"
     c["akshift:networking"]["networkPolicy"] = "none"
     c["akshift:dns"] = {"nodeCache": "none"}
+    # Windows Server 2022 ends with Kubernetes 1.34 (stacks/capabilities.py): a target keeping it stays on 1.34 LTS.
+    c["akshift:cluster"].update(kubernetesVersion="1.34", skuTier="Premium", supportPlan="AKSLongTermSupport")
     c["akshift:nodePools"].append({"name": "win22", "mode": "User", "vmSize": "Standard_D8ds_v5", "osType": "Windows",
                                    "osSku": "Windows2022", "count": 2})
 
@@ -154,7 +156,7 @@ def test_the_prod_cluster_on_kubenet_reaches_overlay_cilium_in_place() -> None:
                  id="a_stack_for_another_cluster_means_blue_green"),
     pytest.param(None, byo_cilium, False, ("networking.mode",),
                  id="bring_your_own_cilium_means_blue_green"),
-    pytest.param(lambda d: d.update(currentKubernetesVersion="1.35.1"), None, False,
+    pytest.param(lambda d: d.update(currentKubernetesVersion="1.37.1"), None, False,
                  ("cluster.kubernetesVersion", "ARM kubernetesVersion"), id="an_older_target_version_means_blue_green"),
 ])
 def test_blue_green_names_the_key_that_rules_out_in_place(arm_edit: Edit | None, stack_edit: Edit | None, rollback: bool,
@@ -259,7 +261,7 @@ def test_in_place_runbook_removes_policy_then_moves_to_overlay_then_cilium_then_
                  id="a_system_assigned_kubenet_cluster_gets_a_user_assigned_identity_for_the_route_table"),
     pytest.param(add_windows_pool, None, "remove the Windows pools (win22)",
                  id="windows_pools_the_target_drops_are_removed_before_the_update"),
-    pytest.param(lambda d: d.update(currentKubernetesVersion="1.33.5"), None, "upgrade Kubernetes to 1.34",
+    pytest.param(lambda d: d.update(currentKubernetesVersion="1.35.5"), None, "upgrade Kubernetes to 1.36",
                  id="an_older_cluster_is_upgraded_before_the_networking_changes"),
 ])
 def test_in_place_runbook_puts_manual_preparation_before_the_first_networking_update(
