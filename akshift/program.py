@@ -40,7 +40,7 @@ from deploy import artifacts, pins
 from deploy.errors import PromotionError
 from deploy.rules import addon_versions
 from stacks.capabilities import resolve_node_dns_cache
-from stacks.model import ExistingCluster, NodeDnsCache, StackConfig
+from stacks.model import ExistingCluster, NodeDnsCache, StackConfig, TrafficConfig
 
 NAME = "aks"  # logical-name prefix of every resource: never change it (a rename needs aliases)
 
@@ -96,6 +96,8 @@ def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion) 
     if isinstance(cfg.cluster, ExistingCluster) or cfg.cluster.kubernetes_version is not None:
         pulumi.export("kubernetesVersion", cfg.cluster.kubernetes_version)
     pulumi.export("addonVersions", addon_versions(cfg.networking, node_dns, cfg.dns))
+    if cfg.traffic is not None:
+        _traffic_switch(cfg.traffic, cfg.resource_group, tags)
     if workloads is not None:
         loaded, verification = workloads
         MigratedWorkloads(NAME, MigratedWorkloadsArgs(loaded.objects, loaded.digest), opts=pulumi.ResourceOptions(
@@ -149,6 +151,31 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str])
     if cfg.identity.mode == "servicePrincipal":
         pulumi.export("servicePrincipalSecretExpiresOn", cfg.identity.secret_expires_on.isoformat())
     return cluster.kubeconfig, cluster.fqdn
+
+
+def _traffic_switch(traffic: TrafficConfig, resource_group: str | None, tags: dict[str, str]) -> None:
+    """The blue-green switch, exported as ``traffic`` (``weights`` as Azure reports them, ``fqdn``, ``profileId``).
+
+    It lives in the stack that declares it (prod, by convention) rather than a stack of its own: each
+    `akshift cutover --router pulumi` step previews this stack and refuses any change outside the
+    ``TrafficSwitch`` component (deploy.guards.check_confined), so sharing the stack cannot move anything
+    else, while users keep one stack per environment.
+    """
+    from components.traffic import HealthProbe, SwitchKind, TrafficEndpoint, TrafficSwitch, TrafficSwitchArgs
+
+    group = traffic.resource_group or resource_group
+    assert group is not None  # stacks.rules requires one
+    probe = traffic.probe
+    switch = TrafficSwitch(f"{NAME}-traffic", TrafficSwitchArgs(
+        resource_group_name=group, profile_name=traffic.profile_name,
+        endpoints=tuple(TrafficEndpoint(e.name, e.target, e.target_resource_id, e.host_header)
+                        for e in traffic.endpoints),
+        weights=dict(traffic.weights), kind=SwitchKind(traffic.kind), dns_ttl=traffic.dns_ttl,
+        relative_dns_name=traffic.relative_dns_name,
+        probe=HealthProbe(probe.protocol, probe.port, probe.path, probe.interval_seconds, probe.timeout_seconds,
+                          probe.tolerated_failures),
+        tags=tags))
+    pulumi.export("traffic", {"weights": switch.weights, "fqdn": switch.fqdn, "profileId": switch.profile_id})
 
 
 def _load_workloads(cfg: StackConfig, base_dir: Path) -> tuple[artifacts.Workloads, dict[str, Any] | None] | None:

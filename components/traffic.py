@@ -33,6 +33,7 @@ import pulumi
 from pulumi_azure_native import cdn, trafficmanager
 
 from stacks.errors import ConfigError, Problem
+from stacks.rules import traffic_switch_problems
 
 TOKEN = "akshift:index:TrafficSwitch"
 TM_TYPES = {"azure": "Microsoft.Network/trafficManagerProfiles/azureEndpoints",
@@ -110,36 +111,30 @@ class TrafficSwitchArgs:
 def validate(args: TrafficSwitchArgs) -> None:
     """Check the arguments, reporting every problem with the stack-config key it comes from.
 
+    The rules are the stack's own (:func:`stacks.rules.traffic_switch_problems`), so `akshift config
+    validate` and the component refuse the same things.
+
     Raises:
         ConfigError: naming ``traffic.endpoints[i]…``, ``traffic.weights.<name>`` or ``traffic.dnsTtl``.
     """
-    problems = []
-    names = [e.name for e in args.endpoints]
-    if len(args.endpoints) < 2:
-        problems.append(Problem(("traffic.endpoints",), "declare at least two endpoints (blue and green)"))
-    if len(set(names)) != len(names):
-        problems.append(Problem(("traffic.endpoints",), f"endpoint names repeat: {names}"))
-    for name in sorted(set(names) - set(args.weights)):
-        problems.append(Problem((f"traffic.weights.{name}",), f"no weight for endpoint {name}; give it 0..100"))
-    for name in sorted(set(args.weights) - set(names)):
-        problems.append(Problem((f"traffic.weights.{name}",), f"weight for unknown endpoint {name}; "
-                                                               f"endpoints are {', '.join(names)}"))
-    for name, w in args.weights.items():
-        if not 0 <= w <= 100:
-            problems.append(Problem((f"traffic.weights.{name}",), f"{w} is not a percentage (0..100)"))
-    if args.weights and not any(w > 0 for w in args.weights.values()):
-        problems.append(Problem(("traffic.weights",), "every weight is 0: nothing would receive traffic"))
-    for i, e in enumerate(args.endpoints):
-        key = f"traffic.endpoints[{i}]"
-        if args.kind is SwitchKind.TRAFFIC_MANAGER and (e.target is None) == (e.target_resource_id is None):
-            problems.append(Problem((f"{key}.target", f"{key}.targetResourceId"),
-                                    "give exactly one of target (FQDN or IP) and targetResourceId (public IP)"))
-        if args.kind is SwitchKind.FRONT_DOOR and not e.target:
-            problems.append(Problem((f"{key}.target",), "Front Door origins need target (the ingress host name)"))
+    resource_ids = [e.target_resource_id if e.target_resource_id is None or isinstance(e.target_resource_id, str)
+                    else "/providers/Microsoft.Network/publicIPAddresses/(an output)" for e in args.endpoints]
+    problems = traffic_switch_problems(args.kind.value, [(e.name, e.target, rid) for e, rid
+                                                         in zip(args.endpoints, resource_ids, strict=True)],
+                                       args.weights)
     if args.kind is SwitchKind.TRAFFIC_MANAGER and not 0 <= args.dns_ttl <= 2_147_483_647:
         problems.append(Problem(("traffic.dnsTtl",), f"{args.dns_ttl} is not a DNS TTL in seconds"))
     if problems:
         raise ConfigError(problems)
+
+
+def live_weights(enabled_weights: Mapping[str, tuple[int, bool]]) -> dict[str, int]:
+    """Percent by endpoint as Azure reports it: a disabled endpoint gets no traffic, so it counts 0.
+
+    >>> live_weights({"blue": (1, False), "green": (100, True)})
+    {'blue': 0, 'green': 100}
+    """
+    return {name: (weight if enabled else 0) for name, (weight, enabled) in enabled_weights.items()}
 
 
 def arm_weight(percent: int) -> tuple[int, bool]:
@@ -185,10 +180,13 @@ class TrafficSwitch(pulumi.ComponentResource):
     Outputs:
         fqdn: the name users (or a CNAME) point at: ``<label>.trafficmanager.net`` or the Front Door endpoint host.
         profile_id: resource ID of the Traffic Manager or Front Door profile.
+        weights: percent by endpoint, read back from what Azure returned for the endpoints or origins (a
+            disabled one counts 0) — what `akshift cutover --router pulumi` reports as live, not the config.
     """
 
     fqdn: pulumi.Output[str]
     profile_id: pulumi.Output[str]
+    weights: pulumi.Output[dict[str, int]]
 
     def __init__(self, name: str, args: TrafficSwitchArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         validate(args)
@@ -213,10 +211,12 @@ class TrafficSwitch(pulumi.ComponentResource):
             )
             self.profile: pulumi.CustomResource = profile
             self.fqdn = profile.dns_config.apply(lambda d: d.fqdn if d else "")
+            self.weights = profile.endpoints.apply(lambda eps: live_weights(
+                {e.name: (int(e.weight or 0), e.endpoint_status == "Enabled") for e in eps or []}))
         else:
             self.profile = self._front_door(name, args, child)
         self.profile_id = self.profile.id
-        self.register_outputs({"fqdn": self.fqdn, "profile_id": self.profile_id})
+        self.register_outputs({"fqdn": self.fqdn, "profile_id": self.profile_id, "weights": self.weights})
 
     def _front_door(self, name: str, args: TrafficSwitchArgs, child: pulumi.ResourceOptions) -> cdn.Profile:
         rg, p = args.resource_group_name, args.probe
@@ -237,6 +237,9 @@ class TrafficSwitch(pulumi.ComponentResource):
         origins = [cdn.AFDOrigin(f"{name}-origin-{o['origin_name']}", profile_name=profile.name,
                                  origin_group_name=group.name, resource_group_name=rg, **o, opts=child)
                    for o in front_door_origins(args)]
+        names = [e.name for e in args.endpoints]
+        self.weights = pulumi.Output.all(*[pulumi.Output.all(o.weight, o.enabled_state) for o in origins]).apply(
+            lambda pairs: live_weights({n: (int(w or 0), s == "Enabled") for n, (w, s) in zip(names, pairs, strict=True)}))
         # Azure refuses a route to an origin group without origins: create them first.
         cdn.Route(f"{name}-route", route_name="default", endpoint_name=endpoint.name, profile_name=profile.name,
                   resource_group_name=rg, origin_group={"id": group.id}, supported_protocols=["Http", "Https"],

@@ -620,6 +620,59 @@ class DiskCopiesConfig(_Section):
         return self.resource_group or f"{resource_group}-disk-copies"[:90]
 
 
+EndpointName = _named(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?",
+                      "an endpoint name: letters, digits and hyphens, such as blue")
+ProfileName = _named(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+                     "a profile name: 1-63 letters, digits and hyphens, such as shop-switch")
+HostName = _named(
+    r"(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]|(?:\d{1,3}\.){3}\d{1,3})",
+    "a host name or IPv4 address of the cluster's ingress, such as green.shop.example.com")
+
+
+class TrafficEndpointConfig(_Section):
+    """One cluster behind the traffic switch."""
+
+    name: EndpointName
+    """The endpoint's name; also its key in ``weights`` and in ``akshift cutover --from/--to``."""
+    target: HostName | None = None
+    """Host name or IP of the cluster's ingress (Traffic Manager external endpoint; Front Door origin)."""
+    target_resource_id: ArmId | None = None
+    """Resource ID of the ingress's public IP (Traffic Manager Azure endpoint; the IP needs a DNS label)."""
+    host_header: HostName | None = None
+    """Host header Front Door sends to the origin (default: target)."""
+
+
+class TrafficProbeConfig(_Section):
+    """How the switch probes each endpoint; it stops routing to one that fails."""
+
+    protocol: Literal["HTTP", "HTTPS"] = "HTTPS"
+    port: int = Field(443, ge=1, le=65535)
+    path: str = Field("/healthz", pattern=r"^/\S*$")
+    interval_seconds: Literal[10, 30] = 30
+    timeout_seconds: int = Field(10, ge=5, le=10)
+    tolerated_failures: int = Field(3, ge=0, le=9)
+
+
+class TrafficConfig(_Section):
+    """The weighted switch between blue and green that `akshift cutover --router pulumi` moves step by step."""
+
+    kind: Literal["trafficManager", "frontDoor"] = "trafficManager"
+    """Traffic Manager (DNS-based: keep dnsTtl low) or Front Door Standard (weighs each request at the edge)."""
+    profile_name: ProfileName
+    """Azure name of the profile (the Traffic Manager DNS label unless relativeDnsName is set)."""
+    relative_dns_name: ProfileName | None = None
+    """Traffic Manager DNS label: <label>.trafficmanager.net."""
+    resource_group: ResourceGroupName | None = None
+    """Resource group of the profile; defaults to the stack's resourceGroup (required with cluster.mode existing)."""
+    endpoints: tuple[TrafficEndpointConfig, ...]
+    """The clusters, blue first by convention; at least two."""
+    weights: dict[str, int]
+    """Percent of traffic by endpoint name, 0-100 (0: the endpoint stays declared but Disabled)."""
+    dns_ttl: int = Field(30, ge=0, le=2_147_483_647)
+    """Traffic Manager DNS TTL in seconds; each cutover step should hold at least twice as long."""
+    probe: TrafficProbeConfig = TrafficProbeConfig()
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -646,6 +699,8 @@ class StackConfig(_Section):
     """Migrated workloads this stack declares on its cluster."""
     disk_copies: DiskCopiesConfig = DiskCopiesConfig()
     """With cluster.mode new: the resource group for `akshift volumes` disk copies (declared and protected)."""
+    traffic: TrafficConfig | None = None
+    """The blue-green traffic switch (Traffic Manager or Front Door) this stack declares, if any."""
 
     @property
     def max_nodes(self) -> int:

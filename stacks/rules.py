@@ -10,7 +10,7 @@ every problem. Messages name the key to change first and say what to do.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from stacks import capabilities, cidr, versions
@@ -28,6 +28,7 @@ from stacks.model import (
     NodePool,
     Secret,
     ServicePrincipal,
+    TrafficConfig,
 )
 
 #: Tag keys the components set themselves; user tags must not collide with them.
@@ -519,6 +520,63 @@ def disk_copies_outlive_the_cluster(
                  "and their lineage snapshots need a group of their own that outlives the cluster")
 
 
+def traffic_switch_problems(kind: str, endpoints: Sequence[tuple[str, str | None, str | None]],
+                            weights: Mapping[str, int]) -> list[Problem]:
+    """What Azure would refuse in a traffic switch, by stack-config key; shared with the TrafficSwitch component.
+
+    Args:
+        kind: ``trafficManager`` or ``frontDoor``.
+        endpoints: (name, target, target resource ID) of each endpoint, in order.
+        weights: percent by endpoint name.
+
+    Returns:
+        Every problem, each naming its key under ``traffic``.
+    """
+    problems = []
+    names = [name for name, _, _ in endpoints]
+    if len(endpoints) < 2:
+        problems.append(_p("traffic.endpoints", "declare at least two endpoints (blue and green)"))
+    lowered = [n.lower() for n in names]
+    repeated = sorted({n for n in names if lowered.count(n.lower()) > 1})
+    if repeated:
+        problems.append(_p("traffic.endpoints", f"endpoint names repeat (Azure compares them ignoring case): "
+                                                f"{', '.join(repeated)}; give each cluster its own name"))
+    for name in sorted(set(names) - set(weights)):
+        problems.append(_p(f"traffic.weights.{name}", f"no weight for endpoint {name}; give it 0..100"))
+    for name in sorted(set(weights) - set(names)):
+        problems.append(_p(f"traffic.weights.{name}", f"weight for unknown endpoint {name}; "
+                                                      f"endpoints are {', '.join(names)}"))
+    for name, w in weights.items():
+        if not 0 <= w <= 100:
+            problems.append(_p(f"traffic.weights.{name}", f"{w} is not a percentage (0..100; 0 disables the endpoint)"))
+    if weights and not any(w > 0 for w in weights.values()):
+        problems.append(_p("traffic.weights", "every weight is 0: nothing would receive traffic"))
+    for i, (_name, target, resource_id) in enumerate(endpoints):
+        key = f"traffic.endpoints[{i}]"
+        if kind == "trafficManager" and (target is None) == (resource_id is None):
+            problems.append(_p((f"{key}.target", f"{key}.targetResourceId"),
+                               "give exactly one of target (host name or IP) and targetResourceId (public IP)"))
+        if resource_id is not None and "/providers/microsoft.network/publicipaddresses/" not in resource_id.lower():
+            problems.append(_p(f"{key}.targetResourceId", "must be the resource ID of a public IP address "
+                                                          "(…/providers/Microsoft.Network/publicIPAddresses/<name>)"))
+        if kind == "frontDoor" and not target:
+            problems.append(_p(f"{key}.target", "Front Door origins need target (the ingress host name)"))
+        if kind == "frontDoor" and resource_id is not None:
+            problems.append(_p(f"{key}.targetResourceId", "Front Door origins are host names; use target"))
+    return problems
+
+
+def traffic_switch_is_one_azure_accepts(traffic: TrafficConfig | None, resource_group: str | None) -> Iterator[Problem]:
+    """The traffic section: endpoints, weights and where the profile lives."""
+    if traffic is None:
+        return
+    yield from traffic_switch_problems(traffic.kind, [(e.name, e.target, e.target_resource_id)
+                                                      for e in traffic.endpoints], traffic.weights)
+    if traffic.resource_group is None and resource_group is None:
+        yield _p("traffic.resourceGroup", "required when the stack has no resourceGroup (cluster.mode existing): "
+                                          "name the group the profile lives in")
+
+
 def service_principal_is_deliberate(identity: ManagedIdentities | ServicePrincipal, service_principal_client_secret: Secret | None) -> Iterator[Problem]:
     """A service principal only behind its explicit flag, and its secret only as a Pulumi secret."""
     secret = service_principal_client_secret
@@ -605,6 +663,8 @@ RULES: tuple[Rule, ...] = (
     Rule(("disk_copies", "cluster", "resource_group"), disk_copies_outlive_the_cluster),
     Rule(("identity", "service_principal_client_secret"), service_principal_is_deliberate),
     Rule(("tags",), tags_are_azure_tags),
+    # when_absent: it also runs without a resourceGroup (cluster.mode existing), where the section must name one.
+    Rule(("traffic", "resource_group"), traffic_switch_is_one_azure_accepts, when_absent=True),
 )
 
 

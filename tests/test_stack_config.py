@@ -24,6 +24,11 @@ from stacks.schema import SCHEMA_FILE, render_schema, stack_file_schema
 ROOT = Path(__file__).resolve().parents[1]
 
 
+TRAFFIC = {"profileName": "shop-switch", "endpoints": [{"name": "blue", "target": "20.1.2.3"},
+                                                     {"name": "green", "target": "green.shop.example.com"}],
+           "weights": {"blue": 100, "green": 0}}
+
+
 def problems(config: dict[str, Any], **kwargs: Any) -> list[stacks.Problem]:
     return stacks.problems_of(config, **kwargs)
 
@@ -155,6 +160,13 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "disk copies in the node resource group": ({"cluster.nodeResourceGroup": "rg-nodes", "diskCopies": {"resourceGroup": "rg-nodes"}}, "diskCopies.resourceGroup", "is the same group as cluster.nodeResourceGroup, which AKS deletes with the cluster"),
     "disk copies in an AKS-named node group": ({"diskCopies": {"resourceGroup": "MC_rg_aks_westeurope"}}, "diskCopies.resourceGroup", "looks like an AKS node resource group"),
     "disk copies in the cluster's group": ({"diskCopies": {"resourceGroup": "rg-akshift-test"}}, "diskCopies.resourceGroup", "is the same group as resourceGroup (the cluster's group)"),
+    # --- the traffic switch (issue 16): what Azure would refuse, by key
+    "traffic weight above 100": ({"traffic": {**TRAFFIC, "weights": {"blue": 150, "green": 0}}}, "traffic.weights.blue", "150 is not a percentage"),
+    "traffic endpoint names repeat": ({"traffic": {**TRAFFIC, "endpoints": [{"name": "blue", "target": "a.example.com"}, {"name": "Blue", "target": "b.example.com"}], "weights": {"blue": 100, "Blue": 0}}}, "traffic.endpoints", "endpoint names repeat (Azure compares them ignoring case): Blue, blue"),
+    "traffic endpoint neither host nor resource ID": ({"traffic": {**TRAFFIC, "endpoints": [{"name": "blue", "target": "not a host!"}, {"name": "green", "target": "green.example.com"}]}}, "traffic.endpoints[0].target", "a host name or IPv4 address"),
+    "traffic endpoint that is not a public IP": ({"traffic": {**TRAFFIC, "endpoints": [{"name": "blue", "targetResourceId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/disks/d"}, {"name": "green", "target": "green.example.com"}]}}, "traffic.endpoints[0].targetResourceId", "must be the resource ID of a public IP address"),
+    "traffic weights for an unknown endpoint": ({"traffic": {**TRAFFIC, "weights": {"blue": 100, "green": 0, "purple": 0}}}, "traffic.weights.purple", "weight for unknown endpoint purple"),
+    "traffic with every weight 0": ({"traffic": {**TRAFFIC, "weights": {"blue": 0, "green": 0}}}, "traffic.weights", "every weight is 0"),
     # --- shape
     "unknown top-level key": ({"netwrok": {}}, "netwrok", "unknown key akshift:netwrok; remove it (did you mean akshift:network?)"),
     "unknown nested key": ({"networking.podCdir": "10.244.0.0/16"}, "networking.podCdir", "unknown key; remove it (did you mean podCidr?)"),
@@ -424,3 +436,12 @@ def test_every_networking_mode_maps_to_plugin_values_the_api_has() -> None:
         assert profile["network_plugin"] in {e.value for e in sdk.NetworkPlugin}, mode
         assert profile.get("network_dataplane", "azure") in {e.value for e in sdk.NetworkDataplane}, mode
         assert profile.get("network_plugin_mode", "overlay") in {e.value for e in sdk.NetworkPluginMode}, mode
+
+
+def test_a_traffic_section_on_a_stack_without_a_resource_group_must_name_one() -> None:
+    config = mutate(stack_config("sandbox"), {"traffic": TRAFFIC})
+    found = problems(config)
+    assert [p.line() for p in found if p.key.startswith("traffic")] == [
+        "traffic.resourceGroup: required when the stack has no resourceGroup (cluster.mode existing): name the group "
+        "the profile lives in"]
+    assert not [p for p in problems(mutate(config, {"traffic.resourceGroup": "rg-shop-edge"})) if p.key.startswith("traffic")]

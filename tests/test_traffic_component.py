@@ -171,3 +171,46 @@ def test_an_invalid_switch_registers_nothing() -> None:
             TrafficSwitch("traffic", args(weights={"blue": 0, "green": 0}))
 
     assert run(program) == []
+
+
+# --------------------------------------------------------------------------- composed by the program (issue 16)
+
+
+def _prod_with_traffic(kind: str) -> dict[str, Any]:
+    from stack_files import mutate, stack_config
+
+    pip = PIP.replace("/subscriptions/s/", "/subscriptions/00000000-0000-0000-0000-000000000000/")
+    endpoints = ([{"name": "blue", "targetResourceId": pip}, {"name": "green", "target": "20.1.2.3"}]
+                 if kind == "trafficManager" else
+                 [{"name": "blue", "target": "blue.shop.example.com"}, {"name": "green", "target": "green.shop.example.com"}])
+    return mutate(stack_config("prod"), {"traffic": {"kind": kind, "profileName": "shop-switch", "endpoints": endpoints,
+                                                     "weights": {"blue": 90, "green": 10}}})
+
+
+@pytest.mark.parametrize("kind", ["trafficManager", "frontDoor"])
+def test_a_prod_stack_with_a_traffic_section_declares_the_switch_and_exports_the_weights_azure_reports(kind: str) -> None:
+    from test_components import run_main
+
+    rec = run_main(_prod_with_traffic(kind), stack="prod")
+    switch = [r for r in rec.items if r.type == "akshift:index:TrafficSwitch"]
+    assert [r.name for r in switch] == ["aks-traffic"]
+    assert rec.exports["traffic"]["weights"] == {"blue": 90, "green": 10}
+    if kind == "trafficManager":
+        [profile] = [r for r in rec.items if r.type == "azure-native:trafficmanager:Profile"]
+        assert profile.inputs["resourceGroupName"] == "rg-akshift-prod"
+        assert {e["name"]: (e["weight"], e["endpointStatus"]) for e in profile.inputs["endpoints"]} == \
+            {"blue": (90, "Enabled"), "green": (10, "Enabled")}
+    else:
+        origins = {r.inputs["originName"]: r.inputs["weight"] for r in rec.items if r.type == "azure-native:cdn:AFDOrigin"}
+        assert origins == {"blue": 90, "green": 10}
+
+
+def test_a_zero_weight_is_read_back_as_zero_although_azure_holds_weight_1_disabled() -> None:
+    from test_components import run_main
+
+    config = _prod_with_traffic("trafficManager")
+    config["akshift:traffic"]["weights"] = {"blue": 100, "green": 0}
+    rec = run_main(config, stack="prod")
+    [profile] = [r for r in rec.items if r.type == "azure-native:trafficmanager:Profile"]
+    assert {e["name"]: (e["weight"], e["endpointStatus"]) for e in profile.inputs["endpoints"]}["green"] == (1, "Disabled")
+    assert rec.exports["traffic"]["weights"] == {"blue": 100, "green": 0}
