@@ -1,12 +1,16 @@
 """Where stack state lives and how its secrets are encrypted, for the Automation API wrappers.
 
-Why it exists: one person trying akshift wants state on their disk with a
-passphrase; a team needs shared state (Azure Blob Storage, or Pulumi Cloud) and
-secrets it can rotate and audit (Azure Key Vault). The Pulumi CLI supports all
-of these through ``PULUMI_BACKEND_URL`` and ``--secrets-provider``; this module
-picks the project's default (the local file backend, ``file://~``, as ``pulumi
-login --local``), checks the combination before the engine starts, and fails
-with the variable to set instead of an engine stack trace. Pure: it reads a
+Why it exists: one person trying akshift keeps state on their disk with a
+passphrase; a team shares state (Azure Blob Storage, or Pulumi Cloud) and
+secrets it can rotate and audit (Azure Key Vault). The Pulumi CLI handles all of
+these itself — ``pulumi login`` (or ``PULUMI_BACKEND_URL``) chooses the backend,
+each stack's file names its secrets provider — so this module *respects* what the
+user set up: without ``PULUMI_BACKEND_URL`` it leaves the backend to the user's
+``pulumi login``, and it never demands a passphrase for stacks whose secrets
+Pulumi decrypts otherwise (Key Vault, Pulumi Cloud). It only refuses what would
+fail anyway, before the engine starts, with what to set instead: an unknown
+backend scheme, an explicitly requested passphrase provider without a
+passphrase, a Blob Storage URL that names no account. Pure: it reads a
 mapping, not ``os.environ``.
 """
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Mapping
 
 from deploy.errors import BackendSetupError
 
-DEFAULT_BACKEND = "file://~"
+LOGIN = "pulumi login"  # Backend.url when the user's own `pulumi login` decides
 PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 
 _SCHEMES = {
@@ -34,8 +38,8 @@ class Backend:
     """The resolved backend and secrets provider.
 
     Attributes:
-        url: ``PULUMI_BACKEND_URL`` to use.
-        kind: ``file``, ``azblob``, ``cloud``, ``s3`` or ``gcs``.
+        url: ``PULUMI_BACKEND_URL`` to use, or :data:`LOGIN` when the user's ``pulumi login`` decides.
+        kind: ``file``, ``azblob``, ``cloud``, ``s3``, ``gcs``, or ``login``.
         secrets_provider: ``--secrets-provider`` for new stacks (None: the backend's default, a
             passphrase except on Pulumi Cloud).
         env: Variables to add to the engine's environment.
@@ -56,44 +60,47 @@ def backend_kind(url: str) -> str:
     for prefix, kind in _SCHEMES.items():
         if url.startswith(prefix):
             return kind
-    raise BackendSetupError(f"PULUMI_BACKEND_URL={url!r} is not a Pulumi backend; use file://~ (default), "
-                            "azblob://<container> for Azure Blob Storage, or https://api.pulumi.com for Pulumi Cloud")
+    raise BackendSetupError(f"PULUMI_BACKEND_URL={url!r} is not a Pulumi backend; unset it to use your `pulumi "
+                            "login`, or use file://~, azblob://<container>?storage_account=<account> for Azure Blob "
+                            "Storage, or https://api.pulumi.com for Pulumi Cloud")
 
 
 def resolve_backend(environ: Mapping[str, str], *, secrets_provider: str | None = None) -> Backend:
-    """Pick and check the backend and secrets provider.
+    """Check the backend and secrets provider the user chose, changing neither.
 
     Args:
         environ: The environment (``PULUMI_BACKEND_URL``, passphrase and Azure variables).
-        secrets_provider: ``--secrets-provider``: ``passphrase``, ``azurekeyvault://<vault>.vault.azure.net/keys/<key>``,
-            or None for the backend's default.
+        secrets_provider: ``--secrets-provider`` for *new* stacks: ``passphrase``,
+            ``azurekeyvault://<vault>.vault.azure.net/keys/<key>``, ``default`` (Pulumi Cloud), or None
+            to let Pulumi pick; existing stacks keep the provider their stack file names.
 
     Returns:
-        The backend.
+        The backend: ``PULUMI_BACKEND_URL`` when set (passed on unchanged, query parameters included),
+        else the user's ``pulumi login`` (nothing is set).
 
     Raises:
-        BackendSetupError: A passphrase is needed but not set, a Blob Storage account is not named,
-            or the secrets provider is not one this project supports.
+        BackendSetupError: An unknown backend scheme, an unsupported secrets provider, a passphrase
+            provider asked for without a passphrase, or a Blob Storage URL that names no account.
     """
-    url = environ.get("PULUMI_BACKEND_URL") or DEFAULT_BACKEND
-    kind = backend_kind(url)
+    url = environ.get("PULUMI_BACKEND_URL") or None
+    kind = backend_kind(url) if url is not None else "login"
     problems = []
     if secrets_provider is not None and not (
-        secrets_provider == "passphrase" or secrets_provider.startswith("azurekeyvault://")
-        or (kind == "cloud" and secrets_provider == "default")
+        secrets_provider in ("passphrase", "default") or secrets_provider.startswith("azurekeyvault://")
     ):
-        problems.append(f"--secrets-provider {secrets_provider!r} is not supported; use passphrase or "
-                        "azurekeyvault://<vault>.vault.azure.net/keys/<key> (or default on Pulumi Cloud)")
-    uses_passphrase = secrets_provider == "passphrase" or (secrets_provider is None and kind != "cloud")
-    if uses_passphrase and not any(environ.get(v) for v in PASSPHRASE_VARS):
-        problems.append("stack secrets are encrypted with a passphrase: set PULUMI_CONFIG_PASSPHRASE (or "
-                        "PULUMI_CONFIG_PASSPHRASE_FILE), or use --secrets-provider azurekeyvault://…")
-    if kind == "azblob" and not environ.get("AZURE_STORAGE_ACCOUNT"):
-        problems.append(f"{url} is in Azure Blob Storage: set AZURE_STORAGE_ACCOUNT (and AZURE_STORAGE_KEY or "
-                        "AZURE_STORAGE_SAS_TOKEN, or sign in with `az login`)")
+        problems.append(f"--secrets-provider {secrets_provider!r} is not supported; use passphrase, "
+                        "azurekeyvault://<vault>.vault.azure.net/keys/<key>, or default (Pulumi Cloud)")
+    if secrets_provider == "passphrase" and not any(environ.get(v) for v in PASSPHRASE_VARS):
+        problems.append("--secrets-provider passphrase: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)")
+    if kind == "azblob" and url is not None and "storage_account=" not in url and not environ.get("AZURE_STORAGE_ACCOUNT"):
+        problems.append(f"{url} is in Azure Blob Storage but names no account: add ?storage_account=<account> to "
+                        "the URL or set AZURE_STORAGE_ACCOUNT (and sign in with `az login`, or set AZURE_STORAGE_KEY)")
     if problems:
         raise BackendSetupError(problems)
-    return Backend(url, kind, secrets_provider, {"PULUMI_BACKEND_URL": url, "PULUMI_SKIP_UPDATE_CHECK": "true"})
+    env = {"PULUMI_SKIP_UPDATE_CHECK": "true"}
+    if url is not None:
+        env["PULUMI_BACKEND_URL"] = url
+    return Backend(url or LOGIN, kind, secrets_provider, env)
 
 
 def backend_at(url: str) -> Backend:

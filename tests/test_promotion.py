@@ -164,20 +164,31 @@ def test_a_cluster_must_run_the_pinned_kubernetes_version(live: str, expected: s
 
 
 @pytest.mark.parametrize(("environ", "provider", "words"), [
-    ({}, None, "set PULUMI_CONFIG_PASSPHRASE"),
+    ({}, "passphrase", "set PULUMI_CONFIG_PASSPHRASE"),
     ({"PULUMI_BACKEND_URL": "azblob://state"}, "azurekeyvault://kv.vault.azure.net/keys/pulumi", "AZURE_STORAGE_ACCOUNT"),
     ({"PULUMI_BACKEND_URL": "ftp://x"}, None, "is not a Pulumi backend"),
     ({"PULUMI_CONFIG_PASSPHRASE": "p"}, "awskms://k", "is not supported"),
-], ids=["file without passphrase", "blob without account", "unknown scheme", "unsupported secrets provider"])
+], ids=["passphrase provider without passphrase", "blob without account", "unknown scheme", "unsupported secrets provider"])
 def test_backend_problems_name_the_variable_to_set(environ: dict[str, str], provider: str | None, words: str) -> None:
     with pytest.raises(BackendSetupError, match=words):
         backend.resolve_backend(environ, secrets_provider=provider)
 
 
-def test_the_default_backend_is_the_local_file_backend_with_a_passphrase() -> None:
-    b = backend.resolve_backend({"PULUMI_CONFIG_PASSPHRASE": "p"})
-    assert (b.url, b.kind, b.secrets_provider) == ("file://~", "file", None)
-    assert b.env["PULUMI_BACKEND_URL"] == "file://~"
+def test_without_a_backend_url_the_users_pulumi_login_decides_and_nothing_is_overridden() -> None:
+    b = backend.resolve_backend({})
+    assert (b.url, b.kind, b.secrets_provider) == (backend.LOGIN, "login", None)
+    assert "PULUMI_BACKEND_URL" not in b.env
+
+
+def test_a_stack_whose_secrets_pulumi_decrypts_otherwise_needs_no_passphrase() -> None:
+    # Key Vault or Pulumi Cloud stacks: the stack file names the provider; Pulumi handles it.
+    assert backend.resolve_backend({"PULUMI_BACKEND_URL": "file:///srv/state"}).kind == "file"
+
+
+def test_a_blob_url_may_name_its_account_in_the_query() -> None:
+    url = "azblob://state?storage_account=acct"
+    b = backend.resolve_backend({"PULUMI_BACKEND_URL": url})
+    assert (b.kind, b.env["PULUMI_BACKEND_URL"]) == ("azblob", url)
 
 
 def test_teams_use_blob_storage_with_key_vault_or_pulumi_cloud_without_a_passphrase() -> None:
