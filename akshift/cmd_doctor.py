@@ -176,14 +176,6 @@ def _print_findings(findings: list[Any]) -> None:
 
 # -- strategy --------------------------------------------------------------------
 
-def _find_project(start: Path) -> Path | None:
-    """The nearest directory at or above ``start`` holding a Pulumi.yaml (as ``akshift up`` finds it)."""
-    for d in (start.resolve(), *start.resolve().parents):
-        if (d / "Pulumi.yaml").is_file():
-            return d
-    return None
-
-
 def _stack_config_dir(project: Path) -> Path:
     """Where the project keeps its stack files: Pulumi.yaml's ``stackConfigDir``, else the project directory."""
     import yaml
@@ -210,7 +202,9 @@ def _target_stack(stack: str | None, stack_file: Path | None, project_dir: Path 
     """
     from doctor.strategy import stack_name_of
 
-    project = project_dir.resolve() if project_dir else _find_project(Path.cwd())
+    from akshift.project import find_project
+
+    project = project_dir.resolve() if project_dir else find_project(Path.cwd())
     if stack_file is not None:
         name = stack or stack_name_of(stack_file)
         if name == "<stack>":

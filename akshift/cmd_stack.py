@@ -61,14 +61,6 @@ def register(app: typer.Typer) -> None:
 # -- plumbing ----------------------------------------------------------------------------
 
 
-def find_project(start: Path) -> Path | None:
-    """The nearest directory at or above ``start`` holding a Pulumi.yaml."""
-    for d in (start.resolve(), *start.resolve().parents):
-        if (d / "Pulumi.yaml").is_file():
-            return d
-    return None
-
-
 def _load_program(directory: Path) -> Callable[[], None]:
     """The project's Pulumi program (the same :func:`akshift.program.main` as ``__main__.py``), for ``directory``."""
     from akshift import program
@@ -76,29 +68,16 @@ def _load_program(directory: Path) -> Callable[[], None]:
     return lambda: program.main(directory)
 
 
-def _pulumi_cli() -> tuple[Path | None, dict[str, str]]:
-    """The Pulumi CLI to drive: ``pulumi`` on PATH, else the sandbox's build (with its Kubernetes provider)."""
-    if shutil.which("pulumi"):
-        return None, {}
-    from sandbox import build
-
-    cli, provider = build.TOOLS["pulumi"], build.TOOLS["pulumi-resource-kubernetes"]
-    if cli.missing():
-        raise fail("no pulumi CLI on PATH and none built in the sandbox cache; install Pulumi or run "
-                   "`akshift sandbox build`", ENVIRONMENT)
-    path = os.pathsep.join([str(cli.dir / "bin"), str(provider.dir / "bin"), os.environ.get("PATH", "")])
-    return cli.dir, {"PATH": path}
-
-
 def _project(project_dir: Path | None, secrets_provider: str | None) -> Any:
     from deploy.backend import resolve_backend
     from deploy.promotion import Project
 
-    directory = project_dir.resolve() if project_dir else find_project(Path.cwd())
-    if directory is None or not (directory / "Pulumi.yaml").is_file():
-        raise fail("no Pulumi.yaml here or above; run from the akshift project or pass --project-dir", BAD_INPUT)
+    from akshift.project import project_dir as find_project_dir
+    from akshift.project import pulumi_cli
+
+    directory = find_project_dir(project_dir)
     backend = resolve_backend(os.environ, secrets_provider=secrets_provider)
-    root, env = _pulumi_cli()
+    root, env = pulumi_cli()
     return Project(directory, _load_program(directory), backend, env, root)
 
 

@@ -28,6 +28,10 @@ Source = typer.Option(None, "--source", help="kubeconfig of the old (kubenet) cl
 SourceCtx = typer.Option(None, "--source-context", help="context in the source kubeconfig")
 Target = typer.Option(None, "--target", help="kubeconfig of the new cluster")
 TargetCtx = typer.Option(None, "--target-context", help="context in the target kubeconfig")
+SourceStack = typer.Option(None, "--source-stack", help="read the source cluster's kubeconfig from this Pulumi "
+                                                        "stack's kubeconfig output (decrypted in memory only)")
+TargetStack = typer.Option(None, "--target-stack", help="read the target cluster's kubeconfig from this Pulumi "
+                                                        "stack's kubeconfig output (decrypted in memory only)")
 Out = typer.Option(Path("out/migration"), "--out", help="run directory: snapshot/, transformed/, reports")
 Recipient = typer.Option([], "--age-recipient", help="age public key to encrypt Secrets to (repeatable)")
 Identity = typer.Option(None, "--age-identity", help="age identity file (encrypts and decrypts Secrets)")
@@ -76,16 +80,26 @@ def key_values(option: str, items: Iterable[str], example: str) -> dict[str, str
     return out
 
 
-def client(path: Path | None, context: str | None, which: str, concurrency: int = 16) -> Any:
-    """Open and check a cluster client from ``--source``/``--target`` (and its ``--…-context``).
+def client(path: Path | None, context: str | None, which: str, concurrency: int = 16, *,
+           stack: str | None = None) -> Any:
+    """Open and check a cluster client from ``--source``/``--target``, its ``--…-context``, or ``--…-stack``.
+
+    Without a file or a stack, the kubeconfig is found as kubectl finds it (``KUBECONFIG``, then
+    ``~/.kube/config``), and its current context is used unless ``--…-context`` names one.
 
     Raises:
-        AkshiftError: (bad input) the option is missing; the kube errors of :func:`kube.client.connect`.
+        AkshiftError: (bad input) both a file and a stack; the errors of :func:`kube.client.connect`
+            and of reading the stack's output.
     """
     from kube.client import connect
 
-    if path is None:
-        raise bad_input(f"--{which} is required: the {which} cluster's kubeconfig")
+    if path is not None and stack is not None:
+        raise bad_input(f"--{which} and --{which}-stack both given: pass one")
+    if stack is not None:
+        from akshift.project import stack_kubeconfig
+
+        return connect(None, context, role=f"--{which}-stack {stack}", max_connections=concurrency,
+                       kubeconfig_text=stack_kubeconfig(stack), text_source=f"stack {stack} output kubeconfig")
     return connect(path, context, role=f"--{which}", max_connections=concurrency)
 
 

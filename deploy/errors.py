@@ -97,3 +97,9 @@ class StackBusy(EngineError):
     """Another update of the stack is running (the backend holds its lock); trying again later may succeed."""
 
     kind = ErrorKind.ENVIRONMENT
+
+
+class StackOutputError(AkshiftError):
+    """A stack output the user pointed at (``--target-stack``) is absent or not what it must be."""
+
+    kind = ErrorKind.BAD_INPUT

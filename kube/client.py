@@ -355,7 +355,8 @@ class KubeClient:
 
 
 def connect(path: str | os.PathLike[str] | None = None, context: str | None = None, *, role: str = "kubeconfig",
-            check: bool = True, allow_insecure: bool = False, **kw: Any) -> KubeClient:
+            check: bool = True, allow_insecure: bool = False, kubeconfig_text: str | None = None,
+            text_source: str = "", **kw: Any) -> KubeClient:
     """Open a client for one kubeconfig context and prove the server answers, as every command does first.
 
     Args:
@@ -365,6 +366,8 @@ def connect(path: str | os.PathLike[str] | None = None, context: str | None = No
         role: how the user named this cluster (``--source``, ``--target``), used in every message.
         check: ask the server for ``/version`` before returning (this runs an exec plugin, if any).
         allow_insecure: accept ``insecure-skip-tls-verify: true`` (refused otherwise).
+        kubeconfig_text: a kubeconfig held in memory (a stack output) instead of ``path``; never written.
+        text_source: what ``kubeconfig_text`` is, for messages.
         **kw: passed to :class:`KubeClient` (``max_connections``, ``retries``, ``exec_options`` …).
 
     Returns:
@@ -377,7 +380,11 @@ def connect(path: str | os.PathLike[str] | None = None, context: str | None = No
         ApiError: the server could not be reached or failed (environment).
     """
     try:
-        config = KubeConfig.load(path, context, allow_insecure=allow_insecure)
+        if kubeconfig_text is not None:
+            config = KubeConfig.from_text(kubeconfig_text, text_source or "kubeconfig", context,
+                                          allow_insecure=allow_insecure)
+        else:
+            config = KubeConfig.load(path, context, allow_insecure=allow_insecure)
     except KubeconfigError as e:
         raise KubeconfigError(e.message, ref=role, fix=e.fix) from e
     client = open_client(config, role=role, **kw)

@@ -175,6 +175,24 @@ class KubeConfig:
                                   fix="pass the kubeconfig path, fix KUBECONFIG, or run `az aks get-credentials`")
         return merged.resolve(context, allow_insecure=allow_insecure)
 
+    @classmethod
+    def from_text(cls, text: str, source: str, context: str | None = None, *,
+                  allow_insecure: bool = False) -> KubeConfig:
+        """One context of a kubeconfig held in memory (a stack output), never written to disk.
+
+        Args:
+            text: the kubeconfig document.
+            source: what it is, for messages (``stack prod output kubeconfig``).
+            context: the context name; its ``current-context`` when None.
+            allow_insecure: as for :meth:`load`.
+
+        Raises:
+            KubeconfigError: the text is not a kubeconfig, or lacks the context, cluster or user.
+        """
+        merged = _Merged()
+        merged.add_text(text, Path(source))
+        return merged.resolve(context, allow_insecure=allow_insecure)
+
     def ssl_context(self) -> ssl.SSLContext:
         """The TLS settings of this context: its CA (or the system's), its client certificate.
 
@@ -242,6 +260,10 @@ class _Merged:
                                   fix="pass an existing file, set KUBECONFIG, or run `az aks get-credentials`") from e
         except OSError as e:
             raise KubeconfigError(f"kubeconfig {f} cannot be read ({e.strerror})") from e
+        self.add_text(text, f)
+
+    def add_text(self, text: str, f: Path) -> None:
+        """Merge one kubeconfig document; ``f`` names it in messages (and anchors its relative paths)."""
         try:
             doc = yaml.safe_load(text)
         except yaml.YAMLError as e:

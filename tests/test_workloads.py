@@ -429,6 +429,28 @@ def test_preview_of_a_changed_snapshot_shows_exactly_the_changed_object(deployed
 
 @pytest.mark.cluster
 @pytest.mark.engine
+def test_target_stack_reads_the_clusters_kubeconfig_from_the_stack_output_in_memory(
+    deployed: dict[str, Any], pulumi_env: dict[str, str], green: Any, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from akshift import options
+    from deploy.errors import StackNotFound
+
+    for name, value in pulumi_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(deployed["project"].directory)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))  # proves the stack's output, not a file, was used
+    before = {p for p in tmp_path.rglob("*")}
+    with options.client(None, None, "target", stack="promo-wl") as k:
+        assert k.config.server == KubeClient.from_kubeconfig(green.kubeconfig).config.server
+        assert k.get("/api/v1/namespaces/promo-wl")["metadata"]["name"] == "promo-wl"
+    assert {p for p in tmp_path.rglob("*")} == before  # nothing written
+    with pytest.raises(StackNotFound):
+        options.client(None, None, "target", stack="no-such-stack")
+
+
+@pytest.mark.cluster
+@pytest.mark.engine
 def test_destroy_removes_the_migrated_workloads(deployed: dict[str, Any], green: Any) -> None:
     deployed["stack"].destroy()
     deployed["destroyed"] = True
