@@ -74,15 +74,23 @@ def validate(
 def schema(
     write: bool = typer.Option(False, "--write", help=f"write {SCHEMA_FILE.name} next to the stack files"),
     out: Path | None = typer.Option(None, "--out", help="write the schema to this file instead of stdout"),
+    output: Output = OutputOption,
 ) -> None:
-    """Print (or write) the JSON schema of stack files, for editors and reviewers."""
+    """Print (or write) the JSON schema of stack files, for editors and reviewers.
+
+    The schema itself is JSON; with --out and -o json, a JSON line says where it was written.
+    Example: akshift config schema --out stacks/stack-config.schema.json
+    """
     text = render_schema()
     target = SCHEMA_FILE if write else out
     if target is None:
         typer.echo(text, nl=False)
         return
     target.write_text(text, encoding="utf-8")
-    err_console.print(f"wrote {target}", highlight=False)
+    if output is Output.json:
+        emit_json({"schema": str(target)})
+    else:
+        err_console.print(f"wrote {target}", highlight=False)
 
 
 def _report(problems: tuple[Problem, ...], output: Output, path: Path) -> None:

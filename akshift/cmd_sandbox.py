@@ -12,11 +12,19 @@ app = typer.Typer(cls=Boundary, help="Run real local Kubernetes clusters (etcd +
 
 
 @app.command()
-def build(force: bool = typer.Option(False, help="rebuild even when cached")) -> None:
-    """Build (or reuse) the pinned binaries from the Go module proxy into ~/.cache/akshift."""
+def build(force: bool = typer.Option(False, help="rebuild even when cached"),
+          output: Output = OutputOption) -> None:
+    """Build (or reuse) the pinned binaries from the Go module proxy into ~/.cache/akshift.
+
+    Example: akshift sandbox build -o json
+    """
     from sandbox import build as b
 
     code = b.main(["--force"] if force else [])
+    if output is Output.json:
+        emit_json({"built": code == 0, "tools": {t.name: {"version": t.version, "dir": str(t.dir),
+                                                           "missing": [str(m) for m in t.missing()]}
+                                                  for t in b.TOOLS.values()}})
     raise typer.Exit(code and ENVIRONMENT)
 
 
@@ -105,8 +113,15 @@ def status(output: Output = OutputOption) -> None:
 
 
 @app.command()
-def down() -> None:
-    """Stop every sandbox cluster (their processes end with the supervisor)."""
+def down(output: Output = OutputOption) -> None:
+    """Stop every sandbox cluster (their processes end with the supervisor).
+
+    Example: akshift sandbox down
+    """
     from sandbox import manage
 
-    typer.echo("sandbox stopped" if manage.down() else "sandbox: nothing was running")
+    stopped = manage.down()
+    if output is Output.json:
+        emit_json({"stopped": bool(stopped)})
+    else:
+        typer.echo("sandbox stopped" if stopped else "sandbox: nothing was running")

@@ -43,7 +43,14 @@ OutputOption = typer.Option(Output.text, "--output", "-o", help="text for people
 err_console = Console(stderr=True)
 
 
+#: The version of every command's ``--output json`` shape; raised when a command changes its shape.
+SCHEMA_VERSION = 1
+
+
 def emit_json(data: Any) -> None:
+    """Print one JSON document on stdout; a mapping gets ``schemaVersion`` unless it carries its own."""
+    if isinstance(data, dict):
+        data = {"schemaVersion": SCHEMA_VERSION, **data}
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS, default=str).decode() + "\n")
 
 
