@@ -14,7 +14,7 @@ Nothing here imports Pulumi.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stacks.guards import Wanted
 from stacks.model import (
@@ -25,6 +25,9 @@ from stacks.model import (
     NodeDnsCache,
     NodePool,
 )
+
+if TYPE_CHECKING:  # the types only: at run time this module stays free of Pulumi
+    from pulumi_azure_native.containerservice import MaintenanceWindowArgsDict
 
 #: Tag recording the networking mode on the ManagedCluster (Azure tag names cannot contain '/').
 NETWORKING_MODE_TAG = "akshift-networking-mode"
@@ -214,7 +217,7 @@ def auto_upgrade_profile(cluster: NewCluster) -> dict[str, Any]:
     return {"upgrade_channel": cluster.upgrade_channel, "node_os_upgrade_channel": cluster.node_os_upgrade_channel}
 
 
-def maintenance_window(window: MaintenanceWindow) -> dict[str, Any]:
+def maintenance_window(window: MaintenanceWindow) -> MaintenanceWindowArgsDict:
     """A ``MaintenanceWindowArgsDict`` for a weekly window."""
     return {
         "schedule": {"weekly": {"day_of_week": window.day_of_week, "interval_weeks": window.interval_weeks}},
@@ -224,13 +227,13 @@ def maintenance_window(window: MaintenanceWindow) -> dict[str, Any]:
     }
 
 
-def maintenance_configurations(cluster: NewCluster) -> dict[str, dict[str, Any]]:
+def maintenance_configurations(cluster: NewCluster) -> dict[str, MaintenanceWindowArgsDict]:
     """The AKS-managed maintenance configurations to create, by their fixed AKS name.
 
     Returns:
         ``{config_name: maintenance_window}``; empty when no window is configured.
     """
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, MaintenanceWindowArgsDict] = {}
     if cluster.maintenance.auto_upgrade is not None:
         out[AUTO_UPGRADE_SCHEDULE] = maintenance_window(cluster.maintenance.auto_upgrade)
     if cluster.maintenance.node_os is not None:
