@@ -249,7 +249,7 @@ class AksCluster(pulumi.ComponentResource):
         self.name: pulumi.Output[str] = mc.name
         self.id: pulumi.Output[str] = mc.id
         self.fqdn: pulumi.Output[str] = mc.fqdn
-        self.node_resource_group: pulumi.Output[str] = mc.node_resource_group
+        self.node_resource_group: pulumi.Output[str | None] = mc.node_resource_group  # the SDK types it optional
         self.kubernetes_version: pulumi.Output[str] = mc.current_kubernetes_version.apply(
             lambda v: v or cluster.kubernetes_version or "")
         self.oidc_issuer_url: pulumi.Output[str | None] = mc.oidc_issuer_profile.apply(

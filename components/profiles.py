@@ -14,7 +14,7 @@ Nothing here imports Pulumi.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stacks.guards import Wanted
 from stacks.model import (
@@ -27,7 +27,12 @@ from stacks.model import (
 )
 
 if TYPE_CHECKING:  # the types only: at run time this module stays free of Pulumi
-    from pulumi_azure_native.containerservice import MaintenanceWindowArgsDict
+    from pulumi_azure_native.containerservice import (
+        ContainerServiceNetworkProfileArgsDict,
+        MaintenanceWindowArgsDict,
+        ManagedClusterAgentPoolProfileArgsDict,
+        ManagedClusterAutoUpgradeProfileArgsDict,
+    )
 
 #: Tag recording the networking mode on the ManagedCluster (Azure tag names cannot contain '/').
 NETWORKING_MODE_TAG = "akshift-networking-mode"
@@ -62,7 +67,7 @@ def identity_names(cluster_name: str) -> IdentityNames:
     return IdentityNames(control_plane=f"id-{cluster_name}-control-plane", kubelet=f"id-{cluster_name}-kubelet")
 
 
-def network_profile(networking: NetworkingConfig) -> dict[str, Any]:
+def network_profile(networking: NetworkingConfig) -> ContainerServiceNetworkProfileArgsDict:
     """The ManagedCluster ``networkProfile`` for a networking mode.
 
     Args:
@@ -71,7 +76,7 @@ def network_profile(networking: NetworkingConfig) -> dict[str, Any]:
     Returns:
         A ``ContainerServiceNetworkProfileArgsDict``.
     """
-    profile: dict[str, Any] = {
+    profile: ContainerServiceNetworkProfileArgsDict = {
         "service_cidr": str(networking.service_cidr),
         "dns_service_ip": str(networking.dns_service_ip),
         "outbound_type": networking.outbound_type,
@@ -199,7 +204,7 @@ def agent_pool_profile(
     return props
 
 
-def inline_agent_pool_profile(pool: NodePool, **kwargs: Any) -> dict[str, Any]:
+def inline_agent_pool_profile(pool: NodePool, **kwargs: Any) -> ManagedClusterAgentPoolProfileArgsDict:
     """The first pool, declared inside the ManagedCluster (AKS needs one at creation).
 
     Args:
@@ -209,10 +214,11 @@ def inline_agent_pool_profile(pool: NodePool, **kwargs: Any) -> dict[str, Any]:
     Returns:
         A ``ManagedClusterAgentPoolProfileArgsDict``.
     """
-    return {"name": pool.name, **agent_pool_profile(pool, **kwargs)}
+    # agent_pool_profile's keys are shared by both shapes, so it returns a plain dict; this one is the inline shape.
+    return cast("ManagedClusterAgentPoolProfileArgsDict", {"name": pool.name, **agent_pool_profile(pool, **kwargs)})
 
 
-def auto_upgrade_profile(cluster: NewCluster) -> dict[str, Any]:
+def auto_upgrade_profile(cluster: NewCluster) -> ManagedClusterAutoUpgradeProfileArgsDict:
     """The ``autoUpgradeProfile`` (upgrade channels)."""
     return {"upgrade_channel": cluster.upgrade_channel, "node_os_upgrade_channel": cluster.node_os_upgrade_channel}
 
