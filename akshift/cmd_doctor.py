@@ -200,9 +200,8 @@ def _target_stack(stack: str | None, stack_file: Path | None, project_dir: Path 
         AkshiftError: (bad input) neither option, no project for ``--stack``, no such stack file, or a file whose
             name does not say its stack while ``--stack`` is not given.
     """
-    from doctor.strategy import stack_name_of
-
     from akshift.project import find_project
+    from doctor.strategy import stack_name_of
 
     project = project_dir.resolve() if project_dir else find_project(Path.cwd())
     if stack_file is not None:

@@ -5,7 +5,7 @@ import time
 
 import typer
 
-from akshift.output import Boundary, ENVIRONMENT, FAILED, Output, OutputOption, emit_json, fail
+from akshift.output import ENVIRONMENT, FAILED, Boundary, Output, OutputOption, emit_json, fail
 
 app = typer.Typer(cls=Boundary, help="Run real local Kubernetes clusters (etcd + kube-apiserver + kwok) for demos and tests.",
                   no_args_is_help=True)

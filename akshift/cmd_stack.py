@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,8 +27,6 @@ from typing import Any
 import typer
 
 from akshift.output import (
-    BAD_INPUT,
-    ENVIRONMENT,
     FAILED,
     OK,
     Output,
@@ -69,11 +66,10 @@ def _load_program(directory: Path) -> Callable[[], None]:
 
 
 def _project(project_dir: Path | None, secrets_provider: str | None) -> Any:
-    from deploy.backend import resolve_backend
-    from deploy.promotion import Project
-
     from akshift.project import project_dir as find_project_dir
     from akshift.project import pulumi_cli
+    from deploy.backend import resolve_backend
+    from deploy.promotion import Project
 
     directory = find_project_dir(project_dir)
     backend = resolve_backend(os.environ, secrets_provider=secrets_provider)

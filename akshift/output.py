@@ -25,10 +25,12 @@ import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.core import Context as ClickContext  # what TyperGroup.invoke receives (a typer.Context is one)
 from typer._click.exceptions import ClickException  # typer 0.29 vendors click: its usage errors are these
 from typer.core import TyperGroup
 
-from errors import EXIT_CODES, OK, AkshiftError, ErrorKind
+from errors import EXIT_CODES, AkshiftError, ErrorKind
+from errors import OK as OK  # re-exported: the commands take every exit code from this module
 
 FAILED, BAD_INPUT, ENVIRONMENT = (EXIT_CODES[k] for k in (ErrorKind.FAILED, ErrorKind.BAD_INPUT, ErrorKind.ENVIRONMENT))
 
@@ -76,7 +78,7 @@ class Boundary(TyperGroup):
     invoked on its own (tests, ``python -m``).
     """
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, ClickException):  # typer's own exits and usage errors (exit 2)

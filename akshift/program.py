@@ -40,7 +40,7 @@ from deploy import artifacts, pins
 from deploy.errors import PromotionError
 from deploy.rules import addon_versions
 from stacks.capabilities import resolve_node_dns_cache
-from stacks.model import ExistingCluster, NodeDnsCache, StackConfig, TrafficConfig
+from stacks.model import ExistingCluster, NewCluster, NodeDnsCache, StackConfig, TrafficConfig
 
 NAME = "aks"  # logical-name prefix of every resource: never change it (a rename needs aliases)
 
@@ -114,7 +114,8 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str])
     from components.network import ClusterNetwork, ClusterNetworkArgs
     from components.resource_group import ClusterResourceGroup, ClusterResourceGroupArgs
 
-    # stacks.rules requires these for mode new
+    # compose() calls this for mode new only, and stacks.rules requires these for mode new
+    assert isinstance(cfg.cluster, NewCluster)
     assert cfg.network is not None and cfg.location is not None and cfg.resource_group is not None
     # The replacement guard, before any resource is registered: the live cluster against every force-new field.
     decided = plan(cfg.resource_group, cfg.location, cfg.cluster, cfg.networking, cfg.node_pools,
@@ -247,8 +248,8 @@ def with_context(kubeconfig: str, context: str | None) -> str:
 def _server_host(kubeconfig: str) -> str:
     """The API server host of a kubeconfig's current context (Cilium OSS needs it)."""
     doc = yaml.safe_load(kubeconfig) or {}
-    ctx = next((c.get("context", {}) for c in doc.get("contexts") or [] if c.get("name") == doc.get("current-context")), {})
-    cluster = next((c.get("cluster", {}) for c in doc.get("clusters") or [] if c.get("name") == ctx.get("cluster")), {})
+    ctx: dict[str, Any] = next((c.get("context", {}) for c in doc.get("contexts") or [] if c.get("name") == doc.get("current-context")), {})
+    cluster: dict[str, Any] = next((c.get("cluster", {}) for c in doc.get("clusters") or [] if c.get("name") == ctx.get("cluster")), {})
     return urlparse(cluster.get("server", "")).hostname or ""
 
 

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kube.client import KubeClient  # noqa: E402
-from migration.snapshot import SnapshotWriter  # noqa: E402
 from migration.secrets import SecretKey  # noqa: E402
+from migration.snapshot import SnapshotWriter  # noqa: E402
 from sandbox.cluster import LocalCluster, binary  # noqa: E402
 from sandbox.generate import generate, write_yaml  # noqa: E402
 from sandbox.profiles import BLUE, GREEN  # noqa: E402

@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from migration import stages  # noqa: E402
 from kube.client import KubeClient  # noqa: E402
+from migration import stages  # noqa: E402
 from migration.snapshot import Snapshot, SnapshotWriter  # noqa: E402
 from sandbox import build  # noqa: E402
 from sandbox.cluster import LocalCluster  # noqa: E402

@@ -182,7 +182,7 @@ class AksCluster(pulumi.ComponentResource):
         decided = args.plan or plan(args.resource_group_name, args.location, cluster, networking, args.node_pools,
                                     read_live_cluster(args.resource_group_name, cluster.name, self))
         self.networking_mode: pulumi.Output[str] = pulumi.Output.from_input(networking.mode.value)
-        pool_kwargs = dict(
+        pool_kwargs: dict[str, Any] = dict(
             kubernetes_version=cluster.kubernetes_version,
             networking_mode=networking.mode,
             node_subnet_id=args.node_subnet_id,
@@ -249,7 +249,7 @@ class AksCluster(pulumi.ComponentResource):
         self.name: pulumi.Output[str] = mc.name
         self.id: pulumi.Output[str] = mc.id
         self.fqdn: pulumi.Output[str] = mc.fqdn
-        self.node_resource_group: pulumi.Output[str] = mc.node_resource_group
+        self.node_resource_group: pulumi.Output[str | None] = mc.node_resource_group  # the SDK types it optional
         self.kubernetes_version: pulumi.Output[str] = mc.current_kubernetes_version.apply(
             lambda v: v or cluster.kubernetes_version or "")
         self.oidc_issuer_url: pulumi.Output[str | None] = mc.oidc_issuer_profile.apply(
@@ -275,7 +275,7 @@ class AksCluster(pulumi.ComponentResource):
         )
 
 
-def _identity_args(refs: IdentityRefs) -> dict[str, object]:
+def _identity_args(refs: IdentityRefs) -> dict[str, Any]:
     """ManagedCluster keyword arguments for managed identities or a service principal."""
     if refs.service_principal is not None:
         return {"service_principal_profile": dict(refs.service_principal)}

@@ -17,6 +17,7 @@ subnet role assignments for it and passes its secret on as a Pulumi secret.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 
 import pulumi
@@ -152,7 +153,7 @@ class ClusterIdentity(pulumi.ComponentResource):
                 principal_type="ServicePrincipal",
                 scope=scope,
                 role_definition_id=pulumi.Output.from_input(scope).apply(
-                    lambda s, role=role: profiles.role_definition_id(s, role)
+                    functools.partial(profiles.role_definition_id, role_guid=role)
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

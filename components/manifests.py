@@ -140,7 +140,7 @@ def node_local_dns_objects(
             "-upstreamsvc", UPSTREAM_SERVICE]
     if not iptables:
         args += ["-skipteardown=true", "-setupinterface=false", "-setupiptables=false"]
-    probe = {"httpGet": {"path": "/health", "port": 8080}, "initialDelaySeconds": 60, "timeoutSeconds": 5}
+    probe: dict[str, Any] = {"httpGet": {"path": "/health", "port": 8080}, "initialDelaySeconds": 60, "timeoutSeconds": 5}
     if iptables:
         probe["httpGet"]["host"] = local_ip
     objects: list[dict[str, Any]] = [

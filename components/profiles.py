@@ -14,7 +14,7 @@ Nothing here imports Pulumi.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stacks.guards import Wanted
 from stacks.model import (
@@ -25,6 +25,14 @@ from stacks.model import (
     NodeDnsCache,
     NodePool,
 )
+
+if TYPE_CHECKING:  # the types only: at run time this module stays free of Pulumi
+    from pulumi_azure_native.containerservice import (
+        ContainerServiceNetworkProfileArgsDict,
+        MaintenanceWindowArgsDict,
+        ManagedClusterAgentPoolProfileArgsDict,
+        ManagedClusterAutoUpgradeProfileArgsDict,
+    )
 
 #: Tag recording the networking mode on the ManagedCluster (Azure tag names cannot contain '/').
 NETWORKING_MODE_TAG = "akshift-networking-mode"
@@ -59,7 +67,7 @@ def identity_names(cluster_name: str) -> IdentityNames:
     return IdentityNames(control_plane=f"id-{cluster_name}-control-plane", kubelet=f"id-{cluster_name}-kubelet")
 
 
-def network_profile(networking: NetworkingConfig) -> dict[str, Any]:
+def network_profile(networking: NetworkingConfig) -> ContainerServiceNetworkProfileArgsDict:
     """The ManagedCluster ``networkProfile`` for a networking mode.
 
     Args:
@@ -68,7 +76,7 @@ def network_profile(networking: NetworkingConfig) -> dict[str, Any]:
     Returns:
         A ``ContainerServiceNetworkProfileArgsDict``.
     """
-    profile: dict[str, Any] = {
+    profile: ContainerServiceNetworkProfileArgsDict = {
         "service_cidr": str(networking.service_cidr),
         "dns_service_ip": str(networking.dns_service_ip),
         "outbound_type": networking.outbound_type,
@@ -196,7 +204,7 @@ def agent_pool_profile(
     return props
 
 
-def inline_agent_pool_profile(pool: NodePool, **kwargs: Any) -> dict[str, Any]:
+def inline_agent_pool_profile(pool: NodePool, **kwargs: Any) -> ManagedClusterAgentPoolProfileArgsDict:
     """The first pool, declared inside the ManagedCluster (AKS needs one at creation).
 
     Args:
@@ -206,15 +214,16 @@ def inline_agent_pool_profile(pool: NodePool, **kwargs: Any) -> dict[str, Any]:
     Returns:
         A ``ManagedClusterAgentPoolProfileArgsDict``.
     """
-    return {"name": pool.name, **agent_pool_profile(pool, **kwargs)}
+    # agent_pool_profile's keys are shared by both shapes, so it returns a plain dict; this one is the inline shape.
+    return cast("ManagedClusterAgentPoolProfileArgsDict", {"name": pool.name, **agent_pool_profile(pool, **kwargs)})
 
 
-def auto_upgrade_profile(cluster: NewCluster) -> dict[str, Any]:
+def auto_upgrade_profile(cluster: NewCluster) -> ManagedClusterAutoUpgradeProfileArgsDict:
     """The ``autoUpgradeProfile`` (upgrade channels)."""
     return {"upgrade_channel": cluster.upgrade_channel, "node_os_upgrade_channel": cluster.node_os_upgrade_channel}
 
 
-def maintenance_window(window: MaintenanceWindow) -> dict[str, Any]:
+def maintenance_window(window: MaintenanceWindow) -> MaintenanceWindowArgsDict:
     """A ``MaintenanceWindowArgsDict`` for a weekly window."""
     return {
         "schedule": {"weekly": {"day_of_week": window.day_of_week, "interval_weeks": window.interval_weeks}},
@@ -224,13 +233,13 @@ def maintenance_window(window: MaintenanceWindow) -> dict[str, Any]:
     }
 
 
-def maintenance_configurations(cluster: NewCluster) -> dict[str, dict[str, Any]]:
+def maintenance_configurations(cluster: NewCluster) -> dict[str, MaintenanceWindowArgsDict]:
     """The AKS-managed maintenance configurations to create, by their fixed AKS name.
 
     Returns:
         ``{config_name: maintenance_window}``; empty when no window is configured.
     """
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, MaintenanceWindowArgsDict] = {}
     if cluster.maintenance.auto_upgrade is not None:
         out[AUTO_UPGRADE_SCHEDULE] = maintenance_window(cluster.maintenance.auto_upgrade)
     if cluster.maintenance.node_os is not None:

@@ -146,16 +146,19 @@ def arm_weight(percent: int) -> tuple[int, bool]:
     return (percent, True) if percent > 0 else (1, False)
 
 
-def traffic_manager_endpoints(args: TrafficSwitchArgs) -> list[dict[str, Any]]:
+def traffic_manager_endpoints(args: TrafficSwitchArgs) -> list[trafficmanager.EndpointArgsDict]:
     """Inline Traffic Manager endpoints (``EndpointArgsDict``) with their weights and status."""
-    out = []
+    out: list[trafficmanager.EndpointArgsDict] = []
     for e in args.endpoints:
         weight, enabled = arm_weight(args.weights[e.name])
-        ep: dict[str, Any] = {"name": e.name, "weight": weight, "endpoint_status": "Enabled" if enabled else "Disabled"}
+        ep: trafficmanager.EndpointArgsDict = {
+            "name": e.name, "weight": weight, "endpoint_status": "Enabled" if enabled else "Disabled"}
         if e.target_resource_id is not None:
-            ep |= {"type": TM_TYPES["azure"], "target_resource_id": e.target_resource_id}
+            ep["type"] = TM_TYPES["azure"]
+            ep["target_resource_id"] = e.target_resource_id
         else:
-            ep |= {"type": TM_TYPES["external"], "target": e.target}
+            ep["type"] = TM_TYPES["external"]
+            ep["target"] = e.target
         out.append(ep)
     return out
 
@@ -212,7 +215,7 @@ class TrafficSwitch(pulumi.ComponentResource):
             self.profile: pulumi.CustomResource = profile
             self.fqdn = profile.dns_config.apply(lambda d: d.fqdn if d else "")
             self.weights = profile.endpoints.apply(lambda eps: live_weights(
-                {e.name: (int(e.weight or 0), e.endpoint_status == "Enabled") for e in eps or []}))
+                {e.name: (int(e.weight or 0), e.endpoint_status == "Enabled") for e in eps or [] if e.name is not None}))
         else:
             self.profile = self._front_door(name, args, child)
         self.profile_id = self.profile.id
@@ -231,8 +234,12 @@ class TrafficSwitch(pulumi.ComponentResource):
             session_affinity_state="Disabled",
             load_balancing_settings={"sample_size": 4, "successful_samples_required": 3,
                                      "additional_latency_in_milliseconds": 0},
-            health_probe_settings={"probe_path": p.path, "probe_protocol": "Https" if p.protocol == "HTTPS" else "Http",
-                                   "probe_request_type": "GET", "probe_interval_in_seconds": p.interval_seconds},
+            # The enum members, not their strings: this SDK's HealthProbeParametersArgsDict types these two keys
+            # as the enums only (the values sent are the same "Https"/"Http" and "GET").
+            health_probe_settings={"probe_path": p.path,
+                                   "probe_protocol": cdn.ProbeProtocol.HTTPS if p.protocol == "HTTPS" else cdn.ProbeProtocol.HTTP,
+                                   "probe_request_type": cdn.HealthProbeRequestType.GET,
+                                   "probe_interval_in_seconds": p.interval_seconds},
             opts=child)
         origins = [cdn.AFDOrigin(f"{name}-origin-{o['origin_name']}", profile_name=profile.name,
                                  origin_group_name=group.name, resource_group_name=rg, **o, opts=child)

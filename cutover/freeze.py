@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cutover.errors import FreezeError
-from kube.errors import ApiError
 from kube.client import KubeClient
+from kube.errors import ApiError
 
 FIELD_MANAGER = "akshift-cutover"
 API_VERSION = "admissionregistration.k8s.io/v1"

@@ -156,7 +156,9 @@ def _split_top(text: str) -> list[str]:
     >>> _split_top('errors:u,failed=x{path="a\\\\"},b"},token-cmd="get token, quickly"')
     ['errors:u', 'failed=x{path="a\\\\"},b"}', 'token-cmd="get token, quickly"']
     """
-    parts, depth, quoted, escaped, cur = [], 0, False, False, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quoted, escaped = 0, False, False
     for ch in text:
         if escaped:
             escaped = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -125,7 +126,7 @@ def validate_steps(steps: Sequence[int]) -> None:
     for s in steps:
         if not 0 <= s <= 100:
             raise PlanError(f"--steps: {s} is not a percentage (0..100)")
-    for a, b in zip(steps, steps[1:]):
+    for a, b in itertools.pairwise(steps):
         if b <= a:
             raise PlanError(f"--steps must strictly increase: {b} follows {a}",
                             fix="a cutover only moves towards green; use `akshift rollback` to go back")

@@ -213,8 +213,8 @@ def render_report(state: CutoverState, events: Sequence[Mapping[str, Any]]) -> s
             lines.append("")
 
     lines += ["## Steps", "", "| step | " + plan.green + " | outcome | at |", "|---|---|---|---|"]
-    for r in state.records:
-        lines.append(f"| {r.index + 1} | {r.green}% | {r.outcome} | {_utc(r.at)} |")
+    for rec in state.records:
+        lines.append(f"| {rec.index + 1} | {rec.green}% | {rec.outcome} | {_utc(rec.at)} |")
     if not state.records:
         lines.append("| — | — | no step finished yet | — |")
     lines.append("")

@@ -86,7 +86,7 @@ def parse_servers_state(text: str) -> list[dict[str, str]]:
         if line.startswith("#"):
             header = line[1:].split()
         elif header and line.strip():
-            rows.append(dict(zip(header, line.split())))
+            rows.append(dict(zip(header, line.split(), strict=False)))  # a short row leaves trailing columns out
     return rows
 
 

@@ -18,7 +18,7 @@ read from the cluster), :mod:`~doctor.checks` (pure checks, one finding each),
 from doctor.arm import AgentPool, ArmCluster, load_arm_file, parse_arm
 from doctor.checks import CHECKS, Inputs, run_checks
 from doctor.cluster import ClusterObjects, collect
-from doctor.errors import ArmError, StepFailed, AzureUnavailable, DoctorError, ExecutionRefused
+from doctor.errors import ArmError, AzureUnavailable, DoctorError, ExecutionRefused, StepFailed
 from doctor.findings import Finding, Severity, fails, worst
 from doctor.strategy import Route, Step, StepKind, Strategy, decide
 

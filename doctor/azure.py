@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from doctor.errors import StepFailed, AzureUnavailable
+from doctor.errors import AzureUnavailable, StepFailed
 
 INSTALL_HINT = "pip install azure-identity azure-mgmt-containerservice (see docs/doctor.md)"
 

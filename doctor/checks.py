@@ -136,8 +136,7 @@ def check_kubenet(inp: Inputs) -> Finding:
         total = len(inp.cluster.nodes)
         for plugin, n in sorted(plugins.items()):
             evidence.append(f"cluster: {n}/{total} node(s) labelled {NETWORK_PLUGIN_LABEL}={plugin or '(none)'}")
-        cidrs = [(n.get("spec") or {}).get("podCIDR") for n in inp.cluster.nodes]
-        cidrs = [c for c in cidrs if c]
+        cidrs: list[str] = [c for c in ((n.get("spec") or {}).get("podCIDR") for n in inp.cluster.nodes) if c]
         if cidrs:
             shown = ", ".join(sorted(cidrs)[:3]) + (f" … ({len(cidrs)} in all)" if len(cidrs) > 3 else "")
             evidence.append(f"cluster: node spec.podCIDR {shown}")

@@ -18,11 +18,10 @@ import json
 from collections import Counter
 from typing import Any
 
-from kube.discovery import NOT_INVENTORIED, iter_objects, listable_types
-from kube.errors import ApiError
-from kube.objects import ObjectRef
-from migration.errors import InventoryError
 from kube.client import KubeClient
+from kube.discovery import NOT_INVENTORIED, iter_objects, listable_types
+from kube.errors import ApiError, ListError
+from kube.objects import ObjectRef
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -170,7 +169,7 @@ def collect(client: KubeClient, *, concurrency: int = 8) -> ClusterObjects:
     out.served = frozenset((r.api_version, r.kind) for r in client.resources().values())
     wanted = [r for r in types
               if (r.group, r.kind) not in NOT_INVENTORIED and (r.group != "" or r.kind in CORE_KINDS)]
-    errors: list[InventoryError] = []
+    errors: list[ListError] = []  # one per type that could not be listed; reported, not raised
     for _res, obj in iter_objects(client, wanted, concurrency=concurrency, errors=errors):
         out.add(obj)
     configmaps = next((r for r in types if r.group == "" and r.kind == "ConfigMap"), None)
@@ -181,6 +180,6 @@ def collect(client: KubeClient, *, concurrency: int = 8) -> ClusterObjects:
         except ApiError as e:
             if e.status == 0:
                 raise
-            errors.append(InventoryError(f"cannot list configmaps in kube-system: {e}; check the reader's RBAC"))
+            errors.append(ListError(f"cannot list configmaps in kube-system: {e}; check the reader's RBAC"))
     out.read_errors = [str(e) for e in errors]
     return out

@@ -10,10 +10,10 @@ that failed (1). A malformed ARM description is usually wrong in several places,
 """
 from __future__ import annotations
 
-from errors import AkshiftError, ErrorKind
-
 import dataclasses
 from collections.abc import Iterable
+
+from errors import AkshiftError, ErrorKind
 
 
 class DoctorError(AkshiftError):

@@ -23,12 +23,12 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from doctor.arm import ArmCluster
 from doctor.errors import TargetNamesRunningCluster, UnsupportedTarget
 from stacks.capabilities import kubernetes_minor
-from stacks.model import NetworkingMode, StackConfig
+from stacks.model import NetworkConfig, NetworkingMode, NewCluster, StackConfig
 
 #: Version of :meth:`Strategy.as_dict`'s shape; raised when a key changes meaning or goes away.
 SCHEMA_VERSION = 1
@@ -200,22 +200,48 @@ def stack_name_of(path: str | Path) -> str:
 # --------------------------------------------------------------------------- the decision
 
 
-def check_target(target: StackConfig) -> None:
+class NewTarget(NamedTuple):
+    """The parts of a ``cluster.mode: new`` stack that :func:`check_target` found present."""
+
+    cluster: NewCluster
+    network: NetworkConfig
+    resource_group: str
+
+
+def check_target(target: StackConfig) -> NewTarget:
     """Refuse a stack that does not declare the cluster it wants (nothing to compare with).
 
     Args:
         target: The target stack's configuration.
 
+    Returns:
+        Its cluster, network and resource group, known to be present.
+
     Raises:
         UnsupportedTarget: ``cluster.mode`` is not ``new``, or the sections a new cluster needs are absent.
     """
-    mode = getattr(target.cluster, "mode", "new")
-    if mode != "new":
-        raise UnsupportedTarget(f"cluster.mode: the stack uses cluster.mode {mode!r}, so it does not declare the "
+    cluster = target.cluster
+    if not isinstance(cluster, NewCluster):
+        raise UnsupportedTarget(f"cluster.mode: the stack uses cluster.mode {cluster.mode!r}, so it does not declare the "
                                 "cluster's networking; pass the stack that creates the cluster (cluster.mode new)")
     if target.network is None or target.resource_group is None or not target.node_pools:
         raise UnsupportedTarget("network, resourceGroup, nodePools: a stack with cluster.mode new declares them; "
                                 "run `akshift config validate` on it")
+    return NewTarget(cluster, target.network, target.resource_group)
+
+
+def _minor_change(target: str | None, current: str) -> int:
+    """-1, 0 or 1 as the target's Kubernetes minor is older, the same or newer; 0 when either is unknown.
+
+    An unset target version is AKS's default, which this module cannot compare.
+    """
+    if target is None:
+        return 0
+    try:
+        a, b = kubernetes_minor(target), kubernetes_minor(current)
+    except ValueError:
+        return 0
+    return (a > b) - (a < b)
 
 
 def blockers(current: ArmCluster, target: StackConfig, *, rollback_required: bool = False) -> list[Reason]:
@@ -232,7 +258,7 @@ def blockers(current: ArmCluster, target: StackConfig, *, rollback_required: boo
     Raises:
         UnsupportedTarget: See :func:`check_target`.
     """
-    check_target(target)
+    new = check_target(target)
     out: list[Reason] = []
     mode = target.networking.mode
     plugin = current.network_plugin.lower()
@@ -242,9 +268,9 @@ def blockers(current: ArmCluster, target: StackConfig, *, rollback_required: boo
 
     if rollback_required:
         add(("--require-rollback",), "a rollback path is required; AKS's update to Overlay and to Cilium is one-way")
-    if target.cluster.name.lower() != current.name.lower() or target.resource_group.lower() != current.resource_group.lower():
+    if new.cluster.name.lower() != current.name.lower() or new.resource_group.lower() != current.resource_group.lower():
         add(("cluster.name", "resourceGroup", "ARM name", "ARM id"),
-            f"the stack describes cluster {target.resource_group}/{target.cluster.name}, not the running "
+            f"the stack describes cluster {new.resource_group}/{new.cluster.name}, not the running "
             f"{current.resource_group}/{current.name}; an in-place update keeps the running cluster")
     if mode is NetworkingMode.PODSUBNET_CILIUM:
         add(("networking.mode", "network.podSubnet"),
@@ -259,25 +285,21 @@ def blockers(current: ArmCluster, target: StackConfig, *, rollback_required: boo
     if current.runs_cilium and not mode.managed_cilium:
         add(("networking.mode", "ARM networkProfile.networkDataplane"),
             f"the cluster runs the Cilium dataplane and the target ({mode.value}) does not; AKS cannot go back")
-    out.extend(_network_blockers(current, target))
+    out.extend(_network_blockers(current, target, new))
     if current.windows_pools and any(p.os_type == "Windows" for p in target.node_pools):
         add(("nodePools[].osType", "ARM agentPoolProfiles[].osType"),
             "Windows pools are kept: they block the Cilium update and an in-place Overlay update re-images them "
             "with the Linux pools; a new cluster keeps them apart")
-    try:
-        older = kubernetes_minor(target.cluster.kubernetes_version) < kubernetes_minor(current.kubernetes_version)
-    except ValueError:
-        older = False
-    if older:
+    if _minor_change(new.cluster.kubernetes_version, current.kubernetes_version) < 0:
         add(("cluster.kubernetesVersion", "ARM kubernetesVersion"),
-            f"the target runs Kubernetes {target.cluster.kubernetes_version}, older than the running "
+            f"the target runs Kubernetes {new.cluster.kubernetes_version}, older than the running "
             f"{current.kubernetes_version}; AKS cannot downgrade")
     return out
 
 
-def _network_blockers(current: ArmCluster, target: StackConfig) -> list[Reason]:
+def _network_blockers(current: ArmCluster, target: StackConfig, new: NewTarget) -> list[Reason]:
     out: list[Reason] = []
-    net = target.network
+    net = new.network
     subnets = current.node_subnets
     if any(s is None for s in subnets):
         out.append(Reason(("network.vnetName", "ARM agentPoolProfiles[].vnetSubnetId"),
@@ -286,10 +308,10 @@ def _network_blockers(current: ArmCluster, target: StackConfig) -> list[Reason]:
     else:
         moved = sorted({f"{s.resource_group}/{s.vnet}/{s.subnet}" for s in subnets if s is not None
                         and (s.vnet.lower() != net.vnet_name.lower() or s.subnet.lower() != net.node_subnet.name.lower()
-                             or s.resource_group.lower() != target.resource_group.lower())})
+                             or s.resource_group.lower() != new.resource_group.lower())})
         if moved:
             out.append(Reason(("network.vnetName", "network.nodeSubnet.name", "ARM agentPoolProfiles[].vnetSubnetId"),
-                              f"the target puts nodes in {target.resource_group}/{net.vnet_name}/{net.node_subnet.name}, "
+                              f"the target puts nodes in {new.resource_group}/{net.vnet_name}/{net.node_subnet.name}, "
                               f"the running pools are in {', '.join(moved)}; node pools cannot change VNet or subnet"))
     svc = str(target.networking.service_cidr)
     if current.service_cidr and current.service_cidr != svc:
@@ -467,11 +489,7 @@ def in_place_runbook(current: ArmCluster, target: StackConfig, *, names: Runbook
              "a record of the cluster before an irreversible change, Secrets encrypted to the age key (not a "
              f"rollback: the networking cannot go back); skip `keygen` if {AGE_KEY} exists"),
     ]
-    try:
-        newer = kubernetes_minor(target.cluster.kubernetes_version) > kubernetes_minor(current.kubernetes_version)
-    except ValueError:
-        newer = False
-    if newer:
+    if _minor_change(target.cluster.kubernetes_version, current.kubernetes_version) > 0:
         steps.append(Step(f"upgrade Kubernetes to {target.cluster.kubernetes_version}", StepKind.MANUAL,
                           f"az aks upgrade -g {current.resource_group} -n {current.name} "
                           f"--kubernetes-version {target.cluster.kubernetes_version}",

@@ -47,7 +47,7 @@ class Tool:
     name: str
     module: str
     version: str
-    packages: tuple[str, ...]  # (binary name, import path)
+    packages: tuple[tuple[str, str], ...]  # (binary name, import path)
     sibling_version: str = ""  # version used for `=> ../x` siblings; defaults to version
     extra_replace: tuple[tuple[str, str], ...] = ()  # (module, version) overrides of siblings
     ldflags: str = ""

@@ -116,7 +116,7 @@ class Backend:
             def remember_sni(sock: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
                 backend._sni[id(sock)] = server_name
 
-            ctx.sni_callback = remember_sni  # type: ignore[assignment]
+            ctx.sni_callback = remember_sni
             self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
             self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, name=f"backend-{name}", daemon=True)
@@ -255,10 +255,9 @@ def main(argv: list[str] | None = None) -> None:
     """
     import json
     import signal
+    import socket
     import sys
     from pathlib import Path
-
-    import socket
 
     from sandbox.haproxy import LocalHaproxy, LocalRouterConfig
 

@@ -100,7 +100,7 @@ def pool_sizes(profile: ClusterProfile, nodes: int) -> list[tuple[NodePool, int]
     """
     sizes = [max(1, round(nodes * p.share)) for p in profile.pools]
     sizes[-1] = max(1, nodes - sum(sizes[:-1]))
-    return list(zip(profile.pools, sizes))
+    return list(zip(profile.pools, sizes, strict=True))
 
 
 def node_objects(profile: ClusterProfile, nodes: int) -> list[dict[str, Any]]:

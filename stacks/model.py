@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal
 
@@ -92,20 +92,29 @@ IPv4 = Annotated[
 ]
 
 
-def _named(pattern: str, expected: str) -> Any:
-    """A string type checked against ``pattern``; the error says what is ``expected``."""
-    compiled = re.compile(pattern)
+class _Named:
+    """A string format checked against ``pattern``; the error says what is ``expected``.
 
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise ValueError(f"{value!r} is not {expected}")
+    Used as ``Annotated[str, _Named(...)]`` so that every format is a real type alias (for mypy and
+    readers). It follows annotated-types' GroupedMetadata protocol, which pydantic expands into the
+    validator and the JSON-schema entry it yields.
+    """
+
+    __is_annotated_types_grouped_metadata__ = True
+
+    def __init__(self, pattern: str, expected: str) -> None:
+        self.pattern = pattern
+        self.expected = expected
+        self._compiled = re.compile(pattern)
+
+    def _check(self, value: str) -> str:
+        if not self._compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not {self.expected}")
         return value
 
-    return Annotated[
-        str,
-        AfterValidator(check),
-        WithJsonSchema({"type": "string", "pattern": f"^{pattern}$", "description": expected}),
-    ]
+    def __iter__(self) -> Iterator[object]:
+        yield AfterValidator(self._check)
+        yield WithJsonSchema({"type": "string", "pattern": f"^{self.pattern}$", "description": self.expected})
 
 
 def _version_string(value: Any) -> Any:
@@ -115,59 +124,60 @@ def _version_string(value: Any) -> Any:
 
 
 # Azure naming rules (learn.microsoft.com "Naming rules and restrictions for Azure resources").
-ResourceGroupName = _named(
+ResourceGroupName = Annotated[str, _Named(
     r"[-\w.()]{0,89}[-\w()]",
     "a valid resource group name: 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending with '.'",
-)
-ClusterName = _named(
+)]
+ClusterName = Annotated[str, _Named(
     r"[a-zA-Z0-9](?:[a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?",
     "a valid cluster name: 1-63 letters, digits, '_' or '-', starting and ending with a letter or digit",
-)
-DnsPrefix = _named(
+)]
+DnsPrefix = Annotated[str, _Named(
     r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,52}[a-zA-Z0-9])?",
     "a valid DNS prefix: 1-54 letters, digits or '-', starting and ending with a letter or digit",
-)
-VnetName = _named(
+)]
+VnetName = Annotated[str, _Named(
     r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9_]",
     "a valid VNet name: 2-64 letters, digits, '_', '.' or '-', starting with a letter or digit, "
     "ending with a letter, digit or '_'",
-)
-SubnetName = _named(
+)]
+SubnetName = Annotated[str, _Named(
     r"[a-zA-Z0-9](?:[a-zA-Z0-9_.-]{0,78}[a-zA-Z0-9_])?",
     "a valid subnet name: 1-80 letters, digits, '_', '.' or '-', starting with a letter or digit, "
     "ending with a letter, digit or '_'",
-)
-NodeResourceGroupName = _named(
+)]
+NodeResourceGroupName = Annotated[str, _Named(
     r"[-\w.()]{0,79}[-\w()]",
     "a valid node resource group name: 1-80 letters, digits, '_', '-', '.', '(' or ')', not ending with '.'",
-)
+)]
 # Linux pools: up to 12 characters; Windows pools: up to 6 (checked in stacks.rules, it needs osType).
-PoolName = _named(r"[a-z][a-z0-9]{0,11}", "a valid node pool name: 1-12 lowercase letters or digits, starting with a letter")
-AzureRegion = _named(r"[a-z][a-z0-9]{2,39}", "an Azure region name, such as westeurope or eastus2 (lowercase, no spaces)")
-VmSize = _named(r"Standard_[A-Za-z0-9_]+(?:-[0-9]+[A-Za-z0-9_]*)?", "an Azure VM size, such as Standard_D4ds_v5")
+PoolName = Annotated[str, _Named(r"[a-z][a-z0-9]{0,11}", "a valid node pool name: 1-12 lowercase letters or digits, starting with a letter")]
+AzureRegion = Annotated[str, _Named(r"[a-z][a-z0-9]{2,39}", "an Azure region name, such as westeurope or eastus2 (lowercase, no spaces)")]
+VmSize = Annotated[str, _Named(r"Standard_[A-Za-z0-9_]+(?:-[0-9]+[A-Za-z0-9_]*)?", "an Azure VM size, such as Standard_D4ds_v5")]
 KubernetesVersion = Annotated[
-    _named(r"1\.\d{1,2}(?:\.\d{1,3})?", 'a Kubernetes version, such as "1.34" or "1.34.2"'),
+    str,
+    _Named(r"1\.\d{1,2}(?:\.\d{1,3})?", 'a Kubernetes version, such as "1.34" or "1.34.2"'),
     BeforeValidator(_version_string),
 ]
-Uuid = _named(
+Uuid = Annotated[str, _Named(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
     "a GUID, such as 00000000-0000-0000-0000-000000000000",
-)
-ArmId = _named(
+)]
+ArmId = Annotated[str, _Named(
     r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+(?:/[^/]+/[^/]+)*",
     "a full Azure resource ID starting with /subscriptions/<id>/resourceGroups/",
-)
-Taint = _named(
+)]
+Taint = Annotated[str, _Named(
     r"[^=:\s]+=[^=:\s]*:(?:NoSchedule|PreferNoSchedule|NoExecute)",
     "a taint key=value:Effect with Effect one of NoSchedule, PreferNoSchedule, NoExecute",
-)
-ClockTime = _named(r"(?:[01]\d|2[0-3]):[0-5]\d", 'a 24-hour time HH:MM, such as "02:00"')
-UtcOffset = _named(r"[+-](?:0\d|1[0-4]):[0-5]\d", 'an offset from UTC, such as "+00:00" or "-05:00"')
-HelmVersion = _named(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?", "a chart version, such as 1.18.9")
-ImageRef = _named(
+)]
+ClockTime = Annotated[str, _Named(r"(?:[01]\d|2[0-3]):[0-5]\d", 'a 24-hour time HH:MM, such as "02:00"')]
+UtcOffset = Annotated[str, _Named(r"[+-](?:0\d|1[0-4]):[0-5]\d", 'an offset from UTC, such as "+00:00" or "-05:00"')]
+HelmVersion = Annotated[str, _Named(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?", "a chart version, such as 1.18.9")]
+ImageRef = Annotated[str, _Named(
     r"[a-z0-9.-]+(?::\d+)?/[a-z0-9./_-]+:[A-Za-z0-9._-]+",
     "an image reference with a tag, such as registry.k8s.io/dns/k8s-dns-node-cache:1.26.8",
-)
+)]
 
 
 def _zone(value: Any) -> str:
@@ -322,10 +332,10 @@ class MaintenanceWindow(_Section):
 
     day_of_week: Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
     start_time: ClockTime
-    duration_hours: int = Field(4, ge=4, le=24)
+    duration_hours: int = Field(default=4, ge=4, le=24)
     """AKS requires at least 4 hours."""
     utc_offset: UtcOffset = "+00:00"
-    interval_weeks: int = Field(1, ge=1, le=4)
+    interval_weeks: int = Field(default=1, ge=1, le=4)
 
 
 class Maintenance(_Section):
@@ -380,11 +390,11 @@ def _mode_tag(default: str) -> Callable[[Any], str | None]:
     return pick
 
 
-StackName = _named(
+StackName = Annotated[str, _Named(
     r"(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+",
     "a stack name, fully qualified as organization/project/stack (or project/stack, or stack in this project)",
-)
-OutputName = _named(r"[A-Za-z_][A-Za-z0-9_]*", "a stack output name, such as kubeconfig")
+)]
+OutputName = Annotated[str, _Named(r"[A-Za-z_][A-Za-z0-9_]*", "a stack output name, such as kubeconfig")]
 
 
 class StackOutputRef(_Section):
@@ -431,9 +441,9 @@ class SubnetConfig(_Section):
 class NatGatewayConfig(_Section):
     """The NAT gateway of ``outboundType: userAssignedNATGateway``, on the node (and pod) subnet."""
 
-    public_ip_count: int = Field(1, ge=1, le=16)
+    public_ip_count: int = Field(default=1, ge=1, le=16)
     """Static Standard public IPs; each gives 64,512 SNAT ports."""
-    idle_timeout_minutes: int = Field(4, ge=4, le=120)
+    idle_timeout_minutes: int = Field(default=4, ge=4, le=120)
     zone: Zone | None = None
     """A NAT gateway lives in one zone or none; unset: no zone (regional)."""
 
@@ -473,7 +483,7 @@ class CiliumOssConfig(_Section):
     """The Cilium Helm chart installed in ``byo-cilium`` mode."""
 
     version: HelmVersion = "1.18.9"
-    repository: str = Field("https://helm.cilium.io", pattern=r"^https://\S+$")
+    repository: str = Field(default="https://helm.cilium.io", pattern=r"^https://\S+$")
 
 
 class NetworkingConfig(_Section):
@@ -485,7 +495,7 @@ class NetworkingConfig(_Section):
     pod_cidr: Cidr | None = None
     """Pod range outside the VNet; required for overlay, overlay-cilium and byo-cilium."""
     service_cidr: Cidr = IPv4Network("10.0.0.0/16")
-    dns_service_ip: IPv4 = Field(IPv4Address("10.0.0.10"), alias="dnsServiceIP")
+    dns_service_ip: IPv4 = Field(default=IPv4Address("10.0.0.10"), alias="dnsServiceIP")
     outbound_type: Literal["loadBalancer", "userAssignedNATGateway", "userDefinedRouting", "managedNATGateway"] = (
         "loadBalancer")
     """loadBalancer: SNAT through the cluster's load balancer. userAssignedNATGateway: a NAT gateway the
@@ -518,13 +528,13 @@ class NodePool(_Section):
     os_type: Literal["Linux", "Windows"] = "Linux"
     os_sku: Literal["AzureLinux", "AzureLinux3", "Ubuntu", "Ubuntu2204", "Windows2019", "Windows2022"] | None = None
     zones: tuple[Zone, ...] = ()
-    count: int | None = Field(None, ge=0, le=1000)
+    count: int | None = Field(default=None, ge=0, le=1000)
     """Fixed node count; set either this or autoscaling."""
     autoscaling: Autoscaling | None = None
-    max_pods: int = Field(110, ge=10, le=250)
+    max_pods: int = Field(default=110, ge=10, le=250)
     max_surge: MaxSurge = "10%"
     os_disk_type: Literal["Managed", "Ephemeral"] | None = None
-    os_disk_size_gb: int | None = Field(None, ge=30, le=2048)
+    os_disk_size_gb: int | None = Field(default=None, ge=30, le=2048)
     node_labels: dict[str, str] = {}
     node_taints: tuple[Taint, ...] = ()
 
@@ -587,7 +597,7 @@ class DnsConfig(_Section):
     node_local_dns_image: ImageRef = "registry.k8s.io/dns/k8s-dns-node-cache:1.26.8"
 
 
-SnapshotDigest = _named(r"sha256:[0-9a-f]{64}", "a snapshot digest, sha256:<64 hex digits> (index.json of the snapshot)")
+SnapshotDigest = Annotated[str, _Named(r"sha256:[0-9a-f]{64}", "a snapshot digest, sha256:<64 hex digits> (index.json of the snapshot)")]
 
 
 class WorkloadsConfig(_Section):
@@ -620,13 +630,13 @@ class DiskCopiesConfig(_Section):
         return self.resource_group or f"{resource_group}-disk-copies"[:90]
 
 
-EndpointName = _named(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?",
-                      "an endpoint name: letters, digits and hyphens, such as blue")
-ProfileName = _named(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
-                     "a profile name: 1-63 letters, digits and hyphens, such as shop-switch")
-HostName = _named(
+EndpointName = Annotated[str, _Named(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,58}[A-Za-z0-9])?",
+                      "an endpoint name: letters, digits and hyphens, such as blue")]
+ProfileName = Annotated[str, _Named(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+                     "a profile name: 1-63 letters, digits and hyphens, such as shop-switch")]
+HostName = Annotated[str, _Named(
     r"(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]|(?:\d{1,3}\.){3}\d{1,3})",
-    "a host name or IPv4 address of the cluster's ingress, such as green.shop.example.com")
+    "a host name or IPv4 address of the cluster's ingress, such as green.shop.example.com")]
 
 
 class TrafficEndpointConfig(_Section):
@@ -646,11 +656,11 @@ class TrafficProbeConfig(_Section):
     """How the switch probes each endpoint; it stops routing to one that fails."""
 
     protocol: Literal["HTTP", "HTTPS"] = "HTTPS"
-    port: int = Field(443, ge=1, le=65535)
-    path: str = Field("/healthz", pattern=r"^/\S*$")
+    port: int = Field(default=443, ge=1, le=65535)
+    path: str = Field(default="/healthz", pattern=r"^/\S*$")
     interval_seconds: Literal[10, 30] = 30
-    timeout_seconds: int = Field(10, ge=5, le=10)
-    tolerated_failures: int = Field(3, ge=0, le=9)
+    timeout_seconds: int = Field(default=10, ge=5, le=10)
+    tolerated_failures: int = Field(default=3, ge=0, le=9)
 
 
 class TrafficConfig(_Section):
@@ -668,7 +678,7 @@ class TrafficConfig(_Section):
     """The clusters, blue first by convention; at least two."""
     weights: dict[str, int]
     """Percent of traffic by endpoint name, 0-100 (0: the endpoint stays declared but Disabled)."""
-    dns_ttl: int = Field(30, ge=0, le=2_147_483_647)
+    dns_ttl: int = Field(default=30, ge=0, le=2_147_483_647)
     """Traffic Manager DNS TTL in seconds; each cutover step should hold at least twice as long."""
     probe: TrafficProbeConfig = TrafficProbeConfig()
 
@@ -689,7 +699,7 @@ class StackConfig(_Section):
     """Required with cluster.mode new; not used with existing."""
     networking: NetworkingConfig = NetworkingConfig()
     # At least one pool with mode new: checked by stacks.rules (an existing cluster has none here).
-    node_pools: tuple[NodePool, ...] = Field((), json_schema_extra={"minItems": 1})
+    node_pools: tuple[NodePool, ...] = Field(default=(), json_schema_extra={"minItems": 1})
     """Required with cluster.mode new; not used with existing."""
     identity: IdentityConfig = ManagedIdentities()
     dns: DnsConfig = DnsConfig()

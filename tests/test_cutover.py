@@ -20,8 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_stack import FakeAutomationStack, command_error
 from hypothesis import given
 from hypothesis import strategies as st
+from pulumi import automation as auto
 
 from cutover import engine, runner
 from cutover.engine import CutoverState, GateResult, Phase
@@ -40,14 +42,12 @@ from cutover.gates import (
     parse_gates,
     parse_selector,
 )
-from sandbox.loopback import Backend
 from cutover.plan import Plan, RollbackTo, differences, parse_duration, parse_steps
 from cutover.preflight import check_dns_ttl, check_single_writers, check_start_weights, check_verify_report
 from cutover.routers import PulumiTrafficRouter, change_order, parse_servers_state
 from cutover.store import CutoverStore
 from deploy.engine import Stack as EngineStack
-from fake_stack import FakeAutomationStack, command_error
-from pulumi import automation as auto
+from sandbox.loopback import Backend
 
 GATE = "http:http://127.0.0.1:1/healthz"
 
@@ -205,7 +205,7 @@ def test_decommission_is_refused_for_every_unsafe_reason(state: CutoverState, li
                                                          reasons: list[str]) -> None:
     got = engine.decommission_refusals(state, live, health, now=now, soak_seconds=24 * HOUR)
     assert len(got) == len(reasons)
-    for text, expected in zip(got, reasons):
+    for text, expected in zip(got, reasons, strict=True):
         assert expected in text
 
 

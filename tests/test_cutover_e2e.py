@@ -34,11 +34,11 @@ from typing import Any
 
 import pytest
 
-from sandbox.haproxy import LocalHaproxy, LocalRouterConfig
-from sandbox.loopback import Backend, Hit, LoadGenerator
 from cutover.routers import HaproxyRouter
 from cutover.store import CutoverStore
 from sandbox.cluster import free_port
+from sandbox.haproxy import LocalHaproxy, LocalRouterConfig
+from sandbox.loopback import Backend, Hit, LoadGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLD = "1s"

@@ -16,12 +16,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import builders as b
 import pytest
 import typer
 from typer.testing import CliRunner
 
-import builders as b
-from akshift import cmd_doctor
 from doctor import ArmError, ClusterObjects, Inputs, Severity, fails, load_arm_file, parse_arm, run_checks, worst
 from doctor.checks import (
     check_coredns,

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 import yaml
+from test_workloads import age_key, sandbox_config, workload_set, write_snapshot
 
 from kube.client import KubeClient
 from sandbox import build
-from test_workloads import age_key, sandbox_config, workload_set, write_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "plain-up-test"

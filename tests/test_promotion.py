@@ -14,14 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
@@ -46,7 +44,7 @@ def outputs(*, ok: bool | None = True, verified: float | None = 10, digest: str 
     if digest:
         out["workloads"] = {"digest": digest, "objects": 11}
     if ok is not None:
-        at = (T0 + dt.timedelta(minutes=verified or 0)).replace(tzinfo=dt.timezone.utc).isoformat()
+        at = (T0 + dt.timedelta(minutes=verified or 0)).replace(tzinfo=dt.UTC).isoformat()
         out["verification"] = {"ok": ok, "verifiedAt": at, "snapshotDigest": verified_digest,
                                "report": "out/verify.json", "counts": {"ok": 10, "failed": 0 if ok else 1}}
     return out
@@ -217,7 +215,7 @@ def test_a_report_without_a_time_is_dated_by_its_file(tmp_path: Path) -> None:
     os.utime(report, (1795600000, 1795600000))
     rec = artifacts.read_verification(report)
     assert rec is not None and rec["ok"] is False
-    assert rules.parse_time(rec["verifiedAt"]) == dt.datetime.fromtimestamp(1795600000, dt.timezone.utc)
+    assert rules.parse_time(rec["verifiedAt"]) == dt.datetime.fromtimestamp(1795600000, dt.UTC)
 
 
 def test_a_report_that_is_not_a_verify_report_is_refused(tmp_path: Path) -> None:
@@ -232,7 +230,7 @@ def test_a_report_that_is_not_a_verify_report_is_refused(tmp_path: Path) -> None
 
 def write_verify(report: Path, ok: bool) -> None:
     """verify.json as `akshift verify` writes it, stamped now."""
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     report.write_bytes(orjson.dumps({"ok": ok, "counts": {"ok": 11} if ok else {"ok": 10, "failed": 1},
                                      "unaccounted": [], "not_ready": [], "verified_at": now}))
 
@@ -255,6 +253,7 @@ def sandbox_pair(green: Any, pulumi_env: dict[str, str], tmp_path_factory: pytes
 
 def _pair(root: Path, prod_cluster: Any, green: Any, pulumi_env: dict[str, str]) -> Any:
     import pulumi
+    from test_workloads import age_key, make_project, sandbox_config, workload_set, write_snapshot
 
     from akshift import program
     from deploy.backend import backend_at
@@ -262,7 +261,6 @@ def _pair(root: Path, prod_cluster: Any, green: Any, pulumi_env: dict[str, str])
     from deploy.errors import StackNotFound
     from deploy.promotion import Project, open_stack
     from sandbox import build
-    from test_workloads import age_key, make_project, sandbox_config, workload_set, write_snapshot
 
     kubeconfig_text = prod_cluster.kubeconfig.read_text()
     platform = open_inline(Engine(build.TOOLS["pulumi"].dir, pulumi_env, backend_at(pulumi_env["PULUMI_BACKEND_URL"])),
@@ -311,9 +309,9 @@ def _target_file(state: dict[str, Any]) -> str:
 def test_promoting_an_unverified_source_is_refused_and_leaves_the_target_untouched(
     sandbox_pair: Any, green: Any
 ) -> None:
-    from migration import stages
-    from kube.client import KubeClient
     from deploy.promotion import promote
+    from kube.client import KubeClient
+    from migration import stages
 
     # As in the sandbox walkthrough: `akshift migrate` applied the objects; the first `up` adopts them.
     with KubeClient.from_kubeconfig(green.kubeconfig) as client:
@@ -335,7 +333,6 @@ def test_promoting_an_unverified_source_is_refused_and_leaves_the_target_untouch
 def test_a_failed_verification_blocks_promotion_with_a_clear_message(
     sandbox_pair: Any, monkeypatch: pytest.MonkeyPatch, pulumi_env: dict[str, str]
 ) -> None:
-    from akshift import cmd_stack
 
     write_verify(sandbox_pair["report"], ok=False)
     result = _up(sandbox_pair["project"], "promo-test")  # records the verification; changes nothing
@@ -354,8 +351,8 @@ def test_a_failed_verification_blocks_promotion_with_a_clear_message(
 @pytest.mark.cluster
 @pytest.mark.engine
 def test_promotion_between_two_sandbox_stacks_pins_the_verified_values_and_applies_them(sandbox_pair: Any) -> None:
-    from kube.client import KubeClient
     from deploy.promotion import open_stack, promote
+    from kube.client import KubeClient
 
     time.sleep(1.1)  # history has whole seconds: verify strictly after the last change
     write_verify(sandbox_pair["report"], ok=True)
@@ -386,9 +383,9 @@ def test_promotion_between_two_sandbox_stacks_pins_the_verified_values_and_appli
 def test_the_promoted_stack_refuses_a_snapshot_other_than_the_one_verified(
     sandbox_pair: Any, monkeypatch: pytest.MonkeyPatch, pulumi_env: dict[str, str]
 ) -> None:
-    from akshift import cmd_stack
-    from deploy.promotion import open_stack
     from test_workloads import age_key, workload_set, write_snapshot
+
+    from deploy.promotion import open_stack
 
     root, project = sandbox_pair["root"], sandbox_pair["project"]
     other = write_snapshot(root / "untested" / "transformed",

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from pulumi import automation as auto
 from typer.testing import CliRunner
 

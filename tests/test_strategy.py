@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 from doctor import parse_arm
 from doctor.errors import ExecutionRefused, StepFailed, TargetNamesRunningCluster, UnsupportedTarget
 from doctor.execute import execute_in_place
-from doctor.strategy import RunbookNames, Route, StepKind, Storage, Strategy, decide, stack_name_of, storage_of
+from doctor.strategy import Route, RunbookNames, StepKind, Storage, Strategy, decide, stack_name_of, storage_of
 from stacks import StackConfig, load, read_stack_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,6 +185,13 @@ def test_a_blue_green_target_that_names_the_running_cluster_is_refused_naming_th
     assert "change akshift:cluster.name (e.g. aks-akshift-prod-green) or akshift:resourceGroup" in message
     assert keys in [r.keys for r in e.value.reasons]
     assert e.value.exit_code == 2
+
+
+def test_a_target_without_a_kubernetes_version_is_compared_without_one() -> None:
+    s = decide(current(), target(lambda c: c["akshift:cluster"].pop("kubernetesVersion", None)), names=PROD_NAMES)
+    assert s.route is Route.IN_PLACE
+    assert not any("kubernetesVersion" in " ".join(r.keys) for r in s.reasons)
+    assert not any(step.title.startswith("upgrade Kubernetes") for step in s.steps)
 
 
 def test_only_a_required_rollback_suggests_the_in_place_route_instead() -> None:

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pulumi
+import pulumi_harness as harness
 import pytest
+from pulumi_harness import Registered
 
 from components.traffic import (
     SwitchKind,
@@ -28,8 +30,6 @@ from components.traffic import (
     validate,
 )
 from stacks.errors import ConfigError
-import pulumi_harness as harness
-from pulumi_harness import Registered
 
 PIP = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/pip-blue"
 
@@ -133,7 +133,7 @@ def test_outputs_are_the_public_name_and_the_profile_id() -> None:
     def program() -> Any:
         tm = TrafficSwitch("tm", args())
         fd = TrafficSwitch("fd", args(SwitchKind.FRONT_DOOR))
-        return pulumi.Output.all(tm.fqdn, tm.profile_id, fd.fqdn).apply(lambda v: seen.update(zip("abc", v)))
+        return pulumi.Output.all(tm.fqdn, tm.profile_id, fd.fqdn).apply(lambda v: seen.update(zip("abc", v, strict=True)))
 
     run(program)
     assert seen["a"] == "tm-shop.trafficmanager.net"

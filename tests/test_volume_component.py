@@ -106,7 +106,7 @@ def test_outputs_are_the_snapshot_and_disk_ids() -> None:
 
     def fn() -> Any:
         move = VolumeMove("data.redis", args())
-        return pulumi.Output.all(move.snapshot_id, move.disk_id).apply(lambda v: seen.update(zip(("s", "d"), v)))
+        return pulumi.Output.all(move.snapshot_id, move.disk_id).apply(lambda v: seen.update(zip(("s", "d"), v, strict=True)))
 
     run(fn)
     assert seen["s"].endswith("/snapshots/pvc-5b0e7a7e-1a2b3c4d-akshift-snap")
