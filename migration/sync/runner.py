@@ -236,6 +236,7 @@ class Syncer:
         self.phase = "listing"
         self.started_at = clock()
         self._lock = threading.Lock()
+        self._beat_lock = threading.Lock()
         self._pending: dict[int, float] = {}
         self._token = 0
         self._skip_marks: dict[str, float] = {}
@@ -451,8 +452,10 @@ class Syncer:
                           counts=dict(state.counts), conflicts=tuple(sorted(state.conflicts)))
 
     def beat(self) -> SyncStatus:
-        s = self.status()
-        write_status(self.options.out, s)
+        """Write ``sync-status.json`` now (one writer at a time: the last write carries the latest phase)."""
+        with self._beat_lock:
+            s = self.status()
+            write_status(self.options.out, s)
         self.report({"event": "heartbeat", "status": s.to_dict()})
         return s
 
@@ -500,13 +503,26 @@ def sync(source: KubeClient, target: KubeClient, *, options: SyncOptions, secret
     if stop is not None:
         syncer.stop = stop
     types = _types(source)
+    done = threading.Event()
+
+    def heartbeat() -> None:  # also while a long catch-up lists: the preflight must see a live sync
+        while not done.wait(HEARTBEAT_SECONDS):
+            try:
+                syncer.beat()
+            except OSError as e:
+                report({"event": "status-error", "message": str(e)})
+
     try:
         syncer.beat()
+        threading.Thread(target=heartbeat, name="sync-heartbeat", daemon=True).start()
         with cf.ThreadPoolExecutor(max(1, options.concurrency), thread_name_prefix="sync-apply") as pool:
             for res in types:
+                if syncer.stop.is_set():
+                    break
                 if options.once or not syncer.state.versions.get(_group_kind(res)):
                     syncer.catch_up(res, pool)
         if options.once:
+            done.set()
             syncer.phase = "once"
             syncer.beat()
             return SyncResult(syncer.state, tuple(syncer.findings), time.monotonic() - t0, True)
@@ -514,14 +530,15 @@ def sync(source: KubeClient, target: KubeClient, *, options: SyncOptions, secret
         for res in types:
             threading.Thread(target=syncer.watch, args=(res,), name=f"watch-{_group_kind(res)}", daemon=True).start()
         deadline = None if options.duration is None else time.monotonic() + options.duration
-        while not syncer.stop.wait(HEARTBEAT_SECONDS):
-            syncer.beat()
+        while not syncer.stop.wait(0.2):
             if deadline is not None and time.monotonic() >= deadline:
                 syncer.stop.set()
+        done.set()
         syncer.phase = "stopped"
         syncer.beat()
         return SyncResult(syncer.state, tuple(syncer.findings), time.monotonic() - t0, False)
     except BaseException:
+        done.set()
         syncer.phase = "stopped"
         try:
             syncer.beat()
