@@ -115,9 +115,10 @@ def test_the_status_file_round_trips_and_says_what_the_lag_is_measured_from(tmp_
     (status(), 2000.0 + STALE_SECONDS + 1, True, "heartbeat is 16s old"),
     (status(), 2001.0, False, "is gone"),
     (status(phase="stopped"), 2001.0, True, "sync is stopped"),
+    (status(phase="once"), 2031.0, False, "the last --once pass ended 31s ago"),
     (status(lag_p95=45.0), 2001.0, True, "p95 lag 45.0s is over 30s"),
     (status(pending=1, oldest_pending_seconds=40.0), 2001.0, True, "a change has waited 40s"),
-], ids=["stale-heartbeat", "process-gone", "stopped", "p95-over-bound", "change-stuck"])
+], ids=["stale-heartbeat", "process-gone", "stopped", "once-too-long-ago", "p95-over-bound", "change-stuck"])
 def test_the_cutover_preflight_refuses_a_sync_that_is_not_running_or_lags(
         reading: SyncStatus, now: float, alive: bool, fragment: str) -> None:
     check = sync_verdict(reading, now, path=Path("run/sync-status.json"), alive=lambda pid: alive, host="here")
@@ -127,6 +128,11 @@ def test_the_cutover_preflight_refuses_a_sync_that_is_not_running_or_lags(
 def test_the_cutover_preflight_passes_a_running_sync_within_its_bound() -> None:
     check = sync_verdict(status(), 2001.0, path=Path("s.json"), alive=lambda pid: True, host="here")
     assert check.ok and "p95 lag 0.50s within 30s" in check.detail
+
+
+def test_a_once_pass_from_cron_counts_as_in_sync_within_its_bound() -> None:
+    check = sync_verdict(status(phase="once"), 2010.0, path=Path("s.json"), alive=lambda pid: False, host="here")
+    assert check.ok and "a --once pass ended 10s ago" in check.detail
 
 
 def test_without_a_sync_status_the_preflight_fails_naming_the_file(tmp_path: Path) -> None:

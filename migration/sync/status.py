@@ -87,16 +87,20 @@ class SyncStatus:
 
     def running(self, now: float, *, host: str | None = None,
                 alive: Any = None) -> tuple[bool, str]:
-        """Whether the sync is running now, and why not.
+        """Whether the sync is running now (or a ``--once`` pass ended within its bound), and why not.
 
         Args:
             now: wall-clock seconds.
             host: this machine's name (default: :func:`socket.gethostname`); the pid is checked only here.
             alive: ``pid → bool`` (default: signal 0 to the pid).
         """
+        age = now - self.heartbeat_at
+        if self.phase == "once":  # `--once` from cron: in step if its pass ended within the bound
+            if age <= self.max_lag_seconds:
+                return True, f"a --once pass ended {age:.0f}s ago"
+            return False, f"the last --once pass ended {age:.0f}s ago, over --max-lag {self.max_lag_seconds:.0f}s"
         if self.phase not in ("listing", "watching"):
             return False, f"sync is {self.phase} (pid {self.pid})"
-        age = now - self.heartbeat_at
         if age > STALE_SECONDS:
             return False, f"sync's last heartbeat is {age:.0f}s old (pid {self.pid} on {self.host})"
         if (host or socket.gethostname()) == self.host and not (alive or _alive)(self.pid):
