@@ -15,7 +15,8 @@ The run, in order::
                          and reconciled: every object transformed and applied; carried objects the list
                          no longer has are deleted on green
     watch                one thread per type, from its resourceVersion; a 410 (expired) lists the type
-                         again; a broken stream is watched again from the last version
+                         again; a broken stream is watched again from the last version; every 30 s,
+                         discovery again: a type new on blue (a CRD created) is listed, then watched
     heartbeat            sync-status.json every second (pid, lag p50/p95, pending, counts)
 
 ``--once`` stops after one catch-up over every type (a list and reconcile,
@@ -62,6 +63,7 @@ from migration.volumes import plan as volume_plan
 
 ORDER_WAIT = 30.0  # seconds a change waits for its namespace or CRD (applied by another type's thread)
 BACKOFF_MAX = 30.0  # seconds between attempts to watch a type that keeps failing
+REDISCOVER_SECONDS = 30.0  # how often a watching sync looks for new types (CRDs created on blue)
 FINDINGS_FILE = "sync-findings.jsonl"
 
 
@@ -121,7 +123,13 @@ class SyncResult:
 
 
 def _kube_system_uid(client: KubeClient) -> str:
-    return str((client.get("/api/v1/namespaces/kube-system").get("metadata") or {}).get("uid") or "")
+    """The uid of the cluster's kube-system namespace ("" when the user may not read it: then server+CA decide)."""
+    try:
+        return str((client.get("/api/v1/namespaces/kube-system").get("metadata") or {}).get("uid") or "")
+    except ApiError as e:
+        if e.status in (403, 404):
+            return ""
+        raise
 
 
 def check_clusters(source: KubeClient, target: KubeClient, out: Path, recorded: Mapping[str, str]) -> dict[str, str]:
@@ -337,11 +345,12 @@ class Syncer:
 
     def _green_twin(self, key: str) -> dict[str, Any] | None:
         ref = ObjectRef.from_key(key)
-        for res in self.target.resources().values():
-            if res.group == ref.group and res.kind == ref.kind:
-                stub = {"apiVersion": res.api_version, "kind": res.kind,
-                        "metadata": {"name": ref.name, **({"namespace": ref.namespace} if ref.namespace else {})}}
-                return self.target.read(stub)
+        for refresh in (False, True):  # a type created since green's discovery was cached: look again once
+            for res in self.target.resources(refresh=refresh).values():
+                if res.group == ref.group and res.kind == ref.kind:
+                    stub = {"apiVersion": res.api_version, "kind": res.kind,
+                            "metadata": {"name": ref.name, **({"namespace": ref.namespace} if ref.namespace else {})}}
+                    return self.target.read(stub)
         return None
 
     def delete(self, key: str, seen_at: float, *, count_lag: bool) -> Result:
@@ -527,12 +536,28 @@ def sync(source: KubeClient, target: KubeClient, *, options: SyncOptions, secret
             syncer.beat()
             return SyncResult(syncer.state, tuple(syncer.findings), time.monotonic() - t0, True)
         syncer.phase = "watching"
-        for res in types:
-            threading.Thread(target=syncer.watch, args=(res,), name=f"watch-{_group_kind(res)}", daemon=True).start()
+        watched: set[str] = set()
+
+        def watch_new(found: list[ApiResource]) -> None:
+            for res in found:
+                if _group_kind(res) not in watched:
+                    watched.add(_group_kind(res))
+                    threading.Thread(target=syncer.watch, args=(res,), name=f"watch-{_group_kind(res)}",
+                                     daemon=True).start()
+
+        watch_new(types)
         deadline = None if options.duration is None else time.monotonic() + options.duration
+        rediscover = time.monotonic() + REDISCOVER_SECONDS
         while not syncer.stop.wait(0.2):
             if deadline is not None and time.monotonic() >= deadline:
                 syncer.stop.set()
+            if time.monotonic() >= rediscover:
+                # A CRD created on blue since the start serves a new type: list it, then watch it.
+                rediscover = time.monotonic() + REDISCOVER_SECONDS
+                try:
+                    watch_new(_types(source))
+                except ApiError as e:
+                    report({"event": "watch-error", "type": "discovery", "message": f"{e.detail or e.reason}"})
         done.set()
         syncer.phase = "stopped"
         syncer.beat()
