@@ -72,8 +72,8 @@ class _Progress:
 
 
 def sync_cmd(
-    source: Path = opt.Source, source_context: str = opt.SourceCtx,
-    target: Path = opt.Target, target_context: str = opt.TargetCtx,
+    source: Path = opt.Source, source_context: str = opt.SourceCtx, source_stack: str = opt.SourceStack,
+    target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack,
     out: Path = opt.Out, identity: Path = opt.Identity,
     force_conflicts: bool = typer.Option(False, "--force-conflicts",
                                          help="take over fields someone changed directly on green (default: "
@@ -98,12 +98,12 @@ def sync_cmd(
                           concurrency=concurrency)
     key = opt.secret_key([], identity, True, decrypt=True)
     # One watch per type holds a connection for its whole life: the source's pool must fit them all.
-    blue = opt.client(source, source_context, "source", 256)
+    blue = opt.client(source, source_context, "source", 256, stack=source_stack)
     green = None
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        green = opt.client(target, target_context, "target", max(16, concurrency * 2))
+        green = opt.client(target, target_context, "target", max(16, concurrency * 2), stack=target_stack)
         result = sync(blue, green, options=options, secret_key=key, report=_Progress(output), stop=stop)
     finally:
         for s, handler in previous.items():
