@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,41 @@ def test_a_sync_without_a_migrated_run_directory_is_bad_input_naming_it(tmp_path
         sync(None, None, options=SyncOptions(out=tmp_path), secret_key=None)  # type: ignore[arg-type]
     assert e.value.exit_code == 2 and "akshift migrate" in e.value.fix
     assert not (tmp_path / "sync-journal.jsonl").exists()
+
+
+@pytest.fixture
+def cutover_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`akshift cutover --preflight-only -o json` over a run directory, with a switch at blue 100% (no HAProxy)."""
+    from typer.testing import CliRunner
+
+    from akshift import cmd_cutover
+    from akshift.cli import app
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "verify.json").write_bytes(orjson.dumps({"ok": True, "unaccounted": [], "not_ready": [],
+                                                    "blocking_findings": 0}))
+    monkeypatch.setattr(cmd_cutover, "_session", lambda state_dir, *a: runner.Session(CutoverStore(state_dir),
+                                                                                         Router()))  # type: ignore[arg-type]
+
+    def invoke(*extra: str) -> tuple[int, dict[str, bool]]:
+        result = CliRunner().invoke(app, ["cutover", "--from", "blue", "--to", "green", "--gate", "http:http://green/",
+                                          "--router", "haproxy", "--haproxy-socket", str(tmp_path / "sock"),
+                                          "--verify-report", str(run / "verify.json"), "--no-freeze",
+                                          "--state-dir", str(tmp_path / "cutover"), "--preflight-only", "-o", "json",
+                                          *extra])
+        doc = orjson.loads(result.stdout)
+        return result.exit_code, {c["name"]: c["ok"] for c in doc["preflight"]}
+
+    return run, invoke
+
+
+def test_the_cutover_refuses_without_a_running_sync_beside_the_verify_report_unless_told(cutover_cli: Any) -> None:
+    run, invoke = cutover_cli
+    assert invoke() == (2, {"green-verified": True, "dns-ttl": True, "start-weights": True, "green-in-sync": False,
+                            "single-writer": True})
+    code, checks = invoke("--no-sync-check")
+    assert code == 0 and "green-in-sync" not in checks
+    write_status(run, status(heartbeat_at=time.time(), host="elsewhere"))
+    assert invoke() == (0, {"green-verified": True, "dns-ttl": True, "start-weights": True, "green-in-sync": True,
+                            "single-writer": True})
