@@ -73,6 +73,9 @@ def test_the_journal_resumes_from_the_last_version_whose_changes_are_on_green(tm
     j.record_change("core/ConfigMap/shop/new", Result.CREATED, 1.0)
     j.record_version("core/ConfigMap", "41")
     j.record_change(KEY, Result.DELETED, 2.0)
+    j.record_change("core/ConfigMap/shop/drifted", Result.CONFLICT, 2.5, message="conflict with kubectl-edit: .data.x")
+    j.record_change("core/ConfigMap/shop/fixed", Result.CONFLICT, 2.6, message="conflict with helm")
+    j.record_change("core/ConfigMap/shop/fixed", Result.UPDATED, 2.7)
     j.record_version("core/ConfigMap", "42")
     j.record_version("apps/Deployment", "7")
     j.record_expired("apps/Deployment")
@@ -81,7 +84,8 @@ def test_the_journal_resumes_from_the_last_version_whose_changes_are_on_green(tm
         f.write(b'{"type": "core/ConfigMap", "rv": "4')  # torn by a SIGKILL mid-write
     resumed = SyncJournal(tmp_path, carried=[KEY])
     assert resumed.state.versions == {"core/ConfigMap": "42"}
-    assert resumed.state.carried == {"core/ConfigMap/shop/new"}
+    assert resumed.state.carried == {"core/ConfigMap/shop/new", "core/ConfigMap/shop/fixed"}
+    assert resumed.state.conflicts == {"core/ConfigMap/shop/drifted": "conflict with kubectl-edit: .data.x"}
     assert resumed.identity == {"targetUid": "green-uid"}
 
 
@@ -96,7 +100,7 @@ def test_a_long_journal_is_compacted_to_the_same_state(tmp_path: Path, monkeypat
     monkeypatch.setattr(journal, "COMPACT_AFTER", 10)
     after = SyncJournal(tmp_path, carried=[KEY]).state
     assert len((tmp_path / journal.JOURNAL).read_bytes().splitlines()) == 32  # 30 carried, 1 deleted, 1 version
-    assert (after.versions, after.carried) == (before.versions, before.carried)
+    assert (after.versions, after.carried, after.conflicts) == (before.versions, before.carried, before.conflicts)
 
 
 def status(**kw: Any) -> SyncStatus:

@@ -15,7 +15,7 @@ Why append-only lines, written unbuffered after each change, and no fsync:
   directory) once it is long, so days of sync do not grow it without bound.
 
 Lines: ``{"identity": {...}}`` (the clusters, first line), ``{"key", "action",
-"at"}`` (a change ended on green), ``{"type", "rv"}`` (every change of a type up
+"at"}`` (a change ended on green; a conflict keeps the server's message, which names fields and managers), ``{"type", "rv"}`` (every change of a type up
 to rv is on green), ``{"type", "expired": true}`` (a watch expired: list again).
 No object content and no Secret value is ever written here.
 """
@@ -57,11 +57,12 @@ def replay(entries: Iterable[Mapping[str, Any]], carried: Iterable[str]) -> tupl
         carried: keys of the run's ``transformed/`` (carried by ``migrate``).
 
     Returns:
-        The state (versions and carried keys; counts start again at zero) and the recorded identity.
+        The state (versions, carried keys and open conflicts; counts start again at zero) and the recorded identity.
     """
     keys = set(carried)
     versions: dict[str, str] = {}
     identity: dict[str, str] = {}
+    conflicts: dict[str, str] = {}
     for e in entries:
         if "identity" in e:
             identity = dict(e["identity"])
@@ -72,14 +73,18 @@ def replay(entries: Iterable[Mapping[str, Any]], carried: Iterable[str]) -> tupl
                 continue
             if result.carries:
                 keys.add(e["key"])
+                conflicts.pop(e["key"], None)
             elif result is Result.DELETED:
                 keys.discard(e["key"])
+                conflicts.pop(e["key"], None)
+            elif result is Result.CONFLICT:
+                conflicts[e["key"]] = str(e.get("message") or "reported by an earlier run")
         elif "type" in e:
             if e.get("expired"):
                 versions.pop(e["type"], None)
             elif e.get("rv"):
                 versions[e["type"]] = str(e["rv"])
-    return SyncState(versions=versions, carried=frozenset(keys)), identity
+    return SyncState(versions=versions, carried=frozenset(keys), conflicts=conflicts), identity
 
 
 class SyncJournal:
@@ -106,6 +111,7 @@ class SyncJournal:
             lines.append({"identity": self.identity})
         lines += [{"key": k, "action": Result.UNCHANGED.value} for k in sorted(self.state.carried - base)]
         lines += [{"key": k, "action": Result.DELETED.value} for k in sorted(base - self.state.carried)]
+        lines += [{"key": k, "action": Result.CONFLICT.value, "message": m} for k, m in sorted(self.state.conflicts.items())]
         lines += [{"type": t, "rv": rv} for t, rv in sorted(self.state.versions.items())]
         tmp = self.path.with_name(f".{JOURNAL}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
@@ -132,9 +138,16 @@ class SyncJournal:
         self.identity = dict(identity)
         self._write({"identity": self.identity})
 
-    def record_change(self, key: str, result: Result, at: float) -> None:
-        """A change ended on green (written before the type's resourceVersion may advance)."""
-        self._write({"key": key, "action": result.value, "at": round(at, 3)})
+    def record_change(self, key: str, result: Result, at: float, *, message: str = "") -> None:
+        """A change ended on green (written before the type's resourceVersion may advance).
+
+        ``message`` is kept for conflicts (the server names the fields and their manager, never values), so a
+        resumed sync still reports a conflict whose change its watch will not replay.
+        """
+        entry: dict[str, Any] = {"key": key, "action": result.value, "at": round(at, 3)}
+        if message:
+            entry["message"] = message
+        self._write(entry)
 
     def record_version(self, group_kind: str, resource_version: str) -> None:
         """Every change of the type up to ``resource_version`` is on green."""

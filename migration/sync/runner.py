@@ -252,12 +252,11 @@ class Syncer:
 
     # -- transitions (each persisted before the state moves on) --------------------------
 
-    def _commit(self, key: str, result: Result, *, lag: float | None = None, message: str = "",
-                group_kind: str = "", rv: str = "") -> None:
+    def _commit(self, key: str, result: Result, *, lag: float | None = None, message: str = "") -> None:
         now = self.clock()
         with self._lock:
             if result is not Result.SKIPPED:
-                self.journal.record_change(key, result, now)
+                self.journal.record_change(key, result, now, message=message if result is Result.CONFLICT else "")
             self.state = engine.after_change(self.state, key, result, lag=lag, message=message)
         if result is not Result.SKIPPED:
             self.report({"event": "change", "key": key, "result": result.value, "lag": lag, "message": message})
