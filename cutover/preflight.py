@@ -174,6 +174,9 @@ def sync_verdict(status: SyncStatus, now: float, *, path: Path, alive: Any = Non
         problems.append(f"p95 lag {status.lag_p95:.1f}s is over {bound:.0f}s")
     if status.oldest_pending_seconds > bound:
         problems.append(f"a change has waited {status.oldest_pending_seconds:.0f}s (over {bound:.0f}s)")
+    if status.failing_seconds > bound:
+        problems.append(f"watching {', '.join(status.failing)} has failed for {status.failing_seconds:.0f}s "
+                        f"(over {bound:.0f}s): blue's changes of those types are not seen")
     if problems:
         return Check("green-in-sync", False, f"{path}: " + "; ".join(problems), fix)
     lag = "no change measured yet" if status.lag_p95 is None else f"p95 lag {status.lag_p95:.2f}s"

@@ -123,7 +123,10 @@ def test_the_status_file_round_trips_and_says_what_the_lag_is_measured_from(tmp_
     (status(phase="once"), 2031.0, False, "the last --once pass ended 31s ago"),
     (status(lag_p95=45.0), 2001.0, True, "p95 lag 45.0s is over 30s"),
     (status(pending=1, oldest_pending_seconds=40.0), 2001.0, True, "a change has waited 40s"),
-], ids=["stale-heartbeat", "process-gone", "stopped", "once-too-long-ago", "p95-over-bound", "change-stuck"])
+    (status(failing=("apps/Deployment",), failing_seconds=31.0), 2001.0, True,
+     "watching apps/Deployment has failed for 31s"),
+], ids=["stale-heartbeat", "process-gone", "stopped", "once-too-long-ago", "p95-over-bound", "change-stuck",
+        "watch-failing"])
 def test_the_cutover_preflight_refuses_a_sync_that_is_not_running_or_lags(
         reading: SyncStatus, now: float, alive: bool, fragment: str) -> None:
     check = sync_verdict(reading, now, path=Path("run/sync-status.json"), alive=lambda pid: alive, host="here")

@@ -116,3 +116,36 @@ def test_a_sync_whose_watch_expired_lists_again_deletes_what_vanished_and_watche
     assert applied == ["kept"] and deleted == ["core/ConfigMap/shop/gone"]
     j.close()
     assert SyncJournal(tmp_path, carried=[]).state.versions == {"core/ConfigMap": "60"}
+
+
+def test_a_watch_that_keeps_failing_shows_in_the_status_until_a_stream_works_again(tmp_path: Path) -> None:
+    errors = threading.Event()
+    healthy = threading.Event()
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.attempts = 0
+
+        def watch(self, res: ApiResource, *, resource_version: str, timeout_seconds: int) -> Any:
+            self.attempts += 1
+            if not healthy.is_set():
+                raise ApiError(0, "Unreachable", "blue went away")
+            yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "8"}}}
+            healthy.clear()
+            syncer.stop.set()
+
+    j = SyncJournal(tmp_path, carried=[])
+    j.record_version("core/ConfigMap", "7")
+    j.close()
+    j = SyncJournal(tmp_path, carried=[])
+    syncer = Syncer(Flaky(), None, SyncOptions(out=tmp_path), TransformContext(), j,  # type: ignore[arg-type]
+                    carry_secrets=True, known=set(),
+                    report=lambda e: errors.set() if e["event"] == "watch-error" else None)
+    worker = threading.Thread(target=syncer.watch, args=(CONFIGMAPS,))
+    worker.start()
+    assert errors.wait(5)
+    assert syncer.status().failing == ("core/ConfigMap",)
+    healthy.set()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert syncer.status().failing == () and syncer.state.versions["core/ConfigMap"] == "8"

@@ -246,6 +246,7 @@ class Syncer:
         self._lock = threading.Lock()
         self._beat_lock = threading.Lock()
         self._pending: dict[int, float] = {}
+        self._failing: dict[str, float] = {}  # type → when its watch started failing
         self._token = 0
         self._skip_marks: dict[str, float] = {}
         self._findings_path = options.out / FINDINGS_FILE
@@ -279,6 +280,11 @@ class Syncer:
             self._token += 1
             self._pending[self._token] = seen_at
             return self._token
+
+    def _healthy(self, group_kind: str) -> None:
+        if group_kind in self._failing:
+            with self._lock:
+                self._failing.pop(group_kind, None)
 
     def _end(self, token: int) -> None:
         with self._lock:
@@ -417,6 +423,7 @@ class Syncer:
                 if not rv:
                     rv = self.catch_up(res)
                 for event in self.source.watch(res, resource_version=rv, timeout_seconds=self.options.watch_timeout):
+                    self._healthy(gk)
                     if self.stop.is_set():
                         return
                     kind, obj = event.get("type"), event.get("object") or {}
@@ -435,6 +442,7 @@ class Syncer:
                         self._end(token)
                     self._advance(gk, new_rv, lazy=result is Result.SKIPPED)
                     backoff = 1.0
+                self._healthy(gk)  # the server ended the stream after its timeout: a healthy watch
             except ApiError as e:
                 if e.status == 410:
                     with self._lock:
@@ -442,6 +450,8 @@ class Syncer:
                         self.state = engine.forget_version(self.state, gk)
                     self.report({"event": "expired", "type": gk})
                     continue
+                with self._lock:
+                    self._failing.setdefault(gk, self.clock())
                 self.report({"event": "watch-error", "type": gk, "message": f"{e.detail or e.reason} (HTTP {e.status})"})
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
@@ -451,13 +461,15 @@ class Syncer:
     def status(self) -> SyncStatus:
         now = self.clock()
         with self._lock:
-            state, pending = self.state, list(self._pending.values())
+            state, pending, failing = self.state, list(self._pending.values()), dict(self._failing)
         lag = state.lag()
         return SyncStatus(pid=os.getpid(), host=hostname(), phase=self.phase, started_at=self.started_at,
                           heartbeat_at=now, max_lag_seconds=self.options.max_lag, lag_p50=lag["p50"],
                           lag_p95=lag["p95"], lag_max=lag["max"], samples=int(lag["samples"] or 0),
                           pending=len(pending), oldest_pending_seconds=round(now - min(pending), 3) if pending else 0.0,
-                          counts=dict(state.counts), conflicts=tuple(sorted(state.conflicts)))
+                          counts=dict(state.counts), conflicts=tuple(sorted(state.conflicts)),
+                          failing=tuple(sorted(failing)),
+                          failing_seconds=round(now - min(failing.values()), 3) if failing else 0.0)
 
     def beat(self) -> SyncStatus:
         """Write ``sync-status.json`` now (one writer at a time: the last write carries the latest phase)."""

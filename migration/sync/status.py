@@ -49,6 +49,8 @@ class SyncStatus:
         oldest_pending_seconds: age of the oldest of them (0 when none).
         counts: per result (created, updated, deleted, conflict …) since the process started.
         conflicts: keys whose green copy someone else changed (not overwritten).
+        failing: types whose watch keeps failing (blue unreachable, RBAC); failing_seconds: for how long
+            the oldest of them has (changes of those types are not seen, so they count like a stuck change).
     """
 
     pid: int
@@ -65,6 +67,8 @@ class SyncStatus:
     oldest_pending_seconds: float = 0.0
     counts: Mapping[str, int] = dataclasses.field(default_factory=dict)
     conflicts: tuple[str, ...] = ()
+    failing: tuple[str, ...] = ()
+    failing_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"schemaVersion": SCHEMA_VERSION, "pid": self.pid, "host": self.host, "phase": self.phase,
@@ -73,7 +77,8 @@ class SyncStatus:
                 "lag": {"p50": self.lag_p50, "p95": self.lag_p95, "max": self.lag_max, "samples": self.samples,
                         "measuredFrom": LAG_MEASURED_FROM},
                 "pending": self.pending, "oldestPendingSeconds": self.oldest_pending_seconds,
-                "counts": dict(self.counts), "conflicts": list(self.conflicts)}
+                "counts": dict(self.counts), "conflicts": list(self.conflicts),
+                "watchFailing": list(self.failing), "watchFailingSeconds": self.failing_seconds}
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> SyncStatus:
@@ -83,7 +88,9 @@ class SyncStatus:
                    max_lag_seconds=float(doc["maxLagSeconds"]), lag_p50=lag.get("p50"), lag_p95=lag.get("p95"),
                    lag_max=lag.get("max"), samples=int(lag.get("samples") or 0), pending=int(doc.get("pending", 0)),
                    oldest_pending_seconds=float(doc.get("oldestPendingSeconds", 0.0)),
-                   counts=dict(doc.get("counts") or {}), conflicts=tuple(doc.get("conflicts") or ()))
+                   counts=dict(doc.get("counts") or {}), conflicts=tuple(doc.get("conflicts") or ()),
+                   failing=tuple(doc.get("watchFailing") or ()),
+                   failing_seconds=float(doc.get("watchFailingSeconds", 0.0)))
 
     def running(self, now: float, *, host: str | None = None,
                 alive: Any = None) -> tuple[bool, str]:
