@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from akshift import cmd_config, cmd_cutover, cmd_doctor, cmd_migrate, cmd_sandbox, cmd_stack, cmd_volumes
+from akshift import cmd_config, cmd_cutover, cmd_doctor, cmd_migrate, cmd_sandbox, cmd_stack, cmd_sync, cmd_volumes
 from akshift.output import Boundary
 
 app = typer.Typer(
@@ -43,6 +43,7 @@ app.add_typer(cmd_config.app, name="config")
 app.add_typer(cmd_sandbox.app, name="sandbox")
 app.add_typer(cmd_volumes.app, name="volumes")
 cmd_migrate.register(app)
+cmd_sync.register(app)
 cmd_doctor.register(app)
 cmd_cutover.register(app)
 cmd_stack.register(app)

@@ -209,13 +209,14 @@ def _finish(state: Any, output: Output, store: Any = None, code: int | None = No
 
 
 def _preview(plan: Any, s: Any, output: Output, *, dry_run: bool, verify_report: Path,
-             allow_multi_writer: list[str]) -> typer.Exit:
+             allow_multi_writer: list[str], sync_status: Path | None) -> typer.Exit:
     """``--dry-run`` / ``--preflight-only``: print the plan (dry run) and every preflight check; change nothing."""
     from cutover import runner
     from cutover.preflight import Check
     from cutover.status import render_plan
 
-    checks = runner.dry_run(plan, s, verify_report=verify_report, allow_multi_writer=allow_multi_writer)
+    checks = runner.dry_run(plan, s, verify_report=verify_report, allow_multi_writer=allow_multi_writer,
+                            sync_status=sync_status)
     if s.store.exists():
         old = s.store.load()
         if not old.terminal:
@@ -270,6 +271,10 @@ def cutover_cmd(
                                                               "freeze, such as the loopback sandbox)"),
     allow_multi_writer: list[str] = typer.Option([], "--allow-multi-writer",
                                                  help="NAMESPACE/NAME of a StatefulSet safe to run on both clusters"),
+    no_sync_check: bool = typer.Option(False, "--no-sync-check",
+                                       help="start even when `akshift sync` is not running or lags (its "
+                                            "sync-status.json beside --verify-report); only when blue no longer "
+                                            "changes"),
     state_dir: Path = StateDir,
     resume: bool = typer.Option(False, "--resume", help="continue the cutover persisted in --state-dir"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan and the preflight checks; change nothing"),
@@ -314,6 +319,9 @@ def cutover_cmd(
         assert requested is not None
         plan = requested
 
+    from migration.sync import STATUS_FILE
+
+    sync_status = None if no_sync_check else verify_report.parent / STATUS_FILE
     display = _Display(output)
     blue = _kube(dict(plan.blue_kube) if plan.blue_kube else None, "blue")
     green = _kube(dict(plan.green_kube) if plan.green_kube else None, "green")
@@ -322,12 +330,13 @@ def cutover_cmd(
         s = _session(state_dir, dict(plan.router), list(plan.gates), blue, green, display)
         if dry_run or preflight_only:
             raise _preview(plan, s, output, dry_run=dry_run, verify_report=verify_report,
-                           allow_multi_writer=allow_multi_writer)
+                           allow_multi_writer=allow_multi_writer, sync_status=sync_status)
         with store.locked():
             if resume:
                 state = runner.resume(s)
             else:
-                state = runner.begin(plan, s, verify_report=verify_report, allow_multi_writer=allow_multi_writer)
+                state = runner.begin(plan, s, verify_report=verify_report, allow_multi_writer=allow_multi_writer,
+                                     sync_status=sync_status)
             state = runner.drive(state, s)
     except KeyboardInterrupt:
         display.stop()

@@ -15,6 +15,11 @@ Why these, in this order (all are evaluated and reported, never only the first):
   with ``akshift.io/multi-writer: "true"``, or named with ``--allow-multi-writer``).
 * ``start-weights`` — a new cutover starts from all traffic on blue (or from
   its own first step); anything else means someone else is moving traffic.
+* ``green-in-sync`` — ``akshift sync`` is running (a fresh heartbeat in the run's
+  ``sync-status.json``) and keeping up (recent p95 lag and the oldest pending
+  change within its ``--max-lag``): between migrate and cutover blue keeps
+  taking deploys, and a green that does not have them is a stale copy to send
+  users to. Skipped only when told (``--no-sync-check``).
 * ``blue-frozen`` — added by the runner once the freeze is proven.
 """
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cutover.plan import Plan
+from migration.sync import SyncStatus, SyncStatusError, read_status
 from migration.verification import VerificationError, read_verification
 
 MULTI_WRITER_ANNOTATION = "akshift.io/multi-writer"
@@ -133,3 +139,46 @@ def check_start_weights(live: Mapping[str, int], plan: Plan) -> Check:
     return Check("start-weights", False,
                  f"the switch already sends {here[plan.green]}% to {plan.green} and no cutover state says why",
                  "resume the cutover that set it (--resume --state-dir …) or `akshift rollback` first")
+
+
+def check_sync(path: Path, now: float | None = None, *, alive: Any = None, host: str | None = None) -> Check:
+    """Green is in step with blue when ``akshift sync`` runs and its lag is within the bound it was started with.
+
+    Args:
+        path: the run's ``sync-status.json`` (next to ``verify.json``).
+        now: wall-clock seconds (default: now).
+        alive, host: see :meth:`migration.sync.SyncStatus.running` (tests pass fakes).
+    """
+    fix = ("start `akshift sync --source <blue> --target <green> --out <run dir>` and let it catch up (its --max-lag is "
+           "the bound), or pass --no-sync-check if nothing changes on blue any more")
+    try:
+        status = read_status(Path(path))
+    except SyncStatusError as e:
+        return Check("green-in-sync", False, str(e), fix)
+    if status is None:
+        return Check("green-in-sync", False, f"no sync status at {path}: `akshift sync` has not run for this migration",
+                     fix)
+    return sync_verdict(status, time.time() if now is None else now, path=path, alive=alive, host=host)
+
+
+def sync_verdict(status: SyncStatus, now: float, *, path: Path, alive: Any = None, host: str | None = None) -> Check:
+    """The ``green-in-sync`` check of one status reading (see :func:`check_sync`)."""
+    fix = ("restart `akshift sync` (it resumes from its journal) and wait until its lag is within --max-lag, "
+           "or pass --no-sync-check if nothing changes on blue any more")
+    running, why = status.running(now, alive=alive, host=host)
+    if not running:
+        return Check("green-in-sync", False, f"{path}: {why}", fix)
+    bound = status.max_lag_seconds
+    problems = []
+    if status.lag_p95 is not None and status.lag_p95 > bound:
+        problems.append(f"p95 lag {status.lag_p95:.1f}s is over {bound:.0f}s")
+    if status.oldest_pending_seconds > bound:
+        problems.append(f"a change has waited {status.oldest_pending_seconds:.0f}s (over {bound:.0f}s)")
+    if status.failing_seconds > bound:
+        problems.append(f"watching {', '.join(status.failing)} has failed for {status.failing_seconds:.0f}s "
+                        f"(over {bound:.0f}s): blue's changes of those types are not seen")
+    if problems:
+        return Check("green-in-sync", False, f"{path}: " + "; ".join(problems), fix)
+    lag = "no change measured yet" if status.lag_p95 is None else f"p95 lag {status.lag_p95:.2f}s"
+    extra = f"; {len(status.conflicts)} conflicts on green (see `akshift sync`)" if status.conflicts else ""
+    return Check("green-in-sync", True, f"sync running ({why}), {lag} within {bound:.0f}s{extra}")

@@ -92,9 +92,11 @@ class Session:
 # --------------------------------------------------------------------------- preflight and start
 
 
-def run_preflight(plan: Plan, s: Session, *, verify_report: Path, allow_multi_writer: Sequence[str] = ()
-                  ) -> list[preflight.Check]:
+def run_preflight(plan: Plan, s: Session, *, verify_report: Path, allow_multi_writer: Sequence[str] = (),
+                  sync_status: Path | None = None) -> list[preflight.Check]:
     """Every check that needs no change to anything (the freeze comes after, only if all pass).
+
+    ``sync_status`` is the run's ``sync-status.json`` for the ``green-in-sync`` check (None: not checked).
 
     Raises:
         RouterError: the switch cannot be read.
@@ -102,6 +104,8 @@ def run_preflight(plan: Plan, s: Session, *, verify_report: Path, allow_multi_wr
     checks = [preflight.check_verify_report(verify_report, s.clock()),
               preflight.check_dns_ttl(s.router.dns_ttl(), plan.hold_seconds),
               preflight.check_start_weights(s.router.weights(), plan)]
+    if sync_status is not None:
+        checks.append(preflight.check_sync(sync_status, s.clock()))
     auth = _authenticate(s)
     if auth is not None:
         checks.append(auth)
@@ -131,8 +135,8 @@ def _authenticate(s: Session) -> preflight.Check | None:
                            "; ".join(f"{name}: token from {source}" for name, source in sources))
 
 
-def dry_run(plan: Plan, s: Session, *, verify_report: Path, allow_multi_writer: Sequence[str] = ()
-            ) -> list[preflight.Check]:
+def dry_run(plan: Plan, s: Session, *, verify_report: Path, allow_multi_writer: Sequence[str] = (),
+            sync_status: Path | None = None) -> list[preflight.Check]:
     """Every preflight check of :func:`begin`, changing nothing: no freeze, no state, no log line.
 
     The freeze is shown as what would happen (a dry run must not install an admission policy on blue).
@@ -140,14 +144,16 @@ def dry_run(plan: Plan, s: Session, *, verify_report: Path, allow_multi_writer: 
     Raises:
         RouterError: the switch cannot be read.
     """
-    checks = run_preflight(plan, s, verify_report=verify_report, allow_multi_writer=allow_multi_writer)
+    checks = run_preflight(plan, s, verify_report=verify_report, allow_multi_writer=allow_multi_writer,
+                           sync_status=sync_status)
     if s.blue_kube is not None:
         checks.append(preflight.Check("blue-frozen", True, f"not changed (dry run): {plan.blue} would be frozen "
                                                            f"with {freeze.policy_name(plan.blue)}"))
     return checks
 
 
-def begin(plan: Plan, s: Session, *, verify_report: Path, allow_multi_writer: Sequence[str] = ()) -> CutoverState:
+def begin(plan: Plan, s: Session, *, verify_report: Path, allow_multi_writer: Sequence[str] = (),
+          sync_status: Path | None = None) -> CutoverState:
     """Preflight, freeze blue, and persist the new cutover's first state.
 
     Raises:
@@ -163,7 +169,8 @@ def begin(plan: Plan, s: Session, *, verify_report: Path, allow_multi_writer: Se
         if old.phase is Phase.DECOMMISSIONED:
             raise StateError(f"{old.plan.blue} was decommissioned by the cutover in {s.store.root}",
                              fix="use another --state-dir for a new cutover")
-    checks = run_preflight(plan, s, verify_report=verify_report, allow_multi_writer=allow_multi_writer)
+    checks = run_preflight(plan, s, verify_report=verify_report, allow_multi_writer=allow_multi_writer,
+                           sync_status=sync_status)
     if all(c.ok for c in checks) and s.blue_kube is not None:
         try:
             freeze.freeze(s.blue_kube, plan.blue, plan.green)

@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"    --gate 'errors:{green.url}/metrics,total=http_requests_total,"
                   f"failed=http_requests_total{{code=~\"5..\"}},max=1%' \\\n"
                   f"    --router haproxy --haproxy-socket {cfg.socket} --haproxy-state-file {cfg.state_file} \\\n"
-                  f"    --verify-report {verify} --no-freeze --state-dir {workdir / 'cutover'}")
+                  f"    --verify-report {verify} --no-freeze --no-sync-check --state-dir {workdir / 'cutover'}")
             try:
                 while True:
                     time.sleep(3600)

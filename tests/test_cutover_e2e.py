@@ -75,7 +75,8 @@ class Switch:
                           'failed=http_requests_total{code=~"5.."},max=1%,name=green-errors',
                 "--router", "haproxy", "--haproxy-socket", str(self.socket),
                 "--haproxy-state-file", str(self.state_file), "--verify-report", str(self.verify),
-                "--state-dir", str(state_dir), *(freeze if freeze is not None else ["--no-freeze"])]
+                "--state-dir", str(state_dir), "--no-sync-check",
+                *(freeze if freeze is not None else ["--no-freeze"])]
 
 
 @pytest.fixture
