@@ -54,7 +54,10 @@ def validate(
     stack_file: Path = typer.Argument(..., help="A stack file, e.g. stacks/Pulumi.prod.yaml", show_default=False),
     output: Output = OutputOption,
 ) -> None:
-    """Check a stack file: exit 0 and what will really run when valid, 2 with one line per problem otherwise."""
+    """Check a stack file: exit 0 and what will really run when valid, 2 with one line per problem otherwise.
+
+    Example: akshift config validate stacks/Pulumi.prod.yaml
+    """
     try:
         cfg = load_stack_file(stack_file)
     except ConfigError as e:

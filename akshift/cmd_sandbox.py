@@ -37,7 +37,10 @@ def up(
                                 "Argo CD, cert-manager, Calico, kube-system content; server-side, each tool's manager)"),
     output: Output = OutputOption,
 ) -> None:
-    """Start the sandbox clusters (reuses a running sandbox) and seed blue."""
+    """Start the sandbox clusters (reuses a running sandbox) and seed blue.
+
+    Example: akshift sandbox up --nodes 3
+    """
     from sandbox import manage
     from sandbox.cluster import SandboxError
     from sandbox.profiles import PROFILES
@@ -81,7 +84,10 @@ def up(
 
 @app.command()
 def status(output: Output = OutputOption) -> None:
-    """Show whether the sandbox runs, and each cluster's readiness and node count."""
+    """Show whether the sandbox runs, and each cluster's readiness and node count.
+
+    Example: akshift sandbox status -o json
+    """
     from errors import AkshiftError
     from kube.client import KubeClient
     from sandbox import manage

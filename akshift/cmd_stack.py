@@ -164,7 +164,10 @@ def _result_dict(result: Any) -> dict[str, Any]:
 
 def preview(stack: str = StackName, project_dir: Path = ProjectDir, allow_cluster_replacement: bool = AllowReplace,
             secrets_provider: str = SecretsProvider, output: Output = OutputOption) -> None:
-    """Preview a stack behind the project's guards (no changes are made)."""
+    """Preview a stack behind the project's guards (no changes are made).
+
+    Example: akshift preview --stack prod
+    """
     import tempfile
 
     from deploy.engine import guarded_preview
@@ -186,7 +189,10 @@ def preview(stack: str = StackName, project_dir: Path = ProjectDir, allow_cluste
 def up(stack: str = StackName, project_dir: Path = ProjectDir, yes: bool = Yes,
        allow_cluster_replacement: bool = AllowReplace, secrets_provider: str = SecretsProvider,
        output: Output = OutputOption) -> None:
-    """Preview behind the guards, confirm, then apply exactly the previewed plan, with progress."""
+    """Preview behind the guards, confirm, then apply exactly the previewed plan, with progress.
+
+    Example: akshift up --stack test --yes
+    """
     from deploy.engine import guarded_up
     from deploy.promotion import open_stack
 
@@ -218,7 +224,10 @@ def promote(source: str = typer.Argument(..., help="the verified stack, e.g. tes
             target: str = typer.Argument(..., help="the stack to promote to, e.g. prod"),
             project_dir: Path = ProjectDir, yes: bool = Yes, allow_cluster_replacement: bool = AllowReplace,
             secrets_provider: str = SecretsProvider, output: Output = OutputOption) -> None:
-    """Carry what was verified on SOURCE to TARGET: pin its versions and snapshot digest, preview, confirm, up."""
+    """Carry what was verified on SOURCE to TARGET: pin its versions and snapshot digest, preview, confirm, up.
+
+    Example: akshift promote test prod
+    """
     from deploy import promotion
 
     project = _project(project_dir, secrets_provider)

@@ -88,7 +88,10 @@ def sync_cmd(
                                                                              "catching up"),
     output: Output = OutputOption,
 ) -> None:
-    """Keep --target (green) in step with --source (blue) after `akshift migrate`, until the cutover."""
+    """Keep --target (green) in step with --source (blue) after `akshift migrate`, until the cutover.
+
+    Example: akshift sync --source blue.kubeconfig --target-stack prod --out out/migration --age-identity age.key
+    """
     from cutover.plan import parse_duration
     from migration.sync import SyncOptions, sync
 
