@@ -29,7 +29,7 @@ from typing import Any
 
 from kube.client import KubeClient
 from kube.discovery import iter_objects, listable_types
-from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready
+from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready, is_secret
 from kube.order import apply_tiers
 from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
 from migration.errors import InventoryError, MigrationError
@@ -39,7 +39,7 @@ from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext, served_with_crds
 from migration.transforms.stage import transform_snapshot as run_transform_stage
-from migration.verify import verify_object, workload_ready
+from migration.verify import scrub, verify_object, workload_ready
 
 Progress = Callable[[int], None]
 
@@ -227,9 +227,16 @@ def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | N
         if ns and ns not in existing_ns and ns in planned_ns:
             return Outcome(ref.key, str(ref), Action.CREATE,
                            f"not dry-run: namespace {ns} is created first by this plan", digest=digest(obj))
-        return plan_object(target, obj, force_conflicts=force_conflicts)
+        return _scrubbed(obj, plan_object(target, obj, force_conflicts=force_conflicts))
 
     return run_tiers(target, [objs], step, concurrency=concurrency, on_done=lambda o: progress(1), wait_crds=False)
+
+
+def _scrubbed(obj: dict[str, Any], outcome: Outcome) -> Outcome:
+    """The outcome with any of a Secret's values taken out of its message (a server may echo one)."""
+    if outcome.message and is_secret(obj):
+        outcome.message = scrub(outcome.message, [obj])
+    return outcome
 
 
 def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secret_key: SecretKey | None = None,
@@ -238,7 +245,7 @@ def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secr
     tiers = [list(t) for t in apply_tiers(_objects(transformed_dir, secret_key))]
     journal = Journal(journal_path)
     try:
-        return run_tiers(target, tiers, lambda o: apply_object(target, o, force_conflicts=force_conflicts),
+        return run_tiers(target, tiers, lambda o: _scrubbed(o, apply_object(target, o, force_conflicts=force_conflicts)),
                          concurrency=concurrency, journal=journal, on_done=lambda o: progress(1))
     finally:
         journal.close()
@@ -295,7 +302,10 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
     with cf.ThreadPoolExecutor(concurrency) as pool:
         for obj, diffs in pool.map(check, desired.values()):
             ref = ObjectRef.of(obj)
-            if isinstance(diffs, MigrationError):
+            if isinstance(diffs, MigrationError) and is_secret(obj):
+                results.add(ref, Status.FAILED, scrub(f"{diffs.message}" + (f" — fix: {diffs.fix}" if diffs.fix else ""),
+                                                      [obj]))
+            elif isinstance(diffs, MigrationError):
                 results.add_error(ref, diffs)
             elif diffs:
                 results.add(ref, Status.FAILED, "differs on the target: " + "; ".join(diffs[:5]))
