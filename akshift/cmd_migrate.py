@@ -61,10 +61,13 @@ def _pools(node_pool_map: list[str]) -> dict[str, str]:
 
 def _print_outcomes(result: Any, output: Output, extra: dict[str, Any] | None = None) -> None:
     counts = result.counts()
+    notes = list(getattr(result, "notes", ()))
     if output is Output.json:
-        emit_json({"stage": result.stage.value, "counts": counts, **(extra or {}),
+        emit_json({"stage": result.stage.value, "counts": counts, **(extra or {}), **({"notes": notes} if notes else {}),
                    "problems": [o.to_dict() for o in result.problems()]})
         return
+    for note in notes:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     typer.echo(f"{result.stage.value}: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
     for o in result.problems():
         err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", highlight=False)
@@ -235,6 +238,8 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
                           "--force-conflicts, then run `akshift apply`", highlight=False)
         raise typer.Exit(FAILED)
     if r.apply is not None:
+        for note in r.apply.notes:
+            err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
         for o in r.apply.problems():
             err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", highlight=False)
     if r.volume_checks is not None:

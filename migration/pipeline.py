@@ -37,11 +37,13 @@ from typing import Any, Protocol
 
 import orjson
 
+from errors import ErrorKind
 from kube.client import KubeClient
+from kube.identity import ClusterIdentity, cluster_identity
 from kube.objects import ObjectRef
 from migration import stages
 from migration.applier import Outcome
-from migration.errors import InventoryError, PlanError
+from migration.errors import InventoryError, MigrationError, PlanError
 from migration.findings import AZURE_DISK, Finding, Severity
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot
@@ -218,6 +220,7 @@ class Outcomes:
     stage: Stage
     outcomes: tuple[Outcome, ...]
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -234,8 +237,9 @@ class Outcomes:
         return [o for o in self.outcomes if not o.ok]
 
     def to_dict(self) -> dict[str, Any]:
-        """The file's document: counts and every object."""
-        return {"counts": self.counts(), "objects": [o.to_dict() for o in self.outcomes]}
+        """The file's document: counts, notes (a journal set aside) and every object."""
+        return {"counts": self.counts(), **({"notes": list(self.notes)} if self.notes else {}),
+                "objects": [o.to_dict() for o in self.outcomes]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,6 +317,48 @@ def open_findings(findings: Sequence[Finding], carried_pvs: frozenset[str]) -> t
     return tuple(f for f in findings if not (f.code == AZURE_DISK and f.ref.name in carried_pvs))
 
 
+# --------------------------------------------------------------------------- cluster identity
+
+SOURCE_FILE = "source.json"  # the source's identity, written by the inventory, read before any write
+
+
+class TargetIsSourceError(MigrationError):
+    """The cluster given as the target is the source (the same kube-system UID, or the same server and CA)."""
+
+    kind = ErrorKind.BAD_INPUT
+
+
+def _recorded_source(out: Path) -> ClusterIdentity | None:
+    try:
+        return ClusterIdentity.from_dict(orjson.loads((out / SOURCE_FILE).read_bytes()))
+    except (OSError, orjson.JSONDecodeError):
+        return None  # no inventory yet, or from a release that did not record it
+
+
+def check_target(target: KubeClient, out: Path, source: KubeClient | None = None) -> ClusterIdentity:
+    """Refuse a target that is the source cluster, before anything is written to it.
+
+    Args:
+        target: the cluster about to be written.
+        out: the run directory (``source.json`` names the source of its inventory).
+        source: the source client, when the command has one.
+
+    Returns:
+        The target's identity (the apply journal records it).
+
+    Raises:
+        TargetIsSourceError: the target is the source, under whatever name (bad input, nothing written).
+        ApiError: the target is unreachable.
+    """
+    ident = cluster_identity(target)
+    src = cluster_identity(source) if source is not None else _recorded_source(out)
+    if src is not None and src.same_cluster(ident):
+        raise TargetIsSourceError(
+            f"the target {ident.describe()} is the source cluster {src.describe()}: refusing to write to it",
+            fix="pass the new cluster's kubeconfig/context as --target")
+    return ident
+
+
 # --------------------------------------------------------------------------- stages
 
 
@@ -330,6 +376,7 @@ def inventory(source: KubeClient, *, options: MigrateOptions, secret_key: Secret
                              kinds=list(options.kinds) or None, label_selector=options.label_selector,
                              secret_key=secret_key, exclude_secrets=options.exclude_secrets,
                              overwrite=options.overwrite, concurrency=min(options.concurrency, 16), progress=advance)
+    _write_json(options.out / SOURCE_FILE, cluster_identity(source).to_dict())
     return Inventoried(s.path, s.objects, s.types, tuple(s.errors), s.seconds)
 
 
@@ -396,8 +443,10 @@ def plan(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey |
 
     Raises:
         InventoryError: no snapshot to transform.
+        TargetIsSourceError: the target is the cluster the inventory listed.
     """
     t0 = time.monotonic()
+    check_target(target, options.out)
     _ensure_transformed(target, options, secret_key, progress)
     with progress(Stage.PLAN, len(Snapshot(options.out / "transformed").paths())) as advance:
         planned = stages.plan(target, options.out / "transformed", secret_key=secret_key,
@@ -412,15 +461,23 @@ def apply(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey 
           progress: Progress = no_progress) -> Outcomes:
     """Server-side apply ``transformed/`` in tier order (transforming first when there is none); write ``apply.json``.
 
-    Resumable: ``apply-journal.jsonl`` records what is done.
+    Resumable: ``apply-journal.jsonl`` records what is done, and for which target: a journal of another
+    (or a recreated) cluster is set aside and everything is applied again (said in ``notes``).
+
+    Raises:
+        TargetIsSourceError: the target is the cluster the inventory listed (nothing is written).
+        JournalError: the journal has an unreadable line.
     """
     t0 = time.monotonic()
+    identity = check_target(target, options.out)
     _ensure_transformed(target, options, secret_key, progress)
+    notes: list[str] = []
     with progress(Stage.APPLY, len(Snapshot(options.out / "transformed").paths())) as advance:
         applied = stages.apply(target, options.out / "transformed", options.out / "apply-journal.jsonl",
                                secret_key=secret_key, force_conflicts=options.force_conflicts,
-                               concurrency=options.concurrency, progress=advance)
-    result = Outcomes(Stage.APPLY, tuple(applied), time.monotonic() - t0)
+                               concurrency=options.concurrency, progress=advance, target_identity=identity,
+                               notes=notes)
+    result = Outcomes(Stage.APPLY, tuple(applied), time.monotonic() - t0, tuple(notes))
     _write_outcomes(options.out, result)
     return result
 
@@ -509,6 +566,7 @@ def move_volumes(source: KubeClient, target: KubeClient, *, options: VolumeOptio
             was rolled back, or the plan or state file is unusable.
     """
     out = options.out
+    check_target(target, out, source)
     if (out / PLAN_FILE).exists():
         moves, _ = volume_plan.read_plan(out)
     else:
@@ -580,6 +638,7 @@ def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, 
     if options.move_volumes and disk_mover is None:
         raise PlanError("moving volumes needs a disk mover", fix="pass --disk-mover pulumi or sandbox")
     out = options.out
+    check_target(target, out, source)
     inv = inventory(source, options=options, secret_key=secret_key, progress=progress)
     moves: list[VolumeMove] | None = None
     volume_options = VolumeOptions(out=out, quiesce_source=options.quiesce_source,
@@ -607,6 +666,6 @@ def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, 
     return MigrateResult(inv, t, planned, moved, applied, checks, verification, blocking)
 
 
-__all__ = ["Inventoried", "MigrateOptions", "MigrateResult", "Outcomes", "Progress", "Stage", "Transformed",
+__all__ = ["SOURCE_FILE", "TargetIsSourceError", "check_target", "Inventoried", "MigrateOptions", "MigrateResult", "Outcomes", "Progress", "Stage", "Transformed",
            "VolumeOptions", "apply", "inventory", "migrate", "move_volumes", "no_progress", "open_findings", "plan",
            "plan_volumes", "rollback_volumes", "stale_transformed", "transform", "verify", "verify_volumes"]

@@ -29,6 +29,7 @@ from typing import Any
 
 from kube.client import KubeClient
 from kube.discovery import iter_objects, listable_types
+from kube.identity import ClusterIdentity
 from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready, is_secret
 from kube.order import apply_tiers
 from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
@@ -240,15 +241,46 @@ def _scrubbed(obj: dict[str, Any], outcome: Outcome) -> Outcome:
 
 
 def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secret_key: SecretKey | None = None,
-          force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop) -> list[Outcome]:
-    """Server-side apply every object in tier order; resumable through ``journal_path``."""
+          force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop,
+          target_identity: ClusterIdentity | None = None, notes: list[str] | None = None) -> list[Outcome]:
+    """Server-side apply every object in tier order; resumable through ``journal_path``.
+
+    Args:
+        target_identity: the target's identity: a journal of another cluster is set aside and the apply
+            starts afresh (why is appended to ``notes``).
+        notes: receives what a human should know about the run (a journal set aside).
+
+    Raises:
+        JournalError: the journal has an unreadable line (bad input).
+    """
     tiers = [list(t) for t in apply_tiers(_objects(transformed_dir, secret_key))]
-    journal = Journal(journal_path)
+    journal = Journal(journal_path, target=target_identity)
+    if journal.restarted and notes is not None:
+        notes.append(journal.restarted)
+    resumed = journal.resumed
+
+    def step(obj: dict[str, Any]) -> Outcome:
+        before = target.read(obj) if resumed else None
+        outcome = _scrubbed(obj, apply_object(target, obj, force_conflicts=force_conflicts))
+        if before is not None and outcome.action is Action.UPDATED:
+            # A resumed run re-applies what the killed one may have applied a moment ago (the time of
+            # our managedFields entry then looks like "now"): it changed nothing when our entry (its
+            # fields and time) is what it was before (controllers may have written other fields).
+            after = target.read(obj)
+            if after is not None and _ours(after) == _ours(before) and _ours(before):
+                outcome.action = Action.UNCHANGED
+        return outcome
+
     try:
-        return run_tiers(target, tiers, lambda o: _scrubbed(o, apply_object(target, o, force_conflicts=force_conflicts)),
-                         concurrency=concurrency, journal=journal, on_done=lambda o: progress(1))
+        return run_tiers(target, tiers, step, concurrency=concurrency, journal=journal, on_done=lambda o: progress(1))
     finally:
         journal.close()
+
+
+def _ours(obj: dict[str, Any]) -> list[Any]:
+    """Our field manager's Apply entries of an object's managedFields."""
+    return [m for m in (obj.get("metadata") or {}).get("managedFields") or []
+            if m.get("manager") == FIELD_MANAGER and m.get("operation") == "Apply"]
 
 
 # -- verify --------------------------------------------------------------------------
