@@ -23,6 +23,9 @@ from akshift.output import FAILED, OK, Output, OutputOption, emit_json, err_cons
 
 ExcludeSecrets = typer.Option(False, "--exclude-secrets", help="leave Secrets out (listed as excluded)")
 Overwrite = typer.Option(False, "--overwrite", help="replace existing snapshot/transformed directories")
+AllowModified = typer.Option(False, "--allow-modified",
+                             help="accept object files of OUT/snapshot or OUT/transformed edited by hand (recorded in "
+                                  "the report); missing or extra files are refused all the same")
 Force = typer.Option(False, "--force-conflicts", help="take over fields owned by other managers on the target")
 Namespace = typer.Option([], "--namespace", "-n", help="only these namespaces (repeatable)")
 Kind = typer.Option([], "--kind", help="only these kinds: Kind, plural or plural.group (repeatable)")
@@ -127,7 +130,7 @@ def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, ou
 def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx,
               age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
               overwrite: bool = Overwrite, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-              output: Output = OutputOption) -> None:
+              allow_modified: bool = AllowModified, output: Output = OutputOption) -> None:
     """Sanitize and rewrite OUT/snapshot into OUT/transformed, with findings (no cluster is written).
 
     With a volume plan in OUT (`akshift volumes plan`), the PVs it carries point at their copies.
@@ -135,7 +138,7 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
     from migration import pipeline
 
     options = _options(out, overwrite=overwrite, target_pod_cidr=target_pod_cidr,
-                       node_pool_map=_pools(node_pool_map))
+                       node_pool_map=_pools(node_pool_map), allow_modified=allow_modified)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     tgt = opt.client(target, target_context, "target") if target else None
     try:
@@ -155,12 +158,13 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
 def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
          age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
          concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-         output: Output = OutputOption) -> None:
+         allow_modified: bool = AllowModified, output: Output = OutputOption) -> None:
     """Dry-run OUT/transformed against the target (dryRun=All): create / update / unchanged / conflict / rejected."""
     from migration import pipeline
 
     options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
-                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map))
+                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
+                       allow_modified=allow_modified)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     with opt.client(target, target_context, "target", concurrency) as tgt:
         result = pipeline.plan(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
@@ -171,12 +175,13 @@ def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Pa
 def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
           age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
           concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-          output: Output = OutputOption) -> None:
+          allow_modified: bool = AllowModified, output: Output = OutputOption) -> None:
     """Server-side apply OUT/transformed to the target in dependency order; resumable (OUT/apply-journal.jsonl)."""
     from migration import pipeline
 
     options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
-                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map))
+                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
+                       allow_modified=allow_modified)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     with opt.client(target, target_context, "target", concurrency) as tgt:
         result = pipeline.apply(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
@@ -186,11 +191,12 @@ def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: P
 
 def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
            age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
-           concurrency: int = opt.Concurrency, ready_timeout: float = Timeout, output: Output = OutputOption) -> None:
+           concurrency: int = opt.Concurrency, ready_timeout: float = Timeout, allow_modified: bool = AllowModified,
+           output: Output = OutputOption) -> None:
     """Account for every source object on the target; compare declared fields; wait for workloads."""
     from migration import pipeline
 
-    options = _options(out, concurrency=concurrency, ready_timeout=ready_timeout)
+    options = _options(out, concurrency=concurrency, ready_timeout=ready_timeout, allow_modified=allow_modified)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     with opt.client(target, target_context, "target", concurrency) as tgt:
         v = pipeline.verify(tgt, options=options, secret_key=key, progress=opt.progress_for(output))

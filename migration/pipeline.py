@@ -40,6 +40,7 @@ import orjson
 from errors import ErrorKind
 from kube.client import KubeClient
 from kube.identity import ClusterIdentity, cluster_identity
+from kube.errors import ObjectNameError
 from kube.objects import ObjectRef
 from migration import stages
 from migration.applier import Outcome
@@ -113,6 +114,9 @@ class MigrateOptions:
         quiesce_source: with move_volumes, stop the disks' writers on the source (undone by rollback).
         release_timeout: seconds to wait for the source's pods to release a claim.
         volume_bind_timeout: seconds the volume verify waits for claims to bind on the target.
+        allow_modified: accept object files of ``snapshot/`` or ``transformed/`` edited by hand since their
+            stage wrote them (recorded in ``modified.json`` and the report); missing or extra files are
+            refused all the same.
     """
 
     out: Path
@@ -130,6 +134,7 @@ class MigrateOptions:
     quiesce_source: bool = False
     release_timeout: float = 120.0
     volume_bind_timeout: float = 60.0
+    allow_modified: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "namespaces", tuple(self.namespaces))
@@ -317,6 +322,54 @@ def open_findings(findings: Sequence[Finding], carried_pvs: frozenset[str]) -> t
     return tuple(f for f in findings if not (f.code == AZURE_DISK and f.ref.name in carried_pvs))
 
 
+# --------------------------------------------------------------------------- snapshot integrity
+
+MODIFIED_FILE = "modified.json"  # object files accepted as hand-edited (--allow-modified), per stage
+SNAPSHOT_MODIFIED = "snapshot-modified"
+
+
+def intact(out: Path, stage: str, *, allow_modified: bool = False) -> list[str]:
+    """Check ``<out>/<stage>`` against its index before a stage reads it; record accepted hand edits.
+
+    Returns:
+        The accepted modified files, as ``<stage>/<path>`` (empty without ``allow_modified``).
+
+    Raises:
+        SnapshotInputError: no such directory or index; SnapshotIntegrityError: a file changed (without
+            ``allow_modified``), missing or extra (bad input, naming the files).
+    """
+    snap = Snapshot(out / stage)
+    changed = snap.check_intact(allow_modified=allow_modified)
+    if changed:
+        recorded = _modified(out)
+        recorded[stage] = sorted(set(recorded.get(stage, [])) | set(changed))
+        _write_json(out / MODIFIED_FILE, recorded)
+    return [f"{stage}/{p}" for p in changed]
+
+
+def _modified(out: Path) -> dict[str, list[str]]:
+    try:
+        data = orjson.loads((out / MODIFIED_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return {k: [str(p) for p in v] for k, v in data.items() if isinstance(v, list)} if isinstance(data, dict) else {}
+
+
+def modified_findings(out: Path) -> list[Finding]:
+    """One warning per object file accepted as hand-edited in this run (for the report)."""
+    found = []
+    for stage, paths in sorted(_modified(out).items()):
+        for p in paths:
+            try:
+                ref = ObjectRef.from_path(p)
+            except ObjectNameError:  # a hashed path: the finding still names the file
+                ref = ObjectRef("", "file", "", p)
+            found.append(Finding(SNAPSHOT_MODIFIED, Severity.WARNING, ref,
+                                 f"{stage}/{p} was edited by hand after its stage wrote it (accepted with "
+                                 "--allow-modified)", "review the edit: it is carried as it is", path=""))
+    return found
+
+
 # --------------------------------------------------------------------------- cluster identity
 
 SOURCE_FILE = "source.json"  # the source's identity, written by the inventory, read before any write
@@ -377,6 +430,7 @@ def inventory(source: KubeClient, *, options: MigrateOptions, secret_key: Secret
                              secret_key=secret_key, exclude_secrets=options.exclude_secrets,
                              overwrite=options.overwrite, concurrency=min(options.concurrency, 16), progress=advance)
     _write_json(options.out / SOURCE_FILE, cluster_identity(source).to_dict())
+    (options.out / MODIFIED_FILE).unlink(missing_ok=True)  # a new snapshot: earlier hand edits are gone
     return Inventoried(s.path, s.objects, s.types, tuple(s.errors), s.seconds)
 
 
@@ -388,6 +442,7 @@ def _volume_inputs(out: Path, moves: Sequence[VolumeMove]) -> tuple[dict[str, di
 def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: SecretKey | None,
                progress: Progress, moves: Sequence[VolumeMove] | None) -> Transformed:
     out = options.out
+    intact(out, "snapshot", allow_modified=options.allow_modified)
     snap = Snapshot(out / "snapshot")
     nodes = [snap.read(p) for p in snap.paths(include_secrets=False) if p.startswith("_cluster/core.Node/")]
     pvs, quiesced = _volume_inputs(out, moves) if moves is not None else ({}, {})
@@ -421,13 +476,17 @@ def transform(target: KubeClient | None, *, options: MigrateOptions, secret_key:
         PlanError: a bad CIDR, or an unusable volume plan or state file.
     """
     t = _transform(target, options, secret_key, progress, _run_plan(options.out))
-    stages.write_report(options.out, t.findings, None, "akshift findings")
+    stages.write_report(options.out, [*t.findings, *modified_findings(options.out)], None, "akshift findings")
     return t
 
 
 def _run_plan(out: Path) -> list[VolumeMove] | None:
     """The run's volume plan, None when it has none."""
     return volume_plan.read_plan(out)[0] if (out / PLAN_FILE).exists() else None
+
+
+def _edited_notes(edited: Sequence[str]) -> tuple[str, ...]:
+    return tuple(f"{p} was edited by hand (accepted with --allow-modified)" for p in edited)
 
 
 def _ensure_transformed(target: KubeClient, options: MigrateOptions, secret_key: SecretKey | None,
@@ -448,11 +507,12 @@ def plan(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey |
     t0 = time.monotonic()
     check_target(target, options.out)
     _ensure_transformed(target, options, secret_key, progress)
+    edited = intact(options.out, "transformed", allow_modified=options.allow_modified)
     with progress(Stage.PLAN, len(Snapshot(options.out / "transformed").paths())) as advance:
         planned = stages.plan(target, options.out / "transformed", secret_key=secret_key,
                               force_conflicts=options.force_conflicts, concurrency=options.concurrency,
                               progress=advance)
-    result = Outcomes(Stage.PLAN, tuple(planned), time.monotonic() - t0)
+    result = Outcomes(Stage.PLAN, tuple(planned), time.monotonic() - t0, _edited_notes(edited))
     _write_outcomes(options.out, result)
     return result
 
@@ -471,7 +531,7 @@ def apply(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey 
     t0 = time.monotonic()
     identity = check_target(target, options.out)
     _ensure_transformed(target, options, secret_key, progress)
-    notes: list[str] = []
+    notes = list(_edited_notes(intact(options.out, "transformed", allow_modified=options.allow_modified)))
     with progress(Stage.APPLY, len(Snapshot(options.out / "transformed").paths())) as advance:
         applied = stages.apply(target, options.out / "transformed", options.out / "apply-journal.jsonl",
                                secret_key=secret_key, force_conflicts=options.force_conflicts,
@@ -497,12 +557,14 @@ def verify(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey
         The verification, as written.
     """
     out = options.out
+    intact(out, "snapshot", allow_modified=options.allow_modified)
+    intact(out, "transformed", allow_modified=options.allow_modified)
     transformed = Snapshot(out / "transformed")
     with progress(Stage.VERIFY, len(transformed.paths())) as advance:
         report = stages.verify(target, out / "snapshot", out / "transformed", secret_key=secret_key,
                                ready_timeout=options.ready_timeout, concurrency=options.concurrency,
                                progress=advance)
-    findings = open_findings(list(transformed.findings()), carried_pvs)
+    findings = open_findings([*transformed.findings(), *modified_findings(out)], carried_pvs)
     verification = build_verification(results=report.results, unaccounted=report.unaccounted,
                                       not_ready=report.not_ready, ok=report.ok, snapshot_digest=transformed.digest,
                                       findings=findings)
@@ -530,6 +592,8 @@ def plan_volumes(target: KubeClient | None, *, options: VolumeOptions) -> list[V
     Raises:
         PlanError: no snapshot in the run directory (bad input).
     """
+    if (options.out / "snapshot").exists():
+        intact(options.out, "snapshot")
     facts = _facts(target, options)
     try:
         moves = volume_plan.plan_from_snapshot(options.out / "snapshot", facts)
@@ -571,6 +635,8 @@ def move_volumes(source: KubeClient, target: KubeClient, *, options: VolumeOptio
         moves, _ = volume_plan.read_plan(out)
     else:
         moves = plan_volumes(target, options=dataclasses.replace(options, resource_group=None, zone_map={}))
+    if (out / "transformed").exists():
+        intact(out, "transformed")
     stale = stale_transformed(out, moves)
     if stale:
         shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
@@ -654,7 +720,7 @@ def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, 
             advance(len(moved.volumes))
     planned = plan(target, options=options, secret_key=secret_key, progress=progress)
     if not planned.ok:
-        stages.write_report(out, t.findings, stages.outcomes_to_results(planned.outcomes),
+        stages.write_report(out, [*t.findings, *modified_findings(out)], stages.outcomes_to_results(planned.outcomes),
                             "akshift plan (not applied)")
         return MigrateResult(inv, t, planned, moved, blocking=tuple(f for f in t.findings
                                                                         if f.severity is Severity.BLOCKER))
@@ -666,6 +732,6 @@ def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, 
     return MigrateResult(inv, t, planned, moved, applied, checks, verification, blocking)
 
 
-__all__ = ["SOURCE_FILE", "TargetIsSourceError", "check_target", "Inventoried", "MigrateOptions", "MigrateResult", "Outcomes", "Progress", "Stage", "Transformed",
+__all__ = ["MODIFIED_FILE", "SOURCE_FILE", "intact", "modified_findings", "TargetIsSourceError", "check_target", "Inventoried", "MigrateOptions", "MigrateResult", "Outcomes", "Progress", "Stage", "Transformed",
            "VolumeOptions", "apply", "inventory", "migrate", "move_volumes", "no_progress", "open_findings", "plan",
            "plan_volumes", "rollback_volumes", "stale_transformed", "transform", "verify", "verify_volumes"]

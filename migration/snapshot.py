@@ -63,6 +63,10 @@ import yaml
 from kube.errors import ObjectNameError
 from kube.objects import CLUSTER_DIR, ObjectRef, is_hashed_path, is_secret
 from migration.errors import InventoryError, SnapshotInputError
+
+
+class SnapshotIntegrityError(SnapshotInputError):
+    """A snapshot's files are not those its index lists (changed, missing or extra): refused before reading it."""
 from migration import yamlout
 from migration.findings import Finding
 from migration.secrets import SecretKey, decrypt_bundle, encrypt_bundle, require_key
@@ -378,6 +382,28 @@ class SnapshotWriter:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _check_index(path: Path, index: Mapping[str, Any]) -> None:
+    """The index's shape, key by key: a hand-edited or foreign index is bad input naming the key."""
+    def bad(key: str, expected: str) -> SnapshotInputError:
+        return SnapshotInputError(f"{path}: key '{key}' must be {expected}", fix="re-run the stage that writes it")
+
+    if index.get("stage") not in STAGES:
+        raise bad("stage", " or ".join(repr(s) for s in STAGES))
+    if not isinstance(index.get("digest"), str):
+        raise bad("digest", "a string")
+    objects = index.get("objects")
+    if not isinstance(objects, dict) or not all(isinstance(v, str) for v in objects.values()):
+        raise bad("objects", "an object mapping paths to sha256 strings")
+    for key in ("secrets", "secrets_excluded"):
+        if not isinstance(index.get(key), list) or not all(isinstance(v, str) for v in index[key]):
+            raise bad(key, "a list of paths")
+    if not isinstance(index.get("refs", {}), dict):
+        raise bad("refs", "an object")
+    for p in [*objects, *index["secrets"], *index["secrets_excluded"]]:
+        if p.startswith("/") or ".." in p.split("/") or "\0" in p:
+            raise bad("objects", f"relative paths inside the snapshot, not {p!r}")
+
+
 def stage_dir(run_dir: str | os.PathLike[str], stage: str) -> Path:
     """Where a stage's snapshot lives inside a run directory: ``<run>/snapshot``, ``<run>/transformed``.
 
@@ -410,16 +436,24 @@ class Snapshot:
             InventoryError: no index.json, or not a snapshot of this format.
         """
         self.root = Path(root)
+        index_path = self.root / INDEX
         try:
-            self.index: dict[str, Any] = orjson.loads((self.root / INDEX).read_bytes())
+            self.index: dict[str, Any] = orjson.loads(index_path.read_bytes())
         except FileNotFoundError as e:
             raise SnapshotInputError(f"{self.root} has no {INDEX}: not a snapshot, or an interrupted one",
                                  fix="re-run the stage that writes it") from e
         except orjson.JSONDecodeError as e:
-            raise InventoryError(f"{self.root / INDEX} is not valid JSON", fix="re-run the stage that writes it") from e
+            raise SnapshotInputError(f"{index_path} is not valid JSON ({e})",
+                                     fix="re-run the stage that writes it") from e
+        except OSError as e:
+            raise SnapshotInputError(f"cannot read {index_path}: {e.strerror or e}") from e
+        if not isinstance(self.index, dict):
+            raise SnapshotInputError(f"{index_path}: expected a JSON object, found {type(self.index).__name__}",
+                                     fix="re-run the stage that writes it")
         if self.index.get("format") != FORMAT:
-            raise InventoryError(f"{self.root} is a {self.index.get('format')!r} snapshot, expected {FORMAT}",
-                                 fix="re-run the stage with this version of akshift")
+            raise SnapshotInputError(f"{self.root} is a {self.index.get('format')!r} snapshot, expected {FORMAT}",
+                                     fix="re-run the stage with this version of akshift")
+        _check_index(index_path, self.index)
 
     @property
     def stage(self) -> str:
@@ -511,6 +545,45 @@ class Snapshot:
         """Findings from findings.jsonl (transformed stage)."""
         return (Finding.from_dict(entry) for entry in self._log(FINDINGS))
 
+    def check_intact(self, *, allow_modified: bool = False) -> list[str]:
+        """Refuse a snapshot whose files are not those its index lists (checked before a stage reads it).
+
+        Args:
+            allow_modified: accept files whose content changed (a deliberate hand edit); missing and
+                extra files are refused all the same.
+
+        Returns:
+            The paths accepted as modified (empty unless ``allow_modified``).
+
+        Raises:
+            SnapshotIntegrityError: a file is missing, changed (without ``allow_modified``) or not in the
+                index, or the digest does not match (bad input, naming the files).
+        """
+        problems = self.verify()
+        problems += [f"{p}: not in {INDEX} (an extra file)" for p in self.extra_files()]
+        changed = [p.rsplit(": ", 1)[0] for p in problems if p.endswith(": changed since the snapshot was written")]
+        refused = [p for p in problems if not (allow_modified and p.rsplit(": ", 1)[0] in changed)]
+        if allow_modified and changed:
+            refused = [p for p in refused if p != "digest does not match the index"]
+        if refused:
+            shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
+            raise SnapshotIntegrityError(
+                f"{self.root} does not match its {INDEX}: {shown}",
+                fix="re-run the stage that wrote it (or, for a deliberate edit of an object file, pass "
+                    "--allow-modified: the edit is recorded in the report)")
+        return changed if allow_modified else []
+
+    def extra_files(self) -> list[str]:
+        """Files of the directory that the index does not list (its own files apart), sorted."""
+        known = set(self.index["objects"]) | {INDEX, SECRETS_BUNDLE, PATCHES, EXCLUDED, FINDINGS}
+        extra = []
+        for dirpath, _dirs, names in os.walk(self.root):
+            for name in names:
+                rel = os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/")
+                if rel not in known:
+                    extra.append(rel)
+        return sorted(extra)
+
     def verify(self) -> list[str]:
         """Re-hash every file against the index.
 
@@ -525,6 +598,9 @@ class Snapshot:
             except FileNotFoundError:
                 problems.append(f"{path}: missing")
                 continue
+            except OSError as e:
+                problems.append(f"{path}: unreadable ({e.strerror or e})")
+                continue
             files[path] = actual
             if actual != expected:
                 problems.append(f"{path}: changed since the snapshot was written")
@@ -538,5 +614,5 @@ class Snapshot:
 
 __all__ = [
     "CLUSTER_DIR", "EXCLUDED", "FINDINGS", "FORMAT", "INDEX", "PATCHES", "SECRETS_BUNDLE",
-    "Snapshot", "SnapshotWriter", "dump_yaml", "stage_dir", "load_yaml",
+    "Snapshot", "SnapshotIntegrityError", "SnapshotWriter", "dump_yaml", "stage_dir", "load_yaml",
 ]
