@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kube.client import KubeClient
-from kube.discovery import iter_objects, listable_types
+from kube.discovery import check_selector, iter_objects, listable_types
 from kube.identity import ClusterIdentity
 from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready, is_secret
 from kube.order import apply_tiers
@@ -65,17 +65,23 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
               overwrite: bool = False, concurrency: int = 8, progress: Progress = _noop) -> InventorySummary:
     """List every served, listable type of the source into ``out`` (only GET requests are sent).
 
+    An inventory that matched nothing (no object at all, or none in the ``namespaces`` asked for)
+    says so in its errors: a filter that empties a run is not a success.
+
     Raises:
+        FilterError: an unknown kind or a malformed selector (bad input, before anything is written).
         SecretKeyError: Secrets would be written without a key (before any listing).
         InventoryError: ``out`` exists without ``overwrite``.
         ApiError: discovery failed (unreachable or unauthorized source).
     """
     t0 = time.monotonic()
     errors: list[InventoryError] = []
-    count = 0
+    count = in_namespaces = 0
+    if label_selector is not None:
+        check_selector(label_selector)
+    types = listable_types(source, kinds)
     with SnapshotWriter(out, stage="snapshot", secret_key=secret_key, exclude_secrets=exclude_secrets,
                         overwrite=overwrite) as writer:
-        types = listable_types(source, kinds)
         seen: set[ObjectRef] = set()
         for _res, obj in iter_objects(source, types, namespaces=namespaces, label_selector=label_selector,
                                       concurrency=concurrency, errors=errors):
@@ -88,8 +94,15 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
             except InventoryError:
                 continue  # this object only: the writer records it in the index and in writer.failures
             count += 1
+            in_namespaces += bool(namespaces) and ref.namespace in namespaces
             progress(1)
     errors += writer.failures
+    if count == 0 or (namespaces and in_namespaces == 0):
+        what = [f"namespace(s) {', '.join(namespaces)}" if namespaces else "",
+                f"kind(s) {', '.join(kinds)}" if kinds else "",
+                f"selector {label_selector!r}" if label_selector else ""]
+        errors.append(InventoryError(f"the inventory matched nothing ({'; '.join(w for w in what if w) or 'no filter'})"
+                                     ": no object to migrate", fix="check the filters and the reader's RBAC"))
     return InventorySummary(out, count, len(types), [str(e) for e in errors], time.monotonic() - t0)
 
 
