@@ -70,10 +70,10 @@ def _print_outcomes(result: Any, output: Output, extra: dict[str, Any] | None = 
                    "problems": [o.to_dict() for o in result.problems()]})
         return
     for note in notes:
-        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {escape(note)}", markup=True)
     typer.echo(f"{result.stage.value}: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
     for o in result.problems():
-        err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", highlight=False)
+        err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", markup=True)
 
 
 def _print_verification(v: Any, out: Path, output: Output) -> None:
@@ -83,11 +83,11 @@ def _print_verification(v: Any, out: Path, output: Output) -> None:
     typer.echo("verify: " + ", ".join(f"{n} {s}" for s, n in v.counts.items())
                + f"; {len(v.unaccounted)} unaccounted; {len(v.not_ready)} not ready → {out / 'report.md'}")
     for p in v.unaccounted:
-        err_console.print(f"[red]unaccounted:[/] {escape(p)}", highlight=False)
+        err_console.print(f"[red]unaccounted:[/] {escape(p)}", markup=True)
     for p in v.not_ready:
-        err_console.print(f"[red]not ready:[/] {escape(p)}", highlight=False)
+        err_console.print(f"[red]not ready:[/] {escape(p)}", markup=True)
     for r in v.problems:
-        err_console.print(f"[red]{r['status']}:[/] {escape(r['object'])}: {escape(r['message'])}", highlight=False)
+        err_console.print(f"[red]{r['status']}:[/] {escape(r['object'])}: {escape(r['message'])}", markup=True)
 
 
 # -- commands ----------------------------------------------------------------------
@@ -123,7 +123,7 @@ def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, ou
     else:
         typer.echo(f"inventory: {s.objects} objects of {s.types} types in {s.seconds:.1f}s → {s.path}")
         for e in s.errors:
-            err_console.print(f"[red]error:[/] {escape(e)}", highlight=False)
+            err_console.print(f"[red]error:[/] {escape(e)}", markup=True)
     raise typer.Exit(OK if s.ok else FAILED)
 
 
@@ -236,22 +236,22 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
     if r.volumes is not None:
         for v in r.volumes.volumes:
             if not v.ok:
-                err_console.print(f"[red]volume {v.status}:[/] {escape(v.key)}: {escape(v.message)}", highlight=False)
+                err_console.print(f"[red]volume {v.status}:[/] {escape(v.key)}: {escape(v.message)}", markup=True)
     if r.stopped_before_apply:
         for o in r.plan.problems():
-            err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", highlight=False)
+            err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", markup=True)
         err_console.print("plan has conflicts or rejections: nothing applied; fix them or use "
                           "--force-conflicts, then run `akshift apply`", highlight=False)
         raise typer.Exit(FAILED)
     if r.apply is not None:
         for note in r.apply.notes:
-            err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+            err_console.print(f"[yellow]note:[/] {escape(note)}", markup=True)
         for o in r.apply.problems():
-            err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", highlight=False)
+            err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", markup=True)
     if r.volume_checks is not None:
         for c in r.volume_checks.volumes:
             if not c.ok:
-                err_console.print(f"[red]volume {c.status}:[/] {escape(c.key)}: {escape(c.message)}", highlight=False)
+                err_console.print(f"[red]volume {c.status}:[/] {escape(c.key)}: {escape(c.message)}", markup=True)
     if r.verification is not None:
         _print_verification(r.verification, out, output)
     raise typer.Exit(OK if r.ok else FAILED)
