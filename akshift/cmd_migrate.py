@@ -99,9 +99,12 @@ def keygen(out: Path = typer.Argument(..., help="where to write the new age iden
     if out.exists():
         raise opt.bad_input(f"{out} exists; not overwriting a key (choose another path)")
     ident = pyrage.x25519.Identity.generate()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.touch(mode=0o600)
-    out.write_text(f"# public key: {ident.to_public()}\n{ident}\n")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.touch(mode=0o600)
+        out.write_text(f"# public key: {ident.to_public()}\n{ident}\n")
+    except OSError as e:
+        raise opt.bad_input(f"cannot write the key to {out} ({e.strerror or e}): choose a writable path") from e
     typer.echo(str(ident.to_public()))
 
 

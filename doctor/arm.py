@@ -200,10 +200,14 @@ def load_arm_file(path: str | Path) -> ArmCluster:
         raise ArmError(str(p), [ArmProblem("<document>", "no such file; save it with `az aks show -g <rg> -n <name> -o json > current.json`")]) from None
     except OSError as e:
         raise ArmError(str(p), [ArmProblem("<document>", f"cannot read it ({e.strerror})")]) from e
+    except UnicodeDecodeError as e:
+        raise ArmError(str(p), [ArmProblem("<document>", f"not UTF-8 text (byte {e.start}): not an ARM JSON document")]) from e
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ArmError(str(p), [ArmProblem("<document>", f"not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}")]) from e
+    except RecursionError as e:
+        raise ArmError(str(p), [ArmProblem("<document>", "nested too deeply to be an ARM document")]) from e
     return parse_arm(doc, source=str(p))
 
 

@@ -69,7 +69,7 @@ class SnapshotIntegrityError(SnapshotInputError):
     """A snapshot's files are not those its index lists (changed, missing or extra): refused before reading it."""
 from migration import yamlout
 from migration.findings import Finding
-from migration.secrets import SecretKey, decrypt_bundle, encrypt_bundle, require_key
+from migration.secrets import SecretKey, SecretKeyError, decrypt_bundle, encrypt_bundle, require_key
 
 FORMAT = "akshift.snapshot/v1"
 STAGES = ("snapshot", "transformed")
@@ -471,8 +471,24 @@ class Snapshot:
         return sorted(paths)
 
     def read(self, path: str) -> dict[str, Any]:
-        """One non-Secret object by its path."""
-        return load_yaml((self.root / path).read_bytes())
+        """One non-Secret object by its path.
+
+        Raises:
+            SnapshotInputError: the file is missing, unreadable or not one YAML object (naming it).
+        """
+        file = self.root / path
+        try:
+            obj = load_yaml(file.read_bytes())
+        except OSError as e:
+            raise SnapshotInputError(f"cannot read {file} ({e.strerror or e})",
+                                     fix="re-run the stage that wrote the directory") from e
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
+            raise SnapshotInputError(f"{file} is not valid YAML ({str(e).splitlines()[0] if str(e) else e})",
+                                     fix="re-run the stage that wrote the directory") from e
+        if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+            raise SnapshotInputError(f"{file} is not a Kubernetes object (no kind)",
+                                     fix="re-run the stage that wrote the directory")
+        return obj
 
     def ref(self, path: str) -> ObjectRef:
         """The object a path of this snapshot holds, hashed file names included (read from the index).
@@ -496,7 +512,17 @@ class Snapshot:
         """
         if not self.index["secrets"]:
             return {}
-        return decrypt_bundle((self.root / SECRETS_BUNDLE).read_bytes(), require_key(key, decrypt=True))
+        bundle = self.root / SECRETS_BUNDLE
+        key = require_key(key, decrypt=True)
+        try:
+            data = bundle.read_bytes()
+        except OSError as e:
+            raise SnapshotInputError(f"cannot read {bundle} ({e.strerror or e}): the index lists Secrets",
+                                     fix="re-run the stage that wrote the directory") from e
+        try:
+            return decrypt_bundle(data, key)
+        except SecretKeyError as e:
+            raise SecretKeyError(f"{bundle}: {e.message}", fix=e.fix) from e
 
     def items(self, *, secret_key: SecretKey | None = None,
               include_secrets: bool = True) -> Iterator[tuple[str, dict[str, Any]]]:
