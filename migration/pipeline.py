@@ -42,9 +42,9 @@ from kube.client import KubeClient
 from kube.identity import ClusterIdentity, cluster_identity
 from kube.errors import ObjectNameError
 from kube.objects import ObjectRef
-from migration import stages
+from migration import stages, tempfiles
 from migration.applier import Outcome
-from migration.errors import InventoryError, MigrationError, PlanError
+from migration.errors import InventoryError, MigrationError, PlanError, SnapshotInputError
 from migration.findings import AZURE_DISK, Finding, Severity
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot
@@ -310,11 +310,24 @@ class MigrateResult:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    _write_file(path, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write one artifact atomically (a kill leaves the old one or a hidden temporary, swept next time).
+
+    Raises:
+        SnapshotInputError: the run directory cannot be written (bad ``--out``).
+    """
+    try:
+        tempfiles.write_atomic(path, data)
+    except OSError as e:
+        raise SnapshotInputError(f"cannot write {path} ({e.strerror or e})",
+                                 fix="pass a writable run directory to --out") from e
 
 
 def _write_outcomes(out: Path, result: Outcomes) -> None:
-    (out / f"{result.stage.value}.json").write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+    _write_file(out / f"{result.stage.value}.json", orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
 
 
 def open_findings(findings: Sequence[Finding], carried_pvs: frozenset[str]) -> tuple[Finding, ...]:

@@ -67,7 +67,7 @@ from migration.errors import InventoryError, SnapshotInputError
 
 class SnapshotIntegrityError(SnapshotInputError):
     """A snapshot's files are not those its index lists (changed, missing or extra): refused before reading it."""
-from migration import yamlout
+from migration import tempfiles, yamlout
 from migration.findings import Finding
 from migration.secrets import SecretKey, SecretKeyError, decrypt_bundle, encrypt_bundle, require_key
 
@@ -149,14 +149,20 @@ class SnapshotWriter:
         if not exclude_secrets:
             require_key(secret_key)
         self.root = Path(root)
+        self._recover()
         if self.root.exists() and not overwrite:
             raise SnapshotInputError(f"{self.root} already exists", fix="pass --overwrite to replace it")
-        self.root.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            tempfiles.sweep(self.root.parent, keep_old_of=self.root)
+            self._tmp = Path(tempfile.mkdtemp(prefix=tempfiles.prefix(self.root.name), dir=self.root.parent))
+        except OSError as e:
+            raise SnapshotInputError(f"cannot write into {self.root.parent} ({e.strerror or e})",
+                                     fix="pass a writable run directory to --out") from e
         self.stage = stage
         self.overwrite = overwrite
         self._key = secret_key
         self._exclude_secrets = exclude_secrets
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.tmp-", dir=self.root.parent))
         self._files: dict[str, str] = {}
         self._secrets: dict[str, dict[str, Any]] = {}
         self._secrets_excluded: list[str] = []
@@ -173,6 +179,16 @@ class SnapshotWriter:
         self.failures: list[InventoryError] = []
         self._pending: collections.deque[tuple[str, ObjectRef, concurrent.futures.Future[int]]] = collections.deque()
         self._io = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="snapshot-write")
+
+    def _recover(self) -> None:
+        """Put back the previous snapshot a run killed between its two renames left aside (root missing)."""
+        if self.root.exists():
+            return
+        for old in tempfiles.stale(self.root.parent):
+            if old.name.startswith(f".{self.root.name}.old-") and (old / "previous").is_dir():
+                os.rename(old / "previous", self.root)
+                shutil.rmtree(old, ignore_errors=True)
+                return
 
     def __enter__(self) -> SnapshotWriter:
         return self
@@ -376,7 +392,7 @@ class SnapshotWriter:
         if not self.overwrite:
             raise InventoryError(f"{self.root} appeared while the snapshot was written",
                                  fix="pass --overwrite to replace it")
-        old = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.old-", dir=self.root.parent))
+        old = Path(tempfile.mkdtemp(prefix=tempfiles.prefix(self.root.name, "old"), dir=self.root.parent))
         os.rename(self.root, old / "previous")
         os.rename(self._tmp, self.root)
         shutil.rmtree(old, ignore_errors=True)

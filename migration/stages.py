@@ -33,6 +33,7 @@ from kube.identity import ClusterIdentity
 from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready, is_secret
 from kube.order import apply_tiers
 from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
+from migration import tempfiles
 from migration.errors import InventoryError, MigrationError
 from migration.findings import Finding, Severity
 from migration.report import Results, Status, render_json, render_markdown
@@ -380,8 +381,8 @@ def outcomes_to_results(outcomes: Iterable[Outcome]) -> Results:
 def write_report(out: Path, findings: Iterable[Finding], results: Results | None, title: str) -> Path:
     """Write ``report.md`` and ``report.json`` into ``out``."""
     findings = list(findings)
-    (out / "report.md").write_text(render_markdown(findings, results, title=title))
-    (out / "report.json").write_bytes(render_json(findings, results))
+    tempfiles.write_atomic(out / "report.md", render_markdown(findings, results, title=title).encode())
+    tempfiles.write_atomic(out / "report.json", render_json(findings, results))
     return out / "report.md"
 
 

@@ -108,6 +108,36 @@ def edit_index(change: Callable[[dict[str, Any]], Any]) -> Setup:
     return setup
 
 
+class _Html(http.server.BaseHTTPRequestHandler):
+    """A proxy's login page where the API server should be: 200, text/html, for every path."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        body = b"<html><body>Please sign in to the proxy</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+_html_server: list[http.server.ThreadingHTTPServer] = []
+
+
+def html_proxy(tmp: Path) -> None:
+    """kc.yaml pointing at a local web server answering 200 with HTML."""
+    if not _html_server:
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Html)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        _html_server.append(srv)
+    kubeconfig(tmp, f"http://127.0.0.1:{_html_server[0].server_port}")
+    doc = yaml.safe_load((tmp / "kc.yaml").read_text())
+    del doc["clusters"][0]["cluster"]["certificate-authority-data"]
+    (tmp / "kc.yaml").write_text(yaml.safe_dump(doc))
+
+
 def nothing(tmp: Path) -> None:
     pass
 
@@ -154,6 +184,10 @@ CASES = [
          ["plan", "--target", "{tmp}/kc.yaml", "--out", "{tmp}/run"], 2, "clusters"),
     Case("kubeconfig-deeply-nested", both(snapshot, write("kc.yaml", DEEP)),
          ["plan", "--target", "{tmp}/kc.yaml", "--out", "{tmp}/run"], 2, "kc.yaml"),
+    Case("proxy-answers-200-with-html", both(snapshot, html_proxy),
+         ["plan", "--target", "{tmp}/kc.yaml", "--out", "{tmp}/run"], 3, "text/html, not JSON"),
+    Case("source-behind-an-html-proxy", html_proxy,
+         ["inventory", "--source", "{tmp}/kc.yaml", "--out", "{tmp}/run", "--exclude-secrets"], 3, "text/html"),
     Case("source-kubeconfig-missing", nothing, ["inventory", "--source", "{tmp}/nope.yaml", "--out", "{tmp}/run",
                                                 "--exclude-secrets"], 2, "nope.yaml"),
     Case("migrate-without-source", nothing, ["migrate", "--target", "{tmp}/kc.yaml", "--out", "{tmp}/run",
