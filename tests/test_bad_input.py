@@ -138,6 +138,14 @@ def html_proxy(tmp: Path) -> None:
     (tmp / "kc.yaml").write_text(yaml.safe_dump(doc))
 
 
+def unreachable(tmp: Path) -> None:
+    """kc.yaml pointing at a port nothing listens on."""
+    kubeconfig(tmp, "http://127.0.0.1:1")
+    doc = yaml.safe_load((tmp / "kc.yaml").read_text())
+    del doc["clusters"][0]["cluster"]["certificate-authority-data"]
+    (tmp / "kc.yaml").write_text(yaml.safe_dump(doc))
+
+
 def nothing(tmp: Path) -> None:
     pass
 
@@ -188,6 +196,8 @@ CASES = [
          ["plan", "--target", "{tmp}/kc.yaml", "--out", "{tmp}/run"], 3, "text/html, not JSON"),
     Case("source-behind-an-html-proxy", html_proxy,
          ["inventory", "--source", "{tmp}/kc.yaml", "--out", "{tmp}/run", "--exclude-secrets"], 3, "text/html"),
+    Case("server-unreachable", both(snapshot, unreachable),
+         ["plan", "--target", "{tmp}/kc.yaml", "--out", "{tmp}/run"], 3, "127.0.0.1:1"),
     Case("source-kubeconfig-missing", nothing, ["inventory", "--source", "{tmp}/nope.yaml", "--out", "{tmp}/run",
                                                 "--exclude-secrets"], 2, "nope.yaml"),
     Case("migrate-without-source", nothing, ["migrate", "--target", "{tmp}/kc.yaml", "--out", "{tmp}/run",
@@ -351,3 +361,76 @@ def test_bad_input_gets_a_clear_error_and_the_right_exit_code(case: Case, tmp_pa
 
 def test_the_table_has_at_least_sixty_distinct_bad_inputs() -> None:
     assert len({c.id for c in CASES}) == len(CASES) >= 60
+    assert len({c.id for c in CLUSTER_CASES} | {c.id for c in CASES}) == len(CASES) + len(CLUSTER_CASES)
+
+
+# --------------------------------------------------------------------------- against the sandbox
+
+@dataclasses.dataclass(frozen=True)
+class ClusterCase:
+    """A bad input that needs real clusters: {blue} and {green} are their kubeconfigs, {tmp} the scene."""
+
+    id: str
+    setup: Callable[[Path, str, str], None]
+    argv: list[str]
+    code: int
+    says: str
+    no_run_dir: bool = False  # the run directory must not even be created
+
+
+def _inventoried(tmp: Path, blue: str, green: str) -> None:
+    r = runner.invoke(app, ["inventory", "--source", blue, "--out", str(tmp / "run"), "--namespace", "shop",
+                            "--exclude-secrets"])
+    assert r.exit_code == 0, r.output
+
+
+def _journal_with_a_binary_line(tmp: Path, blue: str, green: str) -> None:
+    _inventoried(tmp, blue, green)
+    (tmp / "run/apply-journal.jsonl").write_bytes(b'{"key": "a", "action": "created", "digest": "x"}\n'
+                                                  + BINARY.replace(b"\n", b"") + b'\n{"key": "b"}\n')
+
+
+def _none(tmp: Path, blue: str, green: str) -> None:
+    pass
+
+
+INV = ["inventory", "--source", "{blue}", "--out", "{tmp}/run", "--exclude-secrets"]
+CLUSTER_CASES = [
+    ClusterCase("kind-unknown", _none, [*INV, "--kind", "Deploymentz"], 2, "Deploymentz", no_run_dir=True),
+    ClusterCase("kind-one-of-two-unknown", _none, [*INV, "--kind", "Deployment", "--kind", "Sevrice"], 2, "Sevrice",
+                no_run_dir=True),
+    ClusterCase("selector-malformed", _none, [*INV, "--selector", "app=web)"], 2, "app=web)", no_run_dir=True),
+    ClusterCase("selector-bad-key", _none, [*INV, "--selector", "-app=web"], 2, "-app", no_run_dir=True),
+    ClusterCase("selector-set-without-values", _none, [*INV, "--selector", "tier in ()"], 2, "tier in ()",
+                no_run_dir=True),
+    ClusterCase("namespace-matches-nothing", _none, [*INV, "--namespace", "no-such-namespace"], 1,
+                "matched nothing"),
+    ClusterCase("selector-matches-nothing", _none, [*INV, "--kind", "Deployment", "--selector", "no-such=label"], 1,
+                "matched nothing"),
+    ClusterCase("snapshot-exists-without-overwrite", _inventoried, INV, 2, "--overwrite"),
+    ClusterCase("target-is-the-source", _inventoried, ["plan", "--target", "{blue}", "--out", "{tmp}/run"], 2,
+                "is the source cluster"),
+    ClusterCase("journal-with-a-binary-line", _journal_with_a_binary_line,
+                ["apply", "--target", "{green}", "--out", "{tmp}/run"], 2, "apply-journal.jsonl line 2"),
+]
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("case", CLUSTER_CASES, ids=[c.id for c in CLUSTER_CASES])
+def test_bad_input_against_the_sandbox_gets_a_clear_error(case: ClusterCase, blue: Any, green: Any, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    scene = tmp_path / "scene"
+    scene.mkdir()
+    b, g = str(blue.kubeconfig), str(green.kubeconfig)
+    case.setup(scene, b, g)
+    monkeypatch.chdir(scene)
+    before = _fingerprint(tmp_path, scene / "run")
+    r = runner.invoke(app, [a.replace("{tmp}", str(scene)).replace("{blue}", b).replace("{green}", g)
+                            for a in case.argv])
+    output = r.output
+    assert "Traceback" not in output and "internal error" not in output, output
+    assert r.exit_code == case.code, output
+    assert "".join(case.says.split()) in "".join(output.split()), output
+    assert _fingerprint(tmp_path, scene / "run") == before
+    if case.no_run_dir:
+        assert not (scene / "run").exists()
