@@ -31,8 +31,8 @@ from typing import Any
 
 import orjson
 
-from kube.client import KubeClient
 from errors import ErrorKind
+from kube.client import KubeClient
 from kube.errors import ApiError
 from kube.identity import ClusterIdentity
 from kube.objects import ObjectRef

@@ -39,8 +39,8 @@ import orjson
 
 from errors import ErrorKind
 from kube.client import KubeClient
-from kube.identity import ClusterIdentity, cluster_identity
 from kube.errors import ObjectNameError
+from kube.identity import ClusterIdentity, cluster_identity
 from kube.objects import ObjectRef
 from migration import stages, tempfiles
 from migration.applier import Outcome

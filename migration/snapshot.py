@@ -62,14 +62,15 @@ import yaml
 
 from kube.errors import ObjectNameError
 from kube.objects import CLUSTER_DIR, ObjectRef, is_hashed_path, is_secret
+from migration import tempfiles, yamlout
 from migration.errors import InventoryError, SnapshotInputError
+from migration.findings import Finding
+from migration.secrets import SecretKey, SecretKeyError, decrypt_bundle, encrypt_bundle, require_key
 
 
 class SnapshotIntegrityError(SnapshotInputError):
     """A snapshot's files are not those its index lists (changed, missing or extra): refused before reading it."""
-from migration import tempfiles, yamlout
-from migration.findings import Finding
-from migration.secrets import SecretKey, SecretKeyError, decrypt_bundle, encrypt_bundle, require_key
+
 
 FORMAT = "akshift.snapshot/v1"
 STAGES = ("snapshot", "transformed")

@@ -32,8 +32,8 @@ from kube.discovery import check_selector, iter_objects, listable_types
 from kube.identity import ClusterIdentity
 from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready, is_secret
 from kube.order import apply_tiers
-from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
 from migration import tempfiles
+from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
 from migration.errors import InventoryError, MigrationError
 from migration.findings import Finding, Severity
 from migration.report import Results, Status, render_json, render_markdown

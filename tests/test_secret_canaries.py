@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from akshift.cli import app
 from kube.client import KubeClient
-from migration.verify import secret_diff, scrub
+from migration.verify import scrub, secret_diff
 from sandbox.cluster import LocalCluster
 
 runner = CliRunner()

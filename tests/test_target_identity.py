@@ -29,7 +29,7 @@ NS = "shop"
 def _renamed(kubeconfig: Path, dest: Path) -> Path:
     """The same cluster under other cluster, user and context names."""
     cfg = yaml.safe_load(kubeconfig.read_text())
-    for section, key in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+    for section in ("clusters", "users", "contexts"):
         for entry in cfg.get(section) or []:
             entry["name"] = "renamed-" + entry["name"]
     for ctx in cfg.get("contexts") or []:
