@@ -146,6 +146,15 @@ def unreachable(tmp: Path) -> None:
     (tmp / "kc.yaml").write_text(yaml.safe_dump(doc))
 
 
+def arm_with(key: str, value: Any) -> Setup:
+    """arm.json: the kubenet fixture with one networkProfile value (or the version) changed."""
+    def setup(tmp: Path) -> None:
+        doc = json.loads((ROOT / "tests/fixtures/arm/kubenet-prod.json").read_text())
+        (doc if key in doc else doc["networkProfile"])[key] = value
+        (tmp / "arm.json").write_text(json.dumps(doc))
+    return setup
+
+
 def nothing(tmp: Path) -> None:
     pass
 
@@ -306,6 +315,16 @@ CASES = [
          ["doctor", "--arm", "{tmp}/arm.json", "--sp-secret-expires-on", "tomorrow"], 2, "tomorrow"),
     Case("strategy-arm-binary", write("arm.json", BINARY),
          ["strategy", "--stack-file", str(ROOT / "stacks/Pulumi.test.yaml"), "--arm", "{tmp}/arm.json"], 2, "arm.json"),
+    Case("strategy-arm-plugin-unknown", arm_with("networkPlugin", "banana"),
+         ["strategy", "--stack-file", str(ROOT / "stacks/Pulumi.test.yaml"), "--arm", "{tmp}/arm.json"], 2,
+         "networkProfile.networkPlugin"),
+    Case("strategy-arm-pod-cidr-invalid", arm_with("podCidr", "10.244.0.0/99"),
+         ["strategy", "--stack-file", str(ROOT / "stacks/Pulumi.test.yaml"), "--arm", "{tmp}/arm.json"], 2,
+         "networkProfile.podCidr"),
+    Case("doctor-arm-dns-ip-invalid", arm_with("dnsServiceIp", "10.0.0.999"),
+         ["doctor", "--arm", "{tmp}/arm.json"], 2, "networkProfile.dnsServiceIp"),
+    Case("doctor-arm-version-invalid", arm_with("currentKubernetesVersion", "latest"),
+         ["doctor", "--arm", "{tmp}/arm.json"], 2, "kubernetesVersion"),
     # -- cutover state --------------------------------------------------------------------------------
     Case("cutover-state-not-json", write("cut/state.json", "{nope"), ["cutover", "status", "--state-dir", "{tmp}/cut"],
          2, "state.json"),
