@@ -95,7 +95,7 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
             except InventoryError:
                 continue  # this object only: the writer records it in the index and in writer.failures
             count += 1
-            in_namespaces += bool(namespaces) and ref.namespace in namespaces
+            in_namespaces += bool(namespaces and ref.namespace in namespaces)
             progress(1)
     errors += writer.failures
     if count == 0 or (namespaces and in_namespaces == 0):
