@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 
 from akshift.output import BAD_INPUT, OK, Boundary, Output, OutputOption, emit_json, err_console
+from errors import AkshiftError, ErrorKind
 from stacks import ConfigError, Problem, StackConfig, load_stack_file
 from stacks.capabilities import resolve_node_dns_cache
 from stacks.effective import describe
@@ -89,11 +90,15 @@ def schema(
     if target is None:
         typer.echo(text, nl=False)
         return
-    target.write_text(text, encoding="utf-8")
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise AkshiftError(f"cannot write the schema to {target} ({e.strerror or e})",
+                           fix="pass a writable file path to --out", kind=ErrorKind.BAD_INPUT) from e
     if output is Output.json:
         emit_json({"schema": str(target)})
     else:
-        err_console.print(f"wrote {target}", highlight=False)
+        err_console.print(f"wrote {target}")
 
 
 def _report(problems: tuple[Problem, ...], output: Output, path: Path) -> None:
@@ -103,4 +108,4 @@ def _report(problems: tuple[Problem, ...], output: Output, path: Path) -> None:
     for p in problems:
         # Plain stdout lines, one per problem: greppable in CI logs, no wrapping.
         typer.echo(p.line())
-    err_console.print(f"{len(problems)} problem(s) in {path}", highlight=False)
+    err_console.print(f"{len(problems)} problem(s) in {path}")

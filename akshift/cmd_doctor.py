@@ -156,7 +156,7 @@ def _print_findings(findings: list[Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     table = Table(show_lines=False)
     table.add_column("check")
     table.add_column("severity")

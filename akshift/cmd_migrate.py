@@ -23,6 +23,9 @@ from akshift.output import FAILED, OK, Output, OutputOption, emit_json, err_cons
 
 ExcludeSecrets = typer.Option(False, "--exclude-secrets", help="leave Secrets out (listed as excluded)")
 Overwrite = typer.Option(False, "--overwrite", help="replace existing snapshot/transformed directories")
+AllowModified = typer.Option(False, "--allow-modified",
+                             help="accept object files of OUT/snapshot or OUT/transformed edited by hand (recorded in "
+                                  "the report); missing or extra files are refused all the same")
 Force = typer.Option(False, "--force-conflicts", help="take over fields owned by other managers on the target")
 Namespace = typer.Option([], "--namespace", "-n", help="only these namespaces (repeatable)")
 Kind = typer.Option([], "--kind", help="only these kinds: Kind, plural or plural.group (repeatable)")
@@ -61,13 +64,16 @@ def _pools(node_pool_map: list[str]) -> dict[str, str]:
 
 def _print_outcomes(result: Any, output: Output, extra: dict[str, Any] | None = None) -> None:
     counts = result.counts()
+    notes = list(getattr(result, "notes", ()))
     if output is Output.json:
-        emit_json({"stage": result.stage.value, "counts": counts, **(extra or {}),
+        emit_json({"stage": result.stage.value, "counts": counts, **(extra or {}), **({"notes": notes} if notes else {}),
                    "problems": [o.to_dict() for o in result.problems()]})
         return
+    for note in notes:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", markup=True)
     typer.echo(f"{result.stage.value}: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
     for o in result.problems():
-        err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", highlight=False)
+        err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", markup=True)
 
 
 def _print_verification(v: Any, out: Path, output: Output) -> None:
@@ -77,11 +83,11 @@ def _print_verification(v: Any, out: Path, output: Output) -> None:
     typer.echo("verify: " + ", ".join(f"{n} {s}" for s, n in v.counts.items())
                + f"; {len(v.unaccounted)} unaccounted; {len(v.not_ready)} not ready → {out / 'report.md'}")
     for p in v.unaccounted:
-        err_console.print(f"[red]unaccounted:[/] {escape(p)}", highlight=False)
+        err_console.print(f"[red]unaccounted:[/] {escape(p)}", markup=True)
     for p in v.not_ready:
-        err_console.print(f"[red]not ready:[/] {escape(p)}", highlight=False)
+        err_console.print(f"[red]not ready:[/] {escape(p)}", markup=True)
     for r in v.problems:
-        err_console.print(f"[red]{r['status']}:[/] {escape(r['object'])}: {escape(r['message'])}", highlight=False)
+        err_console.print(f"[red]{r['status']}:[/] {escape(r['object'])}: {escape(r['message'])}", markup=True)
 
 
 # -- commands ----------------------------------------------------------------------
@@ -93,9 +99,12 @@ def keygen(out: Path = typer.Argument(..., help="where to write the new age iden
     if out.exists():
         raise opt.bad_input(f"{out} exists; not overwriting a key (choose another path)")
     ident = pyrage.x25519.Identity.generate()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.touch(mode=0o600)
-    out.write_text(f"# public key: {ident.to_public()}\n{ident}\n")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.touch(mode=0o600)
+        out.write_text(f"# public key: {ident.to_public()}\n{ident}\n")
+    except OSError as e:
+        raise opt.bad_input(f"cannot write the key to {out} ({e.strerror or e}): choose a writable path") from e
     typer.echo(str(ident.to_public()))
 
 
@@ -117,14 +126,14 @@ def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, ou
     else:
         typer.echo(f"inventory: {s.objects} objects of {s.types} types in {s.seconds:.1f}s → {s.path}")
         for e in s.errors:
-            err_console.print(f"[red]error:[/] {escape(e)}", highlight=False)
+            err_console.print(f"[red]error:[/] {escape(e)}", markup=True)
     raise typer.Exit(OK if s.ok else FAILED)
 
 
 def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx,
               age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
               overwrite: bool = Overwrite, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-              output: Output = OutputOption) -> None:
+              allow_modified: bool = AllowModified, output: Output = OutputOption) -> None:
     """Sanitize and rewrite OUT/snapshot into OUT/transformed, with findings (no cluster is written).
 
     With a volume plan in OUT (`akshift volumes plan`), the PVs it carries point at their copies.
@@ -132,7 +141,7 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
     from migration import pipeline
 
     options = _options(out, overwrite=overwrite, target_pod_cidr=target_pod_cidr,
-                       node_pool_map=_pools(node_pool_map))
+                       node_pool_map=_pools(node_pool_map), allow_modified=allow_modified)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     tgt = opt.client(target, target_context, "target") if target else None
     try:
@@ -152,12 +161,13 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
 def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
          age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
          concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-         output: Output = OutputOption) -> None:
+         allow_modified: bool = AllowModified, output: Output = OutputOption) -> None:
     """Dry-run OUT/transformed against the target (dryRun=All): create / update / unchanged / conflict / rejected."""
     from migration import pipeline
 
     options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
-                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map))
+                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
+                       allow_modified=allow_modified)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     with opt.client(target, target_context, "target", concurrency) as tgt:
         result = pipeline.plan(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
@@ -168,12 +178,13 @@ def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Pa
 def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
           age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
           concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-          output: Output = OutputOption) -> None:
+          allow_modified: bool = AllowModified, output: Output = OutputOption) -> None:
     """Server-side apply OUT/transformed to the target in dependency order; resumable (OUT/apply-journal.jsonl)."""
     from migration import pipeline
 
     options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
-                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map))
+                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
+                       allow_modified=allow_modified)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     with opt.client(target, target_context, "target", concurrency) as tgt:
         result = pipeline.apply(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
@@ -183,11 +194,12 @@ def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: P
 
 def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
            age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
-           concurrency: int = opt.Concurrency, ready_timeout: float = Timeout, output: Output = OutputOption) -> None:
+           concurrency: int = opt.Concurrency, ready_timeout: float = Timeout, allow_modified: bool = AllowModified,
+           output: Output = OutputOption) -> None:
     """Account for every source object on the target; compare declared fields; wait for workloads."""
     from migration import pipeline
 
-    options = _options(out, concurrency=concurrency, ready_timeout=ready_timeout)
+    options = _options(out, concurrency=concurrency, ready_timeout=ready_timeout, allow_modified=allow_modified)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     with opt.client(target, target_context, "target", concurrency) as tgt:
         v = pipeline.verify(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
@@ -227,20 +239,22 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
     if r.volumes is not None:
         for v in r.volumes.volumes:
             if not v.ok:
-                err_console.print(f"[red]volume {v.status}:[/] {escape(v.key)}: {escape(v.message)}", highlight=False)
+                err_console.print(f"[red]volume {v.status}:[/] {escape(v.key)}: {escape(v.message)}", markup=True)
     if r.stopped_before_apply:
         for o in r.plan.problems():
-            err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", highlight=False)
+            err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", markup=True)
         err_console.print("plan has conflicts or rejections: nothing applied; fix them or use "
                           "--force-conflicts, then run `akshift apply`", highlight=False)
         raise typer.Exit(FAILED)
     if r.apply is not None:
+        for note in r.apply.notes:
+            err_console.print(f"[yellow]note:[/] {escape(note)}", markup=True)
         for o in r.apply.problems():
-            err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", highlight=False)
+            err_console.print(f"[red]{o.action}:[/] {escape(o.ref)}: {escape(o.message)}", markup=True)
     if r.volume_checks is not None:
         for c in r.volume_checks.volumes:
             if not c.ok:
-                err_console.print(f"[red]volume {c.status}:[/] {escape(c.key)}: {escape(c.message)}", highlight=False)
+                err_console.print(f"[red]volume {c.status}:[/] {escape(c.key)}: {escape(c.message)}", markup=True)
     if r.verification is not None:
         _print_verification(r.verification, out, output)
     raise typer.Exit(OK if r.ok else FAILED)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from akshift.output import (
     FAILED,
@@ -116,10 +117,11 @@ class _Events:
         if self.quiet:
             return
         if event.failed is not None:
-            err_console.print(f"[red]failed:[/] {event.failed.op} {event.failed.name}", highlight=False)
+            err_console.print(f"[red]failed:[/] {escape(str(event.failed.op))} {escape(str(event.failed.name))}",
+                              markup=True)
         diag = event.diagnostic
         if diag is not None and diag.severity == "error" and diag.message:
-            err_console.print(f"[red]error:[/] {diag.message}", highlight=False)
+            err_console.print(f"[red]error:[/] {escape(diag.message)}", markup=True)
 
 
 def _summary(changes: dict[str, int]) -> str:

@@ -155,5 +155,5 @@ def print_findings(findings: Iterable[Any]) -> None:
     """Findings on stderr, one with its fix per pair of lines."""
     for f in findings:
         colour = "red" if f.severity.value == "blocker" else "yellow"
-        err_console.print(f"  [{colour}]{f.severity.value}[/] {f.code}: {escape(f.message)}\n    fix: {escape(f.fix)}",
-                          highlight=False)
+        err_console.print(f"  [{colour}]{f.severity.value}[/] {escape(f.code)}: {escape(f.message)}\n    fix: {escape(f.fix)}",
+                          markup=True)

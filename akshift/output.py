@@ -42,7 +42,9 @@ class Output(str, enum.Enum):
 
 OutputOption = typer.Option(Output.text, "--output", "-o", help="text for people, json for scripts")
 
-err_console = Console(stderr=True)
+# Safe by default: user and server text (a path with "[/]", an admission message with "[denied]",
+# ":x:") is printed as it is. Calls that style a label pass ``markup=True`` and escape() the text.
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 
 #: The version of every command's ``--output json`` shape; raised when a command changes its shape.
@@ -58,15 +60,15 @@ def emit_json(data: Any) -> None:
 
 def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
     """Print one clear error line to stderr and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     return typer.Exit(code)
 
 
 def error_exit(e: AkshiftError) -> typer.Exit:
     """Print an error (its message, then any detail lines it carries) and return the Exit of its kind."""
-    err_console.print(f"[bold red]error:[/] {escape(e.headline())}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(e.headline())}", markup=True)
     for line in getattr(e, "details", lambda: ())():
-        err_console.print(f"  {escape(line)}", highlight=False)
+        err_console.print(f"  {line}")
     return typer.Exit(e.exit_code)
 
 
@@ -95,5 +97,5 @@ class Boundary(TyperGroup):
                 traceback.print_exc()
             err_console.print(f"[bold red]error:[/] internal error: {escape(type(e).__name__)}: {escape(str(e))} — "
                               "please report it with the output of the same command run with --debug",
-                              highlight=False)
+                              markup=True)
             raise typer.Exit(FAILED) from e

@@ -62,7 +62,18 @@ class CutoverStore:
         except orjson.JSONDecodeError as e:
             raise StateError(f"{self.state_path} is not valid JSON ({e})",
                              fix="restore it from the log, or run `akshift rollback` with the router options") from e
-        return CutoverState.from_dict(doc)
+        except OSError as e:
+            raise StateError(f"cannot read {self.state_path} ({e.strerror or e})") from e
+        if not isinstance(doc, dict):
+            raise StateError(f"{self.state_path}: expected a JSON object, found {type(doc).__name__}",
+                             fix="restore it from the log, or run `akshift rollback` with the router options")
+        try:
+            return CutoverState.from_dict(doc)
+        except StateError as e:
+            raise StateError(f"{self.state_path}: {e.message}", fix=e.fix) from e
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise StateError(f"{self.state_path} is malformed ({e.__class__.__name__}: {e})",
+                             fix="restore it from the log, or run `akshift rollback` with the router options") from e
 
     def save(self, state: CutoverState) -> None:
         """Replace the state atomically (temp file, fsync, rename, fsync of the directory)."""
@@ -97,9 +108,11 @@ class CutoverStore:
         out = []
         for line in self.log_path.read_bytes().splitlines():
             try:
-                out.append(orjson.loads(line))
+                event = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue
+            if isinstance(event, dict):  # a line that is not an event (edited by hand) is no history
+                out.append(event)
         return out
 
     @property

@@ -13,6 +13,7 @@ inside a check.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -200,10 +201,14 @@ def load_arm_file(path: str | Path) -> ArmCluster:
         raise ArmError(str(p), [ArmProblem("<document>", "no such file; save it with `az aks show -g <rg> -n <name> -o json > current.json`")]) from None
     except OSError as e:
         raise ArmError(str(p), [ArmProblem("<document>", f"cannot read it ({e.strerror})")]) from e
+    except UnicodeDecodeError as e:
+        raise ArmError(str(p), [ArmProblem("<document>", f"not UTF-8 text (byte {e.start}): not an ARM JSON document")]) from e
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ArmError(str(p), [ArmProblem("<document>", f"not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}")]) from e
+    except RecursionError as e:
+        raise ArmError(str(p), [ArmProblem("<document>", "nested too deeply to be an ARM document")]) from e
     return parse_arm(doc, source=str(p))
 
 
@@ -268,6 +273,7 @@ def parse_arm(doc: Any, *, source: str = "<arm>") -> ArmCluster:
     cluster_id = r.string(top, "id") or ""
     rg = r.string(top, "resourceGroup") or (m["rg"] if (m := _CLUSTER_ID.match(cluster_id)) else "")
     version = r.string(top, "currentKubernetesVersion") or r.string(top, "kubernetesVersion", required=True) or ""
+    _check_values(r, net, plugin, version, pools)
     r.raise_if_any()
     return ArmCluster(
         source=source,
@@ -294,6 +300,37 @@ def parse_arm(doc: Any, *, source: str = "<arm>") -> ArmCluster:
         disk_csi_driver=csi["diskCSIDriver"],
         file_csi_driver=csi["fileCSIDriver"],
     )
+
+
+NETWORK_PLUGINS = ("kubenet", "azure", "none")
+_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?$")
+
+
+def _check_values(r: _Reader, net: Mapping[str, Any] | None, plugin: str, version: str,
+                  pools: list[AgentPool]) -> None:
+    """Values ARM would never return: a plugin AKS does not have, a CIDR or IP that does not parse, a version
+    that is not one — each a problem naming its key (a hand-edited or foreign file must not plan a migration)."""
+    if plugin and plugin.lower() not in NETWORK_PLUGINS:
+        r.problem("networkProfile.networkPlugin", f"{plugin!r} is not an AKS network plugin "
+                                                  f"({', '.join(NETWORK_PLUGINS)})")
+    for key in ("podCidr", "serviceCidr"):
+        value = r.string(net, f"networkProfile.{key}") if net else None
+        if value:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                r.problem(f"networkProfile.{key}", f"{value!r} is not a CIDR such as 10.244.0.0/16")
+    dns_ip = r.string(net, "networkProfile.dnsServiceIp") if net else None
+    if dns_ip:
+        try:
+            ipaddress.ip_address(dns_ip)
+        except ValueError:
+            r.problem("networkProfile.dnsServiceIp", f"{dns_ip!r} is not an IP address")
+    if version and not _VERSION.match(version):
+        r.problem("kubernetesVersion", f"{version!r} is not a Kubernetes version such as 1.30.4")
+    for i, pool in enumerate(pools):
+        if pool.count is not None and pool.count < 0:
+            r.problem(f"agentPoolProfiles[{i}].count", f"{pool.count} is negative")
 
 
 def _enabled(r: _Reader, parent: Mapping[str, Any] | None, path: str) -> bool | None:

@@ -204,7 +204,13 @@ class KubeClient:
                     if meta is not None:
                         meta["status"] = resp.status_code
                         meta["date"] = resp.headers.get("Date", "")
-                    return orjson.loads(resp.content) if resp.content else {}
+                    try:
+                        return orjson.loads(resp.content) if resp.content else {}
+                    except orjson.JSONDecodeError as e:  # a proxy's login page, a captive portal, not an API server
+                        kind = resp.headers.get("Content-Type", "no content type")
+                        raise ApiError(0, "NotKubernetes", f"{self.config.server}{path} answered {resp.status_code} "
+                                       f"with {kind}, not JSON: a proxy or another web server stands where the API "
+                                       "server should be; check the server URL and any HTTPS proxy", ref=ref) from e
                 err = ApiError.from_response(resp.status_code, resp.content, ref=ref)
                 if resp.status_code not in RETRY_STATUSES or attempt == self.retries - 1:
                     raise err

@@ -260,12 +260,16 @@ class _Merged:
                                   fix="pass an existing file, set KUBECONFIG, or run `az aks get-credentials`") from e
         except OSError as e:
             raise KubeconfigError(f"kubeconfig {f} cannot be read ({e.strerror})") from e
+        except UnicodeDecodeError as e:
+            raise KubeconfigError(f"kubeconfig {f} is not UTF-8 text (byte {e.start})", fix="fix or regenerate it") from e
         self.add_text(text, f)
 
     def add_text(self, text: str, f: Path) -> None:
         """Merge one kubeconfig document; ``f`` names it in messages (and anchors its relative paths)."""
         try:
             doc = yaml.safe_load(text)
+        except RecursionError as e:
+            raise KubeconfigError(f"kubeconfig {f} is nested too deeply to be a kubeconfig", fix="fix or regenerate it") from e
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             at = f" at line {mark.line + 1}" if mark is not None else ""

@@ -12,12 +12,66 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import queue
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from errors import ErrorKind
 from kube.client import ApiResource, KubeClient
-from kube.errors import ApiError, ListError
+from kube.errors import ApiError, KubeError, ListError
+
+
+class FilterError(KubeError):
+    """A ``--kind`` or ``--selector`` filter that names no type or does not parse (bad input, before any listing)."""
+
+    kind = ErrorKind.BAD_INPUT
+
+
+_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_KEY = re.compile(rf"([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_NAME}")
+_VALUE = re.compile(rf"({_NAME})?")
+_REQUIREMENT = re.compile(r"\s*(?P<neg>!)?\s*(?P<key>[^\s!=<>(),]+)\s*"
+                          r"(?:(?P<op>==|=|!=|>|<)\s*(?P<value>[^\s(),]*)"
+                          r"|\s(?P<setop>in|notin)\s*\((?P<values>[^()]*)\))?\s*$")
+
+
+def check_selector(selector: str) -> None:
+    """Refuse a label selector the API server would not parse (rather than 400 on every list).
+
+    >>> check_selector("app=web,tier in (a, b),!legacy,env!=dev")
+    >>> check_selector("app==")
+    >>> check_selector("app=web)")
+    Traceback (most recent call last):
+    kube.discovery.FilterError: --selector 'app=web)': 'app=web)' is not a label requirement (key, !key, key=value, key!=value, key in (a,b), key notin (a,b))
+
+    Raises:
+        FilterError: a requirement does not parse, or a key or value is not a valid label.
+    """
+    parts, depth, cur = [], 0, ""
+    for ch in selector:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    for part in parts:
+        m = _REQUIREMENT.fullmatch(part)
+        if depth != 0 or not part.strip() or m is None or (m["neg"] and (m["op"] or m["setop"])) \
+                or (m["setop"] and not (m["values"] or "").strip()):
+            raise FilterError(f"--selector {selector!r}: {part.strip()!r} is not a label requirement (key, !key, "
+                              "key=value, key!=value, key in (a,b), key notin (a,b))")
+        if not _KEY.fullmatch(m["key"]):
+            raise FilterError(f"--selector {selector!r}: {m['key']!r} is not a valid label key")
+        values = [m["value"]] if m["op"] else [v.strip() for v in (m["values"] or "").split(",")] if m["setop"] else []
+        if m["op"] in (">", "<") and not re.fullmatch(r"-?[0-9]+", values[0]):
+            raise FilterError(f"--selector {selector!r}: {m['key']}{m['op']} needs an integer")
+        for v in values:
+            if not _VALUE.fullmatch(v):
+                raise FilterError(f"--selector {selector!r}: {v!r} is not a valid label value")
 
 # Types that are views of other types or pure runtime state: listing them would
 # double-count objects (events.k8s.io Events are the core Events) or cost time
@@ -52,6 +106,7 @@ def listable_types(client: KubeClient, kinds: list[str] | None = None) -> list[A
 
     Raises:
         ApiError: discovery itself failed (unreachable or unauthorized cluster).
+        FilterError: a ``kinds`` entry names no served, listable type (a typo would empty the run).
     """
     seen: set[tuple[str, str]] = set()
     out = []
@@ -63,6 +118,10 @@ def listable_types(client: KubeClient, kinds: list[str] | None = None) -> list[A
         if kinds and not matches_kind(res, kinds):
             continue
         out.append(res)
+    unknown = [k for k in kinds or () if not any(matches_kind(r, [k]) for r in out)]
+    if unknown:
+        raise FilterError(f"--kind {', '.join(unknown)}: no served, listable type of the cluster has this name",
+                          fix="use a Kind (Deployment), a plural (deployments) or plural.group (deployments.apps)")
     return sorted(out, key=lambda r: (r.group, r.kind))
 
 

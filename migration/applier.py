@@ -22,7 +22,7 @@ import concurrent.futures as cf
 import dataclasses
 import enum
 import hashlib
-import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,9 +31,12 @@ from typing import Any
 
 import orjson
 
+from errors import ErrorKind
 from kube.client import KubeClient
 from kube.errors import ApiError
+from kube.identity import ClusterIdentity
 from kube.objects import ObjectRef
+from migration.errors import ApplyError
 
 FIELD_MANAGER = "akshift"
 
@@ -118,28 +121,74 @@ def plan_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str =
     return Outcome(key, ref, Action.UPDATE, digest=digest(obj))
 
 
+class JournalError(ApplyError):
+    """The apply journal cannot be read (a line that is not a JSON object, an unreadable file)."""
+
+    kind = ErrorKind.BAD_INPUT
+
+
 class Journal:
     """Append-only record of finished objects; the memory of a resumable apply.
 
-    A torn last line (the process was killed mid-write) is ignored on read.
+    Its first line names the target it belongs to (``{"target": <ClusterIdentity>}``): a journal of
+    another cluster, of a recreated one (a new kube-system UID) or of no recorded cluster is set
+    aside as ``<name>.previous`` and the apply starts afresh (:attr:`restarted` says why), so a rerun
+    into a new target re-applies everything instead of skipping it.
+
+    A torn last line (the process was killed mid-write) is ignored on read; any other line that is
+    not a JSON object is bad input naming the file and the line.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, target: ClusterIdentity | None = None):
+        """Open (or start) the journal.
+
+        Raises:
+            JournalError: a line other than the last is not a JSON object (bad input).
+        """
         self.path = path
         self.done: dict[str, str] = {}
+        self.restarted = ""
+        recorded: ClusterIdentity | None = None
         if path.exists():
-            for line in path.read_text().splitlines():
+            try:
+                lines = path.read_bytes().splitlines()
+            except OSError as e:
+                raise JournalError(f"cannot read {path}: {e.strerror or e}") from e
+            for n, line in enumerate(lines, 1):
                 try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if entry.get("action") in DONE_ACTIONS:
-                    self.done[entry["key"]] = entry["digest"]
+                    entry = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    entry = None
+                if not isinstance(entry, dict):
+                    if n == len(lines):
+                        continue  # torn by a kill mid-write
+                    raise JournalError(f"{path} line {n}: not a JSON object (an undecodable or edited line)",
+                                       fix=f"delete {path} to apply everything again (server-side apply makes "
+                                           "that safe)")
+                if n == 1 and "target" in entry:
+                    recorded = ClusterIdentity.from_dict(entry["target"])
+                elif entry.get("action") in DONE_ACTIONS and isinstance(entry.get("key"), str):
+                    self.done[entry["key"]] = str(entry.get("digest", ""))
+        fresh = not path.exists()
+        if target is not None and path.exists() and (recorded is None or not recorded.same_cluster(target)):
+            was = recorded.describe() if recorded else "no recorded cluster"
+            self.restarted = (f"{path.name} belongs to {was}, not to this target {target.describe()}: "
+                              f"starting afresh (the old journal is kept as {path.name}.previous)")
+            os.replace(path, path.with_name(path.name + ".previous"))
+            self.done = {}
+            fresh = True
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         # Unbuffered binary appends: each finished object is on disk (in the page cache) before the
         # next is reported, so a SIGKILL loses at most the line being written.
         self._fh = open(path, "ab", buffering=0)
+        if fresh and target is not None:
+            self._fh.write(orjson.dumps({"target": target.to_dict()}) + b"\n")
+
+    @property
+    def resumed(self) -> bool:
+        """Whether this apply continues an earlier one (the journal records finished objects)."""
+        return bool(self.done)
 
     def finished(self, key: str, dig: str) -> bool:
         return self.done.get(key) == dig

@@ -37,11 +37,14 @@ from typing import Any, Protocol
 
 import orjson
 
+from errors import ErrorKind
 from kube.client import KubeClient
+from kube.errors import ObjectNameError
+from kube.identity import ClusterIdentity, cluster_identity
 from kube.objects import ObjectRef
-from migration import stages
+from migration import stages, tempfiles
 from migration.applier import Outcome
-from migration.errors import InventoryError, PlanError
+from migration.errors import InventoryError, MigrationError, PlanError, SnapshotInputError
 from migration.findings import AZURE_DISK, Finding, Severity
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot
@@ -111,6 +114,9 @@ class MigrateOptions:
         quiesce_source: with move_volumes, stop the disks' writers on the source (undone by rollback).
         release_timeout: seconds to wait for the source's pods to release a claim.
         volume_bind_timeout: seconds the volume verify waits for claims to bind on the target.
+        allow_modified: accept object files of ``snapshot/`` or ``transformed/`` edited by hand since their
+            stage wrote them (recorded in ``modified.json`` and the report); missing or extra files are
+            refused all the same.
     """
 
     out: Path
@@ -128,6 +134,7 @@ class MigrateOptions:
     quiesce_source: bool = False
     release_timeout: float = 120.0
     volume_bind_timeout: float = 60.0
+    allow_modified: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "namespaces", tuple(self.namespaces))
@@ -218,6 +225,7 @@ class Outcomes:
     stage: Stage
     outcomes: tuple[Outcome, ...]
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -234,8 +242,9 @@ class Outcomes:
         return [o for o in self.outcomes if not o.ok]
 
     def to_dict(self) -> dict[str, Any]:
-        """The file's document: counts and every object."""
-        return {"counts": self.counts(), "objects": [o.to_dict() for o in self.outcomes]}
+        """The file's document: counts, notes (a journal set aside) and every object."""
+        return {"counts": self.counts(), **({"notes": list(self.notes)} if self.notes else {}),
+                "objects": [o.to_dict() for o in self.outcomes]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,16 +310,119 @@ class MigrateResult:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    _write_file(path, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write one artifact atomically (a kill leaves the old one or a hidden temporary, swept next time).
+
+    Raises:
+        SnapshotInputError: the run directory cannot be written (bad ``--out``).
+    """
+    try:
+        tempfiles.write_atomic(path, data)
+    except OSError as e:
+        raise SnapshotInputError(f"cannot write {path} ({e.strerror or e})",
+                                 fix="pass a writable run directory to --out") from e
 
 
 def _write_outcomes(out: Path, result: Outcomes) -> None:
-    (out / f"{result.stage.value}.json").write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+    _write_file(out / f"{result.stage.value}.json", orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
 
 
 def open_findings(findings: Sequence[Finding], carried_pvs: frozenset[str]) -> tuple[Finding, ...]:
     """The findings still open: a disk whose data a verified volume move carried no longer needs a human."""
     return tuple(f for f in findings if not (f.code == AZURE_DISK and f.ref.name in carried_pvs))
+
+
+# --------------------------------------------------------------------------- snapshot integrity
+
+MODIFIED_FILE = "modified.json"  # object files accepted as hand-edited (--allow-modified), per stage
+SNAPSHOT_MODIFIED = "snapshot-modified"
+
+
+def intact(out: Path, stage: str, *, allow_modified: bool = False) -> list[str]:
+    """Check ``<out>/<stage>`` against its index before a stage reads it; record accepted hand edits.
+
+    Returns:
+        The accepted modified files, as ``<stage>/<path>`` (empty without ``allow_modified``).
+
+    Raises:
+        SnapshotInputError: no such directory or index; SnapshotIntegrityError: a file changed (without
+            ``allow_modified``), missing or extra (bad input, naming the files).
+    """
+    snap = Snapshot(out / stage)
+    changed = snap.check_intact(allow_modified=allow_modified)
+    if changed:
+        recorded = _modified(out)
+        recorded[stage] = sorted(set(recorded.get(stage, [])) | set(changed))
+        _write_json(out / MODIFIED_FILE, recorded)
+    return [f"{stage}/{p}" for p in changed]
+
+
+def _modified(out: Path) -> dict[str, list[str]]:
+    try:
+        data = orjson.loads((out / MODIFIED_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return {k: [str(p) for p in v] for k, v in data.items() if isinstance(v, list)} if isinstance(data, dict) else {}
+
+
+def modified_findings(out: Path) -> list[Finding]:
+    """One warning per object file accepted as hand-edited in this run (for the report)."""
+    found = []
+    for stage, paths in sorted(_modified(out).items()):
+        for p in paths:
+            try:
+                ref = ObjectRef.from_path(p)
+            except ObjectNameError:  # a hashed path: the finding still names the file
+                ref = ObjectRef("", "file", "", p)
+            found.append(Finding(SNAPSHOT_MODIFIED, Severity.WARNING, ref,
+                                 f"{stage}/{p} was edited by hand after its stage wrote it (accepted with "
+                                 "--allow-modified)", "review the edit: it is carried as it is", path=""))
+    return found
+
+
+# --------------------------------------------------------------------------- cluster identity
+
+SOURCE_FILE = "source.json"  # the source's identity, written by the inventory, read before any write
+
+
+class TargetIsSourceError(MigrationError):
+    """The cluster given as the target is the source (the same kube-system UID, or the same server and CA)."""
+
+    kind = ErrorKind.BAD_INPUT
+
+
+def _recorded_source(out: Path) -> ClusterIdentity | None:
+    try:
+        return ClusterIdentity.from_dict(orjson.loads((out / SOURCE_FILE).read_bytes()))
+    except (OSError, orjson.JSONDecodeError):
+        return None  # no inventory yet, or from a release that did not record it
+
+
+def check_target(target: KubeClient, out: Path, source: KubeClient | None = None) -> ClusterIdentity:
+    """Refuse a target that is the source cluster, before anything is written to it.
+
+    Args:
+        target: the cluster about to be written.
+        out: the run directory (``source.json`` names the source of its inventory).
+        source: the source client, when the command has one.
+
+    Returns:
+        The target's identity (the apply journal records it).
+
+    Raises:
+        TargetIsSourceError: the target is the source, under whatever name (bad input, nothing written).
+        ApiError: the target is unreachable.
+    """
+    ident = cluster_identity(target)
+    src = cluster_identity(source) if source is not None else _recorded_source(out)
+    if src is not None and src.same_cluster(ident):
+        raise TargetIsSourceError(
+            f"the target {ident.describe()} is the source cluster {src.describe()}: refusing to write to it",
+            fix="pass the new cluster's kubeconfig/context as --target")
+    return ident
 
 
 # --------------------------------------------------------------------------- stages
@@ -330,6 +442,8 @@ def inventory(source: KubeClient, *, options: MigrateOptions, secret_key: Secret
                              kinds=list(options.kinds) or None, label_selector=options.label_selector,
                              secret_key=secret_key, exclude_secrets=options.exclude_secrets,
                              overwrite=options.overwrite, concurrency=min(options.concurrency, 16), progress=advance)
+    _write_json(options.out / SOURCE_FILE, cluster_identity(source).to_dict())
+    (options.out / MODIFIED_FILE).unlink(missing_ok=True)  # a new snapshot: earlier hand edits are gone
     return Inventoried(s.path, s.objects, s.types, tuple(s.errors), s.seconds)
 
 
@@ -341,6 +455,7 @@ def _volume_inputs(out: Path, moves: Sequence[VolumeMove]) -> tuple[dict[str, di
 def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: SecretKey | None,
                progress: Progress, moves: Sequence[VolumeMove] | None) -> Transformed:
     out = options.out
+    intact(out, "snapshot", allow_modified=options.allow_modified)
     snap = Snapshot(out / "snapshot")
     nodes = [snap.read(p) for p in snap.paths(include_secrets=False) if p.startswith("_cluster/core.Node/")]
     pvs, quiesced = _volume_inputs(out, moves) if moves is not None else ({}, {})
@@ -374,13 +489,17 @@ def transform(target: KubeClient | None, *, options: MigrateOptions, secret_key:
         PlanError: a bad CIDR, or an unusable volume plan or state file.
     """
     t = _transform(target, options, secret_key, progress, _run_plan(options.out))
-    stages.write_report(options.out, t.findings, None, "akshift findings")
+    stages.write_report(options.out, [*t.findings, *modified_findings(options.out)], None, "akshift findings")
     return t
 
 
 def _run_plan(out: Path) -> list[VolumeMove] | None:
     """The run's volume plan, None when it has none."""
     return volume_plan.read_plan(out)[0] if (out / PLAN_FILE).exists() else None
+
+
+def _edited_notes(edited: Sequence[str]) -> tuple[str, ...]:
+    return tuple(f"{p} was edited by hand (accepted with --allow-modified)" for p in edited)
 
 
 def _ensure_transformed(target: KubeClient, options: MigrateOptions, secret_key: SecretKey | None,
@@ -396,14 +515,17 @@ def plan(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey |
 
     Raises:
         InventoryError: no snapshot to transform.
+        TargetIsSourceError: the target is the cluster the inventory listed.
     """
     t0 = time.monotonic()
+    check_target(target, options.out)
     _ensure_transformed(target, options, secret_key, progress)
+    edited = intact(options.out, "transformed", allow_modified=options.allow_modified)
     with progress(Stage.PLAN, len(Snapshot(options.out / "transformed").paths())) as advance:
         planned = stages.plan(target, options.out / "transformed", secret_key=secret_key,
                               force_conflicts=options.force_conflicts, concurrency=options.concurrency,
                               progress=advance)
-    result = Outcomes(Stage.PLAN, tuple(planned), time.monotonic() - t0)
+    result = Outcomes(Stage.PLAN, tuple(planned), time.monotonic() - t0, _edited_notes(edited))
     _write_outcomes(options.out, result)
     return result
 
@@ -412,15 +534,23 @@ def apply(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey 
           progress: Progress = no_progress) -> Outcomes:
     """Server-side apply ``transformed/`` in tier order (transforming first when there is none); write ``apply.json``.
 
-    Resumable: ``apply-journal.jsonl`` records what is done.
+    Resumable: ``apply-journal.jsonl`` records what is done, and for which target: a journal of another
+    (or a recreated) cluster is set aside and everything is applied again (said in ``notes``).
+
+    Raises:
+        TargetIsSourceError: the target is the cluster the inventory listed (nothing is written).
+        JournalError: the journal has an unreadable line.
     """
     t0 = time.monotonic()
+    identity = check_target(target, options.out)
     _ensure_transformed(target, options, secret_key, progress)
+    notes = list(_edited_notes(intact(options.out, "transformed", allow_modified=options.allow_modified)))
     with progress(Stage.APPLY, len(Snapshot(options.out / "transformed").paths())) as advance:
         applied = stages.apply(target, options.out / "transformed", options.out / "apply-journal.jsonl",
                                secret_key=secret_key, force_conflicts=options.force_conflicts,
-                               concurrency=options.concurrency, progress=advance)
-    result = Outcomes(Stage.APPLY, tuple(applied), time.monotonic() - t0)
+                               concurrency=options.concurrency, progress=advance, target_identity=identity,
+                               notes=notes)
+    result = Outcomes(Stage.APPLY, tuple(applied), time.monotonic() - t0, tuple(notes))
     _write_outcomes(options.out, result)
     return result
 
@@ -440,12 +570,14 @@ def verify(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey
         The verification, as written.
     """
     out = options.out
+    intact(out, "snapshot", allow_modified=options.allow_modified)
+    intact(out, "transformed", allow_modified=options.allow_modified)
     transformed = Snapshot(out / "transformed")
     with progress(Stage.VERIFY, len(transformed.paths())) as advance:
         report = stages.verify(target, out / "snapshot", out / "transformed", secret_key=secret_key,
                                ready_timeout=options.ready_timeout, concurrency=options.concurrency,
                                progress=advance)
-    findings = open_findings(list(transformed.findings()), carried_pvs)
+    findings = open_findings([*transformed.findings(), *modified_findings(out)], carried_pvs)
     verification = build_verification(results=report.results, unaccounted=report.unaccounted,
                                       not_ready=report.not_ready, ok=report.ok, snapshot_digest=transformed.digest,
                                       findings=findings)
@@ -473,6 +605,8 @@ def plan_volumes(target: KubeClient | None, *, options: VolumeOptions) -> list[V
     Raises:
         PlanError: no snapshot in the run directory (bad input).
     """
+    if (options.out / "snapshot").exists():
+        intact(options.out, "snapshot")
     facts = _facts(target, options)
     try:
         moves = volume_plan.plan_from_snapshot(options.out / "snapshot", facts)
@@ -509,10 +643,13 @@ def move_volumes(source: KubeClient, target: KubeClient, *, options: VolumeOptio
             was rolled back, or the plan or state file is unusable.
     """
     out = options.out
+    check_target(target, out, source)
     if (out / PLAN_FILE).exists():
         moves, _ = volume_plan.read_plan(out)
     else:
         moves = plan_volumes(target, options=dataclasses.replace(options, resource_group=None, zone_map={}))
+    if (out / "transformed").exists():
+        intact(out, "transformed")
     stale = stale_transformed(out, moves)
     if stale:
         shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
@@ -580,6 +717,7 @@ def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, 
     if options.move_volumes and disk_mover is None:
         raise PlanError("moving volumes needs a disk mover", fix="pass --disk-mover pulumi or sandbox")
     out = options.out
+    check_target(target, out, source)
     inv = inventory(source, options=options, secret_key=secret_key, progress=progress)
     moves: list[VolumeMove] | None = None
     volume_options = VolumeOptions(out=out, quiesce_source=options.quiesce_source,
@@ -595,7 +733,7 @@ def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, 
             advance(len(moved.volumes))
     planned = plan(target, options=options, secret_key=secret_key, progress=progress)
     if not planned.ok:
-        stages.write_report(out, t.findings, stages.outcomes_to_results(planned.outcomes),
+        stages.write_report(out, [*t.findings, *modified_findings(out)], stages.outcomes_to_results(planned.outcomes),
                             "akshift plan (not applied)")
         return MigrateResult(inv, t, planned, moved, blocking=tuple(f for f in t.findings
                                                                         if f.severity is Severity.BLOCKER))
@@ -607,6 +745,6 @@ def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, 
     return MigrateResult(inv, t, planned, moved, applied, checks, verification, blocking)
 
 
-__all__ = ["Inventoried", "MigrateOptions", "MigrateResult", "Outcomes", "Progress", "Stage", "Transformed",
+__all__ = ["MODIFIED_FILE", "SOURCE_FILE", "intact", "modified_findings", "TargetIsSourceError", "check_target", "Inventoried", "MigrateOptions", "MigrateResult", "Outcomes", "Progress", "Stage", "Transformed",
            "VolumeOptions", "apply", "inventory", "migrate", "move_volumes", "no_progress", "open_findings", "plan",
            "plan_volumes", "rollback_volumes", "stale_transformed", "transform", "verify", "verify_volumes"]

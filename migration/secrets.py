@@ -92,6 +92,9 @@ class SecretKey:
         p = Path(path)
         try:
             lines = p.read_text().splitlines()
+        except UnicodeDecodeError as e:
+            raise SecretKeyError(f"age identity file {p} is not text (byte {e.start}): not an age identity",
+                                 fix="pass the file written by age-keygen to --age-identity") from e
         except OSError as e:
             raise SecretKeyError(f"cannot read age identity file {p} ({e.strerror})",
                                  fix="pass the file written by age-keygen to --age-identity") from e

@@ -62,10 +62,15 @@ import yaml
 
 from kube.errors import ObjectNameError
 from kube.objects import CLUSTER_DIR, ObjectRef, is_hashed_path, is_secret
+from migration import tempfiles, yamlout
 from migration.errors import InventoryError, SnapshotInputError
-from migration import yamlout
 from migration.findings import Finding
-from migration.secrets import SecretKey, decrypt_bundle, encrypt_bundle, require_key
+from migration.secrets import SecretKey, SecretKeyError, decrypt_bundle, encrypt_bundle, require_key
+
+
+class SnapshotIntegrityError(SnapshotInputError):
+    """A snapshot's files are not those its index lists (changed, missing or extra): refused before reading it."""
+
 
 FORMAT = "akshift.snapshot/v1"
 STAGES = ("snapshot", "transformed")
@@ -145,14 +150,20 @@ class SnapshotWriter:
         if not exclude_secrets:
             require_key(secret_key)
         self.root = Path(root)
+        self._recover()
         if self.root.exists() and not overwrite:
             raise SnapshotInputError(f"{self.root} already exists", fix="pass --overwrite to replace it")
-        self.root.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            tempfiles.sweep(self.root.parent, keep_old_of=self.root)
+            self._tmp = Path(tempfile.mkdtemp(prefix=tempfiles.prefix(self.root.name), dir=self.root.parent))
+        except OSError as e:
+            raise SnapshotInputError(f"cannot write into {self.root.parent} ({e.strerror or e})",
+                                     fix="pass a writable run directory to --out") from e
         self.stage = stage
         self.overwrite = overwrite
         self._key = secret_key
         self._exclude_secrets = exclude_secrets
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.tmp-", dir=self.root.parent))
         self._files: dict[str, str] = {}
         self._secrets: dict[str, dict[str, Any]] = {}
         self._secrets_excluded: list[str] = []
@@ -169,6 +180,16 @@ class SnapshotWriter:
         self.failures: list[InventoryError] = []
         self._pending: collections.deque[tuple[str, ObjectRef, concurrent.futures.Future[int]]] = collections.deque()
         self._io = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="snapshot-write")
+
+    def _recover(self) -> None:
+        """Put back the previous snapshot a run killed between its two renames left aside (root missing)."""
+        if self.root.exists():
+            return
+        for old in tempfiles.stale(self.root.parent):
+            if old.name.startswith(f".{self.root.name}.old-") and (old / "previous").is_dir():
+                os.rename(old / "previous", self.root)
+                shutil.rmtree(old, ignore_errors=True)
+                return
 
     def __enter__(self) -> SnapshotWriter:
         return self
@@ -372,10 +393,32 @@ class SnapshotWriter:
         if not self.overwrite:
             raise InventoryError(f"{self.root} appeared while the snapshot was written",
                                  fix="pass --overwrite to replace it")
-        old = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.old-", dir=self.root.parent))
+        old = Path(tempfile.mkdtemp(prefix=tempfiles.prefix(self.root.name, "old"), dir=self.root.parent))
         os.rename(self.root, old / "previous")
         os.rename(self._tmp, self.root)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_index(path: Path, index: Mapping[str, Any]) -> None:
+    """The index's shape, key by key: a hand-edited or foreign index is bad input naming the key."""
+    def bad(key: str, expected: str) -> SnapshotInputError:
+        return SnapshotInputError(f"{path}: key '{key}' must be {expected}", fix="re-run the stage that writes it")
+
+    if index.get("stage") not in STAGES:
+        raise bad("stage", " or ".join(repr(s) for s in STAGES))
+    if not isinstance(index.get("digest"), str):
+        raise bad("digest", "a string")
+    objects = index.get("objects")
+    if not isinstance(objects, dict) or not all(isinstance(v, str) for v in objects.values()):
+        raise bad("objects", "an object mapping paths to sha256 strings")
+    for key in ("secrets", "secrets_excluded"):
+        if not isinstance(index.get(key), list) or not all(isinstance(v, str) for v in index[key]):
+            raise bad(key, "a list of paths")
+    if not isinstance(index.get("refs", {}), dict):
+        raise bad("refs", "an object")
+    for p in [*objects, *index["secrets"], *index["secrets_excluded"]]:
+        if p.startswith("/") or ".." in p.split("/") or "\0" in p:
+            raise bad("objects", f"relative paths inside the snapshot, not {p!r}")
 
 
 def stage_dir(run_dir: str | os.PathLike[str], stage: str) -> Path:
@@ -410,16 +453,24 @@ class Snapshot:
             InventoryError: no index.json, or not a snapshot of this format.
         """
         self.root = Path(root)
+        index_path = self.root / INDEX
         try:
-            self.index: dict[str, Any] = orjson.loads((self.root / INDEX).read_bytes())
+            self.index: dict[str, Any] = orjson.loads(index_path.read_bytes())
         except FileNotFoundError as e:
             raise SnapshotInputError(f"{self.root} has no {INDEX}: not a snapshot, or an interrupted one",
                                  fix="re-run the stage that writes it") from e
         except orjson.JSONDecodeError as e:
-            raise InventoryError(f"{self.root / INDEX} is not valid JSON", fix="re-run the stage that writes it") from e
+            raise SnapshotInputError(f"{index_path} is not valid JSON ({e})",
+                                     fix="re-run the stage that writes it") from e
+        except OSError as e:
+            raise SnapshotInputError(f"cannot read {index_path}: {e.strerror or e}") from e
+        if not isinstance(self.index, dict):
+            raise SnapshotInputError(f"{index_path}: expected a JSON object, found {type(self.index).__name__}",
+                                     fix="re-run the stage that writes it")
         if self.index.get("format") != FORMAT:
-            raise InventoryError(f"{self.root} is a {self.index.get('format')!r} snapshot, expected {FORMAT}",
-                                 fix="re-run the stage with this version of akshift")
+            raise SnapshotInputError(f"{self.root} is a {self.index.get('format')!r} snapshot, expected {FORMAT}",
+                                     fix="re-run the stage with this version of akshift")
+        _check_index(index_path, self.index)
 
     @property
     def stage(self) -> str:
@@ -437,8 +488,24 @@ class Snapshot:
         return sorted(paths)
 
     def read(self, path: str) -> dict[str, Any]:
-        """One non-Secret object by its path."""
-        return load_yaml((self.root / path).read_bytes())
+        """One non-Secret object by its path.
+
+        Raises:
+            SnapshotInputError: the file is missing, unreadable or not one YAML object (naming it).
+        """
+        file = self.root / path
+        try:
+            obj = load_yaml(file.read_bytes())
+        except OSError as e:
+            raise SnapshotInputError(f"cannot read {file} ({e.strerror or e})",
+                                     fix="re-run the stage that wrote the directory") from e
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
+            raise SnapshotInputError(f"{file} is not valid YAML ({str(e).splitlines()[0] if str(e) else e})",
+                                     fix="re-run the stage that wrote the directory") from e
+        if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+            raise SnapshotInputError(f"{file} is not a Kubernetes object (no kind)",
+                                     fix="re-run the stage that wrote the directory")
+        return obj
 
     def ref(self, path: str) -> ObjectRef:
         """The object a path of this snapshot holds, hashed file names included (read from the index).
@@ -462,7 +529,17 @@ class Snapshot:
         """
         if not self.index["secrets"]:
             return {}
-        return decrypt_bundle((self.root / SECRETS_BUNDLE).read_bytes(), require_key(key, decrypt=True))
+        bundle = self.root / SECRETS_BUNDLE
+        key = require_key(key, decrypt=True)
+        try:
+            data = bundle.read_bytes()
+        except OSError as e:
+            raise SnapshotInputError(f"cannot read {bundle} ({e.strerror or e}): the index lists Secrets",
+                                     fix="re-run the stage that wrote the directory") from e
+        try:
+            return decrypt_bundle(data, key)
+        except SecretKeyError as e:
+            raise SecretKeyError(f"{bundle}: {e.message}", fix=e.fix) from e
 
     def items(self, *, secret_key: SecretKey | None = None,
               include_secrets: bool = True) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -511,6 +588,45 @@ class Snapshot:
         """Findings from findings.jsonl (transformed stage)."""
         return (Finding.from_dict(entry) for entry in self._log(FINDINGS))
 
+    def check_intact(self, *, allow_modified: bool = False) -> list[str]:
+        """Refuse a snapshot whose files are not those its index lists (checked before a stage reads it).
+
+        Args:
+            allow_modified: accept files whose content changed (a deliberate hand edit); missing and
+                extra files are refused all the same.
+
+        Returns:
+            The paths accepted as modified (empty unless ``allow_modified``).
+
+        Raises:
+            SnapshotIntegrityError: a file is missing, changed (without ``allow_modified``) or not in the
+                index, or the digest does not match (bad input, naming the files).
+        """
+        problems = self.verify()
+        problems += [f"{p}: not in {INDEX} (an extra file)" for p in self.extra_files()]
+        changed = [p.rsplit(": ", 1)[0] for p in problems if p.endswith(": changed since the snapshot was written")]
+        refused = [p for p in problems if not (allow_modified and p.rsplit(": ", 1)[0] in changed)]
+        if allow_modified and changed:
+            refused = [p for p in refused if p != "digest does not match the index"]
+        if refused:
+            shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
+            raise SnapshotIntegrityError(
+                f"{self.root} does not match its {INDEX}: {shown}",
+                fix="re-run the stage that wrote it (or, for a deliberate edit of an object file, pass "
+                    "--allow-modified: the edit is recorded in the report)")
+        return changed if allow_modified else []
+
+    def extra_files(self) -> list[str]:
+        """Files of the directory that the index does not list (its own files apart), sorted."""
+        known = set(self.index["objects"]) | {INDEX, SECRETS_BUNDLE, PATCHES, EXCLUDED, FINDINGS}
+        extra = []
+        for dirpath, _dirs, names in os.walk(self.root):
+            for name in names:
+                rel = os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/")
+                if rel not in known:
+                    extra.append(rel)
+        return sorted(extra)
+
     def verify(self) -> list[str]:
         """Re-hash every file against the index.
 
@@ -525,6 +641,9 @@ class Snapshot:
             except FileNotFoundError:
                 problems.append(f"{path}: missing")
                 continue
+            except OSError as e:
+                problems.append(f"{path}: unreadable ({e.strerror or e})")
+                continue
             files[path] = actual
             if actual != expected:
                 problems.append(f"{path}: changed since the snapshot was written")
@@ -538,5 +657,5 @@ class Snapshot:
 
 __all__ = [
     "CLUSTER_DIR", "EXCLUDED", "FINDINGS", "FORMAT", "INDEX", "PATCHES", "SECRETS_BUNDLE",
-    "Snapshot", "SnapshotWriter", "dump_yaml", "stage_dir", "load_yaml",
+    "Snapshot", "SnapshotIntegrityError", "SnapshotWriter", "dump_yaml", "stage_dir", "load_yaml",
 ]

@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from kube.client import KubeClient
-from kube.discovery import iter_objects, listable_types
-from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready
+from kube.discovery import check_selector, iter_objects, listable_types
+from kube.identity import ClusterIdentity
+from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready, is_secret
 from kube.order import apply_tiers
+from migration import tempfiles
 from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
 from migration.errors import InventoryError, MigrationError
 from migration.findings import Finding, Severity
@@ -39,7 +41,7 @@ from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext, served_with_crds
 from migration.transforms.stage import transform_snapshot as run_transform_stage
-from migration.verify import verify_object, workload_ready
+from migration.verify import scrub, verify_object, workload_ready
 
 Progress = Callable[[int], None]
 
@@ -64,17 +66,23 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
               overwrite: bool = False, concurrency: int = 8, progress: Progress = _noop) -> InventorySummary:
     """List every served, listable type of the source into ``out`` (only GET requests are sent).
 
+    An inventory that matched nothing (no object at all, or none in the ``namespaces`` asked for)
+    says so in its errors: a filter that empties a run is not a success.
+
     Raises:
+        FilterError: an unknown kind or a malformed selector (bad input, before anything is written).
         SecretKeyError: Secrets would be written without a key (before any listing).
         InventoryError: ``out`` exists without ``overwrite``.
         ApiError: discovery failed (unreachable or unauthorized source).
     """
     t0 = time.monotonic()
     errors: list[InventoryError] = []
-    count = 0
+    count = in_namespaces = 0
+    if label_selector is not None:
+        check_selector(label_selector)
+    types = listable_types(source, kinds)
     with SnapshotWriter(out, stage="snapshot", secret_key=secret_key, exclude_secrets=exclude_secrets,
                         overwrite=overwrite) as writer:
-        types = listable_types(source, kinds)
         seen: set[ObjectRef] = set()
         for _res, obj in iter_objects(source, types, namespaces=namespaces, label_selector=label_selector,
                                       concurrency=concurrency, errors=errors):
@@ -87,8 +95,15 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
             except InventoryError:
                 continue  # this object only: the writer records it in the index and in writer.failures
             count += 1
+            in_namespaces += bool(namespaces and ref.namespace in namespaces)
             progress(1)
     errors += writer.failures
+    if count == 0 or (namespaces and in_namespaces == 0):
+        what = [f"namespace(s) {', '.join(namespaces)}" if namespaces else "",
+                f"kind(s) {', '.join(kinds)}" if kinds else "",
+                f"selector {label_selector!r}" if label_selector else ""]
+        errors.append(InventoryError(f"the inventory matched nothing ({'; '.join(w for w in what if w) or 'no filter'})"
+                                     ": no object to migrate", fix="check the filters and the reader's RBAC"))
     return InventorySummary(out, count, len(types), [str(e) for e in errors], time.monotonic() - t0)
 
 
@@ -227,21 +242,59 @@ def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | N
         if ns and ns not in existing_ns and ns in planned_ns:
             return Outcome(ref.key, str(ref), Action.CREATE,
                            f"not dry-run: namespace {ns} is created first by this plan", digest=digest(obj))
-        return plan_object(target, obj, force_conflicts=force_conflicts)
+        return _scrubbed(obj, plan_object(target, obj, force_conflicts=force_conflicts))
 
     return run_tiers(target, [objs], step, concurrency=concurrency, on_done=lambda o: progress(1), wait_crds=False)
 
 
+def _scrubbed(obj: dict[str, Any], outcome: Outcome) -> Outcome:
+    """The outcome with any of a Secret's values taken out of its message (a server may echo one)."""
+    if outcome.message and is_secret(obj):
+        outcome.message = scrub(outcome.message, [obj])
+    return outcome
+
+
 def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secret_key: SecretKey | None = None,
-          force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop) -> list[Outcome]:
-    """Server-side apply every object in tier order; resumable through ``journal_path``."""
+          force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop,
+          target_identity: ClusterIdentity | None = None, notes: list[str] | None = None) -> list[Outcome]:
+    """Server-side apply every object in tier order; resumable through ``journal_path``.
+
+    Args:
+        target_identity: the target's identity: a journal of another cluster is set aside and the apply
+            starts afresh (why is appended to ``notes``).
+        notes: receives what a human should know about the run (a journal set aside).
+
+    Raises:
+        JournalError: the journal has an unreadable line (bad input).
+    """
     tiers = [list(t) for t in apply_tiers(_objects(transformed_dir, secret_key))]
-    journal = Journal(journal_path)
+    journal = Journal(journal_path, target=target_identity)
+    if journal.restarted and notes is not None:
+        notes.append(journal.restarted)
+    resumed = journal.resumed
+
+    def step(obj: dict[str, Any]) -> Outcome:
+        before = target.read(obj) if resumed else None
+        outcome = _scrubbed(obj, apply_object(target, obj, force_conflicts=force_conflicts))
+        if before is not None and outcome.action is Action.UPDATED:
+            # A resumed run re-applies what the killed one may have applied a moment ago (the time of
+            # our managedFields entry then looks like "now"): it changed nothing when our entry (its
+            # fields and time) is what it was before (controllers may have written other fields).
+            after = target.read(obj)
+            if after is not None and _ours(after) == _ours(before) and _ours(before):
+                outcome.action = Action.UNCHANGED
+        return outcome
+
     try:
-        return run_tiers(target, tiers, lambda o: apply_object(target, o, force_conflicts=force_conflicts),
-                         concurrency=concurrency, journal=journal, on_done=lambda o: progress(1))
+        return run_tiers(target, tiers, step, concurrency=concurrency, journal=journal, on_done=lambda o: progress(1))
     finally:
         journal.close()
+
+
+def _ours(obj: dict[str, Any]) -> list[Any]:
+    """Our field manager's Apply entries of an object's managedFields."""
+    return [m for m in (obj.get("metadata") or {}).get("managedFields") or []
+            if m.get("manager") == FIELD_MANAGER and m.get("operation") == "Apply"]
 
 
 # -- verify --------------------------------------------------------------------------
@@ -295,7 +348,10 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
     with cf.ThreadPoolExecutor(concurrency) as pool:
         for obj, diffs in pool.map(check, desired.values()):
             ref = ObjectRef.of(obj)
-            if isinstance(diffs, MigrationError):
+            if isinstance(diffs, MigrationError) and is_secret(obj):
+                results.add(ref, Status.FAILED, scrub(f"{diffs.message}" + (f" — fix: {diffs.fix}" if diffs.fix else ""),
+                                                      [obj]))
+            elif isinstance(diffs, MigrationError):
                 results.add_error(ref, diffs)
             elif diffs:
                 results.add(ref, Status.FAILED, "differs on the target: " + "; ".join(diffs[:5]))
@@ -325,8 +381,8 @@ def outcomes_to_results(outcomes: Iterable[Outcome]) -> Results:
 def write_report(out: Path, findings: Iterable[Finding], results: Results | None, title: str) -> Path:
     """Write ``report.md`` and ``report.json`` into ``out``."""
     findings = list(findings)
-    (out / "report.md").write_text(render_markdown(findings, results, title=title))
-    (out / "report.json").write_bytes(render_json(findings, results))
+    tempfiles.write_atomic(out / "report.md", render_markdown(findings, results, title=title).encode())
+    tempfiles.write_atomic(out / "report.json", render_json(findings, results))
     return out / "report.md"
 
 

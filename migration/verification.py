@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from errors import ErrorKind
+from migration import tempfiles
 from migration.errors import MigrationError
 from migration.findings import Finding, Severity
 from migration.report import Results
@@ -125,7 +126,7 @@ def write_verification(out: Path, verification: Verification) -> Path:
         The file's path.
     """
     path = out / VERIFY_FILE
-    path.write_bytes(orjson.dumps(verification.to_dict(), option=orjson.OPT_INDENT_2))
+    tempfiles.write_atomic(path, orjson.dumps(verification.to_dict(), option=orjson.OPT_INDENT_2))
     return path
 
 

@@ -121,6 +121,26 @@ def problems_of(config: Mapping[str, Any], **kwargs: Any) -> list[Problem]:
     return []
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping of the stack file names one key twice (YAML would silently keep the last)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (``config validate`` must not pass it)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            k = self.construct_object(key_node, deep=deep)
+            if not isinstance(k, (str, int, float, bool)):
+                continue
+            if k in seen:
+                raise DuplicateKeyError(f"key `{k}` is given twice (line {key_node.start_mark.line + 1}); "
+                                        "remove one: YAML would silently keep the last")
+            seen.add(k)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_stack_file(path: str | Path) -> dict[str, Any]:
     """Read the ``config:`` mapping of a Pulumi stack file.
 
@@ -141,8 +161,14 @@ def read_stack_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError.single(key, "no such file; pass a stack file such as stacks/Pulumi.test.yaml") from None
     except OSError as e:
         raise ConfigError.single(key, f"cannot read the file ({e.strerror}); check the path and permissions") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError.single(key, f"not UTF-8 text (byte {e.start}); a stack file is YAML") from e
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader that refuses duplicate keys)
+    except DuplicateKeyError as e:
+        raise ConfigError.single(key, str(e)) from e
+    except RecursionError as e:
+        raise ConfigError.single(key, "nested too deeply to be a stack file") from e
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

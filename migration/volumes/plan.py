@@ -664,10 +664,19 @@ def read_plan(out: Path) -> tuple[list[VolumeMove], TargetFacts]:
         raise PlanError(f"{path} does not exist", fix="run `akshift volumes plan --out` first") from e
     except orjson.JSONDecodeError as e:
         raise PlanError(f"{path} is not valid JSON", fix="re-run `akshift volumes plan`") from e
+    except OSError as e:
+        raise PlanError(f"cannot read {path} ({e.strerror or e})") from e
+    if not isinstance(doc, dict):
+        raise PlanError(f"{path}: expected a JSON object, found {type(doc).__name__}",
+                        fix="re-run `akshift volumes plan`")
     if doc.get("format") != PLAN_FORMAT:
         raise PlanError(f"{path} is a {doc.get('format')!r} file, expected {PLAN_FORMAT}",
                         fix="re-run `akshift volumes plan` with this version of akshift")
-    return [VolumeMove.from_dict(v) for v in doc["volumes"]], TargetFacts.from_dict(doc["target"])
+    try:
+        return [VolumeMove.from_dict(v) for v in doc["volumes"]], TargetFacts.from_dict(doc["target"])
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise PlanError(f"{path} is incomplete or malformed ({e.__class__.__name__}: {e})",
+                        fix="re-run `akshift volumes plan`") from e
 
 
 __all__ = ["PLAN_FILE", "green_pv", "parse_zone_map", "plan_findings", "plan_from_snapshot", "planned_pvs",

@@ -221,11 +221,16 @@ class VolumeStore:
         except orjson.JSONDecodeError as e:
             raise PlanError(f"{self.path} is not valid JSON; it is written atomically, so it was edited by hand",
                             fix="restore it from a backup; never delete it while writers are stopped") from e
+        except OSError as e:
+            raise PlanError(f"cannot read {self.path} ({e.strerror or e})") from e
+        if not isinstance(doc, dict):
+            raise PlanError(f"{self.path}: expected a JSON object, found {type(doc).__name__}",
+                            fix="restore it from a backup; never delete it while writers are stopped")
         if doc.get("format") != STATE_FORMAT:
             raise PlanError(f"{self.path} is a {doc.get('format')!r} file, expected {STATE_FORMAT}")
         try:
             return VolumeState.from_dict(doc)
-        except (KeyError, TypeError, ValueError) as e:
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
             raise PlanError(f"{self.path} is incomplete or malformed ({e.__class__.__name__}: {e})",
                             fix="restore it from a backup; never delete it while writers are stopped") from e
 
