@@ -56,14 +56,14 @@ class _Progress:
         kind = event.get("event")
         if kind == "change" and event["result"] in ("conflict", "failed"):
             err_console.print(f"[red]{event['result']}:[/] {escape(event['key'])}: {escape(event['message'])}",
-                              highlight=False)
+                              markup=True)
         elif kind == "finding":
             f = event["finding"]
             err_console.print(f"[yellow]{f['severity']}[/] {f['code']}: {escape(f['object'])}: {escape(f['message'])}",
-                              highlight=False)
+                              markup=True)
         elif kind in ("watch-error", "expired"):
             what = event.get("message") or "resourceVersion expired: listing it again"
-            err_console.print(f"[yellow]watch {escape(event['type'])}:[/] {escape(what)}", highlight=False)
+            err_console.print(f"[yellow]watch {escape(event['type'])}:[/] {escape(what)}", markup=True)
         elif kind == "heartbeat":
             now = time.monotonic()
             if now - self.last >= PROGRESS_EVERY or event["status"]["phase"] in ("once", "stopped"):
@@ -123,6 +123,6 @@ def sync_cmd(
                    + (f"; lag p50 {lag['p50']:.3f}s p95 {lag['p95']:.3f}s" if lag["p50"] is not None else "")
                    + f"; {len(result.state.conflicts)} conflicts → {out / 'sync-status.json'}")
         for k, m in sorted(result.state.conflicts.items()):
-            err_console.print(f"[red]conflict:[/] {escape(k)}: {escape(m)}", highlight=False)
+            err_console.print(f"[red]conflict:[/] {escape(k)}: {escape(m)}", markup=True)
     raise typer.Exit(OK if result.ok else FAILED)
 
