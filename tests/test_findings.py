@@ -19,6 +19,19 @@ CTX = TransformContext()
 AZURE = TransformContext(target_dataplane="azure")
 OLD_RG = "MC_shop-rg_shop-aks_westeurope"
 
+
+def _storage_class(provisioner: str) -> dict[str, Any]:
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "sc"},
+            "provisioner": provisioner}
+
+
+_IN_TREE_FILE_PV = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-f1"},
+                    "spec": {"azureFile": {"secretName": "acct-secret", "secretNamespace": "shop", "shareName": "s1"},
+                             "persistentVolumeReclaimPolicy": "Retain"}}
+_CSI_FILE_PV = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-f2"},
+                "spec": {"csi": {"driver": "file.csi.azure.com", "volumeHandle": "rg#acct#share"},
+                         "persistentVolumeReclaimPolicy": "Retain"}}
+
 CASES = [
     pytest.param(b.deployment(spec=b.pod_spec(host_network=True)), CTX, {("host-network", "warning")},
                  id="host-network-template"),
@@ -77,6 +90,13 @@ CASES = [
     pytest.param(b.custom(api_version="example.com/v1alpha1"), TransformContext(target_served=frozenset({"v1"})),
                  {("unserved-api-version", "blocker")}, id="unserved-version"),
     pytest.param(b.deployment(), CTX, set(), id="plain-deployment-needs-nobody"),
+    pytest.param(_IN_TREE_FILE_PV, CTX, {("azure-files-shared", "warning")}, id="in-tree-azure-files"),
+    pytest.param(_CSI_FILE_PV, CTX, {("azure-files-shared", "warning")}, id="csi-azure-files"),
+    pytest.param(_storage_class("kubernetes.io/azure-disk"), CTX, {("in-tree-storage-class", "warning")},
+                 id="in-tree-azure-disk-storage-class"),
+    pytest.param(_storage_class("kubernetes.io/azure-file"), CTX, {("in-tree-storage-class", "warning")},
+                 id="in-tree-azure-file-storage-class"),
+    pytest.param(_storage_class("disk.csi.azure.com"), CTX, set(), id="csi-storage-class-needs-nobody"),
 ]
 
 
@@ -88,6 +108,37 @@ def test_find_reports_what_needs_a_human(obj: dict[str, Any], ctx: TransformCont
     for f in findings:
         assert f.ref == ObjectRef.of(obj)
         assert f.message and f.fix
+
+
+def test_in_tree_storage_class_finding_names_the_csi_driver_that_replaces_it() -> None:
+    (finding,) = find(_storage_class("kubernetes.io/azure-file"), CTX)
+    assert "file.csi.azure.com" in finding.fix and finding.path == "/provisioner"
+
+
+def test_in_tree_azure_files_finding_names_the_account_key_secret() -> None:
+    (finding,) = find(_IN_TREE_FILE_PV, CTX)
+    assert "shop/acct-secret" in finding.message and "s1" in finding.message
+
+
+@pytest.mark.parametrize("pv", [
+    pytest.param(b.azure_disk_pv(zone=None, in_tree=True, sku="Standard_LRS"), id="in-tree-disk"),
+    pytest.param(b.azure_disk_pv(), id="csi-disk"),
+    pytest.param(_IN_TREE_FILE_PV, id="in-tree-files"),
+    pytest.param(_CSI_FILE_PV, id="csi-files"),
+])
+def test_no_carried_pv_on_the_sources_storage_keeps_reclaim_policy_delete(pv: dict[str, Any]) -> None:
+    pv = {**pv, "spec": {**pv["spec"], "persistentVolumeReclaimPolicy": "Delete"}}
+    outcome = transform(pv, CTX)
+    assert outcome.obj is not None and outcome.obj["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert "source-storage-retained" in {f.code for f in outcome.findings}
+
+
+def test_a_pv_the_volume_plan_carries_as_a_copy_is_left_as_the_plan_wrote_it() -> None:
+    pv = b.azure_disk_pv()
+    pv["spec"]["persistentVolumeReclaimPolicy"] = "Delete"
+    copy_pv = {**pv, "spec": {**pv["spec"], "persistentVolumeReclaimPolicy": "Retain"}}
+    outcome = transform(pv, TransformContext(volume_pvs={pv["metadata"]["name"]: copy_pv}))
+    assert outcome.obj == copy_pv and "source-storage-retained" not in {f.code for f in outcome.findings}
 
 
 def test_workload_identity_fix_names_the_subject_to_federate() -> None:
