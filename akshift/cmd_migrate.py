@@ -152,12 +152,13 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
 def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
          age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
          concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-         output: Output = OutputOption) -> None:
+         accept_blockers: list[str] = opt.AcceptBlockers, output: Output = OutputOption) -> None:
     """Dry-run OUT/transformed against the target (dryRun=All): create / update / unchanged / conflict / rejected."""
     from migration import pipeline
 
     options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
-                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map))
+                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
+                       accept_blockers=tuple(accept_blockers))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     with opt.client(target, target_context, "target", concurrency) as tgt:
         result = pipeline.plan(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
@@ -168,12 +169,13 @@ def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Pa
 def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
           age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
           concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-          output: Output = OutputOption) -> None:
+          accept_blockers: list[str] = opt.AcceptBlockers, output: Output = OutputOption) -> None:
     """Server-side apply OUT/transformed to the target in dependency order; resumable (OUT/apply-journal.jsonl)."""
     from migration import pipeline
 
     options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
-                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map))
+                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
+                       accept_blockers=tuple(accept_blockers))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     with opt.client(target, target_context, "target", concurrency) as tgt:
         result = pipeline.apply(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
@@ -202,7 +204,7 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
             force_conflicts: bool = Force, concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr,
             node_pool_map: list[str] = PoolMap, ready_timeout: float = Timeout, move_volumes: bool = MoveVolumes,
             quiesce_source: bool = QuiesceSource, disk_mover: opt.Mover = DiskMover,
-            output: Output = OutputOption) -> None:
+            accept_blockers: list[str] = opt.AcceptBlockers, output: Output = OutputOption) -> None:
     """All stages: inventory, transform, plan, apply, verify (with --move-volumes: volume plan before the transform,
     volume move before the plan, volume verify before verify). Stops before apply if the plan has problems."""
     from migration import pipeline
@@ -211,7 +213,7 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
                        exclude_secrets=exclude_secrets, overwrite=overwrite, force_conflicts=force_conflicts,
                        concurrency=concurrency, target_pod_cidr=target_pod_cidr,
                        node_pool_map=_pools(node_pool_map), ready_timeout=ready_timeout, move_volumes=move_volumes,
-                       quiesce_source=quiesce_source)
+                       quiesce_source=quiesce_source, accept_blockers=tuple(accept_blockers))
     key = opt.secret_key(age_recipient, age_identity, exclude_secrets, decrypt=True)
     mover = opt.disk_mover(disk_mover, out) if move_volumes else None
     with opt.client(source, source_context, "source", concurrency) as src, \

@@ -39,6 +39,9 @@ Concurrency = typer.Option(32, "--concurrency", min=1, max=128, help="requests i
 QuiesceSource = typer.Option(False, "--quiesce-source",
                              help="stop the disks' writers on the source (scale to 0 / suspend CronJobs), recorded "
                                   "in OUT/volumes-state.json and undone by `akshift volumes rollback`")
+AcceptBlockers = typer.Option([], "--accept-blockers", metavar="CODE",
+                              help="apply objects held back by blocker findings of this code anyway (repeatable, "
+                                   "or comma-separated); recorded in the report")
 ReleaseTimeout = typer.Option(120.0, "--release-timeout",
                               help="seconds to wait for the source's pods to release a claim")
 

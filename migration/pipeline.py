@@ -39,8 +39,8 @@ import orjson
 
 from kube.client import KubeClient
 from kube.objects import ObjectRef
-from migration import stages
-from migration.applier import Outcome
+from migration import blockers, stages
+from migration.applier import Action, Outcome
 from migration.errors import InventoryError, PlanError
 from migration.findings import AZURE_DISK, Finding, Severity
 from migration.secrets import SecretKey
@@ -111,6 +111,8 @@ class MigrateOptions:
         quiesce_source: with move_volumes, stop the disks' writers on the source (undone by rollback).
         release_timeout: seconds to wait for the source's pods to release a claim.
         volume_bind_timeout: seconds the volume verify waits for claims to bind on the target.
+        accept_blockers: blocker finding codes the user accepts (``--accept-blockers``): objects held back
+            only by these are planned and applied; the report records them.
     """
 
     out: Path
@@ -128,8 +130,10 @@ class MigrateOptions:
     quiesce_source: bool = False
     release_timeout: float = 120.0
     volume_bind_timeout: float = 60.0
+    accept_blockers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "accept_blockers", blockers.normalize_codes(self.accept_blockers))
         object.__setattr__(self, "namespaces", tuple(self.namespaces))
         object.__setattr__(self, "kinds", tuple(self.kinds))
         object.__setattr__(self, "node_pool_map", types.MappingProxyType(dict(self.node_pool_map)))
@@ -218,10 +222,22 @@ class Outcomes:
     stage: Stage
     outcomes: tuple[Outcome, ...]
     seconds: float = 0.0
+    accepted_blockers: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return all(o.ok for o in self.outcomes)
+
+    @property
+    def stops_apply(self) -> bool:
+        """A plan with conflicts or rejections stops a migration before apply (blocked objects do not:
+        they are held back one by one and the rest proceeds)."""
+        return any(o.action in (Action.CONFLICT, Action.REJECTED) for o in self.outcomes)
+
+    @property
+    def blocked(self) -> list[Outcome]:
+        """Objects held back by a blocker finding."""
+        return [o for o in self.outcomes if o.action == Action.BLOCKED]
 
     def counts(self) -> dict[str, int]:
         """Action → how many objects, sorted by action."""
@@ -235,7 +251,8 @@ class Outcomes:
 
     def to_dict(self) -> dict[str, Any]:
         """The file's document: counts and every object."""
-        return {"counts": self.counts(), "objects": [o.to_dict() for o in self.outcomes]}
+        return {"counts": self.counts(), "objects": [o.to_dict() for o in self.outcomes],
+                "accepted_blockers": list(self.accepted_blockers)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -383,6 +400,27 @@ def _run_plan(out: Path) -> list[VolumeMove] | None:
     return volume_plan.read_plan(out)[0] if (out / PLAN_FILE).exists() else None
 
 
+def _blocked(options: MigrateOptions) -> dict[str, str]:
+    """What plan and apply hold back: objects with a blocker finding the user did not accept.
+
+    PVs the run's volume plan carries are not held back for their disk blocker (the move applies them).
+    """
+    findings = list(Snapshot(options.out / "transformed").findings())
+    moves = _run_plan(options.out)
+    carried = volume_plan.planned_pvs(moves).keys() if moves else ()
+    return blockers.blocked_objects(findings, accepted=options.accept_blockers, carried_pvs=carried)
+
+
+def _applied_blocks(options: MigrateOptions) -> tuple[dict[str, str], tuple[str, ...]]:
+    """What the run's apply held back and which blocker codes it accepted (``apply.json``); before any
+    apply, what it would hold back with ``options.accept_blockers``."""
+    path = options.out / f"{Stage.APPLY.value}.json"
+    if path.exists():
+        doc = orjson.loads(path.read_bytes())
+        return blockers.from_outcomes(doc.get("objects") or ()), tuple(doc.get("accepted_blockers") or ())
+    return _blocked(options), options.accept_blockers
+
+
 def _ensure_transformed(target: KubeClient, options: MigrateOptions, secret_key: SecretKey | None,
                         progress: Progress) -> None:
     if not (options.out / "transformed").exists():
@@ -402,8 +440,8 @@ def plan(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey |
     with progress(Stage.PLAN, len(Snapshot(options.out / "transformed").paths())) as advance:
         planned = stages.plan(target, options.out / "transformed", secret_key=secret_key,
                               force_conflicts=options.force_conflicts, concurrency=options.concurrency,
-                              progress=advance)
-    result = Outcomes(Stage.PLAN, tuple(planned), time.monotonic() - t0)
+                              progress=advance, blocked=_blocked(options))
+    result = Outcomes(Stage.PLAN, tuple(planned), time.monotonic() - t0, options.accept_blockers)
     _write_outcomes(options.out, result)
     return result
 
@@ -412,15 +450,16 @@ def apply(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey 
           progress: Progress = no_progress) -> Outcomes:
     """Server-side apply ``transformed/`` in tier order (transforming first when there is none); write ``apply.json``.
 
-    Resumable: ``apply-journal.jsonl`` records what is done.
+    Resumable: ``apply-journal.jsonl`` records what is done. Objects with a blocker finding are held
+    back (``blocked``) unless ``options.accept_blockers`` names every blocker code they have.
     """
     t0 = time.monotonic()
     _ensure_transformed(target, options, secret_key, progress)
     with progress(Stage.APPLY, len(Snapshot(options.out / "transformed").paths())) as advance:
         applied = stages.apply(target, options.out / "transformed", options.out / "apply-journal.jsonl",
                                secret_key=secret_key, force_conflicts=options.force_conflicts,
-                               concurrency=options.concurrency, progress=advance)
-    result = Outcomes(Stage.APPLY, tuple(applied), time.monotonic() - t0)
+                               concurrency=options.concurrency, progress=advance, blocked=_blocked(options))
+    result = Outcomes(Stage.APPLY, tuple(applied), time.monotonic() - t0, options.accept_blockers)
     _write_outcomes(options.out, result)
     return result
 
@@ -441,16 +480,17 @@ def verify(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey
     """
     out = options.out
     transformed = Snapshot(out / "transformed")
+    held, accepted = _applied_blocks(options)
     with progress(Stage.VERIFY, len(transformed.paths())) as advance:
         report = stages.verify(target, out / "snapshot", out / "transformed", secret_key=secret_key,
                                ready_timeout=options.ready_timeout, concurrency=options.concurrency,
-                               progress=advance)
+                               progress=advance, blocked=held)
     findings = open_findings(list(transformed.findings()), carried_pvs)
     verification = build_verification(results=report.results, unaccounted=report.unaccounted,
                                       not_ready=report.not_ready, ok=report.ok, snapshot_digest=transformed.digest,
                                       findings=findings)
     write_verification(out, verification)
-    stages.write_report(out, findings, report.results, "akshift migration report")
+    stages.write_report(out, findings, report.results, "akshift migration report", accepted_blockers=accepted)
     return verification
 
 
@@ -594,16 +634,16 @@ def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, 
             moved = move_volumes(source, target, options=volume_options, disk_mover=disk_mover)
             advance(len(moved.volumes))
     planned = plan(target, options=options, secret_key=secret_key, progress=progress)
-    if not planned.ok:
+    if planned.stops_apply:
         stages.write_report(out, t.findings, stages.outcomes_to_results(planned.outcomes),
-                            "akshift plan (not applied)")
-        return MigrateResult(inv, t, planned, moved, blocking=tuple(f for f in t.findings
-                                                                        if f.severity is Severity.BLOCKER))
+                            "akshift plan (not applied)", accepted_blockers=options.accept_blockers)
+        return MigrateResult(inv, t, planned, moved,
+                             blocking=blockers.open_blockers(t.findings, options.accept_blockers))
     applied = apply(target, options=options, secret_key=secret_key, progress=progress)
     checks = verify_volumes(target, options=volume_options) if options.move_volumes else None
     carried = checks.carried_pvs() if checks is not None else frozenset()
     verification = verify(target, options=options, secret_key=secret_key, progress=progress, carried_pvs=carried)
-    blocking = tuple(f for f in open_findings(t.findings, carried) if f.severity is Severity.BLOCKER)
+    blocking = blockers.open_blockers(open_findings(t.findings, carried), options.accept_blockers)
     return MigrateResult(inv, t, planned, moved, applied, checks, verification, blocking)
 
 

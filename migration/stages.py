@@ -201,15 +201,34 @@ def _objects(transformed_dir: Path, secret_key: SecretKey | None) -> list[dict[s
     return list(Snapshot(transformed_dir).objects(secret_key=secret_key))
 
 
+def _held_back(objs: list[dict[str, Any]], blocked: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[Outcome]]:
+    """Split objects into those to send and the ``blocked`` outcomes of those a blocker finding holds back."""
+    if not blocked:
+        return objs, []
+    send, held = [], []
+    for obj in objs:
+        ref = ObjectRef.of(obj)
+        if ref.key in blocked:
+            held.append(Outcome(ref.key, str(ref), Action.BLOCKED, blocked[ref.key], digest=digest(obj)))
+        else:
+            send.append(obj)
+    return send, held
+
+
 def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | None = None,
-         force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop) -> list[Outcome]:
+         force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop,
+         blocked: Mapping[str, str] | None = None) -> list[Outcome]:
     """Server-side dry run of every object against the target; nothing is written.
 
     Custom resources whose CRD is not on the target yet cannot be dry-run
     (the type is not served until the CRD is applied); they are planned as
     ``create`` when their CRD is part of the same plan, and ``rejected`` otherwise.
+    Objects in ``blocked`` (key → why, :func:`migration.blockers.blocked_objects`) are not sent:
+    they are ``blocked``.
     """
-    objs = _objects(transformed_dir, secret_key)
+    objs, held = _held_back(_objects(transformed_dir, secret_key), blocked or {})
+    if held:
+        progress(len(held))
     planned_crds = {f"{o['spec']['group']}/{o['spec']['names']['kind']}" for o in objs
                     if o["kind"] == "CustomResourceDefinition"}
     planned_ns = {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace" and o["apiVersion"] == "v1"}
@@ -229,17 +248,26 @@ def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | N
                            f"not dry-run: namespace {ns} is created first by this plan", digest=digest(obj))
         return plan_object(target, obj, force_conflicts=force_conflicts)
 
-    return run_tiers(target, [objs], step, concurrency=concurrency, on_done=lambda o: progress(1), wait_crds=False)
+    return held + run_tiers(target, [objs], step, concurrency=concurrency, on_done=lambda o: progress(1),
+                            wait_crds=False)
 
 
 def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secret_key: SecretKey | None = None,
-          force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop) -> list[Outcome]:
-    """Server-side apply every object in tier order; resumable through ``journal_path``."""
-    tiers = [list(t) for t in apply_tiers(_objects(transformed_dir, secret_key))]
+          force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop,
+          blocked: Mapping[str, str] | None = None) -> list[Outcome]:
+    """Server-side apply every object in tier order; resumable through ``journal_path``.
+
+    Objects in ``blocked`` (key → why) are not applied and not journaled (a re-run that accepts their
+    blockers applies them): their outcome is ``blocked``.
+    """
+    objs, held = _held_back(_objects(transformed_dir, secret_key), blocked or {})
+    if held:
+        progress(len(held))
+    tiers = [list(t) for t in apply_tiers(objs)]
     journal = Journal(journal_path)
     try:
-        return run_tiers(target, tiers, lambda o: apply_object(target, o, force_conflicts=force_conflicts),
-                         concurrency=concurrency, journal=journal, on_done=lambda o: progress(1))
+        return held + run_tiers(target, tiers, lambda o: apply_object(target, o, force_conflicts=force_conflicts),
+                                concurrency=concurrency, journal=journal, on_done=lambda o: progress(1))
     finally:
         journal.close()
 
@@ -258,13 +286,15 @@ class VerifyReport:
 
 
 def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, secret_key: SecretKey | None = None,
-           ready_timeout: float = 120.0, concurrency: int = 16, progress: Progress = _noop) -> VerifyReport:
+           ready_timeout: float = 120.0, concurrency: int = 16, progress: Progress = _noop,
+           blocked: Mapping[str, str] | None = None) -> VerifyReport:
     """Account for every source object and compare the declared fields on the target.
 
     Every object of the raw snapshot must be either excluded with a reason or
     present on the target with every field the transformed object declares
     (server defaults are ignored: only the desired object's fields are compared).
-    Workloads must become Available/Ready within ``ready_timeout``.
+    Workloads must become Available/Ready within ``ready_timeout``. Objects apply held back
+    (``blocked``: key → why) are reported ``blocked`` (a problem) and not looked for on the target.
     """
     import concurrent.futures as cf
 
@@ -273,10 +303,13 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
     excluded = {ObjectRef(**e["ref"]): e for e in transformed.excluded()}
     results = Results()
     desired = {ObjectRef.of(o): o for o in transformed.objects(secret_key=secret_key)}
+    for ref in [r for r in desired if r.key in (blocked or {})]:
+        results.add(ref, Status.BLOCKED, (blocked or {})[ref.key])
+        del desired[ref]
     unaccounted: list[str] = []
     for path in source.paths():
         ref = source.ref(path)
-        if ref in desired:
+        if ref in desired or ref.key in (blocked or {}):
             continue
         if ref in excluded:
             e = excluded[ref]
@@ -315,18 +348,21 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
 def outcomes_to_results(outcomes: Iterable[Outcome]) -> Results:
     """Apply outcomes as report Results (conflicts and failures are the problems)."""
     mapping = {Action.CREATED: Status.CREATED, Action.UPDATED: Status.UPDATED, Action.UNCHANGED: Status.UNCHANGED,
-               Action.SKIPPED: Status.SKIPPED, Action.CONFLICT: Status.CONFLICT, Action.FAILED: Status.FAILED}
+               Action.SKIPPED: Status.SKIPPED, Action.CONFLICT: Status.CONFLICT, Action.FAILED: Status.FAILED,
+               Action.BLOCKED: Status.BLOCKED}
     results = Results()
     for o in outcomes:
         results.add(ObjectRef.from_key(o.key), mapping.get(o.action, Status.FAILED), o.message)
     return results
 
 
-def write_report(out: Path, findings: Iterable[Finding], results: Results | None, title: str) -> Path:
-    """Write ``report.md`` and ``report.json`` into ``out``."""
+def write_report(out: Path, findings: Iterable[Finding], results: Results | None, title: str, *,
+                 accepted_blockers: Iterable[str] = ()) -> Path:
+    """Write ``report.md`` and ``report.json`` into ``out`` (with the blocker codes the user accepted)."""
     findings = list(findings)
-    (out / "report.md").write_text(render_markdown(findings, results, title=title))
-    (out / "report.json").write_bytes(render_json(findings, results))
+    accepted = list(accepted_blockers)
+    (out / "report.md").write_text(render_markdown(findings, results, title=title, accepted_blockers=accepted))
+    (out / "report.json").write_bytes(render_json(findings, results, accepted_blockers=accepted))
     return out / "report.md"
 
 

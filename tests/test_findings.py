@@ -296,3 +296,69 @@ def test_static_ip_rewritten_through_the_map_is_only_info() -> None:
 
 def test_load_balancer_fields_on_other_service_types_are_ignored() -> None:
     assert not find(b.service(type="ClusterIP", loadBalancerIP="20.61.4.18"), CTX)
+
+
+# --------------------------------------------------------------------------
+# Blockers hold back the objects they concern (migration/blockers.py).
+# --------------------------------------------------------------------------
+
+def _blocker(code: str, ref: ObjectRef, severity: Severity = Severity.BLOCKER) -> Finding:
+    return Finding(code, severity, ref, f"{code} message", "fix it")
+
+
+_PV = ObjectRef("", "PersistentVolume", "", "pvc-a")
+_POLICY = ObjectRef("cilium.io", "CiliumNetworkPolicy", "shop", "deny")
+
+
+def test_an_object_with_a_blocker_finding_is_held_back_and_told_how_to_proceed() -> None:
+    from migration.blockers import blocked_objects
+
+    held = blocked_objects([_blocker("azure-disk-volume", _PV), _blocker("host-port", _POLICY, Severity.WARNING)])
+    assert set(held) == {_PV.key}
+    assert "azure-disk-volume" in held[_PV.key] and "--accept-blockers azure-disk-volume" in held[_PV.key]
+
+
+def test_accepting_a_blocker_code_releases_only_objects_whose_every_blocker_is_accepted() -> None:
+    from migration.blockers import blocked_objects
+
+    findings = [_blocker("azure-disk-volume", _PV), _blocker("calico-policy-untranslatable", _POLICY),
+                _blocker("azure-disk-volume", _POLICY)]
+    held = blocked_objects(findings, accepted=["azure-disk-volume"])
+    assert set(held) == {_POLICY.key} and "calico-policy-untranslatable" in held[_POLICY.key]
+    assert blocked_objects(findings, accepted=["azure-disk-volume,calico-policy-untranslatable"]) == {}
+
+
+def test_a_pv_the_volume_plan_carries_is_not_held_back_by_its_disk_blocker() -> None:
+    from migration.blockers import blocked_objects
+
+    assert blocked_objects([_blocker("azure-disk-volume", _PV)], carried_pvs=["pvc-a"]) == {}
+    assert set(blocked_objects([_blocker("unserved-api-version", _PV)], carried_pvs=["pvc-a"])) == {_PV.key}
+
+
+def test_plan_and_apply_send_nothing_for_a_held_back_object_and_say_blocked() -> None:
+    from migration.applier import Action
+    from migration.stages import _held_back
+
+    pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-a"}, "spec": {}}
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}}
+    send, held = _held_back([pv, cm], {_PV.key: "not applied: blocked by azure-disk-volume"})
+    assert send == [cm]
+    assert [(o.key, o.action, o.ok) for o in held] == [(_PV.key, Action.BLOCKED, False)]
+
+
+def test_the_report_records_the_accepted_blocker_codes_and_counts_blocked_objects_as_problems() -> None:
+    results = Results()
+    results.add(_PV, Status.BLOCKED, "not applied: blocked by azure-disk-volume")
+    md = render_markdown([_blocker("azure-disk-volume", _PV)], results, accepted_blockers=["host-port"])
+    assert "--accept-blockers): host-port" in md and "blocked" in md
+    doc = orjson.loads(render_json([], results, accepted_blockers=["host-port"]))
+    assert doc["accepted_blockers"] == ["host-port"] and doc["summary"]["problems"] is True
+
+
+def test_migrate_options_normalize_the_accepted_codes() -> None:
+    from pathlib import Path
+
+    from migration.pipeline import MigrateOptions
+
+    options = MigrateOptions(out=Path("x"), accept_blockers=("b,a", " a ", "c"))
+    assert options.accept_blockers == ("a", "b", "c")
