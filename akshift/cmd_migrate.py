@@ -124,7 +124,7 @@ def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, ou
 def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx,
               age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
               overwrite: bool = Overwrite, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-              output: Output = OutputOption) -> None:
+              target_node_dns: str = opt.TargetNodeDns, output: Output = OutputOption) -> None:
     """Sanitize and rewrite OUT/snapshot into OUT/transformed, with findings (no cluster is written).
 
     With a volume plan in OUT (`akshift volumes plan`), the PVs it carries point at their copies.
@@ -132,7 +132,7 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
     from migration import pipeline
 
     options = _options(out, overwrite=overwrite, target_pod_cidr=target_pod_cidr,
-                       node_pool_map=_pools(node_pool_map))
+                       node_pool_map=_pools(node_pool_map), target_node_dns=opt.node_dns(target_node_dns))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     tgt = opt.client(target, target_context, "target") if target else None
     try:
@@ -204,7 +204,8 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
             force_conflicts: bool = Force, concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr,
             node_pool_map: list[str] = PoolMap, ready_timeout: float = Timeout, move_volumes: bool = MoveVolumes,
             quiesce_source: bool = QuiesceSource, disk_mover: opt.Mover = DiskMover,
-            accept_blockers: list[str] = opt.AcceptBlockers, output: Output = OutputOption) -> None:
+            accept_blockers: list[str] = opt.AcceptBlockers, target_node_dns: str = opt.TargetNodeDns,
+            output: Output = OutputOption) -> None:
     """All stages: inventory, transform, plan, apply, verify (with --move-volumes: volume plan before the transform,
     volume move before the plan, volume verify before verify). Stops before apply if the plan has problems."""
     from migration import pipeline
@@ -213,7 +214,8 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
                        exclude_secrets=exclude_secrets, overwrite=overwrite, force_conflicts=force_conflicts,
                        concurrency=concurrency, target_pod_cidr=target_pod_cidr,
                        node_pool_map=_pools(node_pool_map), ready_timeout=ready_timeout, move_volumes=move_volumes,
-                       quiesce_source=quiesce_source, accept_blockers=tuple(accept_blockers))
+                       quiesce_source=quiesce_source, accept_blockers=tuple(accept_blockers),
+                       target_node_dns=opt.node_dns(target_node_dns))
     key = opt.secret_key(age_recipient, age_identity, exclude_secrets, decrypt=True)
     mover = opt.disk_mover(disk_mover, out) if move_volumes else None
     with opt.client(source, source_context, "source", concurrency) as src, \

@@ -42,6 +42,10 @@ QuiesceSource = typer.Option(False, "--quiesce-source",
 AcceptBlockers = typer.Option([], "--accept-blockers", metavar="CODE",
                               help="apply objects held back by blocker findings of this code anyway (repeatable, "
                                    "or comma-separated); recorded in the report")
+TargetNodeDns = typer.Option(None, "--target-node-dns", metavar="localdns|nodelocaldns",
+                             help="where the target's pods send DNS (default: detected on the target): localdns "
+                                  "(AKS LocalDNS, 169.254.10.10/11) or nodelocaldns (NodeLocal DNSCache, "
+                                  "169.254.20.10); translated Calico policies that allow DNS also allow these")
 ReleaseTimeout = typer.Option(120.0, "--release-timeout",
                               help="seconds to wait for the source's pods to release a claim")
 
@@ -61,6 +65,20 @@ DiskMoverOpt = typer.Option(Mover.pulumi, "--disk-mover",
 def bad_input(message: str) -> AkshiftError:
     """An error in what the user passed on the command line (exit 2)."""
     return AkshiftError(message, kind=ErrorKind.BAD_INPUT)
+
+
+def node_dns(value: str | None) -> str | None:
+    """``--target-node-dns``, checked: ``localdns``, ``nodelocaldns`` or None.
+
+    Raises:
+        AkshiftError: (bad input) any other value.
+    """
+    if value is None:
+        return None
+    if value.lower() not in ("localdns", "nodelocaldns"):
+        raise bad_input(f"--target-node-dns {value!r}: expected localdns (AKS LocalDNS, 169.254.10.10/11) or "
+                        "nodelocaldns (NodeLocal DNSCache, 169.254.20.10)")
+    return value.lower()
 
 
 def key_values(option: str, items: Iterable[str], example: str) -> dict[str, str]:

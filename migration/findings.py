@@ -506,6 +506,27 @@ def _azure_disk(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -
                       "run `akshift volumes move --quiesce-source` and `akshift volumes verify` (or "
                       "`akshift migrate --move-volumes`)", "/spec")
         return
+    evidence = azure_disk_evidence(spec, ctx)
+    reclaim = spec.get("persistentVolumeReclaimPolicy")
+    severity = Severity.BLOCKER if evidence else Severity.WARNING
+    why = "; ".join(evidence) if evidence else "an Azure Disk attaches to one VM at a time"
+    warning = " Its reclaim policy is Delete: deleting its claim deletes the disk." if reclaim == "Delete" else ""
+    yield Finding(AZURE_DISK, severity, ref,
+                  f"is an Azure Disk ({why}); the new cluster's nodes cannot attach it while the old cluster "
+                  f"uses it, and a zonal disk only attaches in its zone.{warning}",
+                  "set persistentVolumeReclaimPolicy: Retain on the source, then snapshot the disk and restore "
+                  "it into the target (VolumeSnapshot with disk.csi.azure.com, or az snapshot create + az disk "
+                  "create in the target node resource group and zone) and point this PV at the new disk",
+                  "/spec")
+
+
+def azure_disk_evidence(spec: Mapping[str, Any], ctx: TransformContext) -> list[str]:
+    """Why an Azure Disk PV cannot simply be carried (zonal, LRS, in the old node resource group); [] if none.
+
+    Reads the CSI ``volumeHandle`` / ``volumeAttributes.skuName`` and the in-tree ``azureDisk.diskURI`` /
+    ``storageAccountType``. Non-empty means the disk finding is a blocker.
+    """
+    csi, in_tree = spec.get("csi") or {}, spec.get("azureDisk") or {}
     evidence = []
     for term in ((spec.get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or ():
         for expr in term.get("matchExpressions") or ():
@@ -519,17 +540,17 @@ def _azure_disk(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -
     in_old_group = bool(old_group) and f"/resourcegroups/{old_group}/" in disk_id.lower()
     if in_old_group:
         evidence.append(f"disk in the old node resource group {ctx.old_node_resource_group}")
-    reclaim = spec.get("persistentVolumeReclaimPolicy")
-    severity = Severity.BLOCKER if evidence else Severity.WARNING
-    why = "; ".join(evidence) if evidence else "an Azure Disk attaches to one VM at a time"
-    warning = " Its reclaim policy is Delete: deleting its claim deletes the disk." if reclaim == "Delete" else ""
-    yield Finding(AZURE_DISK, severity, ref,
-                  f"is an Azure Disk ({why}); the new cluster's nodes cannot attach it while the old cluster "
-                  f"uses it, and a zonal disk only attaches in its zone.{warning}",
-                  "set persistentVolumeReclaimPolicy: Retain on the source, then snapshot the disk and restore "
-                  "it into the target (VolumeSnapshot with disk.csi.azure.com, or az snapshot create + az disk "
-                  "create in the target node resource group and zone) and point this PV at the new disk",
-                  "/spec")
+    return evidence
+
+
+def claim_of_held_disk(claim: ObjectRef, pv: ObjectRef, storage: str) -> Finding:
+    """The claim of an Azure Disk PV a blocker holds back: applied alone it would get a new, empty disk."""
+    return Finding(AZURE_DISK, Severity.BLOCKER, claim,
+                   f"its volume {pv} ({storage}) is held back by an azure-disk-volume blocker; applied alone, "
+                   "this claim would be provisioned a new, empty disk on the target",
+                   "carry the disk with `akshift volumes plan/move` (or `migrate --move-volumes`), or accept "
+                   "the blocker for both (--accept-blockers azure-disk-volume) once the disk is free to attach",
+                   "/spec")
 
 
 def _azure_files(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -> Iterator[Finding]:

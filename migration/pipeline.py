@@ -113,6 +113,9 @@ class MigrateOptions:
         volume_bind_timeout: seconds the volume verify waits for claims to bind on the target.
         accept_blockers: blocker finding codes the user accepts (``--accept-blockers``): objects held back
             only by these are planned and applied; the report records them.
+        target_node_dns: where the target's pods send DNS (``localdns``, ``nodelocaldns``); default: detected
+            on the target (LocalDNS node labels, a node-local-dns DaemonSet). Translated Calico policies
+            that allow DNS also allow those addresses.
     """
 
     out: Path
@@ -131,6 +134,7 @@ class MigrateOptions:
     release_timeout: float = 120.0
     volume_bind_timeout: float = 60.0
     accept_blockers: tuple[str, ...] = ()
+    target_node_dns: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "accept_blockers", blockers.normalize_codes(self.accept_blockers))
@@ -363,7 +367,7 @@ def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: S
     pvs, quiesced = _volume_inputs(out, moves) if moves is not None else ({}, {})
     ctx = stages.build_context(nodes, target, snap, target_pod_cidr=options.target_pod_cidr,
                                node_pool_map=dict(options.node_pool_map) or None, volume_pvs=pvs,
-                               quiesced_writers=quiesced)
+                               quiesced_writers=quiesced, target_node_dns=options.target_node_dns)
     with progress(Stage.TRANSFORM, len(snap.paths())) as advance:
         t = stages.transform_snapshot(out / "snapshot", out / "transformed", ctx, secret_key=secret_key,
                                       overwrite=options.overwrite, progress=advance)

@@ -134,11 +134,14 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
                   node_pool_map: Mapping[str, str] | None = None, target_dataplane: str = "cilium",
                   public_ip_map: dict[str, str] | None = None,
                   volume_pvs: Mapping[str, Mapping[str, Any]] | None = None,
-                  quiesced_writers: Mapping[str, int | bool | None] | None = None) -> TransformContext:
+                  quiesced_writers: Mapping[str, int | bool | None] | None = None,
+                  target_node_dns: str | None = None) -> TransformContext:
     """Facts for the transform rules, from the snapshot, the source's nodes and (when given) the target.
 
     Explicit arguments win over what is inferred. ``volume_pvs`` and ``quiesced_writers`` come from
     the volume plan and state (see :class:`TransformContext`); without them PVs are carried as they are.
+    From the target it also reads its kube-system/coredns-custom (merged, never clobbered) and where its
+    pods send DNS (:func:`node_dns`), unless ``target_node_dns`` says it.
     """
     target_nodes = target.get("/api/v1/nodes").get("items", []) if target else []
     src_pools, dst_pools = _pools(source_nodes), _pools(target_nodes)
@@ -165,7 +168,36 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
         target_dataplane=target_dataplane,
         volume_pvs=volume_pvs or {},
         quiesced_writers=quiesced_writers or {},
+        target_coredns_custom=_coredns_custom(target) if target is not None else None,
+        target_node_dns=target_node_dns or (node_dns(target, target_nodes) if target is not None else None),
     )
+
+
+# AKS LocalDNS labels the nodes of pools that run it (kubernetes.azure.com/localdns-state=enabled).
+LOCALDNS_LABEL_PREFIX = "kubernetes.azure.com/localdns"
+
+
+def node_dns(target: KubeClient, nodes: list[dict[str, Any]]) -> str | None:
+    """Where the target's pods send DNS: ``"localdns"``, ``"nodelocaldns"`` or None (kube-dns).
+
+    AKS LocalDNS is a node-pool setting visible on the nodes' labels; NodeLocal DNSCache is the
+    ``node-local-dns`` DaemonSet in kube-system.
+    """
+    for node in nodes:
+        labels = node.get("metadata", {}).get("labels", {}) or {}
+        if any(k.startswith(LOCALDNS_LABEL_PREFIX) and str(v).lower() in ("enabled", "true", "required", "preferred")
+               for k, v in labels.items()):
+            return "localdns"
+    ds = target.read({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                      "metadata": {"name": "node-local-dns", "namespace": "kube-system"}})
+    return "nodelocaldns" if ds is not None else None
+
+
+def _coredns_custom(target: KubeClient) -> dict[str, str]:
+    """The data of the target's kube-system/coredns-custom ({} when it has none)."""
+    cm = target.read({"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "coredns-custom", "namespace": "kube-system"}})
+    return dict((cm or {}).get("data") or {})
 
 
 # -- transform -------------------------------------------------------------------

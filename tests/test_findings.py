@@ -362,3 +362,21 @@ def test_migrate_options_normalize_the_accepted_codes() -> None:
 
     options = MigrateOptions(out=Path("x"), accept_blockers=("b,a", " a ", "c"))
     assert options.accept_blockers == ("a", "b", "c")
+
+
+def test_the_claim_of_a_held_back_disk_is_held_back_with_it_so_it_never_gets_an_empty_disk() -> None:
+    from migration.blockers import blocked_objects
+
+    pv = b.azure_disk_pv()  # zonal LRS: a blocker
+    outcome = transform(pv, CTX)
+    claim = ObjectRef("", "PersistentVolumeClaim", pv["spec"]["claimRef"]["namespace"], pv["spec"]["claimRef"]["name"])
+    on_claim = [f for f in outcome.findings if f.ref == claim]
+    assert [(f.code, f.severity.value) for f in on_claim] == [("azure-disk-volume", "blocker")]
+    assert "empty disk" in on_claim[0].message
+    assert set(blocked_objects(outcome.findings)) == {ObjectRef.of(pv).key, claim.key}
+    assert blocked_objects(outcome.findings, accepted=["azure-disk-volume"]) == {}
+
+
+def test_the_claim_of_a_disk_that_only_warns_is_not_held_back() -> None:
+    pv = b.azure_disk_pv(zone=None, sku="Premium_ZRS")
+    assert all(f.ref == ObjectRef.of(pv) for f in transform(pv, CTX).findings)
