@@ -380,3 +380,13 @@ def test_the_claim_of_a_held_back_disk_is_held_back_with_it_so_it_never_gets_an_
 def test_the_claim_of_a_disk_that_only_warns_is_not_held_back() -> None:
     pv = b.azure_disk_pv(zone=None, sku="Premium_ZRS")
     assert all(f.ref == ObjectRef.of(pv) for f in transform(pv, CTX).findings)
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "migrate"])
+def test_accept_blockers_is_an_option_of_the_commands_that_apply(command: str) -> None:
+    from typer.testing import CliRunner
+
+    from akshift.cli import app
+
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "--accept-blockers" in result.output

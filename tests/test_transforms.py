@@ -647,3 +647,37 @@ def test_a_translation_never_takes_the_place_of_a_source_object_of_the_same_name
 def test_target_node_dns_must_be_one_the_translation_knows() -> None:
     with pytest.raises(PlanError, match="target_node_dns"):
         TransformContext(target_node_dns="coredns")
+
+
+class _Target:
+    """Just enough of a KubeClient for the node-DNS and coredns-custom probes: reads of named objects."""
+
+    def __init__(self, objects: dict[tuple[str, str], dict[str, Any]]):
+        self.objects = objects
+
+    def read(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        return self.objects.get((obj["kind"], obj["metadata"]["name"]))
+
+
+@pytest.mark.parametrize(("labels", "objects", "expected"), [
+    pytest.param({"kubernetes.azure.com/localdns-state": "enabled"}, {}, "localdns", id="aks-localdns-node-label"),
+    pytest.param({}, {("DaemonSet", "node-local-dns"): {"kind": "DaemonSet"}}, "nodelocaldns",
+                 id="nodelocal-dnscache-daemonset"),
+    pytest.param({"kubernetes.azure.com/localdns-state": "disabled"}, {}, None, id="neither"),
+])
+def test_the_targets_node_local_dns_is_detected(labels: dict[str, str], objects: dict[Any, Any],
+                                                expected: str | None) -> None:
+    from migration.stages import node_dns
+
+    nodes = [{"metadata": {"name": "aks-system-0", "labels": labels}}]
+    assert node_dns(_Target(objects), nodes) == expected  # type: ignore[arg-type]
+
+
+def test_the_target_node_dns_option_accepts_only_what_the_translation_knows() -> None:
+    from akshift.options import node_dns
+    from errors import AkshiftError, ErrorKind
+
+    assert node_dns("LocalDNS") == "localdns" and node_dns(None) is None
+    with pytest.raises(AkshiftError, match="--target-node-dns 'coredns'") as e:
+        node_dns("coredns")
+    assert e.value.kind is ErrorKind.BAD_INPUT
