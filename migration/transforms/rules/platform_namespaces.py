@@ -111,8 +111,10 @@ def _webhook_namespaces(obj: Mapping[str, Any]) -> set[str] | None:
     if obj.get("kind") not in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
         return None
     hooks = obj.get("webhooks") or ()
-    namespaces = {((h.get("clientConfig") or {}).get("service") or {}).get("namespace") for h in hooks}
-    return namespaces if hooks and None not in namespaces else None
+    namespaces = [((h.get("clientConfig") or {}).get("service") or {}).get("namespace") for h in hooks]
+    if not hooks or not all(isinstance(ns, str) for ns in namespaces):
+        return None  # a URL backend, or no webhook: not served from a namespace
+    return {str(ns) for ns in namespaces}
 
 
 def _platform_namespace(obj: Mapping[str, Any], ctx: TransformContext) -> str | None:
