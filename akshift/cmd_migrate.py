@@ -133,7 +133,8 @@ def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, ou
 def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx,
               age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
               overwrite: bool = Overwrite, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-              allow_modified: bool = AllowModified, output: Output = OutputOption) -> None:
+              allow_modified: bool = AllowModified, target_node_dns: str = opt.TargetNodeDns,
+              output: Output = OutputOption) -> None:
     """Sanitize and rewrite OUT/snapshot into OUT/transformed, with findings (no cluster is written).
 
     With a volume plan in OUT (`akshift volumes plan`), the PVs it carries point at their copies.
@@ -141,7 +142,8 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
     from migration import pipeline
 
     options = _options(out, overwrite=overwrite, target_pod_cidr=target_pod_cidr,
-                       node_pool_map=_pools(node_pool_map), allow_modified=allow_modified)
+                       node_pool_map=_pools(node_pool_map), allow_modified=allow_modified,
+                       target_node_dns=opt.node_dns(target_node_dns))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     tgt = opt.client(target, target_context, "target") if target else None
     try:
@@ -161,13 +163,14 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
 def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
          age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
          concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-         allow_modified: bool = AllowModified, output: Output = OutputOption) -> None:
+         allow_modified: bool = AllowModified, accept_blockers: list[str] = opt.AcceptBlockers,
+         output: Output = OutputOption) -> None:
     """Dry-run OUT/transformed against the target (dryRun=All): create / update / unchanged / conflict / rejected."""
     from migration import pipeline
 
     options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
                        target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
-                       allow_modified=allow_modified)
+                       allow_modified=allow_modified, accept_blockers=tuple(accept_blockers))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     with opt.client(target, target_context, "target", concurrency) as tgt:
         result = pipeline.plan(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
@@ -178,13 +181,14 @@ def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Pa
 def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
           age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
           concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
-          allow_modified: bool = AllowModified, output: Output = OutputOption) -> None:
+          allow_modified: bool = AllowModified, accept_blockers: list[str] = opt.AcceptBlockers,
+          output: Output = OutputOption) -> None:
     """Server-side apply OUT/transformed to the target in dependency order; resumable (OUT/apply-journal.jsonl)."""
     from migration import pipeline
 
     options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
                        target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
-                       allow_modified=allow_modified)
+                       allow_modified=allow_modified, accept_blockers=tuple(accept_blockers))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     with opt.client(target, target_context, "target", concurrency) as tgt:
         result = pipeline.apply(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
@@ -214,6 +218,7 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
             force_conflicts: bool = Force, concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr,
             node_pool_map: list[str] = PoolMap, ready_timeout: float = Timeout, move_volumes: bool = MoveVolumes,
             quiesce_source: bool = QuiesceSource, disk_mover: opt.Mover = DiskMover,
+            accept_blockers: list[str] = opt.AcceptBlockers, target_node_dns: str = opt.TargetNodeDns,
             output: Output = OutputOption) -> None:
     """All stages: inventory, transform, plan, apply, verify (with --move-volumes: volume plan before the transform,
     volume move before the plan, volume verify before verify). Stops before apply if the plan has problems."""
@@ -223,7 +228,8 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
                        exclude_secrets=exclude_secrets, overwrite=overwrite, force_conflicts=force_conflicts,
                        concurrency=concurrency, target_pod_cidr=target_pod_cidr,
                        node_pool_map=_pools(node_pool_map), ready_timeout=ready_timeout, move_volumes=move_volumes,
-                       quiesce_source=quiesce_source)
+                       quiesce_source=quiesce_source, accept_blockers=tuple(accept_blockers),
+                       target_node_dns=opt.node_dns(target_node_dns))
     key = opt.secret_key(age_recipient, age_identity, exclude_secrets, decrypt=True)
     mover = opt.disk_mover(disk_mover, out) if move_volumes else None
     with opt.client(source, source_context, "source", concurrency) as src, \

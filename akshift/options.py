@@ -39,6 +39,13 @@ Concurrency = typer.Option(32, "--concurrency", min=1, max=128, help="requests i
 QuiesceSource = typer.Option(False, "--quiesce-source",
                              help="stop the disks' writers on the source (scale to 0 / suspend CronJobs), recorded "
                                   "in OUT/volumes-state.json and undone by `akshift volumes rollback`")
+AcceptBlockers = typer.Option([], "--accept-blockers", metavar="CODE",
+                              help="apply objects held back by blocker findings of this code anyway (repeatable, "
+                                   "or comma-separated); recorded in the report")
+TargetNodeDns = typer.Option(None, "--target-node-dns", metavar="localdns|nodelocaldns",
+                             help="where the target's pods send DNS (default: detected on the target): localdns "
+                                  "(AKS LocalDNS, 169.254.10.10/11) or nodelocaldns (NodeLocal DNSCache, "
+                                  "169.254.20.10); translated Calico policies that allow DNS also allow these")
 ReleaseTimeout = typer.Option(120.0, "--release-timeout",
                               help="seconds to wait for the source's pods to release a claim")
 
@@ -58,6 +65,20 @@ DiskMoverOpt = typer.Option(Mover.pulumi, "--disk-mover",
 def bad_input(message: str) -> AkshiftError:
     """An error in what the user passed on the command line (exit 2)."""
     return AkshiftError(message, kind=ErrorKind.BAD_INPUT)
+
+
+def node_dns(value: str | None) -> str | None:
+    """``--target-node-dns``, checked: ``localdns``, ``nodelocaldns`` or None.
+
+    Raises:
+        AkshiftError: (bad input) any other value.
+    """
+    if value is None:
+        return None
+    if value.lower() not in ("localdns", "nodelocaldns"):
+        raise bad_input(f"--target-node-dns {value!r}: expected localdns (AKS LocalDNS, 169.254.10.10/11) or "
+                        "nodelocaldns (NodeLocal DNSCache, 169.254.20.10)")
+    return value.lower()
 
 
 def key_values(option: str, items: Iterable[str], example: str) -> dict[str, str]:

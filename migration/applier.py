@@ -71,11 +71,12 @@ class Action(enum.StrEnum):
     # both
     UNCHANGED = "unchanged"
     CONFLICT = "conflict"
+    BLOCKED = "blocked"  # held back by a blocker finding (migration/blockers.py); nothing was sent
 
     @property
     def ok(self) -> bool:
-        """Whether the object needs no human (conflicts, rejections and failures do)."""
-        return self not in (Action.CONFLICT, Action.REJECTED, Action.FAILED)
+        """Whether the object needs no human (conflicts, rejections, failures and blocked objects do)."""
+        return self not in (Action.CONFLICT, Action.REJECTED, Action.FAILED, Action.BLOCKED)
 
 
 # What a resumed apply may skip: objects the journal records as in place.

@@ -309,6 +309,9 @@ UNSERVED_API_VERSION = "unserved-api-version"
 JOB_RERUNS = "job-reruns"
 PDB_EMPTY_SELECTOR = "pdb-empty-selector"
 TOKEN_REISSUED = "service-account-token-reissued"
+SOURCE_STORAGE_RETAINED = "source-storage-retained"
+AZURE_FILES_SHARED = "azure-files-shared"
+IN_TREE_STORAGE_CLASS = "in-tree-storage-class"
 
 
 def unmapped_node_pool(ref: ObjectRef, path: str, pool: str, *, required: bool, target_known: bool) -> Finding:
@@ -397,6 +400,47 @@ def token_reissued(ref: ObjectRef) -> Finding:
                    "update anything outside the cluster that holds the old token", "/data")
 
 
+def source_storage(spec: Mapping[str, Any]) -> str | None:
+    """What Azure storage a PV spec names, in words; None when it is not an Azure Disk or Azure Files volume.
+
+    Reads ``csi`` (``disk.csi.azure.com``: ``volumeHandle`` is the disk's ARM id; ``file.csi.azure.com``:
+    ``resourceGroup#account#share…``), in-tree ``azureDisk.diskURI`` and in-tree ``azureFile.shareName``
+    (with the Secret holding its storage account).
+    """
+    csi = spec.get("csi") or {}
+    driver = csi.get("driver")
+    if driver == "disk.csi.azure.com":
+        return f"Azure Disk {csi.get('volumeHandle') or '?'}"
+    if driver == "file.csi.azure.com":
+        return f"Azure Files share {csi.get('volumeHandle') or '?'}"
+    disk = spec.get("azureDisk")
+    if isinstance(disk, Mapping):
+        return f"Azure Disk {disk.get('diskURI') or disk.get('diskName') or '?'}"
+    share = spec.get("azureFile")
+    if isinstance(share, Mapping):
+        secret = f"{share.get('secretNamespace') or 'default'}/{share.get('secretName') or '?'}"
+        return f"Azure Files share {share.get('shareName') or '?'} (account in Secret {secret})"
+    return None
+
+
+def storage_retained(ref: ObjectRef, storage: str) -> Finding:
+    """A carried PV on the source's storage was switched from Delete to Retain."""
+    return Finding(SOURCE_STORAGE_RETAINED, Severity.INFO, ref,
+                   f"points at the source's {storage}; its reclaim policy is set to Retain on the target "
+                   "(it was Delete: deleting its claim or namespace there would have deleted the storage the "
+                   "source still serves)",
+                   "once the source is gone and the target owns the storage, set "
+                   "persistentVolumeReclaimPolicy back to Delete if you want claims to delete it",
+                   "/spec/persistentVolumeReclaimPolicy")
+
+
+# In-tree provisioners AKS no longer ships, and the CSI driver that replaces each.
+IN_TREE_PROVISIONERS: Mapping[str, str] = {
+    "kubernetes.io/azure-disk": "disk.csi.azure.com",
+    "kubernetes.io/azure-file": "file.csi.azure.com",
+}
+
+
 # --------------------------------------------------------------------------
 # The checks find() runs, one function per concern.
 # --------------------------------------------------------------------------
@@ -462,6 +506,27 @@ def _azure_disk(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -
                       "run `akshift volumes move --quiesce-source` and `akshift volumes verify` (or "
                       "`akshift migrate --move-volumes`)", "/spec")
         return
+    evidence = azure_disk_evidence(spec, ctx)
+    reclaim = spec.get("persistentVolumeReclaimPolicy")
+    severity = Severity.BLOCKER if evidence else Severity.WARNING
+    why = "; ".join(evidence) if evidence else "an Azure Disk attaches to one VM at a time"
+    warning = " Its reclaim policy is Delete: deleting its claim deletes the disk." if reclaim == "Delete" else ""
+    yield Finding(AZURE_DISK, severity, ref,
+                  f"is an Azure Disk ({why}); the new cluster's nodes cannot attach it while the old cluster "
+                  f"uses it, and a zonal disk only attaches in its zone.{warning}",
+                  "set persistentVolumeReclaimPolicy: Retain on the source, then snapshot the disk and restore "
+                  "it into the target (VolumeSnapshot with disk.csi.azure.com, or az snapshot create + az disk "
+                  "create in the target node resource group and zone) and point this PV at the new disk",
+                  "/spec")
+
+
+def azure_disk_evidence(spec: Mapping[str, Any], ctx: TransformContext) -> list[str]:
+    """Why an Azure Disk PV cannot simply be carried (zonal, LRS, in the old node resource group); [] if none.
+
+    Reads the CSI ``volumeHandle`` / ``volumeAttributes.skuName`` and the in-tree ``azureDisk.diskURI`` /
+    ``storageAccountType``. Non-empty means the disk finding is a blocker.
+    """
+    csi, in_tree = spec.get("csi") or {}, spec.get("azureDisk") or {}
     evidence = []
     for term in ((spec.get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or ():
         for expr in term.get("matchExpressions") or ():
@@ -475,17 +540,52 @@ def _azure_disk(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -
     in_old_group = bool(old_group) and f"/resourcegroups/{old_group}/" in disk_id.lower()
     if in_old_group:
         evidence.append(f"disk in the old node resource group {ctx.old_node_resource_group}")
-    reclaim = spec.get("persistentVolumeReclaimPolicy")
-    severity = Severity.BLOCKER if evidence else Severity.WARNING
-    why = "; ".join(evidence) if evidence else "an Azure Disk attaches to one VM at a time"
-    warning = " Its reclaim policy is Delete: deleting its claim deletes the disk." if reclaim == "Delete" else ""
-    yield Finding(AZURE_DISK, severity, ref,
-                  f"is an Azure Disk ({why}); the new cluster's nodes cannot attach it while the old cluster "
-                  f"uses it, and a zonal disk only attaches in its zone.{warning}",
-                  "set persistentVolumeReclaimPolicy: Retain on the source, then snapshot the disk and restore "
-                  "it into the target (VolumeSnapshot with disk.csi.azure.com, or az snapshot create + az disk "
-                  "create in the target node resource group and zone) and point this PV at the new disk",
-                  "/spec")
+    return evidence
+
+
+def claim_of_held_disk(claim: ObjectRef, pv: ObjectRef, storage: str) -> Finding:
+    """The claim of an Azure Disk PV a blocker holds back: applied alone it would get a new, empty disk."""
+    return Finding(AZURE_DISK, Severity.BLOCKER, claim,
+                   f"its volume {pv} ({storage}) is held back by an azure-disk-volume blocker; applied alone, "
+                   "this claim would be provisioned a new, empty disk on the target",
+                   "carry the disk with `akshift volumes plan/move` (or `migrate --move-volumes`), or accept "
+                   "the blocker for both (--accept-blockers azure-disk-volume) once the disk is free to attach",
+                   "/spec")
+
+
+def _azure_files(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -> Iterator[Finding]:
+    if not is_core(obj, "PersistentVolume"):
+        return
+    spec = obj.get("spec") or {}
+    storage = source_storage(spec)
+    if storage is None or not storage.startswith("Azure Files"):
+        return
+    secret = ""
+    if isinstance(spec.get("azureFile"), Mapping):
+        f = spec["azureFile"]
+        secret = f" The storage account key Secret {f.get('secretNamespace') or 'default'}/{f.get('secretName')} " \
+                 "must be carried with it."
+    yield Finding(AZURE_FILES_SHARED, Severity.WARNING, ref,
+                  f"mounts the source's {storage}: both clusters read and write the same share until the "
+                  f"source is retired (no copy is made).{secret}",
+                  "stop the source's writers before the target's start writing (cutover), or copy the share "
+                  "(azcopy) and point this PV at the copy", "/spec")
+
+
+def _in_tree_storage_class(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -> Iterator[Finding]:
+    if obj.get("kind") != "StorageClass" or group_of(obj) != "storage.k8s.io":
+        return
+    provisioner = obj.get("provisioner") or ""
+    csi = IN_TREE_PROVISIONERS.get(provisioner)
+    if csi:
+        yield Finding(IN_TREE_STORAGE_CLASS, Severity.WARNING, ref,
+                      f"uses the in-tree provisioner {provisioner}, which the target's Kubernetes no longer has: "
+                      "new claims of this class are provisioned through CSI migration at best, and its in-tree "
+                      "parameters may not carry over",
+                      f"create a StorageClass with provisioner {csi} (AKS ships "
+                      f"{'managed-csi / managed-csi-premium' if 'disk' in csi else 'azurefile-csi / azurefile-csi-premium'}) "
+                      "and move claims to it; a StorageClass's provisioner cannot be changed in place",
+                      "/provisioner")
 
 
 def _load_balancer(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -> Iterator[Finding]:
@@ -599,8 +699,8 @@ def _job(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -> Itera
                       "or make it idempotent", "")
 
 
-CHECKS = (_pod_checks, _bare_pod, _azure_disk, _load_balancer, _kube_proxy, _workload_identity,
-          _webhooks, _network_policy, _api_version, _job)
+CHECKS = (_pod_checks, _bare_pod, _azure_disk, _azure_files, _in_tree_storage_class, _load_balancer, _kube_proxy,
+          _workload_identity, _webhooks, _network_policy, _api_version, _job)
 
 
 def find(obj: Mapping[str, Any], ctx: TransformContext) -> list[Finding]:

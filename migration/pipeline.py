@@ -42,8 +42,8 @@ from kube.client import KubeClient
 from kube.errors import ObjectNameError
 from kube.identity import ClusterIdentity, cluster_identity
 from kube.objects import ObjectRef
-from migration import stages, tempfiles
-from migration.applier import Outcome
+from migration import blockers, stages, tempfiles
+from migration.applier import Action, Outcome
 from migration.errors import InventoryError, MigrationError, PlanError, SnapshotInputError
 from migration.findings import AZURE_DISK, Finding, Severity
 from migration.secrets import SecretKey
@@ -117,6 +117,11 @@ class MigrateOptions:
         allow_modified: accept object files of ``snapshot/`` or ``transformed/`` edited by hand since their
             stage wrote them (recorded in ``modified.json`` and the report); missing or extra files are
             refused all the same.
+        accept_blockers: blocker finding codes the user accepts (``--accept-blockers``): objects held back
+            only by these are planned and applied; the report records them.
+        target_node_dns: where the target's pods send DNS (``localdns``, ``nodelocaldns``); default: detected
+            on the target (LocalDNS node labels, a node-local-dns DaemonSet). Translated Calico policies
+            that allow DNS also allow those addresses.
     """
 
     out: Path
@@ -135,8 +140,11 @@ class MigrateOptions:
     release_timeout: float = 120.0
     volume_bind_timeout: float = 60.0
     allow_modified: bool = False
+    accept_blockers: tuple[str, ...] = ()
+    target_node_dns: str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "accept_blockers", blockers.normalize_codes(self.accept_blockers))
         object.__setattr__(self, "namespaces", tuple(self.namespaces))
         object.__setattr__(self, "kinds", tuple(self.kinds))
         object.__setattr__(self, "node_pool_map", types.MappingProxyType(dict(self.node_pool_map)))
@@ -226,10 +234,22 @@ class Outcomes:
     outcomes: tuple[Outcome, ...]
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    accepted_blockers: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return all(o.ok for o in self.outcomes)
+
+    @property
+    def stops_apply(self) -> bool:
+        """A plan with conflicts or rejections stops a migration before apply (blocked objects do not:
+        they are held back one by one and the rest proceeds)."""
+        return any(o.action in (Action.CONFLICT, Action.REJECTED) for o in self.outcomes)
+
+    @property
+    def blocked(self) -> list[Outcome]:
+        """Objects held back by a blocker finding."""
+        return [o for o in self.outcomes if o.action == Action.BLOCKED]
 
     def counts(self) -> dict[str, int]:
         """Action → how many objects, sorted by action."""
@@ -242,9 +262,10 @@ class Outcomes:
         return [o for o in self.outcomes if not o.ok]
 
     def to_dict(self) -> dict[str, Any]:
-        """The file's document: counts, notes (a journal set aside) and every object."""
+        """The file's document: counts, notes (a journal set aside), every object, accepted blocker codes."""
         return {"counts": self.counts(), **({"notes": list(self.notes)} if self.notes else {}),
-                "objects": [o.to_dict() for o in self.outcomes]}
+                "objects": [o.to_dict() for o in self.outcomes],
+                "accepted_blockers": list(self.accepted_blockers)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -461,7 +482,7 @@ def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: S
     pvs, quiesced = _volume_inputs(out, moves) if moves is not None else ({}, {})
     ctx = stages.build_context(nodes, target, snap, target_pod_cidr=options.target_pod_cidr,
                                node_pool_map=dict(options.node_pool_map) or None, volume_pvs=pvs,
-                               quiesced_writers=quiesced)
+                               quiesced_writers=quiesced, target_node_dns=options.target_node_dns)
     with progress(Stage.TRANSFORM, len(snap.paths())) as advance:
         t = stages.transform_snapshot(out / "snapshot", out / "transformed", ctx, secret_key=secret_key,
                                       overwrite=options.overwrite, progress=advance)
@@ -502,6 +523,27 @@ def _edited_notes(edited: Sequence[str]) -> tuple[str, ...]:
     return tuple(f"{p} was edited by hand (accepted with --allow-modified)" for p in edited)
 
 
+def _blocked(options: MigrateOptions) -> dict[str, str]:
+    """What plan and apply hold back: objects with a blocker finding the user did not accept.
+
+    PVs the run's volume plan carries are not held back for their disk blocker (the move applies them).
+    """
+    findings = list(Snapshot(options.out / "transformed").findings())
+    moves = _run_plan(options.out)
+    carried = volume_plan.planned_pvs(moves).keys() if moves else ()
+    return blockers.blocked_objects(findings, accepted=options.accept_blockers, carried_pvs=carried)
+
+
+def _applied_blocks(options: MigrateOptions) -> tuple[dict[str, str], tuple[str, ...]]:
+    """What the run's apply held back and which blocker codes it accepted (``apply.json``); before any
+    apply, what it would hold back with ``options.accept_blockers``."""
+    path = options.out / f"{Stage.APPLY.value}.json"
+    if path.exists():
+        doc = orjson.loads(path.read_bytes())
+        return blockers.from_outcomes(doc.get("objects") or ()), tuple(doc.get("accepted_blockers") or ())
+    return _blocked(options), options.accept_blockers
+
+
 def _ensure_transformed(target: KubeClient, options: MigrateOptions, secret_key: SecretKey | None,
                         progress: Progress) -> None:
     if not (options.out / "transformed").exists():
@@ -524,8 +566,9 @@ def plan(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey |
     with progress(Stage.PLAN, len(Snapshot(options.out / "transformed").paths())) as advance:
         planned = stages.plan(target, options.out / "transformed", secret_key=secret_key,
                               force_conflicts=options.force_conflicts, concurrency=options.concurrency,
-                              progress=advance)
-    result = Outcomes(Stage.PLAN, tuple(planned), time.monotonic() - t0, _edited_notes(edited))
+                              progress=advance, blocked=_blocked(options))
+    result = Outcomes(Stage.PLAN, tuple(planned), time.monotonic() - t0, notes=_edited_notes(edited),
+                      accepted_blockers=options.accept_blockers)
     _write_outcomes(options.out, result)
     return result
 
@@ -536,6 +579,9 @@ def apply(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey 
 
     Resumable: ``apply-journal.jsonl`` records what is done, and for which target: a journal of another
     (or a recreated) cluster is set aside and everything is applied again (said in ``notes``).
+
+    Objects with a blocker finding are held back (``blocked``) unless ``options.accept_blockers`` names
+    every blocker code they have.
 
     Raises:
         TargetIsSourceError: the target is the cluster the inventory listed (nothing is written).
@@ -549,8 +595,9 @@ def apply(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey 
         applied = stages.apply(target, options.out / "transformed", options.out / "apply-journal.jsonl",
                                secret_key=secret_key, force_conflicts=options.force_conflicts,
                                concurrency=options.concurrency, progress=advance, target_identity=identity,
-                               notes=notes)
-    result = Outcomes(Stage.APPLY, tuple(applied), time.monotonic() - t0, tuple(notes))
+                               notes=notes, blocked=_blocked(options))
+    result = Outcomes(Stage.APPLY, tuple(applied), time.monotonic() - t0, notes=tuple(notes),
+                      accepted_blockers=options.accept_blockers)
     _write_outcomes(options.out, result)
     return result
 
@@ -573,16 +620,17 @@ def verify(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey
     intact(out, "snapshot", allow_modified=options.allow_modified)
     intact(out, "transformed", allow_modified=options.allow_modified)
     transformed = Snapshot(out / "transformed")
+    held, accepted = _applied_blocks(options)
     with progress(Stage.VERIFY, len(transformed.paths())) as advance:
         report = stages.verify(target, out / "snapshot", out / "transformed", secret_key=secret_key,
                                ready_timeout=options.ready_timeout, concurrency=options.concurrency,
-                               progress=advance)
+                               progress=advance, blocked=held)
     findings = open_findings([*transformed.findings(), *modified_findings(out)], carried_pvs)
     verification = build_verification(results=report.results, unaccounted=report.unaccounted,
                                       not_ready=report.not_ready, ok=report.ok, snapshot_digest=transformed.digest,
                                       findings=findings)
     write_verification(out, verification)
-    stages.write_report(out, findings, report.results, "akshift migration report")
+    stages.write_report(out, findings, report.results, "akshift migration report", accepted_blockers=accepted)
     return verification
 
 
@@ -732,16 +780,16 @@ def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, 
             moved = move_volumes(source, target, options=volume_options, disk_mover=disk_mover)
             advance(len(moved.volumes))
     planned = plan(target, options=options, secret_key=secret_key, progress=progress)
-    if not planned.ok:
+    if planned.stops_apply:
         stages.write_report(out, [*t.findings, *modified_findings(out)], stages.outcomes_to_results(planned.outcomes),
-                            "akshift plan (not applied)")
-        return MigrateResult(inv, t, planned, moved, blocking=tuple(f for f in t.findings
-                                                                        if f.severity is Severity.BLOCKER))
+                            "akshift plan (not applied)", accepted_blockers=options.accept_blockers)
+        return MigrateResult(inv, t, planned, moved,
+                             blocking=blockers.open_blockers(t.findings, options.accept_blockers))
     applied = apply(target, options=options, secret_key=secret_key, progress=progress)
     checks = verify_volumes(target, options=volume_options) if options.move_volumes else None
     carried = checks.carried_pvs() if checks is not None else frozenset()
     verification = verify(target, options=options, secret_key=secret_key, progress=progress, carried_pvs=carried)
-    blocking = tuple(f for f in open_findings(t.findings, carried) if f.severity is Severity.BLOCKER)
+    blocking = blockers.open_blockers(open_findings(t.findings, carried), options.accept_blockers)
     return MigrateResult(inv, t, planned, moved, applied, checks, verification, blocking)
 
 

@@ -42,9 +42,10 @@ class Status(str, enum.Enum):
     FAILED = "failed"
     EXCLUDED = "excluded"
     SKIPPED = "skipped"  # finished by an earlier run of a resumable stage
+    BLOCKED = "blocked"  # held back by a blocker finding: not applied (migration/blockers.py)
 
 
-PROBLEM_STATUSES = frozenset({Status.CONFLICT, Status.FAILED})
+PROBLEM_STATUSES = frozenset({Status.CONFLICT, Status.FAILED, Status.BLOCKED})
 _STATUS_ORDER = tuple(Status)
 
 
@@ -171,19 +172,24 @@ def _summary(findings: list[Finding], results: Results | None) -> str:
 
 
 def render_markdown(findings: Iterable[Finding] = (), results: Results | None = None, *,
-                    title: str = "akshift migration report") -> str:
+                    title: str = "akshift migration report", accepted_blockers: Iterable[str] = ()) -> str:
     """Render findings and results as a Markdown document.
 
     Args:
         findings: findings of any objects; rendered worst first, then by namespace and object.
         results: per-object results of a stage, or None for a findings-only report.
         title: the document's heading.
+        accepted_blockers: blocker codes the user accepted (``--accept-blockers``): recorded up front.
 
     Returns:
         Markdown text ending with a newline.
     """
     ordered = sort_findings(findings)
     lines = [f"# {title}", "", f"**{_summary(ordered, results)}**", ""]
+    accepted = sorted(set(accepted_blockers))
+    if accepted:
+        lines += [f"**Blockers accepted deliberately (--accept-blockers): {', '.join(accepted)}** — objects held "
+                  "back only by these were applied anyway.", ""]
     if ordered:
         lines += ["## Findings", ""]
         for severity in (Severity.BLOCKER, Severity.WARNING, Severity.INFO):
@@ -222,14 +228,21 @@ def render_markdown(findings: Iterable[Finding] = (), results: Results | None = 
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def render_json(findings: Iterable[Finding] = (), results: Results | None = None) -> bytes:
+def render_json(findings: Iterable[Finding] = (), results: Results | None = None, *,
+                accepted_blockers: Iterable[str] = ()) -> bytes:
     """Render findings and results as deterministic JSON (sorted keys, 2-space indent).
 
+    Args:
+        findings: findings of any objects.
+        results: per-object results of a stage, or None.
+        accepted_blockers: blocker codes the user accepted (``--accept-blockers``).
+
     Returns:
-        UTF-8 JSON: ``{"summary": ..., "findings": [...], "results": {...} | null}``.
+        UTF-8 JSON: ``{"summary": ..., "findings": [...], "results": {...} | null, "accepted_blockers": [...]}``.
     """
     ordered = sort_findings(findings)
     body = {
+        "accepted_blockers": sorted(set(accepted_blockers)),
         "summary": {
             "findings": {s.value: sum(1 for f in ordered if f.severity is s) for s in Severity},
             "blockers": has_blockers(ordered),

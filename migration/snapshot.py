@@ -291,6 +291,7 @@ class SnapshotWriter:
         if not outcome.kept:
             self._log(EXCLUDED, {"ref": outcome.ref.to_dict(), "source": source_path,
                                  "rule": outcome.excluded_by, "reason": outcome.excluded})
+            self.write_findings(outcome.findings)  # what the target must provide instead, when a rule says
             return None
         path = self.write(outcome.obj)
         if outcome.patches or outcome.conflicts:

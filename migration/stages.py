@@ -149,11 +149,14 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
                   node_pool_map: Mapping[str, str] | None = None, target_dataplane: str = "cilium",
                   public_ip_map: dict[str, str] | None = None,
                   volume_pvs: Mapping[str, Mapping[str, Any]] | None = None,
-                  quiesced_writers: Mapping[str, int | bool | None] | None = None) -> TransformContext:
+                  quiesced_writers: Mapping[str, int | bool | None] | None = None,
+                  target_node_dns: str | None = None) -> TransformContext:
     """Facts for the transform rules, from the snapshot, the source's nodes and (when given) the target.
 
     Explicit arguments win over what is inferred. ``volume_pvs`` and ``quiesced_writers`` come from
     the volume plan and state (see :class:`TransformContext`); without them PVs are carried as they are.
+    From the target it also reads its kube-system/coredns-custom (merged, never clobbered) and where its
+    pods send DNS (:func:`node_dns`), unless ``target_node_dns`` says it.
     """
     target_nodes = target.get("/api/v1/nodes").get("items", []) if target else []
     src_pools, dst_pools = _pools(source_nodes), _pools(target_nodes)
@@ -180,7 +183,36 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
         target_dataplane=target_dataplane,
         volume_pvs=volume_pvs or {},
         quiesced_writers=quiesced_writers or {},
+        target_coredns_custom=_coredns_custom(target) if target is not None else None,
+        target_node_dns=target_node_dns or (node_dns(target, target_nodes) if target is not None else None),
     )
+
+
+# AKS LocalDNS labels the nodes of pools that run it (kubernetes.azure.com/localdns-state=enabled).
+LOCALDNS_LABEL_PREFIX = "kubernetes.azure.com/localdns"
+
+
+def node_dns(target: KubeClient, nodes: list[dict[str, Any]]) -> str | None:
+    """Where the target's pods send DNS: ``"localdns"``, ``"nodelocaldns"`` or None (kube-dns).
+
+    AKS LocalDNS is a node-pool setting visible on the nodes' labels; NodeLocal DNSCache is the
+    ``node-local-dns`` DaemonSet in kube-system.
+    """
+    for node in nodes:
+        labels = node.get("metadata", {}).get("labels", {}) or {}
+        if any(k.startswith(LOCALDNS_LABEL_PREFIX) and str(v).lower() in ("enabled", "true", "required", "preferred")
+               for k, v in labels.items()):
+            return "localdns"
+    ds = target.read({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                      "metadata": {"name": "node-local-dns", "namespace": "kube-system"}})
+    return "nodelocaldns" if ds is not None else None
+
+
+def _coredns_custom(target: KubeClient) -> dict[str, str]:
+    """The data of the target's kube-system/coredns-custom ({} when it has none)."""
+    cm = target.read({"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "coredns-custom", "namespace": "kube-system"}})
+    return dict((cm or {}).get("data") or {})
 
 
 # -- transform -------------------------------------------------------------------
@@ -216,15 +248,34 @@ def _objects(transformed_dir: Path, secret_key: SecretKey | None) -> list[dict[s
     return list(Snapshot(transformed_dir).objects(secret_key=secret_key))
 
 
+def _held_back(objs: list[dict[str, Any]], blocked: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[Outcome]]:
+    """Split objects into those to send and the ``blocked`` outcomes of those a blocker finding holds back."""
+    if not blocked:
+        return objs, []
+    send, held = [], []
+    for obj in objs:
+        ref = ObjectRef.of(obj)
+        if ref.key in blocked:
+            held.append(Outcome(ref.key, str(ref), Action.BLOCKED, blocked[ref.key], digest=digest(obj)))
+        else:
+            send.append(obj)
+    return send, held
+
+
 def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | None = None,
-         force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop) -> list[Outcome]:
+         force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop,
+         blocked: Mapping[str, str] | None = None) -> list[Outcome]:
     """Server-side dry run of every object against the target; nothing is written.
 
     Custom resources whose CRD is not on the target yet cannot be dry-run
     (the type is not served until the CRD is applied); they are planned as
     ``create`` when their CRD is part of the same plan, and ``rejected`` otherwise.
+    Objects in ``blocked`` (key → why, :func:`migration.blockers.blocked_objects`) are not sent:
+    they are ``blocked``.
     """
-    objs = _objects(transformed_dir, secret_key)
+    objs, held = _held_back(_objects(transformed_dir, secret_key), blocked or {})
+    if held:
+        progress(len(held))
     planned_crds = {f"{o['spec']['group']}/{o['spec']['names']['kind']}" for o in objs
                     if o["kind"] == "CustomResourceDefinition"}
     planned_ns = {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace" and o["apiVersion"] == "v1"}
@@ -244,7 +295,8 @@ def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | N
                            f"not dry-run: namespace {ns} is created first by this plan", digest=digest(obj))
         return _scrubbed(obj, plan_object(target, obj, force_conflicts=force_conflicts))
 
-    return run_tiers(target, [objs], step, concurrency=concurrency, on_done=lambda o: progress(1), wait_crds=False)
+    return held + run_tiers(target, [objs], step, concurrency=concurrency, on_done=lambda o: progress(1),
+                            wait_crds=False)
 
 
 def _scrubbed(obj: dict[str, Any], outcome: Outcome) -> Outcome:
@@ -256,18 +308,26 @@ def _scrubbed(obj: dict[str, Any], outcome: Outcome) -> Outcome:
 
 def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secret_key: SecretKey | None = None,
           force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop,
-          target_identity: ClusterIdentity | None = None, notes: list[str] | None = None) -> list[Outcome]:
+          target_identity: ClusterIdentity | None = None, notes: list[str] | None = None,
+          blocked: Mapping[str, str] | None = None) -> list[Outcome]:
     """Server-side apply every object in tier order; resumable through ``journal_path``.
+
+    Objects in ``blocked`` (key → why) are not applied and not journaled (a re-run that accepts their
+    blockers applies them): their outcome is ``blocked``.
 
     Args:
         target_identity: the target's identity: a journal of another cluster is set aside and the apply
             starts afresh (why is appended to ``notes``).
         notes: receives what a human should know about the run (a journal set aside).
+        blocked: keys of objects held back by an unaccepted blocker finding, and why.
 
     Raises:
         JournalError: the journal has an unreadable line (bad input).
     """
-    tiers = [list(t) for t in apply_tiers(_objects(transformed_dir, secret_key))]
+    objs, held = _held_back(_objects(transformed_dir, secret_key), blocked or {})
+    if held:
+        progress(len(held))
+    tiers = [list(t) for t in apply_tiers(objs)]
     journal = Journal(journal_path, target=target_identity)
     if journal.restarted and notes is not None:
         notes.append(journal.restarted)
@@ -286,7 +346,8 @@ def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secr
         return outcome
 
     try:
-        return run_tiers(target, tiers, step, concurrency=concurrency, journal=journal, on_done=lambda o: progress(1))
+        return held + run_tiers(target, tiers, step, concurrency=concurrency, journal=journal,
+                                on_done=lambda o: progress(1))
     finally:
         journal.close()
 
@@ -311,13 +372,15 @@ class VerifyReport:
 
 
 def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, secret_key: SecretKey | None = None,
-           ready_timeout: float = 120.0, concurrency: int = 16, progress: Progress = _noop) -> VerifyReport:
+           ready_timeout: float = 120.0, concurrency: int = 16, progress: Progress = _noop,
+           blocked: Mapping[str, str] | None = None) -> VerifyReport:
     """Account for every source object and compare the declared fields on the target.
 
     Every object of the raw snapshot must be either excluded with a reason or
     present on the target with every field the transformed object declares
     (server defaults are ignored: only the desired object's fields are compared).
-    Workloads must become Available/Ready within ``ready_timeout``.
+    Workloads must become Available/Ready within ``ready_timeout``. Objects apply held back
+    (``blocked``: key → why) are reported ``blocked`` (a problem) and not looked for on the target.
     """
     import concurrent.futures as cf
 
@@ -326,10 +389,13 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
     excluded = {ObjectRef(**e["ref"]): e for e in transformed.excluded()}
     results = Results()
     desired = {ObjectRef.of(o): o for o in transformed.objects(secret_key=secret_key)}
+    for ref in [r for r in desired if r.key in (blocked or {})]:
+        results.add(ref, Status.BLOCKED, (blocked or {})[ref.key])
+        del desired[ref]
     unaccounted: list[str] = []
     for path in source.paths():
         ref = source.ref(path)
-        if ref in desired:
+        if ref in desired or ref.key in (blocked or {}):
             continue
         if ref in excluded:
             e = excluded[ref]
@@ -371,18 +437,22 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
 def outcomes_to_results(outcomes: Iterable[Outcome]) -> Results:
     """Apply outcomes as report Results (conflicts and failures are the problems)."""
     mapping = {Action.CREATED: Status.CREATED, Action.UPDATED: Status.UPDATED, Action.UNCHANGED: Status.UNCHANGED,
-               Action.SKIPPED: Status.SKIPPED, Action.CONFLICT: Status.CONFLICT, Action.FAILED: Status.FAILED}
+               Action.SKIPPED: Status.SKIPPED, Action.CONFLICT: Status.CONFLICT, Action.FAILED: Status.FAILED,
+               Action.BLOCKED: Status.BLOCKED}
     results = Results()
     for o in outcomes:
         results.add(ObjectRef.from_key(o.key), mapping.get(o.action, Status.FAILED), o.message)
     return results
 
 
-def write_report(out: Path, findings: Iterable[Finding], results: Results | None, title: str) -> Path:
-    """Write ``report.md`` and ``report.json`` into ``out``."""
+def write_report(out: Path, findings: Iterable[Finding], results: Results | None, title: str, *,
+                 accepted_blockers: Iterable[str] = ()) -> Path:
+    """Write ``report.md`` and ``report.json`` into ``out`` (with the blocker codes the user accepted)."""
     findings = list(findings)
-    tempfiles.write_atomic(out / "report.md", render_markdown(findings, results, title=title).encode())
-    tempfiles.write_atomic(out / "report.json", render_json(findings, results))
+    accepted = list(accepted_blockers)
+    tempfiles.write_atomic(out / "report.md",
+                           render_markdown(findings, results, title=title, accepted_blockers=accepted).encode())
+    tempfiles.write_atomic(out / "report.json", render_json(findings, results, accepted_blockers=accepted))
     return out / "report.md"
 
 

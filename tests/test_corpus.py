@@ -127,6 +127,7 @@ def migrated(corpus_blue: tuple[LocalCluster, list[Document]],
     assert runner.invoke(app, ["keygen", str(key)]).exit_code == 0
     green = LocalCluster(GREEN, root / "green").start()
     try:
+        _serve_cilium_crds(green)
         started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=1)
         out = root / "run"
         result = runner.invoke(app, ["migrate", "--source", str(blue.kubeconfig), "--target", str(green.kubeconfig),
@@ -143,6 +144,19 @@ def migrated(corpus_blue: tuple[LocalCluster, list[Document]],
                "payment_secret": payment_secret}
     finally:
         green.stop()
+
+
+def _serve_cilium_crds(green: LocalCluster) -> None:
+    """Green stands in for an AKS cluster with the Cilium dataplane, which serves Cilium's CRDs."""
+    import yaml
+
+    from migration.applier import wait_established
+
+    crds = list(yaml.safe_load_all((Path(__file__).parent / "fixtures" / "cilium-crds.yaml").read_text()))
+    with KubeClient.from_kubeconfig(green.kubeconfig) as k:
+        for crd in crds:
+            k.apply(crd, field_manager="aks-cilium")
+        assert wait_established(k, crds) == []
 
 
 def _wait_claims_settled(target: KubeClient, timeout: float = 45.0) -> None:
@@ -209,10 +223,6 @@ def _carried_or_blocked(report: CheckReport, refs: list[ObjectRef]) -> dict[str,
     return {r: v for r, v in _verdicts(report, refs).items() if not v.startswith(("intact", "blocker"))}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 2: user content in kube-system is excluded as 'system namespace "
-                   "kube-system: the target cluster has its own' — the coredns-custom forward zones (corp, onprem), "
-                   "the sealed-secrets chart with its sealing key Secret sealed-secrets-keyqxw7c and its Helm release "
-                   "Secret, and cert-manager's leader-election Roles are neither carried nor reported as blockers")
 def test_user_content_in_kube_system_is_carried_or_reported_as_a_blocker(migrated: dict[str, Any]) -> None:
     refs = [d.ref for d in migrated["docs"] if d.ref.namespace == "kube-system"
             and "addon-manager" != d.manager and "addonmanager.kubernetes.io/mode" not in
@@ -226,10 +236,6 @@ def test_aks_managed_objects_in_kube_system_are_excluded_with_their_reason(migra
     assert refs and {migrated["report"].verdicts[r].status for r in refs} == {"excluded"}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 2: calico-system, tigera-operator and gatekeeper-system content "
-                   "(calico-kube-controllers, the tigera-operator Deployment, gatekeeper-controller-manager and "
-                   "gatekeeper's ValidatingWebhookConfiguration) are excluded as 'belongs to an add-on the "
-                   "cilium target replaces' with no finding saying what the target must provide instead")
 def test_platform_namespaces_report_what_they_held(migrated: dict[str, Any]) -> None:
     report = migrated["report"]
     refs = [d.ref for d in migrated["docs"] if d.ref.namespace in ("calico-system", "tigera-operator", "gatekeeper-system")
@@ -240,10 +246,6 @@ def test_platform_namespaces_report_what_they_held(migrated: dict[str, Any]) -> 
     assert silent == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 3: Calico policies (GlobalNetworkPolicy default-deny-egress with "
-                   "its DNS allow, allow-payment-partners, NetworkPolicy storefront/storefront-isolation, "
-                   "GlobalNetworkSet payment-partners) are excluded as 'API group crd.projectcalico.org belongs to "
-                   "Calico': the target loses its egress lock-down; migration.policies.calico is not wired in yet")
 def test_calico_policies_are_translated_or_reported_as_blockers(migrated: dict[str, Any]) -> None:
     report = migrated["report"]
     policies = [d.ref for d in migrated["docs"] if d.ref.group == "crd.projectcalico.org"]
@@ -253,10 +255,6 @@ def test_calico_policies_are_translated_or_reported_as_blockers(migrated: dict[s
     assert untranslated == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 item 1: all four carried PersistentVolumes (in-tree azureDisk and "
-                   "azureFile, CSI disk.csi.azure.com and file.csi.azure.com, dynamically provisioned in the old MC_ "
-                   "group) keep persistentVolumeReclaimPolicy Delete on the target: deleting a claim there deletes "
-                   "the disk or share the source still serves")
 def test_no_target_volume_can_delete_the_sources_storage(migrated: dict[str, Any]) -> None:
     assert migrated["report"].storage_violations == []
 
@@ -268,8 +266,9 @@ def test_the_storage_check_really_found_the_carried_volumes(migrated: dict[str, 
 
 
 @pytest.mark.xfail(strict=True, reason="issue 12 item 5: Secret storefront/payment-gateway is excluded as 'owned by "
-                   "SealedSecret payment-gateway, whose controller recreates it on the target', but the sealed-secrets "
-                   "controller (kube-system) is not carried, so nothing recreates it: the checkout API key is gone "
+                   "SealedSecret payment-gateway, whose controller recreates it on the target', but nothing runs that "
+                   "controller on the target (its kube-system Deployment is now carried, issue 12 item 2, yet "
+                   "no pod of it unseals anything there), so nothing recreates it: the checkout API key is gone "
                    "while verify reports ok")
 def test_an_exclusion_only_counts_when_its_reason_holds_on_the_target(migrated: dict[str, Any]) -> None:
     ref = ObjectRef("", "Secret", "storefront", "payment-gateway")

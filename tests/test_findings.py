@@ -19,6 +19,19 @@ CTX = TransformContext()
 AZURE = TransformContext(target_dataplane="azure")
 OLD_RG = "MC_shop-rg_shop-aks_westeurope"
 
+
+def _storage_class(provisioner: str) -> dict[str, Any]:
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "sc"},
+            "provisioner": provisioner}
+
+
+_IN_TREE_FILE_PV = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-f1"},
+                    "spec": {"azureFile": {"secretName": "acct-secret", "secretNamespace": "shop", "shareName": "s1"},
+                             "persistentVolumeReclaimPolicy": "Retain"}}
+_CSI_FILE_PV = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-f2"},
+                "spec": {"csi": {"driver": "file.csi.azure.com", "volumeHandle": "rg#acct#share"},
+                         "persistentVolumeReclaimPolicy": "Retain"}}
+
 CASES = [
     pytest.param(b.deployment(spec=b.pod_spec(host_network=True)), CTX, {("host-network", "warning")},
                  id="host-network-template"),
@@ -77,6 +90,13 @@ CASES = [
     pytest.param(b.custom(api_version="example.com/v1alpha1"), TransformContext(target_served=frozenset({"v1"})),
                  {("unserved-api-version", "blocker")}, id="unserved-version"),
     pytest.param(b.deployment(), CTX, set(), id="plain-deployment-needs-nobody"),
+    pytest.param(_IN_TREE_FILE_PV, CTX, {("azure-files-shared", "warning")}, id="in-tree-azure-files"),
+    pytest.param(_CSI_FILE_PV, CTX, {("azure-files-shared", "warning")}, id="csi-azure-files"),
+    pytest.param(_storage_class("kubernetes.io/azure-disk"), CTX, {("in-tree-storage-class", "warning")},
+                 id="in-tree-azure-disk-storage-class"),
+    pytest.param(_storage_class("kubernetes.io/azure-file"), CTX, {("in-tree-storage-class", "warning")},
+                 id="in-tree-azure-file-storage-class"),
+    pytest.param(_storage_class("disk.csi.azure.com"), CTX, set(), id="csi-storage-class-needs-nobody"),
 ]
 
 
@@ -88,6 +108,37 @@ def test_find_reports_what_needs_a_human(obj: dict[str, Any], ctx: TransformCont
     for f in findings:
         assert f.ref == ObjectRef.of(obj)
         assert f.message and f.fix
+
+
+def test_in_tree_storage_class_finding_names_the_csi_driver_that_replaces_it() -> None:
+    (finding,) = find(_storage_class("kubernetes.io/azure-file"), CTX)
+    assert "file.csi.azure.com" in finding.fix and finding.path == "/provisioner"
+
+
+def test_in_tree_azure_files_finding_names_the_account_key_secret() -> None:
+    (finding,) = find(_IN_TREE_FILE_PV, CTX)
+    assert "shop/acct-secret" in finding.message and "s1" in finding.message
+
+
+@pytest.mark.parametrize("pv", [
+    pytest.param(b.azure_disk_pv(zone=None, in_tree=True, sku="Standard_LRS"), id="in-tree-disk"),
+    pytest.param(b.azure_disk_pv(), id="csi-disk"),
+    pytest.param(_IN_TREE_FILE_PV, id="in-tree-files"),
+    pytest.param(_CSI_FILE_PV, id="csi-files"),
+])
+def test_no_carried_pv_on_the_sources_storage_keeps_reclaim_policy_delete(pv: dict[str, Any]) -> None:
+    pv = {**pv, "spec": {**pv["spec"], "persistentVolumeReclaimPolicy": "Delete"}}
+    outcome = transform(pv, CTX)
+    assert outcome.obj is not None and outcome.obj["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert "source-storage-retained" in {f.code for f in outcome.findings}
+
+
+def test_a_pv_the_volume_plan_carries_as_a_copy_is_left_as_the_plan_wrote_it() -> None:
+    pv = b.azure_disk_pv()
+    pv["spec"]["persistentVolumeReclaimPolicy"] = "Delete"
+    copy_pv = {**pv, "spec": {**pv["spec"], "persistentVolumeReclaimPolicy": "Retain"}}
+    outcome = transform(pv, TransformContext(volume_pvs={pv["metadata"]["name"]: copy_pv}))
+    assert outcome.obj == copy_pv and "source-storage-retained" not in {f.code for f in outcome.findings}
 
 
 def test_workload_identity_fix_names_the_subject_to_federate() -> None:
@@ -245,3 +296,97 @@ def test_static_ip_rewritten_through_the_map_is_only_info() -> None:
 
 def test_load_balancer_fields_on_other_service_types_are_ignored() -> None:
     assert not find(b.service(type="ClusterIP", loadBalancerIP="20.61.4.18"), CTX)
+
+
+# --------------------------------------------------------------------------
+# Blockers hold back the objects they concern (migration/blockers.py).
+# --------------------------------------------------------------------------
+
+def _blocker(code: str, ref: ObjectRef, severity: Severity = Severity.BLOCKER) -> Finding:
+    return Finding(code, severity, ref, f"{code} message", "fix it")
+
+
+_PV = ObjectRef("", "PersistentVolume", "", "pvc-a")
+_POLICY = ObjectRef("cilium.io", "CiliumNetworkPolicy", "shop", "deny")
+
+
+def test_an_object_with_a_blocker_finding_is_held_back_and_told_how_to_proceed() -> None:
+    from migration.blockers import blocked_objects
+
+    held = blocked_objects([_blocker("azure-disk-volume", _PV), _blocker("host-port", _POLICY, Severity.WARNING)])
+    assert set(held) == {_PV.key}
+    assert "azure-disk-volume" in held[_PV.key] and "--accept-blockers azure-disk-volume" in held[_PV.key]
+
+
+def test_accepting_a_blocker_code_releases_only_objects_whose_every_blocker_is_accepted() -> None:
+    from migration.blockers import blocked_objects
+
+    findings = [_blocker("azure-disk-volume", _PV), _blocker("calico-policy-untranslatable", _POLICY),
+                _blocker("azure-disk-volume", _POLICY)]
+    held = blocked_objects(findings, accepted=["azure-disk-volume"])
+    assert set(held) == {_POLICY.key} and "calico-policy-untranslatable" in held[_POLICY.key]
+    assert blocked_objects(findings, accepted=["azure-disk-volume,calico-policy-untranslatable"]) == {}
+
+
+def test_a_pv_the_volume_plan_carries_is_not_held_back_by_its_disk_blocker() -> None:
+    from migration.blockers import blocked_objects
+
+    assert blocked_objects([_blocker("azure-disk-volume", _PV)], carried_pvs=["pvc-a"]) == {}
+    assert set(blocked_objects([_blocker("unserved-api-version", _PV)], carried_pvs=["pvc-a"])) == {_PV.key}
+
+
+def test_plan_and_apply_send_nothing_for_a_held_back_object_and_say_blocked() -> None:
+    from migration.applier import Action
+    from migration.stages import _held_back
+
+    pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pvc-a"}, "spec": {}}
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}}
+    send, held = _held_back([pv, cm], {_PV.key: "not applied: blocked by azure-disk-volume"})
+    assert send == [cm]
+    assert [(o.key, o.action, o.ok) for o in held] == [(_PV.key, Action.BLOCKED, False)]
+
+
+def test_the_report_records_the_accepted_blocker_codes_and_counts_blocked_objects_as_problems() -> None:
+    results = Results()
+    results.add(_PV, Status.BLOCKED, "not applied: blocked by azure-disk-volume")
+    md = render_markdown([_blocker("azure-disk-volume", _PV)], results, accepted_blockers=["host-port"])
+    assert "--accept-blockers): host-port" in md and "blocked" in md
+    doc = orjson.loads(render_json([], results, accepted_blockers=["host-port"]))
+    assert doc["accepted_blockers"] == ["host-port"] and doc["summary"]["problems"] is True
+
+
+def test_migrate_options_normalize_the_accepted_codes() -> None:
+    from pathlib import Path
+
+    from migration.pipeline import MigrateOptions
+
+    options = MigrateOptions(out=Path("x"), accept_blockers=("b,a", " a ", "c"))
+    assert options.accept_blockers == ("a", "b", "c")
+
+
+def test_the_claim_of_a_held_back_disk_is_held_back_with_it_so_it_never_gets_an_empty_disk() -> None:
+    from migration.blockers import blocked_objects
+
+    pv = b.azure_disk_pv()  # zonal LRS: a blocker
+    outcome = transform(pv, CTX)
+    claim = ObjectRef("", "PersistentVolumeClaim", pv["spec"]["claimRef"]["namespace"], pv["spec"]["claimRef"]["name"])
+    on_claim = [f for f in outcome.findings if f.ref == claim]
+    assert [(f.code, f.severity.value) for f in on_claim] == [("azure-disk-volume", "blocker")]
+    assert "empty disk" in on_claim[0].message
+    assert set(blocked_objects(outcome.findings)) == {ObjectRef.of(pv).key, claim.key}
+    assert blocked_objects(outcome.findings, accepted=["azure-disk-volume"]) == {}
+
+
+def test_the_claim_of_a_disk_that_only_warns_is_not_held_back() -> None:
+    pv = b.azure_disk_pv(zone=None, sku="Premium_ZRS")
+    assert all(f.ref == ObjectRef.of(pv) for f in transform(pv, CTX).findings)
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "migrate"])
+def test_accept_blockers_is_an_option_of_the_commands_that_apply(command: str) -> None:
+    from typer.testing import CliRunner
+
+    from akshift.cli import app
+
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "--accept-blockers" in result.output

@@ -104,11 +104,15 @@ WHITED_OUT = [
     pytest.param(b.obj("coordination.k8s.io/v1", "Lease", "operator-lock", "shop"), CTX, "Leases", id="lease"),
     pytest.param(b.config_map("kube-root-ca.crt"), CTX, "kube-root-ca.crt", id="root-ca-config-map"),
     pytest.param(b.service_account("default"), CTX, "'default' ServiceAccount", id="plain-default-service-account"),
-    pytest.param(b.namespace("kube-system"), CTX, "system namespace", id="kube-system-namespace"),
-    pytest.param(b.deployment("coredns", "kube-system"), CTX, "system namespace", id="kube-system-content"),
+    pytest.param(b.namespace("kube-system"), CTX, "kube-system namespace exists on every cluster",
+                 id="kube-system-namespace"),
+    pytest.param(b.deployment("coredns", "kube-system"), CTX, "managed by AKS (name coredns",
+                 id="kube-system-content-aks-owns"),
+    pytest.param(b.deployment("metrics", "kube-system", labels={"addonmanager.kubernetes.io/mode": "Reconcile"}), CTX,
+                 "managed by AKS (label addonmanager.kubernetes.io/mode=Reconcile)", id="kube-system-addon"),
+    pytest.param(b.obj("v1", "ConfigMap", "x", "kube-system", labels={"kubernetes.azure.com/managedby": "aks"}), CTX,
+                 "managed by AKS (label kubernetes.azure.com/managedby=aks)", id="kube-system-managed-by-aks"),
     pytest.param(b.config_map("x", "kube-node-lease"), CTX, "system namespace", id="kube-node-lease-content"),
-    pytest.param(b.deployment("calico-typha", "calico-system"), CTX, "replaces", id="calico-system-on-cilium"),
-    pytest.param(b.deployment("gatekeeper", "gatekeeper-system"), CTX, "replaces", id="gatekeeper-on-cilium"),
     pytest.param(b.crd("crd.projectcalico.org", "IPPool"), CTX, "Calico", id="calico-crd-on-cilium"),
     pytest.param(b.custom("IPPool", "default-ipv4", None, "crd.projectcalico.org/v1"), CTX, "Calico",
                  id="calico-resource-on-cilium"),
@@ -141,8 +145,6 @@ WHITED_OUT = [
                  id="bootstrap-flow-schema"),
     pytest.param(b.pod("kube-proxy-x", annotations={"kubernetes.io/config.mirror": "abc"}), CTX, "static pod",
                  id="mirror-pod"),
-    pytest.param(b.webhook_configuration("gatekeeper", service=("gatekeeper-system", "gatekeeper-webhook")), CTX,
-                 "gatekeeper-system", id="webhook-backed-by-skipped-namespace"),
 ]
 
 
@@ -152,6 +154,71 @@ def test_object_is_whited_out_with_a_reason(obj: dict[str, Any], ctx: TransformC
     assert outcome.obj is None and not outcome.kept
     assert reason in outcome.excluded
     assert not outcome.patches and not outcome.findings
+
+
+PLATFORM = [
+    pytest.param(b.deployment("calico-typha", "calico-system"), "calico-system", "Cilium", id="calico-system-on-cilium"),
+    pytest.param(b.deployment("tigera-operator", "tigera-operator",
+                              labels={"addonmanager.kubernetes.io/mode": "Reconcile"}), "tigera-operator", "Cilium",
+                 id="tigera-operator-on-cilium"),
+    pytest.param(b.deployment("gatekeeper", "gatekeeper-system"), "gatekeeper-system", "Azure Policy",
+                 id="gatekeeper-on-cilium"),
+    pytest.param(b.webhook_configuration("gatekeeper", service=("gatekeeper-system", "gatekeeper-webhook")),
+                 "gatekeeper-system", "install Gatekeeper", id="webhook-backed-by-skipped-namespace"),
+]
+
+
+@pytest.mark.parametrize(("obj", "namespace", "instead"), PLATFORM)
+def test_add_on_namespace_content_is_excluded_with_a_finding_saying_what_the_target_provides_instead(
+        obj: dict[str, Any], namespace: str, instead: str) -> None:
+    outcome = transform(obj, CTX)
+    assert not outcome.kept and outcome.excluded_by == "platform-namespaces"
+    assert namespace in outcome.excluded and instead in outcome.excluded
+    (finding,) = outcome.findings
+    assert finding.code == "platform-namespace-not-carried" and finding.ref == outcome.ref
+    assert instead in finding.fix and namespace in finding.message
+
+
+KUBE_SYSTEM_CARRIED = [
+    pytest.param(b.obj("v1", "Secret", "sh.helm.release.v1.sealed-secrets.v1", "kube-system", type="helm.sh/release.v1",
+                       labels={"name": "sealed-secrets", "owner": "helm"}), "Helm release sealed-secrets",
+                 id="helm-release-secret"),
+    pytest.param(b.deployment("sealed-secrets-controller", "kube-system",
+                              labels={"app.kubernetes.io/managed-by": "Helm"},
+                              annotations={"meta.helm.sh/release-name": "sealed-secrets"}),
+                 "Helm release sealed-secrets", id="helm-chart-deployment"),
+    pytest.param(b.obj("rbac.authorization.k8s.io/v1", "Role", "cert-manager:leaderelection", "kube-system",
+                       labels={"app.kubernetes.io/managed-by": "Helm"},
+                       annotations={"meta.helm.sh/release-name": "cert-manager"}), "Helm release cert-manager",
+                 id="other-namespaces-chart-role"),
+    pytest.param(b.obj("v1", "Secret", "sealed-secrets-keyqxw7c", "kube-system", type="kubernetes.io/tls",
+                       labels={"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}), "user content",
+                 id="controller-made-sealing-key"),
+]
+
+
+@pytest.mark.parametrize(("obj", "why"), KUBE_SYSTEM_CARRIED)
+def test_user_content_in_kube_system_is_carried_and_reported(obj: dict[str, Any], why: str) -> None:
+    outcome = transform(obj, CTX)
+    assert outcome.kept
+    assert [f.message for f in outcome.findings if f.code == "kube-system-user-content" and why in f.message]
+
+
+def test_coredns_custom_is_carried_although_aks_labels_it_ensure_exists() -> None:
+    cm = b.obj("v1", "ConfigMap", "coredns-custom", "kube-system",
+               labels={"addonmanager.kubernetes.io/mode": "EnsureExists"},
+               data={"corp.server": "corp:53 { forward . 10.50.0.4 }"})
+    outcome = transform(cm, TransformContext(target_coredns_custom={}))
+    assert outcome.kept and outcome.obj is not None and outcome.obj["data"] == cm["data"]
+    assert {f.code for f in outcome.findings} == {"coredns-custom-merged"}
+
+
+def test_coredns_custom_never_clobbers_a_key_the_target_holds_differently() -> None:
+    cm = b.config_map("coredns-custom", "kube-system", data={"corp.server": "source", "same.server": "x"})
+    outcome = transform(cm, TransformContext(target_coredns_custom={"corp.server": "target", "same.server": "x"}))
+    assert outcome.obj is not None and outcome.obj["data"] == {"same.server": "x"}
+    conflict = next(f for f in outcome.findings if f.code == "coredns-custom-conflict")
+    assert "corp.server" in conflict.message and conflict.severity.value == "warning"
 
 
 KEPT = [
@@ -498,3 +565,119 @@ def test_job_with_manual_selector_keeps_its_selector_and_labels() -> None:
 def test_metadata_keeps_only_allowlisted_fields(meta: dict[str, Any], expected: dict[str, Any]) -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {}}
     assert transform(cm, CTX).obj["metadata"] == expected
+
+
+# --------------------------------------------------------------------------
+# Calico policies through the transform stage (migration/transforms/stage.py).
+# --------------------------------------------------------------------------
+
+_DENY_EGRESS = {"apiVersion": "crd.projectcalico.org/v1", "kind": "GlobalNetworkPolicy",
+                "metadata": {"name": "default.default-deny-egress"},
+                "spec": {"order": 2000, "selector": "all()", "types": ["Egress"],
+                         "egress": [{"action": "Allow", "protocol": "UDP",
+                                     "destination": {"selector": "k8s-app == 'kube-dns'",
+                                                     "namespaceSelector": "projectcalico.org/name == 'kube-system'",
+                                                     "ports": [53]}}]}}
+_PASS = {"apiVersion": "crd.projectcalico.org/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "default.hand-over", "namespace": "shop"},
+         "spec": {"selector": "app == 'web'", "types": ["Ingress"], "ingress": [{"action": "Pass"}]}}
+
+
+def _calico_run(tmp_path: Path, ctx: TransformContext, *objs: dict[str, Any]) -> tuple[Any, Any]:
+    from migration.snapshot import Snapshot, SnapshotWriter
+    from migration.transforms import transform_snapshot
+
+    with SnapshotWriter(tmp_path / "snapshot", exclude_secrets=True) as w:
+        for o in objs:
+            w.write(o)
+    results = transform_snapshot(Snapshot(tmp_path / "snapshot"), tmp_path / "transformed", ctx,
+                                 exclude_secrets=True)
+    return results, Snapshot(tmp_path / "transformed")
+
+
+def test_calico_policies_are_translated_written_and_their_source_recorded_as_translated(tmp_path: Path) -> None:
+    _, out = _calico_run(tmp_path, TransformContext(target_node_dns="localdns"), _DENY_EGRESS)
+    (policy,) = list(out.objects())
+    assert policy["kind"] == "CiliumClusterwideNetworkPolicy"
+    assert policy["metadata"]["annotations"]["akshift.io/source"] == \
+        "GlobalNetworkPolicy.crd.projectcalico.org default.default-deny-egress"
+    assert "169.254.10.10/32" in str(policy["spec"]) and "169.254.10.11/32" in str(policy["spec"])
+    (excluded,) = list(out.excluded())
+    assert excluded["rule"] == "calico-translation"
+    assert excluded["reason"].startswith("translated to CiliumClusterwideNetworkPolicy.cilium.io default-deny-egress")
+    assert {f.code for f in out.findings()} >= {"calico-policy-translated", "calico-dns-node-local"}
+
+
+def test_an_untranslatable_calico_policy_is_recorded_blocked_with_a_blocker_naming_the_rule(tmp_path: Path) -> None:
+    _, out = _calico_run(tmp_path, CTX, _PASS)
+    assert list(out.objects()) == []
+    (excluded,) = list(out.excluded())
+    assert excluded["reason"].startswith("blocked: not translated")
+    blockers = [f for f in out.findings() if f.severity.value == "blocker"]
+    assert blockers and all(f.code == "calico-policy-untranslatable" for f in blockers)
+    assert any("/spec/ingress/0" in f.path for f in blockers)
+
+
+def test_a_target_that_does_not_serve_cilium_gets_a_blocker_on_the_translated_policy(tmp_path: Path) -> None:
+    _, out = _calico_run(tmp_path, TransformContext(target_served=frozenset({"v1", "networking.k8s.io/v1"})),
+                         _DENY_EGRESS)
+    blockers = [f for f in out.findings() if f.severity.value == "blocker"]
+    assert [(f.code, f.ref.kind) for f in blockers] == [("unserved-api-version", "CiliumClusterwideNetworkPolicy")]
+
+
+def test_calico_objects_are_carried_untouched_when_the_target_keeps_calico(tmp_path: Path) -> None:
+    _, out = _calico_run(tmp_path, TransformContext(target_dataplane="azure"), _DENY_EGRESS)
+    (policy,) = list(out.objects())
+    assert policy["kind"] == "GlobalNetworkPolicy" and list(out.excluded()) == []
+
+
+def test_a_translation_never_takes_the_place_of_a_source_object_of_the_same_name(tmp_path: Path) -> None:
+    allow = {"apiVersion": "crd.projectcalico.org/v1", "kind": "NetworkPolicy",
+             "metadata": {"name": "default.web", "namespace": "shop"},
+             "spec": {"selector": "app == 'web'", "types": ["Ingress"],
+                      "ingress": [{"action": "Allow", "source": {"selector": "app == 'lb'"}}]}}
+    existing = b.obj("networking.k8s.io/v1", "NetworkPolicy", "web", "shop", spec={"podSelector": {}})
+    _, out = _calico_run(tmp_path, CTX, allow, existing)
+    assert [o["kind"] for o in out.objects()] == ["NetworkPolicy"]
+    assert next(iter(out.objects()))["spec"] == {"podSelector": {}}
+    assert any(f.code == "calico-policy-untranslatable" and "already has an object" in f.message
+               for f in out.findings())
+
+
+def test_target_node_dns_must_be_one_the_translation_knows() -> None:
+    with pytest.raises(PlanError, match="target_node_dns"):
+        TransformContext(target_node_dns="coredns")
+
+
+class _Target:
+    """Just enough of a KubeClient for the node-DNS and coredns-custom probes: reads of named objects."""
+
+    def __init__(self, objects: dict[tuple[str, str], dict[str, Any]]):
+        self.objects = objects
+
+    def read(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        return self.objects.get((obj["kind"], obj["metadata"]["name"]))
+
+
+@pytest.mark.parametrize(("labels", "objects", "expected"), [
+    pytest.param({"kubernetes.azure.com/localdns-state": "enabled"}, {}, "localdns", id="aks-localdns-node-label"),
+    pytest.param({}, {("DaemonSet", "node-local-dns"): {"kind": "DaemonSet"}}, "nodelocaldns",
+                 id="nodelocal-dnscache-daemonset"),
+    pytest.param({"kubernetes.azure.com/localdns-state": "disabled"}, {}, None, id="neither"),
+])
+def test_the_targets_node_local_dns_is_detected(labels: dict[str, str], objects: dict[Any, Any],
+                                                expected: str | None) -> None:
+    from migration.stages import node_dns
+
+    nodes = [{"metadata": {"name": "aks-system-0", "labels": labels}}]
+    assert node_dns(_Target(objects), nodes) == expected  # type: ignore[arg-type]
+
+
+def test_the_target_node_dns_option_accepts_only_what_the_translation_knows() -> None:
+    from akshift.options import node_dns
+    from errors import AkshiftError, ErrorKind
+
+    assert node_dns("LocalDNS") == "localdns" and node_dns(None) is None
+    with pytest.raises(AkshiftError, match="--target-node-dns 'coredns'") as e:
+        node_dns("coredns")
+    assert e.value.kind is ErrorKind.BAD_INPUT

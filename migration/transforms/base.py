@@ -59,9 +59,9 @@ class TransformResult:
         return cls(ops=tuple(ops), findings=tuple(findings))
 
     @classmethod
-    def exclude(cls, reason: str) -> TransformResult:
-        """Leave the object out of the migration, saying why."""
-        return cls(whiteout=reason)
+    def exclude(cls, reason: str, findings: Iterable[Finding] = ()) -> TransformResult:
+        """Leave the object out of the migration, saying why (and, in findings, what a human must do)."""
+        return cls(whiteout=reason, findings=tuple(findings))
 
     @classmethod
     def replace_whole(cls, original: Mapping[str, Any], new: Mapping[str, Any]) -> TransformResult:

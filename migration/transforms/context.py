@@ -93,6 +93,12 @@ class TransformContext:
             its replica count (a CronJob's ``suspend``) before the volume move
             stopped it on the source (``volumes-state.json``); a snapshot taken
             after the stop gets the value back (the ``quiesced-writers`` rule).
+        target_coredns_custom: the ``data`` of the target's kube-system/coredns-custom ConfigMap
+            (``{}`` when it has none); None when the target is unknown. The ``coredns-custom`` rule
+            applies only the user's keys the target does not hold differently.
+        target_node_dns: where the target's pods send DNS: ``"localdns"`` (AKS LocalDNS,
+            169.254.10.10/11), ``"nodelocaldns"`` (NodeLocal DNSCache, 169.254.20.10) or None;
+            translated Calico policies that allow DNS also allow these addresses.
     """
 
     source_pod_cidr: str = "10.244.0.0/16"
@@ -112,8 +118,15 @@ class TransformContext:
     selectorless_services: frozenset[str] | None = None
     volume_pvs: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     quiesced_writers: Mapping[str, int | bool | None] = dataclasses.field(default_factory=dict)
+    target_coredns_custom: Mapping[str, str] | None = None
+    target_node_dns: str | None = None
 
     def __post_init__(self) -> None:
+        if self.target_coredns_custom is not None:
+            object.__setattr__(self, "target_coredns_custom", _freeze_map(self.target_coredns_custom))
+        if self.target_node_dns not in (None, "localdns", "nodelocaldns"):
+            raise PlanError(f"target_node_dns={self.target_node_dns!r} is none of localdns, nodelocaldns",
+                            fix="pass --target-node-dns localdns or nodelocaldns, or leave it out")
         # Freeze the containers callers passed (dicts, sets, lists) so the context is immutable all the way down.
         for name in ("node_pool_map", "public_ip_map", "api_version_map", "volume_pvs", "quiesced_writers"):
             object.__setattr__(self, name, _freeze_map(getattr(self, name)))

@@ -20,16 +20,19 @@ import dataclasses
 from migration.transforms.base import Rule
 from migration.transforms.rules import (
     api_version,
+    coredns_custom,
     job,
     load_balancer,
     metadata,
     network_policy,
     node_pool,
+    platform_namespaces,
     pod,
     pod_template,
     quiesced_writers,
     service,
     service_account_token,
+    storage_retain,
     volume_copies,
     volumes,
     whiteout,
@@ -46,6 +49,8 @@ class RegisteredRule:
 
 
 RULES: tuple[RegisteredRule, ...] = tuple(sorted((
+    # Before the whiteouts: kube-system and the add-on namespaces, object by object (AKS's or the user's).
+    RegisteredRule("platform-namespaces", 5, platform_namespaces),
     RegisteredRule("whiteout", 10, whiteout),
     # Before any cleaning: the volume plan's PV is put in place whole, and ends the object's run.
     RegisteredRule("volume-copies", 15, volume_copies),
@@ -53,10 +58,12 @@ RULES: tuple[RegisteredRule, ...] = tuple(sorted((
     RegisteredRule("metadata", 100, metadata),
     RegisteredRule("service", 200, service),
     RegisteredRule("volumes", 210, volumes),
+    RegisteredRule("storage-retain", 215, storage_retain),
     RegisteredRule("job", 220, job),
     RegisteredRule("pod", 230, pod),
     RegisteredRule("pod-template", 240, pod_template),
     RegisteredRule("quiesced-writers", 250, quiesced_writers),
+    RegisteredRule("coredns-custom", 260, coredns_custom),
     RegisteredRule("network-policy-cidr", 300, network_policy),
     RegisteredRule("load-balancer", 310, load_balancer),
     RegisteredRule("node-pool", 320, node_pool),

@@ -14,7 +14,7 @@ The runner then merges the proposals in registry order:
 Rules therefore compose without knowing each other, the patch log says which
 rule changed what, and the result does not depend on hidden rule-to-rule
 data flow. The first whiteout ends the run: an excluded object needs no
-patches and no findings; so does a *final* result (a rule that put a whole
+patches (only the excluding rule's own findings are kept); so does a *final* result (a rule that put a whole
 object in place, as ``volume-copies`` does with the volume plan's PV).
 
 For every kept object the runner also runs :func:`migration.findings.find` on
@@ -156,7 +156,9 @@ def transform(obj: Mapping[str, Any], ctx: TransformContext,
                                  fix="report this as a bug with the object's YAML; "
                                      "exclude the object to continue") from e
         if result.whiteout:
-            return TransformOutcome(ref, None, excluded=result.whiteout, excluded_by=entry.name)
+            # A rule may say more than why (what the target must provide instead): its findings are kept.
+            return TransformOutcome(ref, None, excluded=result.whiteout, excluded_by=entry.name,
+                                    findings=merge(result.findings))
         findings.extend(result.findings)
         if result.ops:
             proposals.append((entry.name, result.ops))

@@ -69,6 +69,8 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 def _skipped_namespace(obj: Mapping[str, Any], ctx: TransformContext) -> str | None:
     meta = _meta(obj)
     ns = meta.get("namespace") or (meta.get("name") if obj.get("kind") == "Namespace" and group_of(obj) == "" else None)
+    if ns == "kube-system":
+        return None  # decided object by object by the platform-namespaces rule (AKS's vs the user's)
     if ns in ctx.system_namespaces:
         return f"system namespace {ns}: the target cluster has its own"
     if ns in ctx.skipped_namespaces:
@@ -99,6 +101,9 @@ def _owned(obj: Mapping[str, Any], ctx: TransformContext) -> str | None:
 def _managed_label(obj: Mapping[str, Any], ctx: TransformContext) -> str | None:
     if obj.get("kind") == "Namespace":
         return None  # users put objects in add-on namespaces too; re-applying a namespace is harmless
+    if obj.get("kind") == "ConfigMap" and _meta(obj).get("namespace") == "kube-system" \
+            and _meta(obj).get("name") == "coredns-custom":
+        return None  # AKS creates it empty (EnsureExists); its content is the user's (the coredns-custom rule)
     labels = _meta(obj).get("labels") or {}
     for label, why in MANAGED_LABELS.items():
         if label in labels:

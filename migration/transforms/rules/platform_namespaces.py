@@ -1,0 +1,200 @@
+"""kube-system and the add-on namespaces: exclude what AKS or the target provides, carry what the user put there.
+
+Why a rule of its own, before the whiteouts: excluding a whole namespace as
+"the target has its own" lost real user content — the ``coredns-custom``
+forward zones, Helm charts installed into kube-system (sealed-secrets with its
+sealing key), other charts' leader-election Roles — and dropped Calico's and
+Gatekeeper's namespaces without saying what the new cluster then lacks. So
+every object of these namespaces gets a decision here, and every decision is a
+line in the report:
+
+* **kube-system**: objects AKS manages — the add-on manager's label
+  (``addonmanager.kubernetes.io/mode``), ``kubernetes.azure.com/managedby: aks``,
+  ``kubernetes.io/cluster-service: "true"``, names AKS owns
+  (:data:`AKS_OWNED_NAMES`, :data:`AKS_OWNED_PREFIXES`), bootstrap tokens —
+  are excluded with that reason: the target's AKS installs its own. Everything
+  else is user content and is carried (with an info finding): Helm releases
+  (their ``sh.helm.release.v1.*`` Secrets and the objects labelled
+  ``app.kubernetes.io/managed-by: Helm`` with that ``meta.helm.sh/release-name``),
+  and other objects users put there. ``coredns-custom`` is user content although
+  AKS labels it ``EnsureExists`` (AKS creates it empty, the user fills it); the
+  ``coredns-custom`` rule merges it into the target's. Objects a controller owns
+  are left to the whiteout rule (their owner is carried or not).
+* **calico-system, tigera-operator, gatekeeper-system** (when the target runs
+  Cilium: ``ctx.skipped_namespaces``): excluded, each object with a finding
+  naming it and what the target must provide instead (:data:`PLATFORM`).
+  Webhook configurations whose every backend is in such a namespace too.
+* kube-public and kube-node-lease hold only what every cluster generates: the
+  whiteout rule excludes them with their reason.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from kube.objects import ObjectRef, controller_owner, group_of
+from migration.findings import Finding, Severity
+from migration.transforms.base import TransformResult
+from migration.transforms.context import TransformContext
+
+KUBE_SYSTEM = "kube-system"
+COREDNS_CUSTOM = "coredns-custom"
+HELM_RELEASE_PREFIX = "sh.helm.release.v1."
+HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
+
+USER_CONTENT = "kube-system-user-content"
+PLATFORM_NAMESPACE = "platform-namespace-not-carried"
+
+# Labels that mark an object AKS manages (its add-on manager, its components); the target's AKS has its own.
+AKS_LABELS: Mapping[str, str | None] = MappingProxyType({
+    "addonmanager.kubernetes.io/mode": None,
+    "kubernetes.azure.com/managedby": "aks",
+    "kubernetes.io/cluster-service": "true",
+})
+
+# kube-system names AKS (or the control plane) creates on every cluster, whatever their labels.
+AKS_OWNED_NAMES = frozenset({
+    "coredns", "coredns-autoscaler", "kube-dns", "kube-proxy", "metrics-server", "konnectivity-agent",
+    "tunnelfront", "aks-link", "cloud-node-manager", "azure-ip-masq-agent", "azure-ip-masq-agent-config",
+    "azure-ip-masq-agent-config-reconciled", "azure-cns", "azure-npm", "cilium", "cilium-config", "cilium-operator",
+    "extension-apiserver-authentication", "kube-apiserver-legacy-service-account-token-tracking",
+    "cluster-autoscaler-status", "overlay-upgrade-data", "aks-webhook-admission-controller", "csi-azuredisk-node",
+    "csi-azurefile-node", "csi-azuredisk-controller", "csi-azurefile-controller", "csi-blob-node",
+    "kube-root-ca.crt", "local-dns", "localdns", "node-local-dns", "omsagent", "ama-logs", "ama-metrics",
+    "retina-agent", "eraser-controller-manager",
+    # ServiceAccounts kube-controller-manager creates for its controllers
+    "attachdetach-controller", "bootstrap-signer", "certificate-controller", "clusterrole-aggregation-controller",
+    "cronjob-controller", "daemon-set-controller", "deployment-controller", "disruption-controller",
+    "endpoint-controller", "endpointslice-controller", "endpointslicemirroring-controller",
+    "ephemeral-volume-controller", "expand-controller", "generic-garbage-collector", "horizontal-pod-autoscaler",
+    "job-controller", "legacy-service-account-token-cleaner", "namespace-controller", "node-controller",
+    "persistent-volume-binder", "pod-garbage-collector", "pv-protection-controller", "pvc-protection-controller",
+    "replicaset-controller", "replication-controller", "resourcequota-controller", "root-ca-cert-publisher",
+    "service-account-controller", "service-cidrs-controller", "service-controller", "statefulset-controller",
+    "token-cleaner", "ttl-after-finished-controller", "ttl-controller", "validatingadmissionpolicy-status-controller",
+    "volumeattributesclass-protection-controller", "selinux-warning-controller", "cloud-provider",
+    "tagging-controller",
+})
+AKS_OWNED_PREFIXES = ("bootstrap-token-", "csi-azure", "azure-policy", "azure-wi-webhook", "ama-", "omsagent-",
+                      "cilium-", "konnectivity-", "keda-", "aks-", "coredns-autoscaler", "kube-proxy-",
+                      "cloud-node-manager", "retina-", "microsoft-defender-")
+
+# What each add-on namespace held and what the target must provide instead.
+PLATFORM: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "calico-system": ("Calico's dataplane (calico-node, calico-kube-controllers, typha)",
+                      "nothing to install: Azure CNI powered by Cilium is the target's dataplane and enforces "
+                      "network policy; the Calico policies themselves are translated to Cilium or reported as "
+                      "blockers (codes calico-policy-*)"),
+    "tigera-operator": ("the Tigera operator that installs and upgrades Calico",
+                        "nothing to install: the target runs Cilium, which AKS manages; Calico policies are "
+                        "translated separately"),
+    "gatekeeper-system": ("OPA Gatekeeper (admission policy: constraint templates and constraints)",
+                          "install Gatekeeper on the target (Helm chart gatekeeper/gatekeeper) or enable the Azure "
+                          "Policy add-on (az aks enable-addons --addons azure-policy), before cutover; the "
+                          "ConstraintTemplate and constraint custom resources are carried and take effect once it runs"),
+})
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def _namespace(obj: Mapping[str, Any]) -> str | None:
+    meta = _meta(obj)
+    if obj.get("kind") == "Namespace" and group_of(obj) == "":
+        return meta.get("name")
+    return meta.get("namespace")
+
+
+def _webhook_namespaces(obj: Mapping[str, Any]) -> set[str] | None:
+    if obj.get("kind") not in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        return None
+    hooks = obj.get("webhooks") or ()
+    namespaces = [((h.get("clientConfig") or {}).get("service") or {}).get("namespace") for h in hooks]
+    if not hooks or not all(isinstance(ns, str) for ns in namespaces):
+        return None  # a URL backend, or no webhook: not served from a namespace
+    return {str(ns) for ns in namespaces}
+
+
+def _platform_namespace(obj: Mapping[str, Any], ctx: TransformContext) -> str | None:
+    """The add-on namespace the object belongs to (or whose backends serve it), when the target skips it."""
+    skipped = ctx.skipped_namespaces - ctx.system_namespaces
+    ns = _namespace(obj)
+    if ns in skipped:
+        return ns
+    hooks = _webhook_namespaces(obj)
+    if hooks and hooks <= skipped:
+        return sorted(hooks)[0]
+    return None
+
+
+def applies_to(obj: Mapping[str, Any], ctx: TransformContext) -> bool:
+    """Objects of kube-system, of an add-on namespace the target skips, or webhooks served only from one."""
+    return _namespace(obj) == KUBE_SYSTEM or _platform_namespace(obj, ctx) is not None
+
+
+def aks_managed(obj: Mapping[str, Any]) -> str | None:
+    """Why a kube-system object is AKS's (a label or a name AKS owns), None when it is user content."""
+    meta = _meta(obj)
+    name = meta.get("name") or ""
+    if obj.get("kind") == "ConfigMap" and name == COREDNS_CUSTOM:
+        return None  # AKS creates it empty (EnsureExists); its content is the user's
+    labels = meta.get("labels") or {}
+    for label, value in AKS_LABELS.items():
+        if label in labels and (value is None or str(labels[label]).lower() == value):
+            return f"label {label}={labels[label]}"
+    if obj.get("kind") == "Secret" and obj.get("type") == "bootstrap.kubernetes.io/token":
+        return "a bootstrap token of the old cluster's nodes"
+    if name in AKS_OWNED_NAMES or name.startswith(AKS_OWNED_PREFIXES):
+        return f"name {name}, which AKS owns in kube-system"
+    return None
+
+
+def helm_release(obj: Mapping[str, Any]) -> str | None:
+    """The Helm release an object belongs to (its release Secret, or its release-name annotation), else None."""
+    meta = _meta(obj)
+    name = meta.get("name") or ""
+    if obj.get("kind") == "Secret" and name.startswith(HELM_RELEASE_PREFIX):
+        return (meta.get("labels") or {}).get("name") or name.removeprefix(HELM_RELEASE_PREFIX).rsplit(".v", 1)[0]
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    if str(labels.get("app.kubernetes.io/managed-by", "")).lower() == "helm":
+        return annotations.get(HELM_RELEASE_ANNOTATION) or labels.get("app.kubernetes.io/instance") or "?"
+    return None
+
+
+def _platform(obj: Mapping[str, Any], ns: str, ref: ObjectRef) -> TransformResult:
+    held, instead = PLATFORM.get(ns, (f"the add-on of namespace {ns}", "install that add-on on the target"))
+    finding = Finding(PLATFORM_NAMESPACE, Severity.WARNING if ns == "gatekeeper-system" else Severity.INFO, ref,
+                      f"not carried: {ns} held {held}, which the Cilium target does not run from the source's "
+                      "objects", f"the target must provide instead: {instead}")
+    return TransformResult(whiteout=f"namespace {ns} belongs to {held}; the target provides instead: {instead}",
+                           findings=(finding,))
+
+
+def run(obj: dict[str, Any], ctx: TransformContext) -> TransformResult:
+    """Exclude what AKS or the target provides (with the reason, and a finding for add-on namespaces);
+    carry kube-system user content with an info finding."""
+    ref = ObjectRef.of(obj)
+    ns = _platform_namespace(obj, ctx)
+    if ns is not None:
+        return _platform(obj, ns, ref)
+    if obj.get("kind") == "Namespace":
+        return TransformResult.exclude("the kube-system namespace exists on every cluster")
+    why = aks_managed(obj)
+    if why:
+        return TransformResult.exclude(f"managed by AKS ({why}): the target's AKS installs its own")
+    if controller_owner(obj) is not None:
+        return TransformResult.patch()  # the whiteout rule decides owned objects (their owner is carried or not)
+    release = helm_release(obj)
+    if release:
+        message = (f"carried from kube-system with Helm release {release}: user content, not managed by AKS; "
+                   "Helm on the target sees the release as installed")
+    elif obj.get("kind") == "ConfigMap" and _meta(obj).get("name") == COREDNS_CUSTOM:
+        return TransformResult.patch()  # the coredns-custom rule reports what it merges
+    else:
+        message = "carried from kube-system: user content (no AKS label, not a name AKS owns)"
+    return TransformResult.patch(findings=[Finding(
+        USER_CONTENT, Severity.INFO, ref, message,
+        "check that nothing on the target's AKS uses the same name in kube-system (the plan reports a "
+        "conflict if something does)")])
