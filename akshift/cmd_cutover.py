@@ -48,6 +48,10 @@ BlueKube = typer.Option(None, "--blue-kubeconfig", help="blue's kubeconfig: free
 BlueCtx = typer.Option(None, "--blue-context", help="context in blue's kubeconfig")
 GreenKube = typer.Option(None, "--green-kubeconfig", help="green's kubeconfig: ready: gates, single-writer check")
 GreenCtx = typer.Option(None, "--green-context", help="context in green's kubeconfig")
+BlueStack = typer.Option(None, "--blue-stack", help="read blue's kubeconfig from this Pulumi stack's kubeconfig "
+                                                    "output (in memory only; re-read on resume)")
+GreenStack = typer.Option(None, "--green-stack", help="read green's kubeconfig from this Pulumi stack's kubeconfig "
+                                                      "output (in memory only; re-read on resume)")
 
 
 class RouterKind(str, enum.Enum):
@@ -88,7 +92,15 @@ def _router_spec(router: RouterKind | None, socket: Path | None, backend: str, s
     return PulumiTrafficRouter(stack, (work_dir or Path.cwd()).resolve(), pulumi_root=pulumi_root).spec()
 
 
-def _kube_spec(path: Path | None, context: str | None) -> dict[str, Any] | None:
+def _kube_spec(path: Path | None, context: str | None, stack: str | None = None) -> dict[str, Any] | None:
+    """How to reach a cluster, as the state keeps it for a resume: a kubeconfig file, or a stack whose
+    output is read again each time (the kubeconfig itself is never stored)."""
+    if path is not None and stack is not None:
+        from akshift.options import bad_input
+
+        raise bad_input("a kubeconfig and a stack both given for one cluster: pass one")
+    if stack is not None:
+        return {"stack": stack, "context": context}
     return {"kubeconfig": str(path.resolve()), "context": context} if path else None
 
 
@@ -97,6 +109,12 @@ def _kube(spec: dict[str, Any] | None, which: str) -> Any:
 
     if not spec:
         return None
+    if spec.get("stack"):
+        from akshift.project import stack_kubeconfig
+
+        stack = spec["stack"]
+        return connect(None, spec.get("context"), role=f"--{which}-stack {stack}", retries=3,
+                       kubeconfig_text=stack_kubeconfig(stack), text_source=f"stack {stack} output kubeconfig")
     return connect(spec["kubeconfig"], spec.get("context"), role=f"--{which}-kubeconfig", retries=3)
 
 
@@ -265,8 +283,8 @@ def cutover_cmd(
     haproxy_state_file: Path = HaState, stack: str = Stack, work_dir: Path = WorkDir, pulumi_root: str = PulumiRoot,
     verify_report: Path = typer.Option(Path("out/migration/verify.json"), "--verify-report",
                                        help="green's verify.json from `akshift verify` (must be ok)"),
-    blue_kubeconfig: Path = BlueKube, blue_context: str = BlueCtx,
-    green_kubeconfig: Path = GreenKube, green_context: str = GreenCtx,
+    blue_kubeconfig: Path = BlueKube, blue_context: str = BlueCtx, blue_stack: str = BlueStack,
+    green_kubeconfig: Path = GreenKube, green_context: str = GreenCtx, green_stack: str = GreenStack,
     no_freeze: bool = typer.Option(False, "--no-freeze", help="do not freeze blue (only when blue has no API to "
                                                               "freeze, such as the loopback sandbox)"),
     allow_multi_writer: list[str] = typer.Option([], "--allow-multi-writer",
@@ -305,8 +323,8 @@ def cutover_cmd(
                                       work_dir, pulumi_root),
                          rollback_to=RollbackTo(rollback_to.value),
                          gate_interval_seconds=parse_duration(gate_interval, "--gate-interval"),
-                         blue_kube=_kube_spec(blue_kubeconfig, blue_context),
-                         green_kube=_kube_spec(green_kubeconfig, green_context))
+                         blue_kube=_kube_spec(blue_kubeconfig, blue_context, blue_stack),
+                         green_kube=_kube_spec(green_kubeconfig, green_context, green_stack))
     if resume:
         persisted = store.load()
         if requested is not None:
@@ -395,7 +413,7 @@ def rollback_cmd(
     state_dir: Path = StateDir, from_: str = From, to: str = To, router: RouterKind = RouterOpt,
     haproxy_socket: Path = HaSocket, haproxy_backend: str = HaBackend, haproxy_state_file: Path = HaState,
     stack: str = Stack, work_dir: Path = WorkDir, pulumi_root: str = PulumiRoot,
-    blue_kubeconfig: Path = BlueKube, blue_context: str = BlueCtx,
+    blue_kubeconfig: Path = BlueKube, blue_context: str = BlueCtx, blue_stack: str = BlueStack,
     wait: str = typer.Option("2m", "--wait", help=f"how long to wait for a running cutover to roll back ({DURATIONS})"),
     output: Output = OutputOption,
 ) -> None:
@@ -419,7 +437,7 @@ def rollback_cmd(
             typer.echo("rolled back without a state: " + ", ".join(f"{n} {w}%" for n, w in weights.items()))
         raise typer.Exit(OK)
     plan = store.load().plan
-    blue_spec = _kube_spec(blue_kubeconfig, blue_context) or (dict(plan.blue_kube) if plan.blue_kube else None)
+    blue_spec = _kube_spec(blue_kubeconfig, blue_context, blue_stack) or (dict(plan.blue_kube) if plan.blue_kube else None)
     blue = _kube(blue_spec, "blue")
     display = _Display(output)
     try:
@@ -442,6 +460,7 @@ def decommission_cmd(
     health_window: str = typer.Option("30s", "--health-window",
                                       help=f"how long to observe green's gates first ({DURATIONS})"),
     state_dir: Path = StateDir, green_kubeconfig: Path = GreenKube, green_context: str = GreenCtx,
+    green_stack: str = GreenStack,
     output: Output = OutputOption,
 ) -> None:
     """Retire blue from the switch: refused while blue has weight, green fails a gate, or the soak is not over."""
@@ -453,7 +472,7 @@ def decommission_cmd(
     soak_seconds = parse_duration(soak, "--soak")
     window_seconds = parse_duration(health_window, "--health-window")
     plan = store.load().plan
-    green_spec = _kube_spec(green_kubeconfig, green_context) or (dict(plan.green_kube) if plan.green_kube else None)
+    green_spec = _kube_spec(green_kubeconfig, green_context, green_stack) or (dict(plan.green_kube) if plan.green_kube else None)
     green = _kube(green_spec, "green")
     display = _Display(output)
     s = None

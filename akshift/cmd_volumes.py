@@ -48,7 +48,7 @@ def _options(out: Path, **kw: Any) -> Any:
 
 
 @app.command("plan")
-def plan(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx,
+def plan(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack,
          target_resource_group: str = ResourceGroup, zone_map: list[str] = ZoneMap,
          output: Output = OutputOption) -> None:
     """Decide per claim how its data reaches the target → OUT/volumes-plan.json (nothing is written to a cluster)."""
@@ -56,7 +56,7 @@ def plan(out: Path = opt.Out, target: Path = opt.Target, target_context: str = o
     from migration.volumes import parse_zone_map
 
     options = _options(out, resource_group=target_resource_group, zone_map=parse_zone_map(zone_map))
-    tgt = opt.client(target, target_context, "target") if target else None
+    tgt = opt.client(target, target_context, "target", stack=target_stack) if target or target_context or target_stack else None
     try:
         moves = pipeline.plan_volumes(tgt, options=options)
     finally:
@@ -76,15 +76,15 @@ def plan(out: Path = opt.Out, target: Path = opt.Target, target_context: str = o
 
 
 @app.command("move")
-def move(source: Path = opt.Source, source_context: str = opt.SourceCtx, target: Path = opt.Target,
-         target_context: str = opt.TargetCtx, out: Path = opt.Out, quiesce_source: bool = opt.QuiesceSource,
+def move(source: Path = opt.Source, source_context: str = opt.SourceCtx, source_stack: str = opt.SourceStack, target: Path = opt.Target,
+         target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out, quiesce_source: bool = opt.QuiesceSource,
          disk_mover: opt.Mover = opt.DiskMoverOpt, release_timeout: float = opt.ReleaseTimeout,
          output: Output = OutputOption) -> None:
     """Stop writers (with --quiesce-source), copy disks, put static PVs on the target; resumable."""
     from migration import pipeline
 
     options = _options(out, quiesce_source=quiesce_source, release_timeout=release_timeout)
-    with opt.client(source, source_context, "source") as src, opt.client(target, target_context, "target") as tgt:
+    with opt.client(source, source_context, "source", stack=source_stack) as src, opt.client(target, target_context, "target", stack=target_stack) as tgt:
         report = pipeline.move_volumes(src, tgt, options=options, disk_mover=opt.disk_mover(disk_mover, out))
     if output is Output.json:
         emit_json(report.to_dict())
@@ -100,12 +100,12 @@ def move(source: Path = opt.Source, source_context: str = opt.SourceCtx, target:
 
 
 @app.command("verify")
-def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
+def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out,
            timeout: float = BindTimeout, output: Output = OutputOption) -> None:
     """Check every claim on the target is Bound to a volume carrying the source's data (by recorded lineage)."""
     from migration import pipeline
 
-    with opt.client(target, target_context, "target") as tgt:
+    with opt.client(target, target_context, "target", stack=target_stack) as tgt:
         result = pipeline.verify_volumes(tgt, options=_options(out, bind_timeout=timeout))
     if output is Output.json:
         emit_json(result.to_dict())
@@ -118,7 +118,7 @@ def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: 
 
 
 @app.command("rollback")
-def rollback(source: Path = opt.Source, source_context: str = opt.SourceCtx, out: Path = opt.Out,
+def rollback(source: Path = opt.Source, source_context: str = opt.SourceCtx, source_stack: str = opt.SourceStack, out: Path = opt.Out,
              output: Output = OutputOption) -> None:
     """Restart the writers `volumes move` stopped on the source, with their exact previous counts.
 
@@ -127,7 +127,7 @@ def rollback(source: Path = opt.Source, source_context: str = opt.SourceCtx, out
     from migration import pipeline
     from migration.volumes import WriterStatus
 
-    with opt.client(source, source_context, "source") as src:
+    with opt.client(source, source_context, "source", stack=source_stack) as src:
         results = pipeline.rollback_volumes(src, options=_options(out))
     ok = all(r.ok for r in results)
     if output is Output.json:

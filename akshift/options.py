@@ -24,9 +24,11 @@ from akshift.output import Output, err_console
 from errors import AkshiftError, ErrorKind
 
 # Rich would read "[volumes]" in a help text as markup and swallow it; help texts use no square brackets.
-Source = typer.Option(None, "--source", help="kubeconfig of the old (kubenet) cluster; only read")
+Source = typer.Option(None, "--source", help="kubeconfig of the old (kubenet) cluster, only read; default: "
+                                              "KUBECONFIG or ~/.kube/config with --source-context")
 SourceCtx = typer.Option(None, "--source-context", help="context in the source kubeconfig")
-Target = typer.Option(None, "--target", help="kubeconfig of the new cluster")
+Target = typer.Option(None, "--target", help="kubeconfig of the new cluster; default: KUBECONFIG or "
+                                              "~/.kube/config with --target-context")
 TargetCtx = typer.Option(None, "--target-context", help="context in the target kubeconfig")
 SourceStack = typer.Option(None, "--source-stack", help="read the source cluster's kubeconfig from this Pulumi "
                                                         "stack's kubeconfig output (decrypted in memory only)")

@@ -146,7 +146,8 @@ class Plan:
         gates: gate specs as given (``http:URL,...``), parsed by :mod:`cutover.gates`.
         rollback_to: where an automatic rollback sends traffic.
         router: how to reach the switch (``{"kind": "haproxy", ...}``), see :func:`cutover.routers.from_spec`.
-        blue_kube: ``{"kubeconfig": path, "context": name}`` of blue for the freeze, or None (no freeze).
+        blue_kube: ``{"kubeconfig": path, "context": name}`` (or ``{"stack": name, …}``: its output is read
+            again on resume, never stored) of blue for the freeze, or None (no freeze).
         green_kube: the same for green (readiness gates, the single-writer check), or None.
     """
 
