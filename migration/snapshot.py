@@ -434,7 +434,7 @@ def stage_dir(run_dir: str | os.PathLike[str], stage: str) -> Path:
 
 
 def _sort_jsonl(path: Path) -> None:
-    lines = path.read_bytes().splitlines(keepends=True)
+    lines: list[bytes] = path.read_bytes().splitlines(keepends=True)
 
     def key(line: bytes) -> tuple[str, str, bytes]:
         entry = orjson.loads(line)

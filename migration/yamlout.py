@@ -15,7 +15,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # Plain (unquoted) only when unmistakably a string under YAML 1.1, which PyYAML implements:
@@ -85,6 +85,7 @@ def _value(v: Any, indent: int, out: list[str], prefix: str) -> None:
     """Write ``v`` after ``prefix`` (``"key:"`` or ``"-"`` at its indentation)."""
     pad = " " * indent
     if isinstance(v, (dict, list)) and v:
+        write: Callable[[Any, int, list[str]], None]
         write, child = (_mapping, indent + 2) if isinstance(v, dict) else (_sequence, indent)  # indentless lists
         if prefix.endswith("-"):  # "- " then the first line of the child on the same line
             start = len(out)

@@ -637,7 +637,7 @@ def _ns_terms(conj: Conjunction) -> Conjunction:
 
 def _cilium_selector(peer: Peer, global_policy: bool) -> dict[str, Any]:
     terms = list(peer.pods or ())
-    selector = sel.label_selector(tuple(terms), POD_RENAMES)
+    selector: dict[str, Any] = sel.label_selector(tuple(terms), POD_RENAMES)
     ns: dict[str, Any] = {}
     if peer.namespaces:
         ns = sel.label_selector(peer.namespaces, NS_RENAMES, NS_LABEL_PREFIX)
