@@ -29,10 +29,13 @@ from typing import Any
 
 from kube.client import KubeClient
 from kube.discovery import iter_objects, listable_types
+from kube.errors import ApiError
 from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready
 from kube.order import apply_tiers
+from migration import identity
 from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
 from migration.errors import InventoryError, MigrationError
+from migration.exclusions import exclusion_holds
 from migration.findings import Finding, Severity
 from migration.report import Results, Status, render_json, render_markdown
 from migration.secrets import SecretKey
@@ -95,11 +98,24 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
 # -- context -------------------------------------------------------------------
 
 def _pod_cidr(nodes: list[dict[str, Any]]) -> str | None:
-    """The cluster pod CIDR as AKS sizes it: the /16 holding the nodes' per-node ranges."""
-    cidrs = [n.get("spec", {}).get("podCIDR") for n in nodes if n.get("spec", {}).get("podCIDR")]
+    """The cluster pod CIDR as far as the nodes show it: the smallest network holding every node's
+    per-node range (kubenet nodes' ``podCIDR``), widened to AKS's /16 when the nodes cover less.
+
+    Override it (``--source-pod-cidr``) when the cluster was created with a larger one.
+    """
+    cidrs = [ipaddress.ip_network(n["spec"]["podCIDR"], strict=False) for n in nodes
+             if (n.get("spec") or {}).get("podCIDR")]
     if not cidrs:
         return None
-    return str(ipaddress.ip_network(cidrs[0]).supernet(new_prefix=16))
+    net = cidrs[0].supernet(new_prefix=min(16, cidrs[0].prefixlen))
+    while not all(c.subnet_of(net) for c in cidrs if c.version == net.version) and net.prefixlen > 0:
+        net = net.supernet()
+    return str(net)
+
+
+def _node_ips(nodes: list[dict[str, Any]]) -> frozenset[str]:
+    return frozenset(a["address"] for n in nodes for a in (n.get("status") or {}).get("addresses") or ()
+                     if a.get("type") in ("InternalIP", "ExternalIP") and a.get("address"))
 
 
 def _pools(nodes: list[dict[str, Any]]) -> dict[str, str]:
@@ -165,6 +181,7 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
         target_dataplane=target_dataplane,
         volume_pvs=volume_pvs or {},
         quiesced_writers=quiesced_writers or {},
+        source_node_ips=_node_ips(source_nodes),
     )
 
 
@@ -235,13 +252,52 @@ def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | N
 def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secret_key: SecretKey | None = None,
           force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop) -> list[Outcome]:
     """Server-side apply every object in tier order; resumable through ``journal_path``."""
-    tiers = [list(t) for t in apply_tiers(_objects(transformed_dir, secret_key))]
+    objs = _objects(transformed_dir, secret_key)
+    tiers = [list(t) for t in apply_tiers(objs)]
+    rewrites = identity.rewrites_by_key(Snapshot(transformed_dir).patches())
+    owners = identity.OwnerCache(target)
     journal = Journal(journal_path)
     try:
-        return run_tiers(target, tiers, lambda o: apply_object(target, o, force_conflicts=force_conflicts),
-                         concurrency=concurrency, journal=journal, on_done=lambda o: progress(1))
+        outcomes = run_tiers(target, tiers, lambda o: apply_object(
+            target, o, force_conflicts=force_conflicts, rewrites=rewrites.get(ObjectRef.of(o).key, ()), owners=owners),
+            concurrency=concurrency, journal=journal, on_done=lambda o: progress(1))
     finally:
         journal.close()
+    return link_owners(target, objs, outcomes, rewrites, owners)
+
+
+def link_owners(target: KubeClient, objs: list[dict[str, Any]], outcomes: list[Outcome],
+                rewrites: Mapping[str, list[str]], owners: identity.OwnerCache) -> list[Outcome]:
+    """Re-point the ownerReferences whose owners were applied in a later tier (or by an earlier run).
+
+    An owner that still does not exist on the target leaves the object without that reference,
+    and its outcome says so (the object itself is in place).
+    """
+    done = {o.key: o for o in outcomes if o.ok}
+    result = list(outcomes)
+    for obj in objs:
+        key = ObjectRef.of(obj).key
+        if not (obj.get("metadata") or {}).get("ownerReferences") or key not in done:
+            continue
+        resolved, uid_map, complete = identity.resolve_owners(obj, owners)
+        try:
+            live = target.read(identity.body(obj))
+            have = [o.get("uid") for o in (live or {}).get("metadata", {}).get("ownerReferences") or ()]
+            if live is not None and sorted(have) != sorted(o["uid"] for o in resolved):
+                identity.restore(target, obj, rewrites.get(key, ()), manager=FIELD_MANAGER, uid_map=uid_map,
+                                 owners=resolved)
+        except ApiError as e:
+            result = [o if o.key != key else dataclasses.replace(o, action=Action.FAILED,
+                                                                 message=f"linking its owners failed: {e}")
+                      for o in result]
+            continue
+        if not complete:
+            missing = [f"{r.get('kind')} {r.get('name')}" for r in obj["metadata"]["ownerReferences"]
+                       if r.get("uid") not in uid_map]
+            result = [o if o.key != key else dataclasses.replace(
+                o, message=(o.message + "; " if o.message else "") + "owner not on the target, reference left out: "
+                + ", ".join(missing)) for o in result]
+    return result
 
 
 # -- verify --------------------------------------------------------------------------
@@ -274,13 +330,28 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
     results = Results()
     desired = {ObjectRef.of(o): o for o in transformed.objects(secret_key=secret_key)}
     unaccounted: list[str] = []
+    source_index = {source.ref(p).key: p for p in source.paths()}
+    source_secrets: dict[str, dict[str, Any]] = {}
+
+    def read_source(path: str) -> dict[str, Any]:
+        if "/core.Secret/" in path:
+            if not source_secrets:
+                source_secrets.update(source.secrets(secret_key))
+            return source_secrets[path]
+        return source.read(path)
+
     for path in source.paths():
         ref = source.ref(path)
         if ref in desired:
             continue
         if ref in excluded:
             e = excluded[ref]
-            results.add(ref, Status.EXCLUDED, f"{e['rule']}: {e['reason']}")
+            holds, why = exclusion_holds(target, read_source, ref, e, source_index)
+            if holds:
+                results.add(ref, Status.EXCLUDED, f"{e['rule']}: {e['reason']}")
+            else:  # a false reason is a gap, not an account (issue 12 item 5)
+                results.add(ref, Status.FAILED, f"excluded as '{e['reason']}', but on the target {why}")
+                unaccounted.append(path)
             continue
         unaccounted.append(path)
     for path in source.index.get("secrets_excluded", []):

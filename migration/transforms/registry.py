@@ -20,7 +20,10 @@ import dataclasses
 from migration.transforms.base import Rule
 from migration.transforms.rules import (
     api_version,
+    autoscaled,
+    identity,
     job,
+    lifecycle,
     load_balancer,
     metadata,
     network_policy,
@@ -46,17 +49,21 @@ class RegisteredRule:
 
 
 RULES: tuple[RegisteredRule, ...] = tuple(sorted((
+    # Before the whiteouts: an object being deleted is skipped for that reason, whatever else it is.
+    RegisteredRule("lifecycle", 5, lifecycle),
     RegisteredRule("whiteout", 10, whiteout),
     # Before any cleaning: the volume plan's PV is put in place whole, and ends the object's run.
     RegisteredRule("volume-copies", 15, volume_copies),
     RegisteredRule("service-account-token", 20, service_account_token),
     RegisteredRule("metadata", 100, metadata),
+    RegisteredRule("identity", 110, identity),
     RegisteredRule("service", 200, service),
     RegisteredRule("volumes", 210, volumes),
     RegisteredRule("job", 220, job),
     RegisteredRule("pod", 230, pod),
     RegisteredRule("pod-template", 240, pod_template),
     RegisteredRule("quiesced-writers", 250, quiesced_writers),
+    RegisteredRule("autoscaled", 255, autoscaled),
     RegisteredRule("network-policy-cidr", 300, network_policy),
     RegisteredRule("load-balancer", 310, load_balancer),
     RegisteredRule("node-pool", 320, node_pool),
