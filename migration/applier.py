@@ -8,9 +8,13 @@ Why shaped so:
 * **Apply** is server-side apply with our own field manager: idempotent (a
   second run writes nothing), and fields owned by another manager are a
   *conflict* we report instead of overwriting — unless ``force_conflicts``.
-* Order comes from ``migration.order`` (a data table); objects within a tier
+* Order comes from ``kube.order`` (a data table); objects within a tier
   go out concurrently. CRDs are waited for until Established before the
-  custom resources that need them.
+  custom resources that need them, ResourceQuotas until their ``status.hard``
+  is filled in, and the backends of fail-closed webhooks, APIServices and
+  conversion webhooks until Ready (``migration.readiness``).
+* Each object stays itself: the source's field managers are restored and its
+  ownerReferences re-pointed to the target's uids (``migration.identity``).
 * A **journal** (one JSON line per finished object, flushed as written) lets a
   run killed at any point resume: finished objects with the same content
   digest are skipped; anything else is simply applied again, which SSA makes

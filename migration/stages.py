@@ -225,6 +225,9 @@ def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | N
     Custom resources whose CRD is not on the target yet cannot be dry-run
     (the type is not served until the CRD is applied); they are planned as
     ``create`` when their CRD is part of the same plan, and ``rejected`` otherwise.
+    Objects of namespaces the plan creates are dry-run in a scratch namespace
+    (created for the plan and deleted after it, the plan's one write), so
+    admission and validation reject them now rather than at apply.
     """
     objs = _objects(transformed_dir, secret_key)
     planned_crds = {f"{o['spec']['group']}/{o['spec']['names']['kind']}" for o in objs
@@ -233,20 +236,56 @@ def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | N
     served = {(r.group, r.kind) for r in target.resources(refresh=True).values()}
     existing_ns = {n["metadata"]["name"] for n in target.get("/api/v1/namespaces").get("items", [])}
 
+    new_ns = {ObjectRef.of(o).namespace for o in objs} & (planned_ns - existing_ns)
+    scratch = _scratch_namespace(target) if new_ns else None
+
     def step(obj: dict[str, Any]) -> Outcome:
-        # The server cannot dry-run into a namespace or a type that does not exist yet; when this
-        # plan creates them, the object is a create validated at apply time, and says so.
+        # The server cannot dry-run into a type that does not exist yet; when this plan creates its
+        # CRD, the object is a create validated at apply time, and says so. Objects of namespaces the
+        # plan creates are dry-run in a scratch namespace instead, so their rejections show now.
         ref = ObjectRef.of(obj)
         group, ns = ref.group, ref.namespace
         if (group, obj["kind"]) not in served and f"{group}/{obj['kind']}" in planned_crds:
             return Outcome(ref.key, str(ref), Action.CREATE,
                            "not dry-run: its CustomResourceDefinition is created first by this plan", digest=digest(obj))
-        if ns and ns not in existing_ns and ns in planned_ns:
-            return Outcome(ref.key, str(ref), Action.CREATE,
-                           f"not dry-run: namespace {ns} is created first by this plan", digest=digest(obj))
+        if ns and ns in new_ns and scratch is not None:
+            moved = {**obj, "metadata": {**obj["metadata"], "namespace": scratch}}
+            o = plan_object(target, moved, force_conflicts=force_conflicts)
+            note = f"dry-run in scratch namespace {scratch}: namespace {ns} is created first by this plan"
+            if o.action is Action.REJECTED and o.status not in (400, 422):
+                # Only invalid objects (400/422) are judged in the scratch namespace: other refusals may
+                # depend on what the real namespace will hold (a ServiceAccount, a quota) before them.
+                return Outcome(ref.key, str(ref), Action.CREATE, f"validated at apply; {note} answered: {o.message}",
+                               digest=digest(obj))
+            return dataclasses.replace(o, key=ref.key, ref=str(ref), digest=digest(obj),
+                                       message=f"{o.message} ({note})" if o.message else note)
         return plan_object(target, obj, force_conflicts=force_conflicts)
 
-    return run_tiers(target, [objs], step, concurrency=concurrency, on_done=lambda o: progress(1), wait_crds=False)
+    try:
+        return run_tiers(target, [objs], step, concurrency=concurrency, on_done=lambda o: progress(1),
+                         wait_crds=False)
+    finally:
+        if scratch is not None:
+            target.delete({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": scratch}})
+
+
+SCRATCH_PREFIX = "akshift-plan-"
+
+
+def _scratch_namespace(target: KubeClient) -> str | None:
+    """Create a namespace to dry-run objects of namespaces the plan creates; None when the target refuses.
+
+    The plan's one write to the target, deleted when the plan ends (labelled so a leftover is recognisable).
+    """
+    import secrets as random_names
+
+    name = SCRATCH_PREFIX + random_names.token_hex(4)
+    try:
+        target.create({"apiVersion": "v1", "kind": "Namespace",
+                       "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "akshift-plan"}}})
+    except ApiError:
+        return None  # no right to create namespaces: those objects are validated at apply, as before
+    return name
 
 
 def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secret_key: SecretKey | None = None,

@@ -48,7 +48,25 @@ def _source_objects() -> list[dict[str, Any]]:
          "metadata": {"name": "protected", "namespace": NS, "finalizers": ["example.com/keep"]}},
         {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"},
          "metadata": {"name": "leaving", "namespace": NS, "finalizers": ["example.com/hold"]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
+         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}},
+                               "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}},
+        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": NS},
+         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                  "minReplicas": 2, "maxReplicas": 5,
+                  "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                      "type": "Utilization", "averageUtilization": 70}}}]}},
     ]
+
+
+# Helm's Service: a nodePort the chart pins (external load balancers target it) and one the server allocates.
+EDGE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "edge", "namespace": NS},
+        "spec": {"type": "NodePort", "selector": {"app": "web"},
+                 "ports": [{"name": "http", "port": 80, "nodePort": 30555}, {"name": "https", "port": 443}]}}
+# Tightened after the ConfigMaps exist: the namespace is over it on the source.
+QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "few-configs", "namespace": NS},
+         "spec": {"hard": {"configmaps": "2"}}}
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +85,11 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
                          {"apiVersion": "v1", "kind": "ConfigMap", "name": "settings",
                           "uid": settings["metadata"]["uid"]}]}}
             assert kubectl_apply(blue.kubeconfig, [child], "operator").returncode == 0
+            assert kubectl_apply(blue.kubeconfig, [EDGE], "helm").returncode == 0
+            assert kubectl_apply(blue.kubeconfig, [QUOTA], TOOL).returncode == 0
+            deadline = time.monotonic() + 30
+            while not (k.read(QUOTA).get("status") or {}).get("used") and time.monotonic() < deadline:
+                time.sleep(0.5)
             k.delete({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "leaving", "namespace": NS}})
             assert k.read({"apiVersion": "v1", "kind": "ConfigMap",
                            "metadata": {"name": "leaving", "namespace": NS}})["metadata"].get("deletionTimestamp")
@@ -89,6 +112,8 @@ def _read(cluster: LocalCluster, name: str) -> dict[str, Any] | None:
 
 def test_the_migration_of_the_identity_namespace_succeeds(clusters: dict[str, Any]) -> None:
     assert clusters["result"].exit_code == 0, clusters["result"].output
+    verify = json.loads((clusters["out"] / "verify.json").read_text())
+    assert verify["unaccounted"] == [] and verify["problems"] == []
 
 
 def test_each_field_is_owned_on_the_target_by_the_manager_that_owned_it_on_the_source(clusters: dict[str, Any]) -> None:
@@ -122,3 +147,50 @@ def test_a_garbage_collection_link_is_re_pointed_to_the_owner_on_the_target(clus
     assert [o["uid"] for o in child["metadata"]["ownerReferences"]] == [owner["metadata"]["uid"]]
     time.sleep(2)  # the target's garbage collector would have deleted it by now if the uid were wrong
     assert _read(clusters["green"], "child") is not None
+
+
+def test_a_node_port_the_chart_chose_is_kept_and_an_allocated_one_is_not_carried(clusters: dict[str, Any]) -> None:
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:
+        edge = k.read(EDGE)
+    ports = {p["name"]: p["nodePort"] for p in edge["spec"]["ports"]}
+    assert ports["http"] == 30555
+    transformed = yaml.safe_load((clusters["out"] / "transformed" / NS / "core.Service" / "edge.yaml").read_text())
+    assert [p.get("nodePort") for p in transformed["spec"]["ports"]] == [30555, None]
+
+
+def test_an_autoscaled_deployments_replicas_are_left_to_its_hpa(clusters: dict[str, Any]) -> None:
+    transformed = yaml.safe_load((clusters["out"] / "transformed" / NS / "apps.Deployment" / "web.yaml").read_text())
+    assert "replicas" not in transformed["spec"]
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:
+        assert k.read(transformed) is not None
+
+
+def test_a_namespace_over_its_quota_is_reported_and_every_object_in_it_is_reproduced(clusters: dict[str, Any]) -> None:
+    report = json.loads((clusters["out"] / "report.json").read_text())
+    assert "namespace-over-quota" in {f["code"] for f in report["findings"]}
+    for name in ("settings", "protected", "child"):
+        assert _read(clusters["green"], name) is not None, name
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:
+        assert k.read(QUOTA)["status"]["hard"] == {"configmaps": "2"}
+
+
+def test_the_plan_dry_runs_objects_of_a_namespace_it_creates_and_removes_its_scratch_namespace(
+        clusters: dict[str, Any], tmp_path: Path) -> None:
+    from migration import stages
+    from migration.snapshot import SnapshotWriter
+
+    ns = "brand-new"
+    objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ok", "namespace": ns}, "data": {"a": "b"}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad-port", "namespace": ns},
+             "spec": {"ports": [{"port": 70000}], "selector": {"app": "x"}}}]
+    with SnapshotWriter(tmp_path / "transformed", stage="transformed", exclude_secrets=True) as w:
+        for o in objs:
+            w.write(o)
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:
+        planned = {o.ref: o for o in stages.plan(k, tmp_path / "transformed")}
+        left = [n["metadata"]["name"] for n in k.get("/api/v1/namespaces")["items"]
+                if n["metadata"]["name"].startswith(stages.SCRATCH_PREFIX) and not n["metadata"].get("deletionTimestamp")]
+    assert planned[f"Service {ns}/bad-port"].action == "rejected" and "70000" in planned[f"Service {ns}/bad-port"].message
+    assert planned[f"ConfigMap {ns}/ok"].action == "create"
+    assert left == []
