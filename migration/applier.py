@@ -188,11 +188,15 @@ def apply_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str 
     try:
         resolved, uid_map, _ = identity.resolve_owners(obj, owners) if owners is not None else ([], {}, True)
         sent = identity.body(obj, resolved)
+        force = force_conflicts
         if restoring:
             live = client.read(sent)
             if live is not None and not declared_diff({k: v for k, v in sent.items() if k != "status"}, live):
                 return Outcome(key, ref, Action.UNCHANGED, status=200, digest=dig)
-        after = _apply_settling(client, sent, field_manager, force_conflicts, meta)
+            # A copy an earlier run restored: its fields belong to the source's own managers, whose change
+            # this is; only a manager foreign to the source (someone edited the target) is a conflict.
+            force = force or (live is not None and identity.held_by_source_managers(live, obj, field_manager))
+        after = _apply_settling(client, sent, field_manager, force, meta)
         if restoring:
             identity.restore(client, obj, rewrites, manager=field_manager, uid_map=uid_map)
     except ApiError as e:

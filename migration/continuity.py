@@ -90,8 +90,9 @@ def _old_address(value: str, ctx: TransformContext) -> str | None:
             net = ipaddress.ip_network(match.group(0), strict=False)
         except ValueError:
             continue
-        if match.group(1) in ctx.source_node_ips or any(net.subnet_of(n) for n in _networks(ctx)
-                                                        if n.version == net.version):
+        if match.group(1) in ctx.source_node_ips or any(
+                isinstance(net, ipaddress.IPv4Network) and isinstance(n, ipaddress.IPv4Network) and net.subnet_of(n)
+                for n in _networks(ctx)):
             return match.group(0)
     return None
 
@@ -159,15 +160,11 @@ def _aad_pod_identity(obj: Mapping[str, Any], ref: ObjectRef) -> Iterator[Findin
                       "move to Microsoft Entra Workload ID (a federated credential on the managed identity and the "
                       "azure.workload.identity/use label)")
         return
-    for tokens, pod in pod_specs(obj):
-        labels = {}
-        if tokens:  # a template: its labels sit beside the pod spec
-            holder: Any = obj
-            for t in tokens[:-1]:
-                holder = holder[t]
-            labels = (holder.get("metadata") or {}).get("labels") or {}
-        else:
-            labels = (obj.get("metadata") or {}).get("labels") or {}
+    for tokens, _pod in pod_specs(obj):
+        holder: Any = obj  # a Pod's labels are its own; a template's sit beside its pod spec
+        for t in tokens[:-1]:
+            holder = holder[t]
+        labels: Mapping[str, Any] = (holder.get("metadata") or {}).get("labels") or {}
         if AAD_POD_IDENTITY_LABEL in labels:
             yield Finding(AAD_POD_IDENTITY, Severity.BLOCKER, ref,
                           f"pods labelled {AAD_POD_IDENTITY_LABEL}={labels[AAD_POD_IDENTITY_LABEL]} rely on AAD Pod "

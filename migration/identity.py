@@ -19,7 +19,8 @@ What happens, per object (the transformed object keeps the source's
    should hold: every source entry re-stamped (its fields minus the ones
    akshift rewrote, with ownerReference keys re-pointed), the target's own
    controllers' entries, and one ``akshift`` entry holding only akshift's
-   rewrites (the transform's add/replace operations). :func:`restore` writes
+   rewrites (the transform's add/replace operations) and ``metadata.name``
+   (the marker that akshift carried the object, which ``akshift sync`` reads). :func:`restore` writes
    them with one merge patch guarded by ``resourceVersion`` (the API server
    takes managedFields given in a request as they are).
 3. References whose owner is applied in a later tier are linked after every
@@ -251,14 +252,35 @@ def restored_fields(source: Sequence[Mapping[str, Any]], live: Mapping[str, Any]
             continue
         out.append(copy.deepcopy(dict(entry)))
     if ours is not None:
-        mine: dict[str, Any] = {}
+        # The carry marker: akshift keeps owning metadata.name (a field nobody changes), so its entry
+        # survives and tells later runs and `akshift sync` that akshift carried the object.
+        mine: dict[str, Any] = {"f:metadata": {"f:name": {}}}
         for pointer in [*rewrites, *(["/metadata/ownerReferences"] if uid_map else [])]:
             part = pick(ours.get("fieldsV1") or {}, live, pointer)
             if part is not None:
                 union(mine, part)
-        if mine:
+        if mine:  # never empty: the marker
             out.append({**{k: v for k, v in ours.items() if k != "fieldsV1"}, "fieldsV1": mine, "time": now})
     return out
+
+
+# Target-side components whose entries are their own bookkeeping (status, scale, allocations), not a claim
+# on the fields akshift carries.
+SERVER_MANAGERS = frozenset({"kube-apiserver", "kube-controller-manager", "cloud-controller-manager",
+                             "kube-scheduler", "kubelet"})
+
+
+def held_by_source_managers(live: Mapping[str, Any], obj: Mapping[str, Any], manager: str) -> bool:
+    """Whether the target object carries akshift's marker and every other manager is one of the source
+    object's (or the server's).
+
+    Then the target copy is what an earlier run carried and restored, and a changed value is the source manager's
+    own change being carried: akshift may take the fields over for the apply (the restore right after
+    gives them back). Any other manager (someone edited the target) keeps its conflict.
+    """
+    source = {m.get("manager") for m in (obj.get("metadata") or {}).get("managedFields") or ()}
+    live_managers = {m.get("manager") for m in (live.get("metadata") or {}).get("managedFields") or ()}
+    return bool(source) and manager in live_managers and live_managers <= source | SERVER_MANAGERS | {manager}
 
 
 def now_rfc3339() -> str:

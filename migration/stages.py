@@ -103,12 +103,12 @@ def _pod_cidr(nodes: list[dict[str, Any]]) -> str | None:
 
     Override it (``--source-pod-cidr``) when the cluster was created with a larger one.
     """
-    cidrs = [ipaddress.ip_network(n["spec"]["podCIDR"], strict=False) for n in nodes
-             if (n.get("spec") or {}).get("podCIDR")]
+    cidrs = [ipaddress.IPv4Network(n["spec"]["podCIDR"], strict=False) for n in nodes
+             if (n.get("spec") or {}).get("podCIDR") and ":" not in n["spec"]["podCIDR"]]
     if not cidrs:
         return None
     net = cidrs[0].supernet(new_prefix=min(16, cidrs[0].prefixlen))
-    while not all(c.subnet_of(net) for c in cidrs if c.version == net.version) and net.prefixlen > 0:
+    while not all(c.subnet_of(net) for c in cidrs) and net.prefixlen > 0:
         net = net.supernet()
     return str(net)
 

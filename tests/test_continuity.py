@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import builders as b
 import pytest
 
-import builders as b
 from migration import continuity
 from migration.stages import _pod_cidr
 from migration.transforms import TransformContext, transform

@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext, transform
 from migration.transforms.ownership import ownership_facts
 from migration.transforms.rules import whiteout
 from migration.transforms.stage import transform_snapshot
-from migration.snapshot import Snapshot, SnapshotWriter
 
 
 def _owned_secret(owner_kind: str = "SealedSecret", api: str = "bitnami.com/v1alpha1") -> dict[str, Any]:

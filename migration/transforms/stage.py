@@ -43,7 +43,8 @@ def with_ownership_facts(source: Snapshot, ctx: TransformContext) -> TransformCo
             yield obj
 
     facts = ownership_facts(objs(), excluded)
-    return dataclasses.replace(ctx, **facts, autoscaled=autoscaled.autoscaled(hpas))
+    return dataclasses.replace(ctx, carried_keys=facts["carried_keys"], controlled_groups=facts["controlled_groups"],
+                               autoscaled=autoscaled.autoscaled(hpas))
 
 
 def transform_snapshot(source: Snapshot, dest: str | os.PathLike[str], ctx: TransformContext, *,
