@@ -31,6 +31,8 @@ Namespace = typer.Option([], "--namespace", "-n", help="only these namespaces (r
 Kind = typer.Option([], "--kind", help="only these kinds: Kind, plural or plural.group (repeatable)")
 Selector = typer.Option(None, "--selector", "-l", help="label selector for the inventory")
 PodCidr = typer.Option(None, "--target-pod-cidr", help="target pod CIDR (default: inferred from target nodes)")
+SourcePodCidr = typer.Option(None, "--source-pod-cidr",
+                             help="the old cluster's kubenet pod CIDR (default: read from its nodes' podCIDRs)")
 PoolMap = typer.Option([], "--node-pool-map", help="old=new node-pool name (repeatable; default by pool mode)")
 Timeout = typer.Option(120.0, "--ready-timeout", help="seconds to wait for workloads to become ready")
 MoveVolumes = typer.Option(False, "--move-volumes", help="carry PersistentVolume data too: plan the volumes before "
@@ -134,14 +136,14 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
               age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
               overwrite: bool = Overwrite, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
               allow_modified: bool = AllowModified, target_node_dns: str = opt.TargetNodeDns,
-              output: Output = OutputOption) -> None:
+              source_pod_cidr: str = SourcePodCidr, output: Output = OutputOption) -> None:
     """Sanitize and rewrite OUT/snapshot into OUT/transformed, with findings (no cluster is written).
 
     With a volume plan in OUT (`akshift volumes plan`), the PVs it carries point at their copies.
     """
     from migration import pipeline
 
-    options = _options(out, overwrite=overwrite, target_pod_cidr=target_pod_cidr,
+    options = _options(out, overwrite=overwrite, target_pod_cidr=target_pod_cidr, source_pod_cidr=source_pod_cidr,
                        node_pool_map=_pools(node_pool_map), allow_modified=allow_modified,
                        target_node_dns=opt.node_dns(target_node_dns))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
@@ -219,14 +221,14 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
             node_pool_map: list[str] = PoolMap, ready_timeout: float = Timeout, move_volumes: bool = MoveVolumes,
             quiesce_source: bool = QuiesceSource, disk_mover: opt.Mover = DiskMover,
             accept_blockers: list[str] = opt.AcceptBlockers, target_node_dns: str = opt.TargetNodeDns,
-            output: Output = OutputOption) -> None:
+            source_pod_cidr: str = SourcePodCidr, output: Output = OutputOption) -> None:
     """All stages: inventory, transform, plan, apply, verify (with --move-volumes: volume plan before the transform,
     volume move before the plan, volume verify before verify). Stops before apply if the plan has problems."""
     from migration import pipeline
 
     options = _options(out, namespaces=tuple(namespace), kinds=tuple(kind), label_selector=selector,
                        exclude_secrets=exclude_secrets, overwrite=overwrite, force_conflicts=force_conflicts,
-                       concurrency=concurrency, target_pod_cidr=target_pod_cidr,
+                       concurrency=concurrency, target_pod_cidr=target_pod_cidr, source_pod_cidr=source_pod_cidr,
                        node_pool_map=_pools(node_pool_map), ready_timeout=ready_timeout, move_volumes=move_volumes,
                        quiesce_source=quiesce_source, accept_blockers=tuple(accept_blockers),
                        target_node_dns=opt.node_dns(target_node_dns))

@@ -53,8 +53,9 @@ APPLY_ORDER: tuple[Tier, ...] = (
           "custom resources cannot be created before their CRD is Established; the applier waits for that condition"),
     _tier("namespaces", [("", "Namespace")],
           "every namespaced object needs its namespace"),
-    _tier("quotas", [("", "ResourceQuota"), ("", "LimitRange")],
-          "admission enforces quotas and injects limit defaults only for pods created after them"),
+    _tier("limits", [("", "LimitRange")],
+          "the LimitRanger admission plugin injects default requests and limits only into pods created after "
+          "it, as they were on the source"),
     _tier("classes", [("storage.k8s.io", "StorageClass"), ("scheduling.k8s.io", "PriorityClass"),
                       ("node.k8s.io", "RuntimeClass"), ("networking.k8s.io", "IngressClass"),
                       ("snapshot.storage.k8s.io", "VolumeSnapshotClass")],
@@ -90,9 +91,16 @@ APPLY_ORDER: tuple[Tier, ...] = (
     _tier("ingress", [("networking.k8s.io", "Ingress")],
           "Ingresses route to Services, which exist now"),
     _tier(CUSTOM, [],
-          "custom resources: their CRDs are Established and their operators (workloads) are running"),
+          "custom resources: their CRDs are Established (the applier waits), their operators' workloads were "
+          "applied, and the backends of their CRDs' conversion webhooks are Ready (the applier waits, bounded)"),
+    _tier("quotas", [("", "ResourceQuota")],
+          "after everything they govern (object counts of any type, custom resources included): every source "
+          "object is reproduced even in a namespace already over a tightened quota, as on the source; the "
+          "applier then waits until the quota controller has filled status.hard in, and the transform reports "
+          "quotas the source was already over"),
     _tier("aggregated-apis", [("apiregistration.k8s.io", "APIService")],
-          "an APIService whose backend is not running breaks discovery for every client; register it last"),
+          "an APIService whose backend is not running breaks discovery for every client; registered last, after "
+          "the applier waited (bounded) until its backend Service has a ready endpoint"),
     _tier("admission", [("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
                         ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
                         ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
@@ -100,7 +108,8 @@ APPLY_ORDER: tuple[Tier, ...] = (
                         ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
                         ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding")],
           "admission control last: a webhook applied before its backend exists would reject everything after it, "
-          "and objects admitted on the source should not be re-judged by policies applied mid-migration"),
+          "and objects admitted on the source should not be re-judged by policies applied mid-migration; the "
+          "applier first waits (bounded) until each webhook's backend Service has a ready endpoint"),
 )
 
 # Groups that served the same kinds before they moved; objects are normally

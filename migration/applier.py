@@ -8,9 +8,13 @@ Why shaped so:
 * **Apply** is server-side apply with our own field manager: idempotent (a
   second run writes nothing), and fields owned by another manager are a
   *conflict* we report instead of overwriting — unless ``force_conflicts``.
-* Order comes from ``migration.order`` (a data table); objects within a tier
+* Order comes from ``kube.order`` (a data table); objects within a tier
   go out concurrently. CRDs are waited for until Established before the
-  custom resources that need them.
+  custom resources that need them, ResourceQuotas until their ``status.hard``
+  is filled in, and the backends of fail-closed webhooks, APIServices and
+  conversion webhooks until Ready (``migration.readiness``).
+* Each object stays itself: the source's field managers are restored and its
+  ownerReferences re-pointed to the target's uids (``migration.identity``).
 * A **journal** (one JSON line per finished object, flushed as written) lets a
   run killed at any point resume: finished objects with the same content
   digest are skipped; anything else is simply applied again, which SSA makes
@@ -25,7 +29,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,8 @@ from kube.errors import ApiError
 from kube.identity import ClusterIdentity
 from kube.objects import ObjectRef
 from migration.errors import ApplyError
+from migration import identity, readiness
+from migration.verify import declared_diff
 
 FIELD_MANAGER = "akshift"
 
@@ -108,8 +114,9 @@ def plan_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str =
     r = ObjectRef.of(obj)
     key, ref = r.key, str(r)
     try:
-        live = client.read(obj)
-        dry = client.apply(obj, field_manager=field_manager, force=force_conflicts, dry_run=True)
+        sent = identity.body(obj)
+        live = client.read(sent)
+        dry = client.apply(sent, field_manager=field_manager, force=force_conflicts, dry_run=True)
     except ApiError as e:
         if e.status == 409:
             return Outcome(key, ref, Action.CONFLICT, f"{e.detail} — another manager owns these fields; "
@@ -204,19 +211,44 @@ class Journal:
 
 
 def apply_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str = FIELD_MANAGER,
-                 force_conflicts: bool = False) -> Outcome:
-    """Server-side apply one object (one request) and say what happened.
+                 force_conflicts: bool = False, rewrites: Sequence[str] = (),
+                 owners: identity.OwnerCache | None = None) -> Outcome:
+    """Server-side apply one object and say what happened.
 
     ``created`` when the server answers 201; otherwise ``updated`` when our
     manager's managedFields entry carries the time of this very answer (the
     server's own ``Date`` header, so client clock skew does not matter), else
     ``unchanged``: a no-op apply is not persisted and keeps the old time.
+
+    An object carrying the source's identity (managedFields, ownerReferences;
+    :mod:`migration.identity`) is first read: when the target already holds
+    every field it declares, nothing is written (``unchanged`` — re-applying
+    would make akshift co-own every field again). Otherwise it is applied with
+    the owners that exist now re-pointed to their target uids, then its source
+    field managers are restored.
+
+    Args:
+        rewrites: JSON pointers akshift's rules set on this object (only these stay akshift's).
+        owners: looks up owners' target uids; None leaves ownerReferences out.
     """
     r = ObjectRef.of(obj)
     key, ref, dig = r.key, str(r), digest(obj)
     meta: dict[str, Any] = {}
+    restoring = identity.has_identity(obj)
     try:
-        after = _apply_settling(client, obj, field_manager, force_conflicts, meta)
+        resolved, uid_map, _ = identity.resolve_owners(obj, owners) if owners is not None else ([], {}, True)
+        sent = identity.body(obj, resolved)
+        force = force_conflicts
+        if restoring:
+            live = client.read(sent)
+            if live is not None and not declared_diff({k: v for k, v in sent.items() if k != "status"}, live):
+                return Outcome(key, ref, Action.UNCHANGED, status=200, digest=dig)
+            # A copy an earlier run restored: its fields belong to the source's own managers, whose change
+            # this is; only a manager foreign to the source (someone edited the target) is a conflict.
+            force = force or (live is not None and identity.held_by_source_managers(live, obj, field_manager))
+        after = _apply_settling(client, sent, field_manager, force, meta)
+        if restoring:
+            identity.restore(client, obj, rewrites, manager=field_manager, uid_map=uid_map)
     except ApiError as e:
         if e.status == 409:
             return Outcome(key, ref, Action.CONFLICT, f"{e.detail} — not overwritten; re-run with --force-conflicts "
@@ -228,22 +260,11 @@ def apply_object(client: KubeClient, obj: dict[str, Any], *, field_manager: str 
     return Outcome(key, ref, Action.UPDATED if changed else Action.UNCHANGED, status=200, digest=dig)
 
 
-# Admission answers that only mean "not yet": quota usage of a just-created ResourceQuota is
-# computed by the controller-manager a moment later, and until then the quota plugin refuses
-# every object it governs in that namespace.
-SETTLING = ("status unknown for quota",)
-
-
 def _apply_settling(client: KubeClient, obj: dict[str, Any], field_manager: str, force: bool,
-                    meta: dict[str, Any], attempts: int = 20) -> dict[str, Any]:
-    for attempt in range(attempts):
-        try:
-            return client.apply(obj, field_manager=field_manager, force=force, meta=meta)
-        except ApiError as e:
-            if attempt == attempts - 1 or not any(s in e.detail for s in SETTLING):
-                raise
-            time.sleep(0.25)
-    raise AssertionError("unreachable")  # pragma: no cover
+                    meta: dict[str, Any]) -> dict[str, Any]:
+    # Quotas no longer need a retry on their error text: run_tiers applies them after what they govern
+    # and waits until their status.hard is filled in (migration/readiness.py).
+    return client.apply(obj, field_manager=field_manager, force=force, meta=meta)
 
 
 def _changed_now(obj: dict[str, Any], manager: str, date_header: str) -> bool:
@@ -290,15 +311,23 @@ def run_tiers(
     journal: Journal | None = None,
     on_done: Callable[[Outcome], None] | None = None,
     wait_crds: bool = True,
+    backend_timeout: float = 60.0,
 ) -> list[Outcome]:
     """Run ``step`` over every object, tier after tier, concurrently within a tier.
 
-    CRDs applied in a tier are waited for (Established) before the next tier.
+    With ``wait_crds`` (apply, not plan): before a tier, the backends of the admission webhooks,
+    APIServices and CRD conversion webhooks it holds or uses are waited for until Ready (at most
+    ``backend_timeout`` per tier; a backend that never is gets a ``failed`` outcome of its own and
+    the objects are applied anyway); after a tier, its CRDs are waited for until Established and
+    its ResourceQuotas until the quota controller filled ``status.hard`` in.
     Objects the journal already finished with the same digest are ``skipped``.
     """
     outcomes: list[Outcome] = []
+    crds_of_run = [o for t in tiers for o in t if o.get("kind") == "CustomResourceDefinition"]
     with cf.ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="apply") as pool:
         for tier in tiers:
+            if wait_crds:
+                outcomes += _wait_backends(client, tier, crds_of_run, backend_timeout, on_done)
             todo = []
             for obj in tier:
                 if journal and journal.finished(ObjectRef.of(obj).key, digest(obj)):
@@ -322,4 +351,26 @@ def run_tiers(
                     outcomes.append(Outcome(f"apiextensions.k8s.io/CustomResourceDefinition//{name}",
                                             f"CustomResourceDefinition {name}", Action.FAILED,
                                             "not Established within 60s; its custom resources will fail"))
+            quotas = [obj for obj in tier if obj["kind"] == "ResourceQuota" and "/" not in obj["apiVersion"]]
+            if quotas and wait_crds:
+                for key in readiness.wait_quotas(client, quotas):
+                    ns, _, name = key.partition("/")
+                    outcomes.append(Outcome(f"core/ResourceQuota/{ns}/{name}", f"ResourceQuota {key}", Action.FAILED,
+                                            "its status.hard was not filled in within 30s (is the quota controller "
+                                            "of kube-controller-manager running?)"))
     return outcomes
+
+
+def _wait_backends(client: KubeClient, tier: list[dict[str, Any]], crds: list[dict[str, Any]], timeout: float,
+                   on_done: Callable[[Outcome], None] | None) -> list[Outcome]:
+    needed = readiness.backends(tier, crds)
+    out = []
+    for ns, name in readiness.wait_backends(client, needed, timeout) if needed else []:
+        served = needed[(ns, name)]
+        o = Outcome(f"core/Service/{ns}/{name}", f"Service {ns}/{name}", Action.FAILED,
+                    f"backend not Ready within {timeout:.0f}s (no ready endpoint); applied anyway what it serves: "
+                    + ", ".join(served[:5]) + (f" and {len(served) - 5} more" if len(served) > 5 else ""))
+        out.append(o)
+        if on_done:
+            on_done(o)
+    return out

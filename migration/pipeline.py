@@ -108,6 +108,7 @@ class MigrateOptions:
         force_conflicts: take over fields other managers own on the target.
         concurrency: requests in flight (the inventory uses at most 16).
         target_pod_cidr: the target's pod CIDR (default: inferred from its nodes).
+        source_pod_cidr: the source's kubenet pod CIDR (default: read from its nodes' podCIDRs).
         node_pool_map: old node-pool name → new one (default: by pool mode).
         ready_timeout: seconds verify waits for workloads to become ready.
         move_volumes: carry PersistentVolume data too (volume plan, transform with it, move, verify).
@@ -133,6 +134,7 @@ class MigrateOptions:
     force_conflicts: bool = False
     concurrency: int = 32
     target_pod_cidr: str | None = None
+    source_pod_cidr: str | None = None
     node_pool_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
     ready_timeout: float = 120.0
     move_volumes: bool = False
@@ -481,6 +483,7 @@ def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: S
     nodes = [snap.read(p) for p in snap.paths(include_secrets=False) if p.startswith("_cluster/core.Node/")]
     pvs, quiesced = _volume_inputs(out, moves) if moves is not None else ({}, {})
     ctx = stages.build_context(nodes, target, snap, target_pod_cidr=options.target_pod_cidr,
+                               source_pod_cidr=options.source_pod_cidr,
                                node_pool_map=dict(options.node_pool_map) or None, volume_pvs=pvs,
                                quiesced_writers=quiesced, target_node_dns=options.target_node_dns)
     with progress(Stage.TRANSFORM, len(snap.paths())) as advance:

@@ -211,6 +211,11 @@ def render_markdown(findings: Iterable[Finding] = (), results: Results | None = 
             rows.append([ns or "(cluster)"] + [str(c[s]) for s in statuses])
         lines += _table(["Namespace"] + [s.value for s in statuses], rows)
         lines.append("")
+        by_reason = exclusions_by_reason(results)
+        if by_reason:
+            lines += [f"## Excluded by reason ({sum(by_reason.values())})", ""]
+            lines += _table(["Reason", "Objects"], ([reason, str(n)] for reason, n in by_reason.items()))
+            lines.append("")
         problems = results.problems()
         if problems:
             lines += [f"## Needs attention ({len(problems)})", ""]
@@ -226,6 +231,19 @@ def render_markdown(findings: Iterable[Finding] = (), results: Results | None = 
                     e.status.value + (" (retryable)" if e.retryable else ""), f"`{e.ref}`", e.message]) + " |")
             lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def exclusions_by_reason(results: Results) -> dict[str, int]:
+    """How many objects were excluded for each reason (owner names folded), most frequent first.
+
+    Every excluded object is listed with its own reason in ``results``; this is the summary the
+    Markdown report and ``report.json`` show.
+    """
+    from migration.exclusions import reason_class
+
+    counter = Counter(reason_class(e.message.partition(": ")[2] or e.message) for e in results
+                      if e.status is Status.EXCLUDED)
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def render_json(findings: Iterable[Finding] = (), results: Results | None = None, *,
@@ -247,6 +265,7 @@ def render_json(findings: Iterable[Finding] = (), results: Results | None = None
             "findings": {s.value: sum(1 for f in ordered if f.severity is s) for s in Severity},
             "blockers": has_blockers(ordered),
             "problems": results.has_problems if results is not None else False,
+            "excluded_by_reason": exclusions_by_reason(results) if results is not None else {},
         },
         "findings": [f.to_dict() for f in ordered],
         "results": results.to_dict() if results is not None else None,

@@ -157,8 +157,20 @@ def verify_object(target: KubeClient, desired: dict[str, Any]) -> list[str]:
     if live is None:
         return ["absent on the target"]
     if is_secret(desired):
-        return secret_diff({k: v for k, v in desired.items() if k != "status"}, live)
-    return declared_diff({k: v for k, v in desired.items() if k != "status"}, live)
+        return secret_diff(declared(desired), live)
+    return declared_diff(declared(desired), live)
+
+
+def declared(desired: dict[str, Any]) -> dict[str, Any]:
+    """What verify compares of a transformed object: no status, no managedFields (the source's
+    managers, restored as they were), and ownerReferences without their uids (re-pointed to the
+    target's owners)."""
+    out = {k: v for k, v in desired.items() if k != "status"}
+    meta = {k: v for k, v in (desired.get("metadata") or {}).items() if k != "managedFields"}
+    if meta.get("ownerReferences"):
+        meta["ownerReferences"] = [{k: v for k, v in o.items() if k != "uid"} for o in meta["ownerReferences"]]
+    out["metadata"] = meta
+    return out
 
 
 def workload_ready(target: KubeClient, desired: list[dict[str, Any]], *, source_ready: set[str] | None = None,

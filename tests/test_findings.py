@@ -252,7 +252,7 @@ def test_json_report_is_deterministic_and_complete() -> None:
     assert first == second
     body = orjson.loads(first)
     assert body["summary"] == {"findings": {"info": 0, "warning": 0, "blocker": 1}, "blockers": True,
-                               "problems": True}
+                               "problems": True, "excluded_by_reason": {}}
     assert body["results"]["counts"] == {"created": 1, "unchanged": 1, "failed": 1}
     assert Results.from_dict(body["results"]).counts() == _results().counts()
     assert has_blockers(findings)
@@ -390,3 +390,20 @@ def test_accept_blockers_is_an_option_of_the_commands_that_apply(command: str) -
 
     result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "--accept-blockers" in result.output
+
+
+def test_reports_count_exclusions_by_reason_and_list_each_excluded_object_with_its_own() -> None:
+    results = Results()
+    for pod in ("web-1", "web-2"):
+        results.add(ObjectRef("", "Pod", "shop", pod), Status.EXCLUDED,
+                    f"whiteout: owned by ReplicaSet web-6d4{pod[-1]}, whose controller recreates it on the target")
+    results.add(ObjectRef("", "Event", "shop", "e"), Status.EXCLUDED, "whiteout: Events are a record of the old cluster's past")
+    text = render_markdown([], results)
+    assert "## Excluded by reason (3)" in text
+    assert "| owned by ReplicaSet, whose controller recreates it on the target | 2 |" in text
+    body = orjson.loads(render_json([], results))
+    assert body["summary"]["excluded_by_reason"] == {
+        "owned by ReplicaSet, whose controller recreates it on the target": 2,
+        "Events are a record of the old cluster's past": 1}
+    listed = {o["object"]: o["message"] for o in body["results"]["objects"]}
+    assert "ReplicaSet web-6d41" in listed["Pod shop/web-1"]

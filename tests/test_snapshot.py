@@ -304,7 +304,9 @@ def test_transform_stage_turns_a_raw_snapshot_into_a_transformed_one(tmp_path: P
     from migration.snapshot import stage_dir
     from migration.transforms import transform_snapshot
 
-    raw = [b.live(b.deployment()), b.owned_by(b.pod("web-abc"), "ReplicaSet", "web-1"),
+    # The Pod's ReplicaSet is in the snapshot, owned by the Deployment: both are recreated on the target.
+    raw = [b.live(b.deployment()), b.owned_by(b.obj("apps/v1", "ReplicaSet", "web-1", "shop", spec={}), "Deployment", "web"),
+           b.owned_by(b.pod("web-abc"), "ReplicaSet", "web-1"),
            b.service("external-db", selector={}), b.obj("v1", "Endpoints", "external-db", "shop"),
            b.obj("v1", "Endpoints", "web", "shop"), b.service("web"), b.live(b.secret())]
     source = Snapshot(_write(stage_dir(tmp_path, "snapshot"), raw, key))
@@ -312,7 +314,7 @@ def test_transform_stage_turns_a_raw_snapshot_into_a_transformed_one(tmp_path: P
 
     out = Snapshot(tmp_path / "transformed")
     assert out.stage == "transformed"
-    assert results.counts() == {Status.OK: 5, Status.EXCLUDED: 2}
+    assert results.counts() == {Status.OK: 5, Status.EXCLUDED: 3}
     kept = {ObjectRef.of(o).path for o in out.objects(secret_key=key)}
     assert "shop/core.Endpoints/external-db.yaml" in kept  # selector-less: user data
     assert "shop/core.Endpoints/web.yaml" not in kept  # the endpoints controller's

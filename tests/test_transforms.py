@@ -558,9 +558,11 @@ def test_job_with_manual_selector_keeps_its_selector_and_labels() -> None:
                  id="generate-name-kept-without-name"),
     pytest.param({"name": "run-x7k2p", "generateName": "run-", "namespace": "shop"},
                  {"name": "run-x7k2p", "namespace": "shop"}, id="generate-name-dropped-beside-name"),
-    pytest.param({"name": "a", "finalizers": ["x"], "ownerReferences": [{"kind": "Widget", "name": "w",
-                                                                         "controller": False}]},
-                 {"name": "a"}, id="finalizers-and-non-controller-owners-dropped"),
+    pytest.param({"name": "a", "finalizers": ["kubernetes.io/pvc-protection", "foregroundDeletion"],
+                  "ownerReferences": [{"kind": "Widget", "name": "w", "controller": False}]},
+                 {"name": "a"}, id="system-finalizers-and-owners-of-unknown-fate-dropped"),
+    pytest.param({"name": "a", "finalizers": ["x", "kubernetes"]}, {"name": "a", "finalizers": ["x"]},
+                 id="user-finalizers-kept"),
 ])
 def test_metadata_keeps_only_allowlisted_fields(meta: dict[str, Any], expected: dict[str, Any]) -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {}}

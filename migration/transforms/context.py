@@ -99,6 +99,16 @@ class TransformContext:
         target_node_dns: where the target's pods send DNS: ``"localdns"`` (AKS LocalDNS,
             169.254.10.10/11), ``"nodelocaldns"`` (NodeLocal DNSCache, 169.254.20.10) or None;
             translated Calico policies that allow DNS also allow these addresses.
+        carried_keys: keys of the snapshot's objects that will exist on the
+            target (carried, or recreated by their controller), from
+            :func:`migration.transforms.ownership.ownership_facts`; None when
+            unknown (then owners are trusted and ownerReferences dropped, as before).
+        controlled_groups: API groups some controller on the target acts on
+            (built-in groups, and those a carried workload's RBAC names); None when unknown.
+        target_service_cidr: the target's service CIDR, to check pinned clusterIPs; None when unknown.
+        target_node_port_range: the target's node-port range; None for Kubernetes' default 30000-32767.
+        autoscaled: keys of workloads a HorizontalPodAutoscaler scales (their replicas are the HPA's).
+        source_node_ips: the old nodes' addresses (hard-coded in configuration, they point at nothing later).
     """
 
     source_pod_cidr: str = "10.244.0.0/16"
@@ -120,6 +130,12 @@ class TransformContext:
     quiesced_writers: Mapping[str, int | bool | None] = dataclasses.field(default_factory=dict)
     target_coredns_custom: Mapping[str, str] | None = None
     target_node_dns: str | None = None
+    carried_keys: frozenset[str] | None = None
+    controlled_groups: frozenset[str] | None = None
+    target_service_cidr: str | None = None
+    target_node_port_range: tuple[int, int] | None = None
+    autoscaled: frozenset[str] = frozenset()
+    source_node_ips: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.target_coredns_custom is not None:
@@ -130,9 +146,11 @@ class TransformContext:
         # Freeze the containers callers passed (dicts, sets, lists) so the context is immutable all the way down.
         for name in ("node_pool_map", "public_ip_map", "api_version_map", "volume_pvs", "quiesced_writers"):
             object.__setattr__(self, name, _freeze_map(getattr(self, name)))
-        for name in ("system_namespaces", "cilium_replaced_namespaces", "cilium_replaced_groups"):
+        for name in ("system_namespaces", "cilium_replaced_namespaces", "cilium_replaced_groups", "autoscaled",
+                     "source_node_ips"):
             object.__setattr__(self, name, frozenset(getattr(self, name)))
-        for name in ("target_node_pools", "target_served", "selectorless_services"):
+        for name in ("target_node_pools", "target_served", "selectorless_services", "carried_keys",
+                     "controlled_groups"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, frozenset(getattr(self, name)))
         bad = []

@@ -20,8 +20,11 @@ import dataclasses
 from migration.transforms.base import Rule
 from migration.transforms.rules import (
     api_version,
+    autoscaled,
     coredns_custom,
+    identity,
     job,
+    lifecycle,
     load_balancer,
     metadata,
     network_policy,
@@ -30,6 +33,7 @@ from migration.transforms.rules import (
     pod,
     pod_template,
     quiesced_writers,
+    quota,
     service,
     service_account_token,
     storage_retain,
@@ -49,6 +53,8 @@ class RegisteredRule:
 
 
 RULES: tuple[RegisteredRule, ...] = tuple(sorted((
+    # Before the whiteouts: an object being deleted is skipped for that reason, whatever else it is.
+    RegisteredRule("lifecycle", 3, lifecycle),
     # Before the whiteouts: kube-system and the add-on namespaces, object by object (AKS's or the user's).
     RegisteredRule("platform-namespaces", 5, platform_namespaces),
     RegisteredRule("whiteout", 10, whiteout),
@@ -56,6 +62,7 @@ RULES: tuple[RegisteredRule, ...] = tuple(sorted((
     RegisteredRule("volume-copies", 15, volume_copies),
     RegisteredRule("service-account-token", 20, service_account_token),
     RegisteredRule("metadata", 100, metadata),
+    RegisteredRule("identity", 110, identity),
     RegisteredRule("service", 200, service),
     RegisteredRule("volumes", 210, volumes),
     RegisteredRule("storage-retain", 215, storage_retain),
@@ -63,7 +70,9 @@ RULES: tuple[RegisteredRule, ...] = tuple(sorted((
     RegisteredRule("pod", 230, pod),
     RegisteredRule("pod-template", 240, pod_template),
     RegisteredRule("quiesced-writers", 250, quiesced_writers),
-    RegisteredRule("coredns-custom", 260, coredns_custom),
+    RegisteredRule("autoscaled", 255, autoscaled),
+    RegisteredRule("quota", 260, quota),
+    RegisteredRule("coredns-custom", 265, coredns_custom),
     RegisteredRule("network-policy-cidr", 300, network_policy),
     RegisteredRule("load-balancer", 310, load_balancer),
     RegisteredRule("node-pool", 320, node_pool),

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kube.objects import ObjectRef
+from migration import continuity
 from migration.errors import TransformError
 from migration.findings import Finding, find, merge
 from migration.transforms.base import Op, apply_ops, overlaps, split_pointer
@@ -167,4 +168,4 @@ def transform(obj: Mapping[str, Any], ctx: TransformContext,
     records, conflicts = _merge(proposals)
     cleaned = apply_ops(obj, [op for record in records for op in record.ops], ref=ref)
     return TransformOutcome(ref, cleaned, patches=tuple(records), conflicts=tuple(conflicts),
-                            findings=merge(findings, find(cleaned, ctx)))
+                            findings=merge(findings, find(cleaned, ctx), continuity.find(cleaned, ctx)))

@@ -31,9 +31,34 @@ from migration.report import Results, Status
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms.context import TransformContext, selectorless_services
+from migration.transforms.ownership import ownership_facts
+from migration.transforms.rules import autoscaled, lifecycle, whiteout
 from migration.transforms.runner import TransformOutcome, transform
 
 CALICO_RULE = "calico-translation"
+
+
+def with_ownership_facts(source: Snapshot, ctx: TransformContext) -> TransformContext:
+    """The context with which owners will exist on the target and which groups have a controller there.
+
+    One read of the snapshot's non-Secret objects before the rules run (see
+    :mod:`migration.transforms.ownership`); the workloads HPAs scale too (``rules/autoscaled.py``).
+    """
+    def excluded(obj: Any) -> bool:
+        return lifecycle.deleting(obj) is not None or whiteout.excluded_regardless_of_owner(obj, ctx)
+
+    hpas: list[Any] = []
+
+    def objs() -> Any:  # one pass, never the whole snapshot in memory
+        for p in source.paths(include_secrets=False):
+            obj = source.read(p)
+            if obj.get("kind") == "HorizontalPodAutoscaler":
+                hpas.append(obj)
+            yield obj
+
+    facts = ownership_facts(objs(), excluded)
+    return dataclasses.replace(ctx, carried_keys=facts["carried_keys"], controlled_groups=facts["controlled_groups"],
+                               autoscaled=autoscaled.autoscaled(hpas))
 
 
 def transform_snapshot(source: Snapshot, dest: str | os.PathLike[str], ctx: TransformContext, *,
@@ -42,7 +67,8 @@ def transform_snapshot(source: Snapshot, dest: str | os.PathLike[str], ctx: Tran
     """Transform every object of a raw snapshot into a ``transformed`` snapshot.
 
     When ``ctx.selectorless_services`` is None it is filled in from the
-    snapshot's Services first (so user-maintained Endpoints are kept).
+    snapshot's Services first (so user-maintained Endpoints are kept); when
+    ``ctx.carried_keys`` is None, the ownership facts too (:func:`with_ownership_facts`).
 
     Args:
         source: the raw inventory snapshot.
@@ -64,6 +90,8 @@ def transform_snapshot(source: Snapshot, dest: str | os.PathLike[str], ctx: Tran
     if ctx.selectorless_services is None:
         services = (source.read(p) for p in source.paths(include_secrets=False) if "/core.Service/" in p)
         ctx = dataclasses.replace(ctx, selectorless_services=selectorless_services(services))
+    if ctx.carried_keys is None:
+        ctx = with_ownership_facts(source, ctx)
     results = Results()
     facts = calico_facts(source, ctx)
     source_paths = frozenset(source.paths()) if facts is not None else frozenset()

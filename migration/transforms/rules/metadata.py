@@ -3,9 +3,8 @@
 Why an allowlist (kubectl-neat ``neatMetadata``, velero ``resetMetadata``):
 everything else in ``metadata`` is either assigned by the old API server (uid,
 resourceVersion, creationTimestamp, managedFields, generation, selfLink) or
-points at old-cluster uids (ownerReferences — the target's garbage collector
-deletes objects whose owner uid does not exist) or belongs to old controllers
-(finalizers, which the target's controllers add back). ``generateName`` is kept
+is decided by ``rules/identity.py`` (finalizers, ownerReferences and
+managedFields: what of them stays, and how the applier re-points and restores them). ``generateName`` is kept
 only when there is no name, since the API server ignores it otherwise.
 
 ``status`` is dropped: controllers on the target recompute it, and apply would
@@ -26,6 +25,8 @@ from migration.transforms.base import TransformResult, remove
 from migration.transforms.context import TransformContext
 
 KEPT_FIELDS = frozenset({"name", "namespace", "labels", "annotations"})
+# Decided by rules/identity.py (which finalizers, owners and field managers stay), not dropped here.
+IDENTITY_FIELDS = frozenset({"finalizers", "ownerReferences", "managedFields"})
 
 # annotation → who writes it (and so why it is dropped).
 CONTROLLER_ANNOTATIONS: Mapping[str, str] = MappingProxyType({
@@ -69,7 +70,7 @@ def run(obj: dict[str, Any], ctx: TransformContext) -> TransformResult:
     for key in sorted(meta):
         if key == "generateName" and not meta.get("name"):
             continue
-        if key not in KEPT_FIELDS:
+        if key not in KEPT_FIELDS and key not in IDENTITY_FIELDS:
             ops.append(remove("metadata", key))
     annotations = meta.get("annotations")
     if isinstance(annotations, Mapping):

@@ -163,6 +163,19 @@ def helm_release(obj: Mapping[str, Any]) -> str | None:
     return None
 
 
+def excluded_regardless_of_owner(obj: Mapping[str, Any], ctx: TransformContext) -> bool:
+    """Whether this rule leaves the object out whatever its owner (for the ownership facts).
+
+    True for objects of an add-on namespace the target skips, the kube-system Namespace and kube-system
+    objects AKS manages; False for kube-system user content (carried) and every other object.
+    """
+    if not applies_to(obj, ctx):
+        return False
+    if _platform_namespace(obj, ctx) is not None or obj.get("kind") == "Namespace":
+        return True
+    return aks_managed(obj) is not None
+
+
 def _platform(obj: Mapping[str, Any], ns: str, ref: ObjectRef) -> TransformResult:
     held, instead = PLATFORM.get(ns, (f"the add-on of namespace {ns}", "install that add-on on the target"))
     finding = Finding(PLATFORM_NAMESPACE, Severity.WARNING if ns == "gatekeeper-system" else Severity.INFO, ref,

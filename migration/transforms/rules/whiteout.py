@@ -19,6 +19,8 @@ from typing import Any
 from kube.objects import controller_owner, group_of
 from migration.transforms.base import TransformResult
 from migration.transforms.context import TransformContext
+from migration.transforms.ownership import recreated_by_owner
+from migration.transforms.rules import platform_namespaces
 
 # (group, kind) → why it is never migrated.
 NEVER_MIGRATED: Mapping[tuple[str, str], str] = MappingProxyType({
@@ -92,10 +94,26 @@ def _never_migrated(obj: Mapping[str, Any], ctx: TransformContext) -> str | None
 
 
 def _owned(obj: Mapping[str, Any], ctx: TransformContext) -> str | None:
+    # Only when the owner will exist on the target and a controller there recreates the object
+    # (migration/transforms/ownership.py); otherwise it is carried. Claims are data: a StatefulSet's
+    # controller would recreate an empty one, so they are always carried.
     owner = controller_owner(obj)
-    if owner is not None:
+    if owner is None or (obj.get("kind") == "PersistentVolumeClaim" and group_of(obj) == ""):
+        return None
+    holds, _ = recreated_by_owner(obj, ctx.carried_keys, ctx.controlled_groups)
+    if holds:
         return f"owned by {owner.get('kind')} {owner.get('name')}, whose controller recreates it on the target"
     return None
+
+
+def excluded_regardless_of_owner(obj: Mapping[str, Any], ctx: TransformContext) -> bool:
+    """Whether a test other than ownership leaves the object out (for :func:`ownership_facts`).
+
+    The platform-namespaces rule's decisions count too: kube-system objects AKS manages and
+    objects of add-on namespaces the target skips are not carried (kube-system user content is).
+    """
+    return platform_namespaces.excluded_regardless_of_owner(obj, ctx) or \
+        any(test(obj, ctx) for test in TESTS if test is not _owned)
 
 
 def _managed_label(obj: Mapping[str, Any], ctx: TransformContext) -> str | None:

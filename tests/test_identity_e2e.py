@@ -1,0 +1,197 @@
+"""Objects stay themselves, on real sandbox clusters (issue 13 items 1–3).
+
+The source objects are applied the way real tools apply them: ``kubectl apply
+--server-side`` with each tool's own field manager, no last-applied
+annotation. After ``akshift migrate``, the same tool applies again as itself on
+both clusters: no conflict, and a field it stops declaring is removed on both.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from akshift.cli import app
+from kube.client import KubeClient
+from sandbox.cluster import LocalCluster, binary
+from sandbox.profiles import BLUE, GREEN
+
+pytestmark = pytest.mark.cluster
+runner = CliRunner()
+NS = "identity"
+TOOL = "team-tool"
+
+
+def kubectl_apply(kubeconfig: Path, docs: list[dict[str, Any]], manager: str) -> subprocess.CompletedProcess[str]:
+    """``kubectl apply --server-side`` as ``manager`` (what Helm 4, Flux and Argo CD do)."""
+    return subprocess.run([binary("kubectl"), "--kubeconfig", str(kubeconfig), "apply", "--server-side",
+                           f"--field-manager={manager}", "-f", "-"], input=yaml.safe_dump_all(docs),
+                          capture_output=True, text=True, timeout=60)
+
+
+def _settings(data: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": NS}, "data": data}
+
+
+def _source_objects() -> list[dict[str, Any]]:
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        _settings({"colour": "blue", "size": "large"}),
+        {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"},
+         "metadata": {"name": "protected", "namespace": NS, "finalizers": ["example.com/keep"]}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"},
+         "metadata": {"name": "leaving", "namespace": NS, "finalizers": ["example.com/hold"]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
+         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}},
+                               "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}},
+        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": NS},
+         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                  "minReplicas": 2, "maxReplicas": 5,
+                  "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                      "type": "Utilization", "averageUtilization": 70}}}]}},
+    ]
+
+
+# Helm's Service: a nodePort the chart pins (external load balancers target it) and one the server allocates.
+EDGE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "edge", "namespace": NS},
+        "spec": {"type": "NodePort", "selector": {"app": "web"},
+                 "ports": [{"name": "http", "port": 80, "nodePort": 30555}, {"name": "https", "port": 443}]}}
+# Tightened after the ConfigMaps exist: the namespace is over it on the source.
+QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "few-configs", "namespace": NS},
+         "spec": {"hard": {"configmaps": "2"}}}
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("identity")
+    blue = LocalCluster(BLUE, root / "blue").start()
+    green = LocalCluster(GREEN, root / "green").start()
+    try:
+        applied = kubectl_apply(blue.kubeconfig, _source_objects(), TOOL)
+        assert applied.returncode == 0, applied.stderr
+        with KubeClient.from_kubeconfig(blue.kubeconfig) as k:
+            settings = k.read(_settings({}))
+            # A garbage-collection link (not a controller): the child goes when 'settings' goes.
+            child = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"x": "1"},
+                     "metadata": {"name": "child", "namespace": NS, "ownerReferences": [
+                         {"apiVersion": "v1", "kind": "ConfigMap", "name": "settings",
+                          "uid": settings["metadata"]["uid"]}]}}
+            assert kubectl_apply(blue.kubeconfig, [child], "operator").returncode == 0
+            assert kubectl_apply(blue.kubeconfig, [EDGE], "helm").returncode == 0
+            assert kubectl_apply(blue.kubeconfig, [QUOTA], TOOL).returncode == 0
+            deadline = time.monotonic() + 30
+            while not (k.read(QUOTA).get("status") or {}).get("used") and time.monotonic() < deadline:
+                time.sleep(0.5)
+            k.delete({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "leaving", "namespace": NS}})
+            assert k.read({"apiVersion": "v1", "kind": "ConfigMap",
+                           "metadata": {"name": "leaving", "namespace": NS}})["metadata"].get("deletionTimestamp")
+        key = root / "age.key"
+        assert runner.invoke(app, ["keygen", str(key)]).exit_code == 0
+        out = root / "run"
+        result = runner.invoke(app, ["migrate", "--source", str(blue.kubeconfig), "--target", str(green.kubeconfig),
+                                     "--out", str(out), "--age-identity", str(key), "--namespace", NS,
+                                     "--ready-timeout", "10", "--output", "json"])
+        yield {"blue": blue, "green": green, "out": out, "result": result}
+    finally:
+        green.stop()
+        blue.stop()
+
+
+def _read(cluster: LocalCluster, name: str) -> dict[str, Any] | None:
+    with KubeClient.from_kubeconfig(cluster.kubeconfig) as k:
+        return k.read({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": NS}})
+
+
+def test_the_migration_of_the_identity_namespace_succeeds(clusters: dict[str, Any]) -> None:
+    assert clusters["result"].exit_code == 0, clusters["result"].output
+    verify = json.loads((clusters["out"] / "verify.json").read_text())
+    assert verify["unaccounted"] == [] and verify["problems"] == []
+
+
+def test_each_field_is_owned_on_the_target_by_the_manager_that_owned_it_on_the_source(clusters: dict[str, Any]) -> None:
+    source, target = _read(clusters["blue"], "settings"), _read(clusters["green"], "settings")
+    fields = {m["manager"]: m["fieldsV1"] for m in target["metadata"]["managedFields"]}
+    # Nothing was rewritten, so akshift owns only its carry marker, metadata.name.
+    assert fields.pop("akshift") == {"f:metadata": {"f:name": {}}}
+    assert fields == {m["manager"]: m["fieldsV1"] for m in source["metadata"]["managedFields"]}
+
+
+@pytest.mark.parametrize("side", ["blue", "green"])
+def test_the_original_manager_applies_again_without_conflict_and_a_dropped_field_is_removed(
+        clusters: dict[str, Any], side: str) -> None:
+    cluster = clusters[side]
+    result = kubectl_apply(cluster.kubeconfig, [_settings({"colour": "green"})], TOOL)
+    assert result.returncode == 0, result.stderr
+    assert _read(cluster, "settings")["data"] == {"colour": "green"}
+
+
+def test_a_user_finalizer_is_kept(clusters: dict[str, Any]) -> None:
+    assert _read(clusters["green"], "protected")["metadata"]["finalizers"] == ["example.com/keep"]
+
+
+def test_an_object_being_deleted_on_the_source_does_not_come_back(clusters: dict[str, Any]) -> None:
+    assert _read(clusters["green"], "leaving") is None
+    excluded = [json.loads(line) for line in (clusters["out"] / "transformed" / "excluded.jsonl").read_text().splitlines()]
+    assert any(e["ref"]["name"] == "leaving" and "being deleted" in e["reason"] for e in excluded)
+
+
+def test_a_garbage_collection_link_is_re_pointed_to_the_owner_on_the_target(clusters: dict[str, Any]) -> None:
+    child, owner = _read(clusters["green"], "child"), _read(clusters["green"], "settings")
+    assert [o["uid"] for o in child["metadata"]["ownerReferences"]] == [owner["metadata"]["uid"]]
+    time.sleep(2)  # the target's garbage collector would have deleted it by now if the uid were wrong
+    assert _read(clusters["green"], "child") is not None
+
+
+def test_a_node_port_the_chart_chose_is_kept_and_an_allocated_one_is_not_carried(clusters: dict[str, Any]) -> None:
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:
+        edge = k.read(EDGE)
+    ports = {p["name"]: p["nodePort"] for p in edge["spec"]["ports"]}
+    assert ports["http"] == 30555
+    transformed = yaml.safe_load((clusters["out"] / "transformed" / NS / "core.Service" / "edge.yaml").read_text())
+    assert [p.get("nodePort") for p in transformed["spec"]["ports"]] == [30555, None]
+
+
+def test_an_autoscaled_deployments_replicas_are_left_to_its_hpa(clusters: dict[str, Any]) -> None:
+    transformed = yaml.safe_load((clusters["out"] / "transformed" / NS / "apps.Deployment" / "web.yaml").read_text())
+    assert "replicas" not in transformed["spec"]
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:
+        assert k.read(transformed) is not None
+
+
+def test_a_namespace_over_its_quota_is_reported_and_every_object_in_it_is_reproduced(clusters: dict[str, Any]) -> None:
+    report = json.loads((clusters["out"] / "report.json").read_text())
+    assert "namespace-over-quota" in {f["code"] for f in report["findings"]}
+    for name in ("settings", "protected", "child"):
+        assert _read(clusters["green"], name) is not None, name
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:
+        assert k.read(QUOTA)["status"]["hard"] == {"configmaps": "2"}
+
+
+def test_the_plan_dry_runs_objects_of_a_namespace_it_creates_and_removes_its_scratch_namespace(
+        clusters: dict[str, Any], tmp_path: Path) -> None:
+    from migration import stages
+    from migration.snapshot import SnapshotWriter
+
+    ns = "brand-new"
+    objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ok", "namespace": ns}, "data": {"a": "b"}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad-port", "namespace": ns},
+             "spec": {"ports": [{"port": 70000}], "selector": {"app": "x"}}}]
+    with SnapshotWriter(tmp_path / "transformed", stage="transformed", exclude_secrets=True) as w:
+        for o in objs:
+            w.write(o)
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:
+        planned = {o.ref: o for o in stages.plan(k, tmp_path / "transformed")}
+        left = [n["metadata"]["name"] for n in k.get("/api/v1/namespaces")["items"]
+                if n["metadata"]["name"].startswith(stages.SCRATCH_PREFIX) and not n["metadata"].get("deletionTimestamp")]
+    assert planned[f"Service {ns}/bad-port"].action == "rejected" and "70000" in planned[f"Service {ns}/bad-port"].message
+    assert planned[f"ConfigMap {ns}/ok"].action == "create"
+    assert left == []
