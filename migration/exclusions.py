@@ -104,4 +104,41 @@ def exclusion_holds(target: KubeClient, read: Callable[[str], dict[str, Any]], r
     return True, ""
 
 
-__all__ = ["OWNED", "TARGET_MADE", "exclusion_holds", "reason_class"]
+def blocked_owner(read: Callable[[str], dict[str, Any]], ref: ObjectRef, entry: Mapping[str, Any],
+                  source_index: Mapping[str, str], blocked: Mapping[str, str]) -> str | None:
+    """The owner an excluded object waits for when a blocker holds that owner back, else None.
+
+    An object excluded as "owned by X" has no owner on the target while X (or an owner above it) is
+    held back by an unaccepted blocker finding: that is the blocker's doing, reported as such (the
+    object is ``blocked`` with its owner), not a false exclusion reason.
+
+    Args:
+        read: reads a raw snapshot object by its path.
+        ref: the excluded object.
+        entry: its ``excluded.jsonl`` entry (``reason``, ``source``).
+        source_index: object key → raw snapshot path (to walk owner chains).
+        blocked: keys of the objects held back, and why.
+
+    Returns:
+        ``"<Kind> <name>"`` of the held-back owner, or None.
+    """
+    if not blocked or not (entry.get("reason") or "").startswith(OWNED) or not entry.get("source"):
+        return None
+    obj = read(entry["source"])
+    seen: set[str] = set()
+    while (owner := controller_owner(obj)) is not None:
+        owner_ref = ObjectRef(owner_group(owner), owner.get("kind") or "", ref.namespace, owner.get("name") or "")
+        keys = (owner_ref.key, ObjectRef(owner_ref.group, owner_ref.kind, "", owner_ref.name).key)
+        if owner_ref.key in seen:
+            return None
+        seen.add(owner_ref.key)
+        if any(k in blocked for k in keys):
+            return f"{owner_ref.kind} {owner_ref.name}"
+        path = next((source_index[k] for k in keys if k in source_index), None)
+        if path is None:
+            return None
+        obj = read(path)
+    return None
+
+
+__all__ = ["OWNED", "TARGET_MADE", "blocked_owner", "exclusion_holds", "reason_class"]

@@ -36,7 +36,7 @@ from kube.order import apply_tiers
 from migration import identity, tempfiles
 from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
 from migration.errors import InventoryError, MigrationError
-from migration.exclusions import exclusion_holds
+from migration.exclusions import blocked_owner, exclusion_holds
 from migration.findings import Finding, Severity
 from migration.report import Results, Status, render_json, render_markdown
 from migration.secrets import SecretKey
@@ -478,7 +478,8 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
     present on the target with every field the transformed object declares
     (server defaults are ignored: only the desired object's fields are compared).
     Workloads must become Available/Ready within ``ready_timeout``. Objects apply held back
-    (``blocked``: key → why) are reported ``blocked`` (a problem) and not looked for on the target.
+    (``blocked``: key → why) are reported ``blocked`` (a problem) and not looked for on the target;
+    so are objects excluded as owned by one of them (nothing recreates them until their owner is applied).
     """
     import concurrent.futures as cf
 
@@ -507,6 +508,11 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
             continue
         if ref in excluded:
             e = excluded[ref]
+            owner = blocked_owner(read_source, ref, e, source_index, blocked or {})
+            if owner is not None:  # its owner is held back by a blocker: so is the object (reported, not a gap)
+                results.add(ref, Status.BLOCKED, f"{e['rule']}: {e['reason']}; not on the target while its owner "
+                            f"{owner} is held back by a blocker")
+                continue
             holds, why = exclusion_holds(target, read_source, ref, e, source_index)
             if holds:
                 results.add(ref, Status.EXCLUDED, f"{e['rule']}: {e['reason']}")

@@ -217,3 +217,23 @@ def test_an_allocated_cluster_ip_and_node_port_are_dropped() -> None:
     svc["metadata"]["managedFields"][0]["fieldsV1"] = {"f:spec": {"f:type": {}}}
     spec = transform(svc, TransformContext()).obj["spec"]
     assert "clusterIP" not in spec and "nodePort" not in spec["ports"][0]
+
+
+def test_an_object_excluded_as_owned_waits_with_its_owner_when_a_blocker_holds_that_owner_back() -> None:
+    from kube.objects import ObjectRef
+    from migration.exclusions import blocked_owner
+
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}}
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
+        "name": "web-6d4", "namespace": "shop",
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d", "controller": True}]}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "web-6d4-x", "namespace": "shop",
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-6d4", "uid": "r", "controller": True}]}}
+    paths = {ObjectRef.of(o).key: ObjectRef.of(o).path for o in (deploy, rs, pod)}
+    objs = {ObjectRef.of(o).path: o for o in (deploy, rs, pod)}
+    entry = {"reason": "owned by ReplicaSet web-6d4, whose controller recreates it on the target",
+             "source": ObjectRef.of(pod).path}
+    held = {ObjectRef.of(deploy).key: "not applied: blocked by aad-pod-identity"}
+    assert blocked_owner(objs.__getitem__, ObjectRef.of(pod), entry, paths, held) == "Deployment web"
+    assert blocked_owner(objs.__getitem__, ObjectRef.of(pod), entry, paths, {}) is None

@@ -57,11 +57,18 @@ def test_full_migration_accounts_for_every_source_object(migrated: dict[str, Any
     verify = json.loads((out / "verify.json").read_text())
     assert verify["unaccounted"] == []
     # The seeds' zonal disks in the old node resource group are held back by their azure-disk-volume blocker,
-    # with their claims (issue 12: never applied pointing at the source's disk, never given an empty one):
-    # they are the only problems, and only workloads mounting those claims may wait for them.
+    # with their claims (issue 12: never applied pointing at the source's disk, never given an empty one);
+    # legacy/legacy-reporter is held back by its aad-pod-identity blocker (issue 13), with the ReplicaSet and
+    # Pod its controller would recreate: they are the only problems, and only workloads mounting those
+    # claims may wait for them.
     assert [p["object"] for p in verify["problems"] if p["status"] != "blocked"] == []
     blocked = {p["object"] for p in verify["problems"]}
-    assert blocked and {o.split(" ", 1)[0] for o in blocked} == {"PersistentVolume", "PersistentVolumeClaim"}
+    storage = {o for o in blocked if o.split(" ", 1)[0] in ("PersistentVolume", "PersistentVolumeClaim")}
+    assert storage and {o.split(" ", 1)[0] for o in storage} == {"PersistentVolume", "PersistentVolumeClaim"}
+    reporter = {o.split(" ", 1)[0] for o in blocked - storage if o.split(" ", 1)[1].startswith("legacy/legacy-reporter")}
+    assert reporter == {"Deployment.apps", "ReplicaSet.apps", "Pod"} and len(blocked - storage) == 3
+    assert all("aad-pod-identity" in p["message"] or "held back by a blocker" in p["message"]
+               for p in verify["problems"] if p["object"] in blocked - storage)
     assert all(_mounts_a_blocked_claim(out, entry.split(": ", 1)[0], blocked) for entry in verify["not_ready"])
     snap = Snapshot(out / "snapshot")
     counts = verify["counts"]
