@@ -31,7 +31,7 @@ from typing import Any
 
 import typer
 
-from akshift.output import Boundary, FAILED, OK, Output, OutputOption, emit_json, err_console, fail
+from akshift.output import FAILED, OK, Boundary, Output, OutputOption, emit_json, err_console, fail
 
 StateDir = typer.Option(Path("out/cutover"), "--state-dir",
                         help="holds state.json, log.jsonl and report.md of the cutover")

@@ -217,6 +217,20 @@ def network(cidr: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network |
         return None
 
 
+def contains(outer: ipaddress.IPv4Network | ipaddress.IPv6Network | None,
+             inner: ipaddress.IPv4Network | ipaddress.IPv6Network | None) -> bool:
+    """Whether ``outer`` holds all of ``inner`` (False across IP versions or when either is None).
+
+    >>> contains(network("10.0.0.0/8"), network("10.244.0.0/16")), contains(network("10.0.0.0/8"), network("::/0"))
+    (True, False)
+    """
+    if isinstance(outer, ipaddress.IPv4Network) and isinstance(inner, ipaddress.IPv4Network):
+        return outer.supernet_of(inner)
+    if isinstance(outer, ipaddress.IPv6Network) and isinstance(inner, ipaddress.IPv6Network):
+        return outer.supernet_of(inner)
+    return False
+
+
 def cidr_status(cidr: str, ctx: TransformContext) -> tuple[str, str]:
     """Classify an ipBlock CIDR against the old (kubenet) pod CIDR.
 
@@ -244,8 +258,8 @@ def cidr_status(cidr: str, ctx: TransformContext) -> tuple[str, str]:
         if target is not None:
             return "rewrite", "equals the old pod CIDR"
         return "flag", f"equals the old pod CIDR {ctx.source_pod_cidr} and no target pod CIDR was given"
-    if net.supernet_of(old):
-        if target is not None and target.version == net.version and net.supernet_of(target):
+    if contains(net, old):
+        if contains(net, target):
             return "ok", ""
         return "flag", f"contains the old pod CIDR {ctx.source_pod_cidr} but not the target pod CIDR"
     return "flag", (f"is part of the old pod CIDR {ctx.source_pod_cidr} (a kubenet node's pod range), "

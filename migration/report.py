@@ -25,9 +25,9 @@ from typing import Any
 
 import orjson
 
-from kube.objects import ObjectRef
 from errors import AkshiftError
 from kube.errors import ApiError
+from kube.objects import ObjectRef
 from migration.findings import Finding, Severity, sort_findings
 
 

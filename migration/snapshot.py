@@ -441,7 +441,8 @@ def _sort_jsonl(path: Path) -> None:
         ref = entry.get("ref") or {}
         return (entry.get("path") or entry.get("source") or "", str(sorted(ref.items())), line)
 
-    path.write_bytes(b"".join(sorted(lines, key=key)))
+    ordered = sorted(lines, key=key)
+    path.write_bytes(b"".join(ordered))
 
 
 class Snapshot:

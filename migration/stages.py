@@ -25,11 +25,12 @@ import ipaddress
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from errors import AkshiftError
 from kube.client import KubeClient
 from kube.discovery import check_selector, iter_objects, listable_types
-from kube.errors import ApiError
+from kube.errors import ApiError, ListError
 from kube.identity import ClusterIdentity
 from kube.objects import WORKLOAD_KINDS, ObjectRef, is_ready, is_secret
 from kube.order import apply_tiers
@@ -78,7 +79,7 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
         ApiError: discovery failed (unreachable or unauthorized source).
     """
     t0 = time.monotonic()
-    errors: list[InventoryError] = []
+    errors: list[AkshiftError] = []  # ListError per type that could not be listed, InventoryError per object
     count = in_namespaces = 0
     if label_selector is not None:
         check_selector(label_selector)
@@ -86,8 +87,9 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
     with SnapshotWriter(out, stage="snapshot", secret_key=secret_key, exclude_secrets=exclude_secrets,
                         overwrite=overwrite) as writer:
         seen: set[ObjectRef] = set()
+        list_errors: list[ListError] = []
         for _res, obj in iter_objects(source, types, namespaces=namespaces, label_selector=label_selector,
-                                      concurrency=concurrency, errors=errors):
+                                      concurrency=concurrency, errors=list_errors):
             ref = ObjectRef.of(obj)
             if ref in seen:  # a list restarted after an expired continue token repeats objects
                 continue
@@ -99,6 +101,7 @@ def inventory(source: KubeClient, out: Path, *, namespaces: list[str] | None = N
             count += 1
             in_namespaces += bool(namespaces and ref.namespace in namespaces)
             progress(1)
+    errors += list_errors
     errors += writer.failures
     if count == 0 or (namespaces and in_namespaces == 0):
         what = [f"namespace(s) {', '.join(namespaces)}" if namespaces else "",
@@ -387,7 +390,7 @@ def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secr
     objs, held = _held_back(_objects(transformed_dir, secret_key), blocked or {})
     if held:
         progress(len(held))
-    tiers = [list(t) for t in apply_tiers(objs)]
+    tiers = [cast(list[dict[str, Any]], list(t)) for t in apply_tiers(objs)]
     rewrites = identity.rewrites_by_key(Snapshot(transformed_dir).patches())
     owners = identity.OwnerCache(target)
     journal = Journal(journal_path, target=target_identity)

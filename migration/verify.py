@@ -15,10 +15,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 import time
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kube.client import KubeClient
@@ -53,7 +51,7 @@ def declared_diff(desired: Any, live: Any, path: str = "") -> list[str]:
             if not desired and not live:
                 return []
             return [f"{path}: want {len(desired)} item(s), have {_short(live)}"]
-        return [d for i, (a, b) in enumerate(zip(desired, live)) for d in declared_diff(a, b, f"{path}/{i}")]
+        return [d for i, (a, b) in enumerate(zip(desired, live, strict=True)) for d in declared_diff(a, b, f"{path}/{i}")]
     if desired == live:
         return []
     qa, qb = quantity(desired), quantity(live)

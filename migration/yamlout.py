@@ -85,8 +85,8 @@ def _value(v: Any, indent: int, out: list[str], prefix: str) -> None:
     """Write ``v`` after ``prefix`` (``"key:"`` or ``"-"`` at its indentation)."""
     pad = " " * indent
     if isinstance(v, (dict, list)) and v:
-        write: Callable[[Any, int, list[str]], None]
-        write, child = (_mapping, indent + 2) if isinstance(v, dict) else (_sequence, indent)  # indentless lists
+        write: Callable[[Any, int, list[str]], None] = _mapping if isinstance(v, dict) else _sequence
+        child = indent + 2 if isinstance(v, dict) else indent  # lists are indentless
         if prefix.endswith("-"):  # "- " then the first line of the child on the same line
             start = len(out)
             write(v, indent + 2, out)

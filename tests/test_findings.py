@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import builders as b
 import orjson
 import pytest
 
-import builders as b
+from errors import exit_code
 from kube.errors import ApiError
 from kube.objects import ObjectRef
-from errors import exit_code
 from migration.errors import ApplyError, SecretKeyError
 from migration.findings import Finding, Severity, find, merge, sort_findings
 from migration.report import Results, Status, has_blockers, render_json, render_markdown

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import builders as b
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import builders as b
 from kube.order import APPLY_ORDER, CUSTOM_TIER, apply_tiers, sort_key, teardown_order, teardown_tiers, tier
 
 ROLE = b.obj("rbac.authorization.k8s.io/v1", "Role", "reader", "shop")

@@ -5,17 +5,24 @@ import random
 from pathlib import Path
 from typing import Any
 
+import builders as b
 import orjson
 import pyrage
 import pytest
 
-import builders as b
 from kube.errors import ObjectNameError
 from kube.objects import MAX_PLAIN_NAME, ObjectRef, file_stem
-from migration.errors import InventoryError, SecretKeyError, SnapshotInputError
-from migration.secrets import (NO_KEY_HELP, PASSPHRASE_ENV, SecretKey, decrypt_bundle, encrypt_bundle,
-                               load_secret_key, require_key)
+from migration.errors import InventoryError, SecretKeyError
 from migration.report import Status
+from migration.secrets import (
+    NO_KEY_HELP,
+    PASSPHRASE_ENV,
+    SecretKey,
+    decrypt_bundle,
+    encrypt_bundle,
+    load_secret_key,
+    require_key,
+)
 from migration.snapshot import Snapshot, SnapshotWriter, dump_yaml, load_yaml
 from migration.transforms import TransformContext, transform
 
@@ -71,7 +78,7 @@ def test_object_path_is_deterministic(obj: dict[str, Any], expected: str) -> Non
 @pytest.mark.parametrize("name", ["..", "a/b", ""])
 def test_names_that_would_escape_the_snapshot_are_refused(name: str) -> None:
     with pytest.raises(ObjectNameError, match="cannot be used as a file name"):
-        ObjectRef.of(b.config_map(name)).path
+        _ = ObjectRef.of(b.config_map(name)).path
 
 
 def test_yaml_is_sorted_block_style_with_literal_multiline_strings() -> None:

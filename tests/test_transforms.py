@@ -16,15 +16,23 @@ import os
 from pathlib import Path
 from typing import Any
 
+import builders as b
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import builders as b
 from migration.errors import PlanError, TransformError
-from migration.transforms import (RULE_NAMES, RULES, RegisteredRule, TransformContext, TransformResult,
-                                  selectorless_services, served_with_crds, transform)
+from migration.transforms import (
+    RULE_NAMES,
+    RULES,
+    RegisteredRule,
+    TransformContext,
+    TransformResult,
+    selectorless_services,
+    served_with_crds,
+    transform,
+)
 from migration.transforms.base import apply_ops, overlaps, remove, replace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transforms"

@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_harness as harness
 import pyrage
 import pytest
 import yaml
+from builders import obj
 from pulumi.runtime import rpc
+from pulumi_harness import Registered
 
 from akshift import program
-import pulumi_harness as harness
-from builders import obj
-from pulumi_harness import Registered
 from components.workloads import (
     SECRET_FIELDS,
     declarations,

@@ -11,8 +11,12 @@ import from here::
     results = transform_snapshot(raw, out, ctx, secret_key=key)   # a snapshot
 """
 from migration.transforms.base import TransformResult, apply_ops
-from migration.transforms.context import (DEFAULT_API_VERSION_MAP, TransformContext, selectorless_services,
-                                          served_with_crds)
+from migration.transforms.context import (
+                                          DEFAULT_API_VERSION_MAP,
+                                          TransformContext,
+                                          selectorless_services,
+                                          served_with_crds,
+)
 from migration.transforms.registry import RULE_NAMES, RULES, RegisteredRule
 from migration.transforms.runner import Conflict, PatchRecord, TransformOutcome, transform
 from migration.transforms.stage import transform_snapshot

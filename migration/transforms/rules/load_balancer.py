@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kube.objects import ObjectRef
-from migration.findings import (LB_RESOURCE_GROUP_ANNOTATION, is_core, lb_old_resource_group,
-                                load_balancer_pins, ptr)
+from migration.findings import LB_RESOURCE_GROUP_ANNOTATION, is_core, lb_old_resource_group, load_balancer_pins, ptr
 from migration.transforms.base import TransformResult, replace
 from migration.transforms.context import TransformContext
 

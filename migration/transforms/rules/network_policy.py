@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kube.objects import ObjectRef
-from kube.objects import Tokens, ptr
-from migration.findings import cidr_status, ipblock_peers, network, old_pod_cidr
+from kube.objects import ObjectRef, Tokens, ptr
+from migration.findings import cidr_status, contains, ipblock_peers, network, old_pod_cidr
 from migration.transforms.base import Op, TransformResult, replace
 from migration.transforms.context import TransformContext
 
@@ -46,7 +45,7 @@ def _block_ops(base: Tokens, block: Mapping[str, Any], ctx: TransformContext) ->
     target = network(ctx.target_pod_cidr)
     cidr_rewritten = bool(statuses) and statuses[0][0][-1] == "cidr" and statuses[0][2] == "rewrite"
     outer = target if cidr_rewritten else network(block.get("cidr"))
-    fits = target is not None and outer is not None and target.version == outer.version and target.subnet_of(outer)
+    fits = contains(outer, target)
     flagged = [(t, c, why) for t, c, status, why in statuses if status == "flag"
                or (status == "rewrite" and not fits)]
     if flagged:

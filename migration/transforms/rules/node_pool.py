@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kube.objects import ObjectRef
-from kube.objects import pod_specs, ptr
+from kube.objects import ObjectRef, pod_specs, ptr
 from migration.findings import POOL_LABELS, node_selector_values, pool_status, unmapped_node_pool
 from migration.transforms.base import TransformResult, replace
 from migration.transforms.context import TransformContext

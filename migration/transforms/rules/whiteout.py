@@ -225,7 +225,7 @@ def _system_webhook(obj: Mapping[str, Any], ctx: TransformContext) -> str | None
     hooks = obj.get("webhooks") or ()
     namespaces = {((h.get("clientConfig") or {}).get("service") or {}).get("namespace") for h in hooks}
     if hooks and namespaces <= ctx.skipped_namespaces:
-        return f"every backend is in {', '.join(sorted(namespaces))}, which the target provides itself"
+        return f"every backend is in {', '.join(sorted(str(n) for n in namespaces))}, which the target provides itself"
     return None
 
 
