@@ -108,7 +108,7 @@ def keygen(out: Path = typer.Argument(..., help="where to write the new age iden
     typer.echo(str(ident.to_public()))
 
 
-def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, out: Path = opt.Out,
+def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, source_stack: str = opt.SourceStack, out: Path = opt.Out,
               namespace: list[str] = Namespace, kind: list[str] = Kind, selector: str = Selector,
               age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
               exclude_secrets: bool = ExcludeSecrets, overwrite: bool = Overwrite,
@@ -119,7 +119,7 @@ def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, ou
     options = _options(out, namespaces=tuple(namespace), kinds=tuple(kind), label_selector=selector,
                        exclude_secrets=exclude_secrets, overwrite=overwrite, concurrency=concurrency)
     key = opt.secret_key(age_recipient, age_identity, exclude_secrets, decrypt=False)
-    with opt.client(source, source_context, "source", concurrency) as src:
+    with opt.client(source, source_context, "source", concurrency, stack=source_stack) as src:
         s = pipeline.inventory(src, options=options, secret_key=key, progress=opt.progress_for(output))
     if output is Output.json:
         emit_json(s.to_dict())
@@ -130,7 +130,7 @@ def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, ou
     raise typer.Exit(OK if s.ok else FAILED)
 
 
-def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx,
+def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack,
               age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
               overwrite: bool = Overwrite, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
               allow_modified: bool = AllowModified, target_node_dns: str = opt.TargetNodeDns,
@@ -145,7 +145,7 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
                        node_pool_map=_pools(node_pool_map), allow_modified=allow_modified,
                        target_node_dns=opt.node_dns(target_node_dns))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
-    tgt = opt.client(target, target_context, "target") if target else None
+    tgt = opt.client(target, target_context, "target", stack=target_stack) if target or target_context or target_stack else None
     try:
         t = pipeline.transform(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
     finally:
@@ -160,7 +160,7 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
     raise typer.Exit(OK if t.ok else FAILED)
 
 
-def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
+def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out,
          age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
          concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
          allow_modified: bool = AllowModified, accept_blockers: list[str] = opt.AcceptBlockers,
@@ -172,13 +172,13 @@ def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Pa
                        target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
                        allow_modified=allow_modified, accept_blockers=tuple(accept_blockers))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
-    with opt.client(target, target_context, "target", concurrency) as tgt:
+    with opt.client(target, target_context, "target", concurrency, stack=target_stack) as tgt:
         result = pipeline.plan(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
     _print_outcomes(result, output, {"seconds": round(result.seconds, 2)})
     raise typer.Exit(OK if result.ok else FAILED)
 
 
-def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
+def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out,
           age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
           concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
           allow_modified: bool = AllowModified, accept_blockers: list[str] = opt.AcceptBlockers,
@@ -190,13 +190,13 @@ def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: P
                        target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
                        allow_modified=allow_modified, accept_blockers=tuple(accept_blockers))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
-    with opt.client(target, target_context, "target", concurrency) as tgt:
+    with opt.client(target, target_context, "target", concurrency, stack=target_stack) as tgt:
         result = pipeline.apply(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
     _print_outcomes(result, output, {"seconds": round(result.seconds, 2)})
     raise typer.Exit(OK if result.ok else FAILED)
 
 
-def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
+def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out,
            age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
            concurrency: int = opt.Concurrency, ready_timeout: float = Timeout, allow_modified: bool = AllowModified,
            output: Output = OutputOption) -> None:
@@ -205,14 +205,14 @@ def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: 
 
     options = _options(out, concurrency=concurrency, ready_timeout=ready_timeout, allow_modified=allow_modified)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
-    with opt.client(target, target_context, "target", concurrency) as tgt:
+    with opt.client(target, target_context, "target", concurrency, stack=target_stack) as tgt:
         v = pipeline.verify(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
     _print_verification(v, out, output)
     raise typer.Exit(OK if v.ok else FAILED)
 
 
-def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, target: Path = opt.Target,
-            target_context: str = opt.TargetCtx, out: Path = opt.Out, namespace: list[str] = Namespace,
+def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, source_stack: str = opt.SourceStack, target: Path = opt.Target,
+            target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out, namespace: list[str] = Namespace,
             kind: list[str] = Kind, selector: str = Selector, age_recipient: list[str] = opt.Recipient,
             age_identity: Path = opt.Identity, exclude_secrets: bool = ExcludeSecrets, overwrite: bool = Overwrite,
             force_conflicts: bool = Force, concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr,
@@ -232,8 +232,8 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
                        target_node_dns=opt.node_dns(target_node_dns))
     key = opt.secret_key(age_recipient, age_identity, exclude_secrets, decrypt=True)
     mover = opt.disk_mover(disk_mover, out) if move_volumes else None
-    with opt.client(source, source_context, "source", concurrency) as src, \
-            opt.client(target, target_context, "target", concurrency) as tgt:
+    with opt.client(source, source_context, "source", concurrency, stack=source_stack) as src, \
+            opt.client(target, target_context, "target", concurrency, stack=target_stack) as tgt:
         r = pipeline.migrate(src, tgt, options=options, secret_key=key, disk_mover=mover,
                              progress=opt.progress_for(output))
     if output is Output.json:
