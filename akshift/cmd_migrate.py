@@ -160,6 +160,21 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
     raise typer.Exit(OK if t.ok else FAILED)
 
 
+def _target_stage(stage: Any, target: Path | None, target_context: str | None, target_stack: str | None, out: Path,
+                  age_recipient: list[str], age_identity: Path | None, force_conflicts: bool, concurrency: int,
+                  target_pod_cidr: str | None, node_pool_map: list[str], allow_modified: bool,
+                  accept_blockers: list[str], output: Output) -> None:
+    """The one body of `plan` and `apply`: options, key and target client, then one pipeline stage, then print."""
+    options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
+                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
+                       allow_modified=allow_modified, accept_blockers=tuple(accept_blockers))
+    key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
+    with opt.client(target, target_context, "target", concurrency, stack=target_stack) as tgt:
+        result = stage(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
+    _print_outcomes(result, output, {"seconds": round(result.seconds, 2)})
+    raise typer.Exit(OK if result.ok else FAILED)
+
+
 def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out,
          age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
          concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
@@ -168,14 +183,8 @@ def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_
     """Dry-run OUT/transformed against the target (dryRun=All): create / update / unchanged / conflict / rejected."""
     from migration import pipeline
 
-    options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
-                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
-                       allow_modified=allow_modified, accept_blockers=tuple(accept_blockers))
-    key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
-    with opt.client(target, target_context, "target", concurrency, stack=target_stack) as tgt:
-        result = pipeline.plan(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
-    _print_outcomes(result, output, {"seconds": round(result.seconds, 2)})
-    raise typer.Exit(OK if result.ok else FAILED)
+    _target_stage(pipeline.plan, target, target_context, target_stack, out, age_recipient, age_identity,
+                  force_conflicts, concurrency, target_pod_cidr, node_pool_map, allow_modified, accept_blockers, output)
 
 
 def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out,
@@ -186,14 +195,8 @@ def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, target
     """Server-side apply OUT/transformed to the target in dependency order; resumable (OUT/apply-journal.jsonl)."""
     from migration import pipeline
 
-    options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
-                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
-                       allow_modified=allow_modified, accept_blockers=tuple(accept_blockers))
-    key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
-    with opt.client(target, target_context, "target", concurrency, stack=target_stack) as tgt:
-        result = pipeline.apply(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
-    _print_outcomes(result, output, {"seconds": round(result.seconds, 2)})
-    raise typer.Exit(OK if result.ok else FAILED)
+    _target_stage(pipeline.apply, target, target_context, target_stack, out, age_recipient, age_identity,
+                  force_conflicts, concurrency, target_pod_cidr, node_pool_map, allow_modified, accept_blockers, output)
 
 
 def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out,
