@@ -110,7 +110,7 @@ def keygen(out: Path = typer.Argument(..., help="where to write the new age iden
     typer.echo(str(ident.to_public()))
 
 
-def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, out: Path = opt.Out,
+def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, source_stack: str = opt.SourceStack, out: Path = opt.Out,
               namespace: list[str] = Namespace, kind: list[str] = Kind, selector: str = Selector,
               age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
               exclude_secrets: bool = ExcludeSecrets, overwrite: bool = Overwrite,
@@ -121,7 +121,7 @@ def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, ou
     options = _options(out, namespaces=tuple(namespace), kinds=tuple(kind), label_selector=selector,
                        exclude_secrets=exclude_secrets, overwrite=overwrite, concurrency=concurrency)
     key = opt.secret_key(age_recipient, age_identity, exclude_secrets, decrypt=False)
-    with opt.client(source, source_context, "source", concurrency) as src:
+    with opt.client(source, source_context, "source", concurrency, stack=source_stack) as src:
         s = pipeline.inventory(src, options=options, secret_key=key, progress=opt.progress_for(output))
     if output is Output.json:
         emit_json(s.to_dict())
@@ -132,7 +132,7 @@ def inventory(source: Path = opt.Source, source_context: str = opt.SourceCtx, ou
     raise typer.Exit(OK if s.ok else FAILED)
 
 
-def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx,
+def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack,
               age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
               overwrite: bool = Overwrite, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
               allow_modified: bool = AllowModified, target_node_dns: str = opt.TargetNodeDns,
@@ -147,7 +147,7 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
                        node_pool_map=_pools(node_pool_map), allow_modified=allow_modified,
                        target_node_dns=opt.node_dns(target_node_dns))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
-    tgt = opt.client(target, target_context, "target") if target else None
+    tgt = opt.client(target, target_context, "target", stack=target_stack) if target or target_context or target_stack else None
     try:
         t = pipeline.transform(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
     finally:
@@ -162,7 +162,22 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
     raise typer.Exit(OK if t.ok else FAILED)
 
 
-def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
+def _target_stage(stage: Any, target: Path | None, target_context: str | None, target_stack: str | None, out: Path,
+                  age_recipient: list[str], age_identity: Path | None, force_conflicts: bool, concurrency: int,
+                  target_pod_cidr: str | None, node_pool_map: list[str], allow_modified: bool,
+                  accept_blockers: list[str], output: Output) -> None:
+    """The one body of `plan` and `apply`: options, key and target client, then one pipeline stage, then print."""
+    options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
+                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
+                       allow_modified=allow_modified, accept_blockers=tuple(accept_blockers))
+    key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
+    with opt.client(target, target_context, "target", concurrency, stack=target_stack) as tgt:
+        result = stage(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
+    _print_outcomes(result, output, {"seconds": round(result.seconds, 2)})
+    raise typer.Exit(OK if result.ok else FAILED)
+
+
+def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out,
          age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
          concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
          allow_modified: bool = AllowModified, accept_blockers: list[str] = opt.AcceptBlockers,
@@ -170,17 +185,11 @@ def plan(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Pa
     """Dry-run OUT/transformed against the target (dryRun=All): create / update / unchanged / conflict / rejected."""
     from migration import pipeline
 
-    options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
-                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
-                       allow_modified=allow_modified, accept_blockers=tuple(accept_blockers))
-    key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
-    with opt.client(target, target_context, "target", concurrency) as tgt:
-        result = pipeline.plan(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
-    _print_outcomes(result, output, {"seconds": round(result.seconds, 2)})
-    raise typer.Exit(OK if result.ok else FAILED)
+    _target_stage(pipeline.plan, target, target_context, target_stack, out, age_recipient, age_identity,
+                  force_conflicts, concurrency, target_pod_cidr, node_pool_map, allow_modified, accept_blockers, output)
 
 
-def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
+def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out,
           age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity, force_conflicts: bool = Force,
           concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
           allow_modified: bool = AllowModified, accept_blockers: list[str] = opt.AcceptBlockers,
@@ -188,17 +197,11 @@ def apply(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: P
     """Server-side apply OUT/transformed to the target in dependency order; resumable (OUT/apply-journal.jsonl)."""
     from migration import pipeline
 
-    options = _options(out, force_conflicts=force_conflicts, concurrency=concurrency,
-                       target_pod_cidr=target_pod_cidr, node_pool_map=_pools(node_pool_map),
-                       allow_modified=allow_modified, accept_blockers=tuple(accept_blockers))
-    key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
-    with opt.client(target, target_context, "target", concurrency) as tgt:
-        result = pipeline.apply(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
-    _print_outcomes(result, output, {"seconds": round(result.seconds, 2)})
-    raise typer.Exit(OK if result.ok else FAILED)
+    _target_stage(pipeline.apply, target, target_context, target_stack, out, age_recipient, age_identity,
+                  force_conflicts, concurrency, target_pod_cidr, node_pool_map, allow_modified, accept_blockers, output)
 
 
-def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: Path = opt.Out,
+def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out,
            age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
            concurrency: int = opt.Concurrency, ready_timeout: float = Timeout, allow_modified: bool = AllowModified,
            output: Output = OutputOption) -> None:
@@ -207,14 +210,14 @@ def verify(target: Path = opt.Target, target_context: str = opt.TargetCtx, out: 
 
     options = _options(out, concurrency=concurrency, ready_timeout=ready_timeout, allow_modified=allow_modified)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
-    with opt.client(target, target_context, "target", concurrency) as tgt:
+    with opt.client(target, target_context, "target", concurrency, stack=target_stack) as tgt:
         v = pipeline.verify(tgt, options=options, secret_key=key, progress=opt.progress_for(output))
     _print_verification(v, out, output)
     raise typer.Exit(OK if v.ok else FAILED)
 
 
-def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, target: Path = opt.Target,
-            target_context: str = opt.TargetCtx, out: Path = opt.Out, namespace: list[str] = Namespace,
+def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, source_stack: str = opt.SourceStack, target: Path = opt.Target,
+            target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack, out: Path = opt.Out, namespace: list[str] = Namespace,
             kind: list[str] = Kind, selector: str = Selector, age_recipient: list[str] = opt.Recipient,
             age_identity: Path = opt.Identity, exclude_secrets: bool = ExcludeSecrets, overwrite: bool = Overwrite,
             force_conflicts: bool = Force, concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr,
@@ -234,8 +237,8 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, targ
                        target_node_dns=opt.node_dns(target_node_dns))
     key = opt.secret_key(age_recipient, age_identity, exclude_secrets, decrypt=True)
     mover = opt.disk_mover(disk_mover, out) if move_volumes else None
-    with opt.client(source, source_context, "source", concurrency) as src, \
-            opt.client(target, target_context, "target", concurrency) as tgt:
+    with opt.client(source, source_context, "source", concurrency, stack=source_stack) as src, \
+            opt.client(target, target_context, "target", concurrency, stack=target_stack) as tgt:
         r = pipeline.migrate(src, tgt, options=options, secret_key=key, disk_mover=mover,
                              progress=opt.progress_for(output))
     if output is Output.json:

@@ -44,6 +44,7 @@ from kube.objects import ObjectRef, controller_owner, group_of
 from migration.errors import PlanError
 from migration.findings import Finding, Severity
 from migration.snapshot import Snapshot
+from migration.tempfiles import write_atomic
 from migration.volumes.azure import (
     azure_names,
     parse_disk_id,
@@ -84,7 +85,6 @@ from migration.volumes.model import (
     VolumeMove,
     Writer,
 )
-from migration.volumes.state import write_atomic
 from migration.volumes.writers import writers_by_claim
 
 PLAN_FILE = "volumes-plan.json"

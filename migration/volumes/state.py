@@ -17,8 +17,6 @@ applied_at}``) and ``rolled_back_at``.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import time
 import types
 from collections.abc import Mapping
@@ -29,6 +27,7 @@ import orjson
 
 from kube.objects import ObjectRef
 from migration.errors import PlanError
+from migration.tempfiles import write_atomic
 from migration.volumes.model import DiskCopy, Quiesce
 
 STATE_FILE = "volumes-state.json"
@@ -38,21 +37,6 @@ STATE_FORMAT = "akshift.volumes-state/v1"
 def now() -> str:
     """The time stamp the state records (UTC, seconds)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,5 +224,4 @@ class VolumeStore:
         return state
 
 
-__all__ = ["STATE_FILE", "CopyRecord", "PvRecord", "VolumeState", "VolumeStore", "WriterRecord", "now",
-           "write_atomic"]
+__all__ = ["STATE_FILE", "CopyRecord", "PvRecord", "VolumeState", "VolumeStore", "WriterRecord", "now"]
