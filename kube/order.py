@@ -5,8 +5,8 @@ lightkube ``sort_objects.py``): the order is a policy people need to read and
 argue about, not an algorithm. Each tier lists ``(group, kind)`` pairs and
 says why it must precede the next. Objects of kinds not in the table are
 custom resources (or built-ins we have no opinion on) and go to the
-``custom resources`` tier, after everything built-in and before admission
-control. Ties inside a tier are broken by namespace, then kind, then name, so
+``custom resources`` tier: after the built-in workloads and Ingresses, before
+quotas, aggregated APIs and admission control. Ties inside a tier are broken by namespace, then kind, then name, so
 the order is total and stable across runs.
 
 Two deliberate departures from a naive "workloads, then Services, then
@@ -85,22 +85,25 @@ APPLY_ORDER: tuple[Tier, ...] = (
     _tier("workloads", [("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"),
                         ("apps", "ReplicaSet"), ("", "ReplicationController"), ("batch", "Job"),
                         ("batch", "CronJob"), ("", "Pod"), ("", "PodTemplate")],
-          "everything they reference exists now; owned ReplicaSets and Pods were whited out, these are the rest"),
+          "everything they reference exists now; ReplicaSets, Pods and Jobs that a built-in controller makes again "
+          "from a carried owner were whited out (migration/transforms/ownership.py), these are the rest"),
     _tier("autoscaling", [("autoscaling", "HorizontalPodAutoscaler"), ("policy", "PodDisruptionBudget")],
           "they reference workloads by name; the HPA controller errors until its target exists"),
     _tier("ingress", [("networking.k8s.io", "Ingress")],
           "Ingresses route to Services, which exist now"),
     _tier(CUSTOM, [],
-          "custom resources: their CRDs are Established (the applier waits), their operators' workloads were "
-          "applied, and the backends of their CRDs' conversion webhooks are Ready (the applier waits, bounded)"),
+          "custom resources: their CRDs are Established (the applier waited after the crds tier), their operators' "
+          "workloads were applied, and before this tier the applier waits (bounded) until the backend Service of "
+          "each conversion webhook their CRDs name has a ready endpoint"),
     _tier("quotas", [("", "ResourceQuota")],
           "after everything they govern (object counts of any type, custom resources included): every source "
           "object is reproduced even in a namespace already over a tightened quota, as on the source; the "
           "applier then waits until the quota controller has filled status.hard in, and the transform reports "
           "quotas the source was already over"),
     _tier("aggregated-apis", [("apiregistration.k8s.io", "APIService")],
-          "an APIService whose backend is not running breaks discovery for every client; registered last, after "
-          "the applier waited (bounded) until its backend Service has a ready endpoint"),
+          "an APIService whose backend is not running breaks discovery for every client; registered after "
+          "everything but admission control, once the applier waited (bounded) until its backend Service has a "
+          "ready endpoint"),
     _tier("admission", [("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
                         ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
                         ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
@@ -109,7 +112,8 @@ APPLY_ORDER: tuple[Tier, ...] = (
                         ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding")],
           "admission control last: a webhook applied before its backend exists would reject everything after it, "
           "and objects admitted on the source should not be re-judged by policies applied mid-migration; the "
-          "applier first waits (bounded) until each webhook's backend Service has a ready endpoint"),
+          "applier first waits (bounded) until the backend Service of each webhook that fails closed "
+          "(failurePolicy Fail) has a ready endpoint"),
 )
 
 # Groups that served the same kinds before they moved; objects are normally

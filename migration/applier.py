@@ -40,8 +40,8 @@ from kube.client import KubeClient
 from kube.errors import ApiError
 from kube.identity import ClusterIdentity
 from kube.objects import ObjectRef
-from migration.errors import ApplyError
 from migration import identity, readiness
+from migration.errors import ApplyError
 from migration.verify import declared_diff
 
 FIELD_MANAGER = "akshift"

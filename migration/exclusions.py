@@ -6,11 +6,12 @@ whose controller recreates it" when nothing recreates it) used to pass with
 exit 0 while the object was gone. Here each checkable reason is checked
 against the target:
 
-* **owned by X, whose controller recreates it** — the chain of controller
-  owners (a Pod's ReplicaSet's Deployment) must end at an owner present on the
-  target; when an owner in the chain is a custom resource (its controller is an
-  operator, not kube-controller-manager), the object itself must have been
-  recreated on the target.
+* **owned by X, whose controller recreates it** — each link of the chain of
+  controller owners (a Pod's ReplicaSet's Deployment) must be one a built-in
+  controller makes again (:data:`migration.transforms.ownership.REMADE_BY_OWNER`),
+  up to an owner present on the target; past a link no built-in controller
+  makes (an owner that is a custom resource, whose operator may not run there),
+  the object itself must be on the target.
 * **made by the target in every namespace** (the ``default`` ServiceAccount,
   ``kube-root-ca.crt``) — the object exists on the target.
 
@@ -26,7 +27,7 @@ from typing import Any
 from kube.client import KubeClient
 from kube.errors import ApiError
 from kube.objects import ObjectRef, controller_owner
-from migration.transforms.ownership import BUILTIN_CONTROLLED_GROUPS, owner_group
+from migration.transforms.ownership import owner_group, remade_by
 
 OWNED = "owned by "
 # (group, kind, name) of objects the target creates itself in every namespace.
@@ -80,28 +81,28 @@ def exclusion_holds(target: KubeClient, read: Callable[[str], dict[str, Any]], r
     if not reason.startswith(OWNED) or not entry.get("source"):
         return True, ""
     obj = read(entry["source"])
-    custom = False
-    seen = set()
+    seen: set[str] = set()
     while (owner := controller_owner(obj)) is not None:
-        ns = ref.namespace
-        owner_ref = ObjectRef(owner_group(owner), owner.get("kind") or "", ns, owner.get("name") or "")
+        owner_ref = ObjectRef(owner_group(owner), owner.get("kind") or "", ref.namespace, owner.get("name") or "")
         if owner_ref.key in seen:
-            break
+            return False, "its chain of owners loops"
         seen.add(owner_ref.key)
-        custom = custom or owner_group(owner) not in BUILTIN_CONTROLLED_GROUPS
+        if not remade_by(owner, obj):  # no built-in controller makes it: only its presence accounts for it
+            if _exists(target, ref, read(entry["source"]).get("apiVersion") or ""):
+                return True, ""
+            return False, (f"nothing recreated it: no built-in controller of {owner_ref.kind} {owner_ref.name} "
+                           f"makes a {obj.get('kind')}")
         path = source_index.get(owner_ref.key) or source_index.get(ObjectRef(owner_ref.group, owner_ref.kind, "",
                                                                              owner_ref.name).key)
         if path is None:
             return False, f"its owner {owner_ref.kind} {owner_ref.name} was not in the source snapshot"
         parent = read(path)
-        if controller_owner(parent) is None:  # the root of the chain: it must be on the target
-            if not _exists(target, ObjectRef.of(parent), parent.get("apiVersion") or ""):
-                return False, f"its owner {owner_ref.kind} {owner_ref.name} is not on the target"
-            break
-        obj = parent
-    if custom and not _exists(target, ref, (read(entry["source"]).get("apiVersion") or "")):
-        return False, "nothing recreated it: its owner's controller does not run there"
-    return True, ""
+        if _exists(target, ObjectRef.of(parent), parent.get("apiVersion") or ""):
+            return True, ""  # the owner is there, and its controller makes the object's kind
+        if controller_owner(parent) is None:
+            return False, f"its owner {owner_ref.kind} {owner_ref.name} is not on the target"
+        obj = parent  # the owner is itself made by its own owner: look one level up
+    return False, "it names no controller owner"
 
 
 def blocked_owner(read: Callable[[str], dict[str, Any]], ref: ObjectRef, entry: Mapping[str, Any],

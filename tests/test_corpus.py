@@ -5,9 +5,9 @@ manager, no last-applied annotation, CRDs established, Helm release Secrets
 typed, a large CRD stored). The second half runs today's ``akshift migrate``
 from a fresh blue holding the corpus to a fresh green, and classifies every
 source object with the independent checker (tests/corpus_check.py). What the
-engine cannot do yet is marked ``xfail(strict=True)`` naming the issue-12
-item and exactly what is lost: strict, so the mark fails the run the day the
-engine is fixed, and whoever fixes it flips it into a plain assertion.
+engine cannot do yet would be marked ``xfail(strict=True)`` naming the issue
+and exactly what is lost (strict: the mark fails the run the day the engine is
+fixed); none is left.
 """
 from __future__ import annotations
 
@@ -140,8 +140,10 @@ def migrated(corpus_blue: tuple[LocalCluster, list[Document]],
                           if (res := t.resources(refresh=True).get(kind)) for p in t.list(res)}
             payment_secret = t.read({"apiVersion": "v1", "kind": "Secret",
                                      "metadata": {"name": "payment-gateway", "namespace": "storefront"}})
+            sealed = t.read({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+                             "metadata": {"name": "payment-gateway", "namespace": "storefront"}})
         yield {"result": result, "out": out, "report": report, "docs": docs, "translated_from": translated,
-               "payment_secret": payment_secret}
+               "payment_secret": payment_secret, "sealed_secret_uid": (sealed or {}).get("metadata", {}).get("uid")}
     finally:
         green.stop()
 
@@ -205,12 +207,6 @@ def test_application_workloads_argo_and_cert_manager_resources_are_carried_intac
     assert {r: v for r, v in verdicts.items() if not v.startswith("intact")} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="unresolved in the identity merge: Secret storefront/payment-gateway is excluded "
-                   "as 'owned by SealedSecret payment-gateway, whose controller recreates it on the target' because "
-                   "main now carries the user's sealed-secrets Deployment in kube-system (issue 12 item 2), but no "
-                   "pod of it unseals anything on the sandbox target; verify reports it (unaccounted, exit 1), the "
-                   "Secret is not on the target. Needs a decision: carry custom-resource-owned Secrets (data) always, "
-                   "or keep excluding them when their controller is carried")
 def test_nothing_is_lost_without_a_word(migrated: dict[str, Any]) -> None:
     lost = [f"{v.ref}: {v.detail}" for v in migrated["report"].lost]
     assert lost == []
@@ -221,8 +217,7 @@ def test_nothing_is_changed_on_the_target_without_a_finding(migrated: dict[str, 
     assert changed == []
 
 
-
-# -- what today's engine loses (issue 12); strict: each mark fails the run once the engine is fixed ------
+# -- what the engine once lost (issue 12), now plain assertions ------------------------------------------
 
 
 def _carried_or_blocked(report: CheckReport, refs: list[ObjectRef]) -> dict[str, str]:
@@ -266,20 +261,18 @@ def test_no_target_volume_can_delete_the_sources_storage(migrated: dict[str, Any
 
 
 def test_the_storage_check_really_found_the_carried_volumes(migrated: dict[str, Any]) -> None:
-    # Guards the xfail above from passing vacuously: the four PVs are on the target and were compared.
+    # Guards the storage check above from passing vacuously: the four PVs are on the target and were compared.
     pvs = [d.ref for d in migrated["docs"] if d.ref.kind == "PersistentVolume"]
     assert len(pvs) == 4 and {migrated["report"].verdicts[r].status for r in pvs} <= {"intact", "blocker", "changed"}
 
 
-@pytest.mark.xfail(strict=True, reason="unresolved in the identity merge: Secret storefront/payment-gateway is excluded "
-                   "as 'owned by SealedSecret payment-gateway, whose controller recreates it on the target' because "
-                   "main now carries the user's sealed-secrets Deployment in kube-system (issue 12 item 2), but no "
-                   "pod of it unseals anything on the sandbox target; verify reports it (unaccounted, exit 1), the "
-                   "Secret is not on the target. Needs a decision: carry custom-resource-owned Secrets (data) always, "
-                   "or keep excluding them when their controller is carried")
-def test_an_exclusion_only_counts_when_its_reason_holds_on_the_target(migrated: dict[str, Any]) -> None:
-    # Secret storefront/payment-gateway is owned by SealedSecret payment-gateway, but the sealed-secrets
-    # controller (kube-system) is not carried, so nothing would recreate it: it is carried itself, intact.
+def test_a_secret_a_sealed_secret_owns_is_carried_intact_with_its_owner_re_pointed(migrated: dict[str, Any]) -> None:
+    # Secret storefront/payment-gateway is owned by SealedSecret payment-gateway. The user's sealed-secrets
+    # controller is carried from kube-system, but nothing guarantees it unseals on the target (its key, its
+    # start): the Secret is data, carried itself, and its ownerReference names the target's SealedSecret.
     ref = ObjectRef("", "Secret", "storefront", "payment-gateway")
-    assert migrated["payment_secret"] is not None
+    secret = migrated["payment_secret"]
+    assert secret is not None
     assert migrated["report"].verdicts[ref].status == "intact", migrated["report"].verdicts[ref].detail
+    assert [(o["kind"], o["uid"]) for o in secret["metadata"]["ownerReferences"]] == \
+        [("SealedSecret", migrated["sealed_secret_uid"])]

@@ -103,8 +103,6 @@ class TransformContext:
             target (carried, or recreated by their controller), from
             :func:`migration.transforms.ownership.ownership_facts`; None when
             unknown (then owners are trusted and ownerReferences dropped, as before).
-        controlled_groups: API groups some controller on the target acts on
-            (built-in groups, and those a carried workload's RBAC names); None when unknown.
         target_service_cidr: the target's service CIDR, to check pinned clusterIPs; None when unknown.
         target_node_port_range: the target's node-port range; None for Kubernetes' default 30000-32767.
         autoscaled: keys of workloads a HorizontalPodAutoscaler scales (their replicas are the HPA's).
@@ -131,7 +129,6 @@ class TransformContext:
     target_coredns_custom: Mapping[str, str] | None = None
     target_node_dns: str | None = None
     carried_keys: frozenset[str] | None = None
-    controlled_groups: frozenset[str] | None = None
     target_service_cidr: str | None = None
     target_node_port_range: tuple[int, int] | None = None
     autoscaled: frozenset[str] = frozenset()
@@ -149,8 +146,7 @@ class TransformContext:
         for name in ("system_namespaces", "cilium_replaced_namespaces", "cilium_replaced_groups", "autoscaled",
                      "source_node_ips"):
             object.__setattr__(self, name, frozenset(getattr(self, name)))
-        for name in ("target_node_pools", "target_served", "selectorless_services", "carried_keys",
-                     "controlled_groups"):
+        for name in ("target_node_pools", "target_served", "selectorless_services", "carried_keys"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, frozenset(getattr(self, name)))
         bad = []

@@ -1,31 +1,47 @@
-"""Which owners will exist on the target, and which API groups have a controller there.
+"""Which owners will exist on the target, and which owned objects their controllers make again there.
 
-Why: an object owned by another (a ReplicaSet's Pods, a SealedSecret's Secret)
-is left out only because its owner's controller makes it again on the target.
-That holds only when the owner is carried (or itself recreated) and something
-runs its controller there: kube-controller-manager for the built-in kinds, a
-carried workload for a custom resource's group. Otherwise leaving it out loses
-it (issue 13 item 1), so the transform carries it instead.
+Why: an object owned by another (a ReplicaSet's Pods, a CronJob's Jobs) is
+left out only because its owner's controller makes it again on the target.
+That holds only when the owner is carried (or itself made again) and its
+controller certainly runs there. Only kube-controller-manager's controllers
+certainly run on every target, and each makes only certain kinds:
+:data:`REMADE_BY_OWNER` lists them. Everything else owned by an object is
+carried (issue 13 item 1), with its ownerReferences re-pointed at apply:
+
+* objects owned by a custom resource (a SealedSecret's Secret, a cert-manager
+  Certificate's Secret, a Prometheus's StatefulSet) are data. Nothing on the
+  target is guaranteed to unseal, re-issue or reconcile them — the operator
+  may not be carried, may not be running yet, or may hold a key the target
+  lacks — and carrying loses nothing: an operator that runs there later
+  writes the same content over them;
+* objects a built-in owner does not make (a StatefulSet's claims, which its
+  controller would make again *empty*; a ConfigMap a user marked as owned by a
+  Deployment) are data too.
 
 The facts are computed once per snapshot (:func:`ownership_facts`) before the
-rules run, from the objects' metadata and the carried workloads' RBAC, and
-kept in :class:`migration.transforms.context.TransformContext`.
+rules run, from the objects' metadata, and kept in
+:class:`migration.transforms.context.TransformContext`.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
-from kube.objects import ObjectRef, controller_owner
+from kube.objects import ObjectRef, controller_owner, group_of
 
-# API groups whose kinds kube-controller-manager (or the API server) controls on every cluster.
-BUILTIN_CONTROLLED_GROUPS = frozenset({"", "apps", "batch", "discovery.k8s.io", "autoscaling", "policy",
-                                       "networking.k8s.io", "storage.k8s.io", "rbac.authorization.k8s.io",
-                                       "apiextensions.k8s.io", "apiregistration.k8s.io", "coordination.k8s.io"})
-
-WORKLOADS = frozenset({("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet")})
-BINDINGS = frozenset({"ClusterRoleBinding", "RoleBinding"})
-ROLES = frozenset({"ClusterRole", "Role"})
+# (owner group, owner kind) → the (group, kind)s its kube-controller-manager controller makes from the
+# owner's spec, on every cluster. An owned object of any other pair is carried.
+REMADE_BY_OWNER: Mapping[tuple[str, str], frozenset[tuple[str, str]]] = MappingProxyType({
+    ("apps", "Deployment"): frozenset({("apps", "ReplicaSet")}),  # the deployment controller, from the template
+    ("apps", "ReplicaSet"): frozenset({("", "Pod")}),  # the replicaset controller
+    ("apps", "StatefulSet"): frozenset({("", "Pod")}),  # not its claims: they hold data (made again empty)
+    ("apps", "DaemonSet"): frozenset({("", "Pod")}),  # one per target node
+    ("", "ReplicationController"): frozenset({("", "Pod")}),
+    ("batch", "Job"): frozenset({("", "Pod")}),  # the job controller runs the pods the Job still needs
+    ("batch", "CronJob"): frozenset({("batch", "Job")}),  # the next runs come from the schedule
+    ("", "Service"): frozenset({("discovery.k8s.io", "EndpointSlice")}),  # the endpointslice controller
+})
 
 
 def owner_keys(owner: Mapping[str, Any], namespace: str) -> tuple[str, str]:
@@ -38,7 +54,7 @@ def owner_keys(owner: Mapping[str, Any], namespace: str) -> tuple[str, str]:
     Returns:
         ``(namespaced key, cluster-scoped key)``.
     """
-    group = (owner.get("apiVersion") or "").rpartition("/")[0]
+    group = owner_group(owner)
     kind, name = owner.get("kind") or "", owner.get("name") or ""
     return ObjectRef(group, kind, namespace, name).key, ObjectRef(group, kind, "", name).key
 
@@ -48,9 +64,23 @@ def owner_group(owner: Mapping[str, Any]) -> str:
     return (owner.get("apiVersion") or "").rpartition("/")[0]
 
 
+def remade_by(owner: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
+    """Whether the owner's built-in controller makes objects of ``obj``'s kind (:data:`REMADE_BY_OWNER`).
+
+    Args:
+        owner: the object's controller ownerReference.
+        obj: the owned object (or a probe with its ``apiVersion`` and ``kind``).
+
+    Returns:
+        True when kube-controller-manager makes it again from the owner on any cluster.
+    """
+    made = REMADE_BY_OWNER.get((owner_group(owner), owner.get("kind") or ""), frozenset())
+    return (group_of(obj), obj.get("kind") or "") in made
+
+
 def ownership_facts(objs: Iterable[Mapping[str, Any]],
                     excluded: Callable[[Mapping[str, Any]], bool]) -> dict[str, frozenset[str]]:
-    """``carried_keys`` and ``controlled_groups`` for a :class:`TransformContext`.
+    """``carried_keys`` for a :class:`TransformContext`.
 
     Args:
         objs: every object of the snapshot (Secrets may be left out: they own nothing).
@@ -58,53 +88,20 @@ def ownership_facts(objs: Iterable[Mapping[str, Any]],
             (a system namespace, a kind never migrated, being deleted).
 
     Returns:
-        ``carried_keys``: keys of objects that will exist on the target (carried, or
-        recreated by their controller); ``controlled_groups``: API groups a carried
-        workload's ServiceAccount may act on (``*`` for all), plus the built-in ones.
+        ``{"carried_keys": …}``: keys of objects that will exist on the target (carried, or made
+        again by their owner's controller).
     """
-    carried: set[str] = set()
-    workloads: list[Mapping[str, Any]] = []
-    bindings: list[Mapping[str, Any]] = []
-    roles: dict[str, list[Mapping[str, Any]]] = {}
-    for obj in objs:
-        if excluded(obj):
-            continue
-        ref = ObjectRef.of(obj)
-        carried.add(ref.key)
-        if (ref.group, ref.kind) in WORKLOADS:
-            workloads.append(obj)
-        elif ref.group == "rbac.authorization.k8s.io" and ref.kind in BINDINGS:
-            bindings.append(obj)
-        elif ref.group == "rbac.authorization.k8s.io" and ref.kind in ROLES:
-            roles[ref.key] = list(obj.get("rules") or ())
-    accounts = set()
-    for w in workloads:
-        meta = w.get("metadata") or {}
-        pod = ((w.get("spec") or {}).get("template") or {}).get("spec") or {}
-        accounts.add((meta.get("namespace") or "", pod.get("serviceAccountName") or pod.get("serviceAccount") or "default"))
-    groups = set(BUILTIN_CONTROLLED_GROUPS)
-    for b in bindings:
-        ns = (b.get("metadata") or {}).get("namespace") or ""
-        subjects = {(s.get("namespace") or ns, s.get("name")) for s in b.get("subjects") or ()
-                    if s.get("kind") == "ServiceAccount"}
-        if not subjects & accounts:
-            continue
-        role = b.get("roleRef") or {}
-        role_ns = ns if role.get("kind") == "Role" else ""
-        for rule in roles.get(ObjectRef("rbac.authorization.k8s.io", role.get("kind") or "", role_ns,
-                                        role.get("name") or "").key, ()):
-            groups.update(rule.get("apiGroups") or ())
-    return {"carried_keys": frozenset(carried), "controlled_groups": frozenset(groups)}
+    carried = {ObjectRef.of(obj).key for obj in objs if not excluded(obj)}
+    return {"carried_keys": frozenset(carried)}
 
 
-def recreated_by_owner(obj: Mapping[str, Any], carried_keys: frozenset[str] | None,
-                       controlled_groups: frozenset[str] | None) -> tuple[bool, str]:
-    """Whether the object's controller owner will exist on the target with a controller to recreate it.
+def recreated_by_owner(obj: Mapping[str, Any], carried_keys: frozenset[str] | None) -> tuple[bool, str]:
+    """Whether the object's controller owner will exist on the target with a controller that makes it again.
 
     Args:
         obj: the object.
-        carried_keys, controlled_groups: from :func:`ownership_facts`; None when unknown
-            (then an owner is trusted, as before these facts existed).
+        carried_keys: from :func:`ownership_facts`; None when unknown (then an owner of
+            :data:`REMADE_BY_OWNER` is trusted to be carried).
 
     Returns:
         ``(holds, why)``: ``why`` says which part fails when it does not hold.
@@ -112,17 +109,15 @@ def recreated_by_owner(obj: Mapping[str, Any], carried_keys: frozenset[str] | No
     owner = controller_owner(obj)
     if owner is None:
         return False, "no controller owner"
-    if carried_keys is None or controlled_groups is None:
+    what = f"{owner.get('kind')} {owner.get('name')}"
+    if not remade_by(owner, obj):
+        return False, f"no built-in controller of {what} makes a {obj.get('kind')} again"
+    if carried_keys is None:
         return True, ""
     ns = (obj.get("metadata") or {}).get("namespace") or ""
-    what = f"{owner.get('kind')} {owner.get('name')}"
     if not any(k in carried_keys for k in owner_keys(owner, ns)):
         return False, f"its owner {what} is not carried to the target"
-    group = owner_group(owner)
-    if group not in controlled_groups and "*" not in controlled_groups:
-        return False, f"no carried workload runs a controller for {what} (API group {group})"
     return True, ""
 
 
-__all__ = ["BUILTIN_CONTROLLED_GROUPS", "owner_group", "owner_keys", "ownership_facts",
-           "recreated_by_owner"]
+__all__ = ["REMADE_BY_OWNER", "owner_group", "owner_keys", "ownership_facts", "recreated_by_owner", "remade_by"]

@@ -39,7 +39,7 @@ CALICO_RULE = "calico-translation"
 
 
 def with_ownership_facts(source: Snapshot, ctx: TransformContext) -> TransformContext:
-    """The context with which owners will exist on the target and which groups have a controller there.
+    """The context with the keys of the objects that will exist on the target (the owners a rule may rely on).
 
     One read of the snapshot's non-Secret objects before the rules run (see
     :mod:`migration.transforms.ownership`); the workloads HPAs scale too (``rules/autoscaled.py``).
@@ -57,7 +57,7 @@ def with_ownership_facts(source: Snapshot, ctx: TransformContext) -> TransformCo
             yield obj
 
     facts = ownership_facts(objs(), excluded)
-    return dataclasses.replace(ctx, carried_keys=facts["carried_keys"], controlled_groups=facts["controlled_groups"],
+    return dataclasses.replace(ctx, carried_keys=facts["carried_keys"],
                                autoscaled=autoscaled.autoscaled(hpas))
 
 

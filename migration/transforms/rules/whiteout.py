@@ -94,13 +94,13 @@ def _never_migrated(obj: Mapping[str, Any], ctx: TransformContext) -> str | None
 
 
 def _owned(obj: Mapping[str, Any], ctx: TransformContext) -> str | None:
-    # Only when the owner will exist on the target and a controller there recreates the object
-    # (migration/transforms/ownership.py); otherwise it is carried. Claims are data: a StatefulSet's
-    # controller would recreate an empty one, so they are always carried.
+    # Only when a built-in controller makes this kind again from a carried owner
+    # (migration/transforms/ownership.py: REMADE_BY_OWNER); otherwise it is carried. Objects owned by
+    # custom resources (a SealedSecret's Secret) and a StatefulSet's claims are data.
     owner = controller_owner(obj)
-    if owner is None or (obj.get("kind") == "PersistentVolumeClaim" and group_of(obj) == ""):
+    if owner is None:
         return None
-    holds, _ = recreated_by_owner(obj, ctx.carried_keys, ctx.controlled_groups)
+    holds, _ = recreated_by_owner(obj, ctx.carried_keys)
     if holds:
         return f"owned by {owner.get('kind')} {owner.get('name')}, whose controller recreates it on the target"
     return None
