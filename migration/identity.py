@@ -153,6 +153,8 @@ def pick(fields: Mapping[str, Any], obj: Any, pointer: str) -> dict[str, Any] | 
 
     >>> pick({"f:spec": {"f:replicas": {}, "f:paused": {}}}, {"spec": {"replicas": 2}}, "/spec/replicas")
     {'f:spec': {'f:replicas': {}}}
+    >>> pick({"f:nodeSelector": {}}, {"nodeSelector": {"agentpool": "apps"}}, "/nodeSelector/agentpool")
+    {'f:nodeSelector': {}}
     """
     tokens = _tokens(pointer)
     if not tokens:
@@ -160,20 +162,31 @@ def pick(fields: Mapping[str, Any], obj: Any, pointer: str) -> dict[str, Any] | 
     key, child = _step(fields, obj, tokens[0])
     if key is None or key not in fields:
         return None
+    if len(tokens) > 1 and not fields[key]:
+        # An atomic field (a nodeSelector, a list without keys) is owned whole: a rewrite inside it
+        # makes the whole field akshift's.
+        return {key: {}}
     rest = "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens[1:])
     sub = pick(fields[key], child, rest)
     return None if sub is None else {key: sub}
 
 
 def drop(fields: dict[str, Any], obj: Any, pointer: str) -> None:
-    """Remove the part of a fieldsV1 tree at a JSON pointer (in place); empty parents go too."""
+    """Remove the part of a fieldsV1 tree at a JSON pointer (in place); empty parents go too.
+
+    A pointer into an atomic field (owned whole, ``{}``) removes the whole field: it is akshift's now.
+
+    >>> f = {"f:spec": {"f:nodeSelector": {}, "f:replicas": {}}}
+    >>> drop(f, {"spec": {"nodeSelector": {"agentpool": "apps"}}}, "/spec/nodeSelector/agentpool"); f
+    {'f:spec': {'f:replicas': {}}}
+    """
     tokens = _tokens(pointer)
     if not tokens:
         return
     key, child = _step(fields, obj, tokens[0])
     if key is None or key not in fields:
         return
-    if len(tokens) == 1:
+    if len(tokens) == 1 or not fields[key]:
         del fields[key]
         return
     drop(fields[key], child, "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens[1:]))

@@ -520,7 +520,7 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
             if holds:
                 results.add(ref, Status.EXCLUDED, f"{e['rule']}: {e['reason']}")
             else:  # a false reason is a gap, not an account (issue 12 item 5)
-                results.add(ref, Status.FAILED, f"excluded as '{e['reason']}', but on the target {why}")
+                results.add(ref, Status.FAILED, f"excluded as '{e['reason']}', but that does not hold: {why}")
                 unaccounted.append(path)
             continue
         unaccounted.append(path)

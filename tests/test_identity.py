@@ -256,6 +256,16 @@ def test_a_chosen_node_port_outside_the_targets_range_is_kept_and_reported() -> 
     assert "chosen-node-port-out-of-range" in {f.code for f in outcome.findings}
 
 
+def test_a_chosen_health_check_node_port_outside_the_targets_range_is_kept_and_reported() -> None:
+    svc = _helm_service(30080, "10.0.1.1")
+    svc["spec"].update(type="LoadBalancer", externalTrafficPolicy="Local", healthCheckNodePort=30081)
+    svc["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:healthCheckNodePort"] = {}
+    outcome = transform(svc, TransformContext(target_node_port_range=(31000, 32000)))
+    assert outcome.obj["spec"]["healthCheckNodePort"] == 30081
+    assert [f.path for f in outcome.findings if f.code == "chosen-node-port-out-of-range"] == \
+        ["/spec/ports/0/nodePort", "/spec/healthCheckNodePort"]
+
+
 def test_a_pinned_cluster_ip_outside_the_targets_service_cidr_is_a_blocker() -> None:
     outcome = transform(_helm_service(30080, "10.0.1.1"), TransformContext(target_service_cidr="172.16.0.0/16"))
     assert outcome.obj["spec"]["clusterIP"] == "10.0.1.1"
@@ -289,3 +299,19 @@ def test_an_object_excluded_as_owned_waits_with_its_owner_when_a_blocker_holds_t
     held = {ObjectRef.of(deploy).key: "not applied: blocked by aad-pod-identity"}
     assert blocked_owner(objs.__getitem__, ObjectRef.of(pod), entry, paths, held) == "Deployment web"
     assert blocked_owner(objs.__getitem__, ObjectRef.of(pod), entry, paths, {}) is None
+
+
+def test_a_rewrite_inside_an_atomic_field_makes_the_whole_field_akshifts_and_no_longer_the_tools() -> None:
+    from migration.identity import restored_fields
+
+    # nodeSelector is an atomic map: the API server records it as one leaf, never per key.
+    tool = {"manager": "team-tool", "operation": "Apply", "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {
+        "f:spec": {"f:nodeSelector": {}}}}}}
+    ours = {"manager": "akshift", "operation": "Apply", "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {
+        "f:spec": {"f:nodeSelector": {}}}}}}
+    live = {"metadata": {"managedFields": [ours]}, "spec": {"template": {"spec": {"nodeSelector": {"agentpool": "apps"}}}}}
+    entries = restored_fields([tool], live, ["/spec/template/spec/nodeSelector/agentpool"], manager="akshift",
+                              uid_map={}, now="2026-12-01T00:00:00Z")
+    assert {e["manager"]: e["fieldsV1"] for e in entries} == {
+        "team-tool": {"f:spec": {"f:replicas": {}}},
+        "akshift": {"f:metadata": {"f:name": {}}, "f:spec": {"f:template": {"f:spec": {"f:nodeSelector": {}}}}}}

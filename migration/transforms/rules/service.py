@@ -17,7 +17,7 @@ Why each change:
   of type ClusterIP/ExternalName never keep them. A chosen port outside the
   target's node-port range is a finding; one already taken there is rejected
   by the plan's dry run.
-* ``healthCheckNodePort`` (``externalTrafficPolicy: Local``) follows the same policy.
+* ``healthCheckNodePort`` (``externalTrafficPolicy: Local``) follows the same policy, range finding included.
 * a ``clusterIP`` a client chose (in a client manager's fields: pinned IPs that
   DNS-less clients or firewalls rely on) is kept, with a finding when it lies
   outside the target's service CIDR (when known); allocated ones are dropped.
@@ -136,6 +136,12 @@ def run(obj: dict[str, Any], ctx: TransformContext) -> TransformResult:
     health = spec.get("healthCheckNodePort")
     if health is not None and not (node_port_type and (ctx.keep_node_ports or health == declared_health)):
         ops.append(remove("spec", "healthCheckNodePort"))
+    elif health is not None and not low <= health <= high:
+        findings.append(Finding(CHOSEN_OUT_OF_RANGE, Severity.BLOCKER, ref,
+                                f"healthCheckNodePort {health} was chosen on the source but is outside the target's "
+                                f"node-port range {low}-{high}: the target will refuse it",
+                                "choose a port in the target's range and update the load balancer health probes "
+                                "that target the old one", "/spec/healthCheckNodePort"))
 
     if spec.get("ipFamilies") == ["IPv4"] and spec.get("ipFamilyPolicy", "SingleStack") == "SingleStack":
         ops.append(remove("spec", "ipFamilies"))
