@@ -256,6 +256,15 @@ def test_calico_policies_are_translated_or_reported_as_blockers(migrated: dict[s
     assert untranslated == []
 
 
+def test_an_argo_cd_application_with_automated_sync_is_reported_before_two_controllers_sync_it(
+        migrated: dict[str, Any]) -> None:
+    report = json.loads((migrated["out"] / "report.json").read_text())
+    auto = [d.ref for d in migrated["docs"] if d.ref.kind == "Application" and d.ref.group == "argoproj.io"
+            and ((d.obj.get("spec") or {}).get("syncPolicy") or {}).get("automated") is not None]
+    reported = {(f["ref"]["namespace"], f["ref"]["name"]) for f in report["findings"] if f["code"] == "gitops-auto-sync"}
+    assert auto and {(r.namespace, r.name) for r in auto} <= reported
+
+
 def test_no_target_volume_can_delete_the_sources_storage(migrated: dict[str, Any]) -> None:
     assert migrated["report"].storage_violations == []
 

@@ -99,6 +99,20 @@ def test_migration_exit_code_reports_the_blocking_findings(migrated: dict[str, A
     assert "azure-disk-volume" in report
 
 
+def test_continuity_findings_name_the_seeds_hard_coded_old_addresses_dns_label_and_pod_identity(
+        migrated: dict[str, Any]) -> None:
+    # Issue 13 item 7, on the seeded blue: the source pod CIDR is read from blue's kubenet nodes
+    # (10.244.0.0/16), so the addresses of old pods written into config and custom resources are named.
+    report = json.loads((migrated["out"] / "report.json").read_text())
+    found = {(f["code"], f["ref"]["kind"], f["ref"]["namespace"], f["ref"]["name"]) for f in report["findings"]}
+    assert {("hard-coded-old-address", "ConfigMap", "legacy", "legacy-app-settings"),
+            ("hard-coded-old-address", "Widget", "data", "pg-vacuum"),
+            ("azure-dns-label-name", "Service", "shop", "shop-public"),
+            ("aad-pod-identity", "Deployment", "legacy", "legacy-reporter")} <= found
+    severity = {(f["code"], f["ref"]["name"]): f["severity"] for f in report["findings"]}
+    assert severity[("aad-pod-identity", "legacy-reporter")] == "blocker"
+
+
 def test_secrets_never_land_on_disk_in_plain_text(migrated: dict[str, Any]) -> None:
     out = migrated["out"]
     snap = Snapshot(out / "snapshot")
