@@ -511,6 +511,10 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
             continue
         if ref in excluded:
             e = excluded[ref]
+            if e.get("error"):  # the transform failed on it: a gap, not an exclusion
+                results.add(ref, Status.FAILED, f"not transformed: {e['reason']}")
+                unaccounted.append(path)
+                continue
             owner = blocked_owner(read_source, ref, e, source_index, blocked or {})
             if owner is not None:  # its owner is held back by a blocker: so is the object (reported, not a gap)
                 results.add(ref, Status.BLOCKED, f"{e['rule']}: {e['reason']}; not on the target while its owner "

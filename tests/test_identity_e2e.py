@@ -1,4 +1,4 @@
-"""Objects stay themselves, on real sandbox clusters (issue 13 items 1–3).
+"""Objects stay themselves, on real sandbox clusters (issue 13 items 1–5 and 7; issue 12 item 5).
 
 The source objects are applied the way real tools apply them: ``kubectl apply
 --server-side`` with each tool's own field manager, no last-applied

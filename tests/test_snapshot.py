@@ -340,6 +340,29 @@ def test_transform_stage_records_rule_failures_and_goes_on(tmp_path: Path, key: 
     assert entry["error"] is True and "rule service failed" in entry["reason"]
 
 
+class _EmptyTarget:
+    """A target holding nothing (verify only reads it)."""
+
+    def read(self, obj: dict[str, Any]) -> None:
+        return None
+
+
+def test_verify_counts_an_object_the_transform_failed_on_as_a_gap_not_an_exclusion(tmp_path: Path,
+                                                                                    key: SecretKey) -> None:
+    from migration import stages
+    from migration.transforms import transform_snapshot
+
+    broken = b.service("broken")
+    broken["spec"]["ports"] = "not-a-list"
+    _write(tmp_path / "snapshot", [broken], key)
+    transform_snapshot(Snapshot(tmp_path / "snapshot"), tmp_path / "transformed", TransformContext(), secret_key=key)
+    report = stages.verify(_EmptyTarget(), tmp_path / "snapshot", tmp_path / "transformed",  # type: ignore[arg-type]
+                           secret_key=key, ready_timeout=0)
+    assert report.unaccounted == ["shop/core.Service/broken.yaml"] and not report.ok
+    [result] = list(report.results)
+    assert result.status is Status.FAILED and result.message.startswith("not transformed: ")
+
+
 # --------------------------------------------------------------------------
 # Any legal name: long, with ':' or capitals (RBAC), unicode.
 # --------------------------------------------------------------------------
