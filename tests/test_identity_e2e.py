@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from akshift.cli import app
 from kube.client import KubeClient
+from migration.applier import wait_established
 from sandbox.cluster import LocalCluster, binary
 from sandbox.profiles import BLUE, GREEN
 
@@ -76,6 +77,24 @@ BATCH = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ba
                   "template": {"metadata": {"labels": {"app": "batch"}},
                                "spec": {"nodeSelector": {"agentpool": "userpool"},
                                         "containers": [{"name": "batch", "image": "busybox:1.37"}]}}}}
+# An internal load balancer whose subnet, source ranges (the old pod CIDR) and external IPs are the old network's.
+INTERNAL = {"apiVersion": "v1", "kind": "Service", "metadata": {
+    "name": "internal", "namespace": NS,
+    "annotations": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+                    "service.beta.kubernetes.io/azure-load-balancer-internal-subnet": "snet-aks-old"}},
+    "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 443}],
+             "loadBalancerSourceRanges": ["10.244.0.0/16"], "externalIPs": ["203.0.113.10"]}}
+# Azure Service Operator's CRD (trimmed) and a resource group it reconciles in Azure.
+ASO_CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "resourcegroups.resources.azure.com"},
+           "spec": {"group": "resources.azure.com", "scope": "Namespaced",
+                    "names": {"kind": "ResourceGroup", "plural": "resourcegroups", "singular": "resourcegroup",
+                              "listKind": "ResourceGroupList"},
+                    "versions": [{"name": "v1api20200601", "served": True, "storage": True,
+                                  "schema": {"openAPIV3Schema": {"type": "object",
+                                                                 "x-kubernetes-preserve-unknown-fields": True}}}]}}
+ASO_RG = {"apiVersion": "resources.azure.com/v1api20200601", "kind": "ResourceGroup",
+          "metadata": {"name": "rg-identity", "namespace": NS}, "spec": {"location": "westeurope"}}
 # Tightened after the ConfigMaps exist: the namespace is over it on the source.
 QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "few-configs", "namespace": NS},
          "spec": {"hard": {"configmaps": "2"}}}
@@ -99,6 +118,11 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             assert kubectl_apply(blue.kubeconfig, [child], "operator").returncode == 0
             assert kubectl_apply(blue.kubeconfig, [EDGE, PINNED], "helm").returncode == 0
             assert kubectl_apply(blue.kubeconfig, [BATCH], TOOL).returncode == 0
+            assert kubectl_apply(blue.kubeconfig, [INTERNAL], "helm").returncode == 0
+            assert kubectl_apply(blue.kubeconfig, [ASO_CRD], "helm").returncode == 0
+            assert wait_established(k, [ASO_CRD]) == []
+            aso = kubectl_apply(blue.kubeconfig, [ASO_RG], "kubectl")
+            assert aso.returncode == 0, aso.stderr
             # A garbage-collection link to an owner that is never carried (Nodes register themselves).
             node = k.get("/api/v1/nodes")["items"][0]["metadata"]
             bound = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"x": "1"},
@@ -333,6 +357,16 @@ def test_the_applier_registers_a_webhook_only_once_its_backend_answers_and_repor
     assert [(o.ref, "backend not Ready within 20s" in o.message and "identity-nobody" in o.message) for o in failed] == \
         [(f"Service {ns}/nobody", True)]
     assert waited >= 20  # the bound was waited out for the backend that never answers, then it went on
+
+
+def test_continuity_findings_name_the_old_networks_load_balancer_settings_and_an_azure_operator_resource(
+        clusters: dict[str, Any]) -> None:
+    report = json.loads((clusters["out"] / "report.json").read_text())
+    found = {(f["code"], f["ref"]["name"]) for f in report["findings"]}
+    assert {("azure-internal-subnet", "internal"), ("lb-source-ranges-old-network", "internal"),
+            ("service-external-ips", "internal"), ("azure-operator-resource", "rg-identity")} <= found
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:  # warnings: carried all the same
+        assert k.read(INTERNAL) is not None and k.read(ASO_RG) is not None
 
 
 def test_verify_counts_an_exclusion_as_a_gap_once_its_reason_no_longer_holds_on_the_target(
