@@ -18,8 +18,9 @@ line in the report:
   ``app.kubernetes.io/managed-by: Helm`` with that ``meta.helm.sh/release-name``),
   and other objects users put there. ``coredns-custom`` is user content although
   AKS labels it ``EnsureExists`` (AKS creates it empty, the user fills it); the
-  ``coredns-custom`` rule merges it into the target's. Objects a controller owns
-  are left to the whiteout rule (their owner is carried or not).
+  ``coredns-custom`` rule merges it into the target's. Objects a built-in
+  controller makes again from a carried owner are left to the whiteout rule;
+  other owned objects are user content like the rest.
 * **calico-system, tigera-operator, gatekeeper-system** (when the target runs
   Cilium: ``ctx.skipped_namespaces``): excluded, each object with a finding
   naming it and what the target must provide instead (:data:`PLATFORM`).
@@ -37,6 +38,7 @@ from kube.objects import ObjectRef, controller_owner, group_of
 from migration.findings import Finding, Severity
 from migration.transforms.base import TransformResult
 from migration.transforms.context import TransformContext
+from migration.transforms.ownership import recreated_by_owner
 
 KUBE_SYSTEM = "kube-system"
 COREDNS_CUSTOM = "coredns-custom"
@@ -197,8 +199,8 @@ def run(obj: dict[str, Any], ctx: TransformContext) -> TransformResult:
     why = aks_managed(obj)
     if why:
         return TransformResult.exclude(f"managed by AKS ({why}): the target's AKS installs its own")
-    if controller_owner(obj) is not None:
-        return TransformResult.patch()  # the whiteout rule decides owned objects (their owner is carried or not)
+    if controller_owner(obj) is not None and recreated_by_owner(obj, ctx.carried_keys)[0]:
+        return TransformResult.patch()  # the whiteout rule excludes it: its owner's controller makes it again
     release = helm_release(obj)
     if release:
         message = (f"carried from kube-system with Helm release {release}: user content, not managed by AKS; "
