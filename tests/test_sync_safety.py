@@ -209,3 +209,23 @@ def test_a_green_object_of_the_translations_name_that_akshift_never_carried_is_k
     s.delete(POLICY_KEY, 1.0, count_lag=False)
     assert green.deleted == [] and K8S_KEY in green.objects
     s.journal.close()
+
+
+def test_a_calico_policy_deleted_while_no_sync_ran_takes_its_translation_off_green_at_the_next_list(
+        tmp_path: Path, green: Green) -> None:
+    policy = fixture("ports/numbers-ranges-and-names.raw.yaml")
+    green.apply(None, fixture("ports/numbers-ranges-and-names.translated.yaml")[0])
+    known = CalicoView(calico.TargetFacts(calico_objects=(policy,)), {POLICY_KEY: policy},
+                       {POLICY_KEY: frozenset({K8S_KEY})}, frozenset({POLICY_KEY}))
+
+    class Blue:
+        def list_pages(self, res: ApiResource) -> Any:
+            yield {"metadata": {"resourceVersion": "9"}, "items": []}  # the policy is gone from blue
+
+    s = Syncer(Blue(), green, SyncOptions(out=tmp_path), TransformContext(),  # type: ignore[arg-type]
+               SyncJournal(tmp_path, carried=[K8S_KEY]), carry_secrets=True, known=set(), report=lambda e: None,
+               calico=known)
+    s.catch_up(ApiResource(calico.CALICO_GROUP, "v1", "NetworkPolicy", "networkpolicies", True,
+                           frozenset({"list", "watch"})))
+    assert green.deleted == [K8S_KEY] and POLICY_KEY not in known.objects
+    s.journal.close()
