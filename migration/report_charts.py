@@ -21,8 +21,11 @@ from migration.findings import Finding, Severity
 
 MAX_NAMESPACES = 12  # bars drawn; the rest are one "N other namespaces" bar
 MAX_REASONS = 8  # slices drawn; the rest are one "other reasons" slice
-SEVERITIES = (Severity.BLOCKER, Severity.WARNING, Severity.INFO)  # bottom of the stack first
-COLORS = ("#c62828", "#f9a825", "#1565c0")  # red, amber, blue: as the severities read in the tables
+SEVERITIES = (Severity.BLOCKER, Severity.WARNING, Severity.INFO)  # worst first: the order of namespaces and tables
+# Stacked bottom first: info, warnings, blockers on top. Mermaid draws a bar of 0 as a sliver a few pixels
+# high, and only the bottom layer's sliver shows: it must never be a red "blocker" that is not there.
+STACK = (Severity.INFO, Severity.WARNING, Severity.BLOCKER)
+COLORS = ("#1565c0", "#f9a825", "#c62828")  # blue, amber, red, in STACK's order
 CLUSTER = "(cluster)"
 
 # Object names inside reasons, folded so that one reason counts once: "owned by ReplicaSet web-6d4, …"
@@ -73,15 +76,15 @@ Table = Callable[[list[str], Iterable[list[str]]], list[str]]
 
 
 def findings_chart(findings: Sequence[Finding], table: Table) -> list[str]:
-    """Markdown lines: a stacked bar per namespace (blockers at the bottom) and its table; none without findings."""
+    """Markdown lines: a stacked bar per namespace (blockers on top, red) and its table; none without findings."""
     counts = _folded(by_namespace(findings))
     if not counts:
         return []
     names = list(counts)
-    stacks = [Line(s.value, [counts[n][s] for n in names]) for s in SEVERITIES]
+    stacks = [Line(s.value, [counts[n][s] for n in names]) for s in STACK]
     lines = ["### Findings by namespace and severity", "",
              fenced(stacked_bars("Findings by namespace", names, "findings", stacks, COLORS)), "",
-             "_Each bar stacks blockers (red, bottom), warnings (amber) and info (blue, top)._", ""]
+             "_Each bar stacks info (blue, bottom), warnings (amber) and blockers (red, top)._", ""]
     lines += table(["Namespace", "Blockers", "Warnings", "Info"],
                    ([n, *(str(counts[n][s]) for s in SEVERITIES)] for n in names))
     return lines + [""]

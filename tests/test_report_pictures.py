@@ -1,7 +1,7 @@
 """The pictures of the migration report, the strategy runbook and the volumes report — and that they draw.
 
 What they pin: the migration report draws findings by namespace and severity
-(blockers at the bottom of each stack, the worst namespaces first, the rest
+(blockers red on top of each stack, the worst namespaces first, the rest
 folded into one bar) and excluded objects by reason (object names folded);
 ``akshift strategy --runbook`` draws the route decision (in-place vs a new
 cluster, the other route dashed) and, for blue-green, the decisions after the
@@ -87,14 +87,16 @@ def test_a_pie_leaves_out_empty_slices_and_escapes_its_labels() -> None:
 # --------------------------------------------------------------------------- the migration report
 
 
-def test_the_migration_report_draws_findings_by_namespace_with_blockers_at_the_bottom() -> None:
+def test_the_migration_report_draws_findings_by_namespace_with_blockers_on_top() -> None:
     findings = [finding("shop", Severity.BLOCKER), finding("shop", Severity.WARNING, "db"),
                 finding("web", Severity.INFO), finding("web", Severity.INFO, "api"), finding("", Severity.WARNING)]
     text = render_markdown(findings, None)
     assert text.index("## At a glance") < text.index("## Findings")
     chart = browser.mermaid_blocks(text)[0]
     assert 'x-axis ["shop", "(cluster)", "web"]' in chart  # the namespace with a blocker first
-    assert re.findall(r"bar \[([^\]]*)\]", chart) == ["2, 1, 2", "2, 1, 0", "1, 0, 0"]  # totals, +warnings, blockers
+    # drawn tallest first: the totals (their top is red), info + warnings (amber), info alone (blue)
+    assert re.findall(r"bar \[([^\]]*)\]", chart) == ["2, 1, 2", "1, 1, 2", "0, 0, 2"]
+    assert '"plotColorPalette": "#c62828, #f9a825, #1565c0"' in chart
     assert "| shop | 1 | 1 | 0 |" in text and "| web | 0 | 0 | 2 |" in text
 
 
