@@ -270,6 +270,8 @@ def strategy(
     yes: bool = typer.Option(False, "--yes", help="confirm --execute: the in-place updates are irreversible"),
     project_dir: Path = typer.Option(None, "--project-dir", help="Pulumi project directory (default: the nearest "
                                      "Pulumi.yaml at or above the current directory); --execute refreshes its stack"),
+    runbook: Path = typer.Option(None, "--runbook", help="also write the runbook as Markdown to this file, led by a "
+                                 "flowchart of its steps and decisions (Mermaid)"),
     output: Output = OutputOption,
 ) -> None:
     """Decide in-place update or new cluster (blue-green), and print the ordered runbook.
@@ -301,15 +303,29 @@ def strategy(
         if e.ref:
             raise
         raise UnsupportedTarget(e.message, ref=names.file, fix=e.fix) from e
+    if runbook is not None:
+        _write_runbook(runbook, plan)
     if output is Output.json:
         emit_json(plan.as_dict())
     else:
         _print_strategy(plan)
+        if runbook is not None:
+            typer.echo(f"runbook with its flowchart → {runbook}")
     if execute:
         if project is None:
             raise fail("--execute refreshes the stack in its Pulumi project: run from the project or pass --project-dir")
         _execute(plan, current, name, project, yes)
     raise typer.Exit(OK)
+
+
+def _write_runbook(path: Path, plan: Any) -> None:
+    from doctor.runbook import render_markdown
+
+    try:
+        path.write_text(render_markdown(plan), encoding="utf-8")
+    except OSError as e:
+        raise AkshiftError(f"cannot write the runbook ({e.strerror or e})", ref=str(path),
+                           kind=ErrorKind.BAD_INPUT) from e
 
 
 def _print_strategy(plan: Any) -> None:

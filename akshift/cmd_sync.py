@@ -7,8 +7,10 @@ Why shaped so: the command parses its options into a
 (a summary every few seconds, conflicts, findings and watch errors as they
 happen); with ``-o json`` stdout is the final result. SIGINT and SIGTERM end a
 watching run cleanly (the status says ``stopped``); SIGKILL loses nothing (the
-journal resumes it). Exit codes: 0 in step, 1 conflicts, failures or a new
-blocking finding, 2 bad input (the wrong target, no run, no key — nothing
+journal resumes it). As ``migrate``, an object with a blocker finding is held
+back unless ``--accept-blockers CODE`` names every blocker code it has, and
+Calico policies are translated for a Cilium green. Exit codes: 0 in step, 1
+conflicts, failures, objects held back or a new blocking finding, 2 bad input (the wrong target, no run, no key — nothing
 changed), 3 a cluster unreachable.
 """
 from __future__ import annotations
@@ -36,7 +38,8 @@ def register(app: typer.Typer) -> None:
 def _summary(status: dict[str, Any]) -> str:
     lag = status["lag"]
     counts = status["counts"]
-    done = ", ".join(f"{counts[k]} {k}" for k in ("created", "updated", "deleted", "unchanged") if counts.get(k))
+    done = ", ".join(f"{counts[k]} {k}" for k in ("created", "updated", "deleted", "unchanged", "blocked")
+                     if counts.get(k))
     figure = (f"lag p50 {lag['p50']:.3f}s p95 {lag['p95']:.3f}s over {lag['samples']}" if lag["p50"] is not None
               else "no change measured yet")
     return (f"sync {status['phase']}: {done or 'nothing carried yet'}; {figure}; {status['pending']} pending; "
@@ -54,7 +57,9 @@ class _Progress:
         if self.output is Output.json:
             return
         kind = event.get("event")
-        if kind == "change" and event["result"] in ("conflict", "failed"):
+        if kind == "blocked":
+            err_console.print(f"[red]held back:[/] {escape(event['key'])}: {escape(event['message'])}", markup=True)
+        elif kind == "change" and event["result"] in ("conflict", "failed"):
             err_console.print(f"[red]{event['result']}:[/] {escape(event['key'])}: {escape(event['message'])}",
                               markup=True)
         elif kind == "finding":
@@ -86,6 +91,7 @@ def sync_cmd(
                                                           "interrupted)"),
     concurrency: int = typer.Option(8, "--concurrency", min=1, max=64, help="objects applied at once while "
                                                                              "catching up"),
+    accept_blockers: list[str] = opt.AcceptBlockers,
     output: Output = OutputOption,
 ) -> None:
     """Keep --target (green) in step with --source (blue) after `akshift migrate`, until the cutover.
@@ -93,9 +99,11 @@ def sync_cmd(
     Example: akshift sync --source blue.kubeconfig --target-stack prod --out out/migration --age-identity age.key
     """
     from cutover.plan import parse_duration
+    from migration.blockers import normalize_codes
     from migration.sync import SyncOptions, sync
 
     options = SyncOptions(out=out, force_conflicts=force_conflicts, once=once,
+                          accept_blockers=normalize_codes(accept_blockers),
                           max_lag=parse_duration(max_lag, "--max-lag"),
                           duration=parse_duration(duration, "--duration") if duration else None,
                           concurrency=concurrency)

@@ -2,14 +2,15 @@
 
 Why a package of its own, on the ground floor (beside ``kube`` and ``stacks``,
 importing only ``errors``): every report akshift writes — the cutover's
-``report.md`` today; the migration report (findings by namespace and
-severity), the strategy runbook (a flowchart) and volume lineage (a graph)
-next — draws with the same few Mermaid forms, and each of those packages sits
-above this one in the layers, so all of them can use it without importing
-each other.
+``report.md``, the migration report (findings by namespace and severity,
+exclusions by reason), the strategy runbook (a flowchart) and
+``volumes-report.md`` (volume lineage as a graph) — draws with the same few
+Mermaid forms, and each of those packages sits above this one in the layers,
+so all of them use it without importing each other.
 
 * :mod:`diagrams.mermaid` builds the diagram text (pure functions: step
-  charts, gantt timelines, escaping), so reports stay plain Markdown that
+  charts, stacked bars, pies, gantt timelines, flowcharts, and the escaping
+  of names from clusters), so reports stay plain Markdown that
   GitHub, Azure DevOps and VS Code render as they are.
 * :mod:`diagrams.browser` renders a Markdown file's Mermaid blocks in headless
   Chromium (Debian's package) with mermaid.js from the npm registry, kept in

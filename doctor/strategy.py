@@ -146,6 +146,9 @@ class Step:
         irreversible: Nothing brings the cluster back from this step.
         network_profile: For AZURE steps: the ``networkProfile`` fields to set (ARM names), which
             ``--execute`` sends through the Azure SDK.
+        decision: A question answered before this step: yes goes on to it, no takes the way back
+            (the runbook's ``way_back`` step); ``""`` for a step that simply follows the previous one.
+        way_back: Not a step in sequence: what to run when a later step's ``decision`` is answered no.
     """
 
     title: str
@@ -154,10 +157,13 @@ class Step:
     why: str = ""
     irreversible: bool = False
     network_profile: dict[str, str] | None = None
+    decision: str = ""
+    way_back: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"title": self.title, "kind": self.kind.value, "command": self.command, "why": self.why,
-                "irreversible": self.irreversible, "networkProfile": self.network_profile}
+                "irreversible": self.irreversible, "networkProfile": self.network_profile,
+                "decision": self.decision, "wayBack": self.way_back}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -693,12 +699,14 @@ def blue_green_runbook(current: ArmCluster, target: StackConfig, *, names: Runbo
              + (f" && akshift volumes rollback {src} --out {run}" if stateful else ""),
              "blue back to 100% and unfrozen; it was never changed"
              + ("; the writers `volumes move` stopped restart with their previous counts, and what green wrote "
-                "since stays on green's disks" if stateful else "")),
+                "since stays on green's disks" if stateful else ""), way_back=True),
         Step(f"soak: green serves 100% for {SOAK}", StepKind.CHECK, "",
-             "watch green; blue stays frozen and ready; `akshift decommission` refuses until the soak is over"),
+             "watch green; blue stays frozen and ready; `akshift decommission` refuses until the soak is over",
+             decision="did the cutover reach green 100% with every gate passing?"),
         Step("take blue out of the switch", StepKind.AKSHIFT,
              f"akshift decommission {BLUE} --soak {SOAK} --state-dir {state} --green-kubeconfig {new}",
-             "refused while blue has weight, a gate fails or the soak is not over"),
+             "refused while blue has weight, a gate fails or the soak is not over",
+             decision=f"green healthy through the {SOAK} soak?"),
     ]
     node_rg = current.node_resource_group or "its node resource group"
     if stateful:

@@ -57,12 +57,15 @@ from migration.volumes import (
     DiskMover,
     MoveReport,
     VolumeMove,
+    VolumeResult,
+    VolumeState,
     VolumeStore,
     VolumeVerification,
     WriterResult,
 )
 from migration.volumes import move as volume_move
 from migration.volumes import plan as volume_plan
+from migration.volumes import report as volume_report
 from migration.volumes import verify as volume_verify
 from migration.volumes.model import TargetFacts
 
@@ -664,7 +667,23 @@ def plan_volumes(target: KubeClient | None, *, options: VolumeOptions) -> list[V
     except InventoryError as e:
         raise PlanError(f"{e}", fix=f"run `akshift inventory --out {options.out}` first") from e
     volume_plan.write_plan(options.out, moves, facts)
+    _write_volumes_report(options.out, moves, "plan")
     return moves
+
+
+def _write_volumes_report(out: Path, moves: Sequence[VolumeMove], stage: str,
+                          results: Sequence[VolumeResult] = ()) -> None:
+    """Rewrite ``volumes-report.md`` (the lineage graph) with what the run knows after ``stage``.
+
+    An unreadable state file draws the plan alone: the report never fails the command (``move`` and
+    ``verify`` refuse such a file themselves, naming it).
+    """
+    try:
+        state = VolumeStore(out / STATE_FILE).load()
+    except PlanError:
+        state = VolumeState()
+    text = volume_report.render_markdown(moves, state, results, stage=stage)
+    tempfiles.write_atomic(out / volume_report.REPORT_FILE, text.encode())
 
 
 def stale_transformed(out: Path, moves: Sequence[VolumeMove]) -> list[str]:
@@ -713,6 +732,7 @@ def move_volumes(source: KubeClient, target: KubeClient, *, options: VolumeOptio
                                       quiesce_source=options.quiesce_source,
                                       release_timeout=options.release_timeout)
     _write_json(out / MOVE_REPORT, report.to_dict())
+    _write_volumes_report(out, moves, "move", report.volumes)
     return report
 
 
@@ -728,6 +748,7 @@ def verify_volumes(target: KubeClient, *, options: VolumeOptions) -> VolumeVerif
                                           timeout=options.bind_timeout)
     result = VolumeVerification(tuple(checks))
     _write_json(options.out / VERIFY_REPORT, result.to_dict())
+    _write_volumes_report(options.out, moves, "verify", result.volumes)
     return result
 
 

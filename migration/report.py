@@ -29,6 +29,7 @@ from errors import AkshiftError
 from kube.errors import ApiError
 from kube.objects import ObjectRef
 from migration.findings import Finding, Severity, sort_findings
+from migration.report_charts import overview
 
 
 class Status(str, enum.Enum):
@@ -190,6 +191,8 @@ def render_markdown(findings: Iterable[Finding] = (), results: Results | None = 
     if accepted:
         lines += [f"**Blockers accepted deliberately (--accept-blockers): {', '.join(accepted)}** — objects held "
                   "back only by these were applied anyway.", ""]
+    excluded = [e.message for e in results if e.status is Status.EXCLUDED] if results is not None else []
+    lines += overview(ordered, excluded, _table)
     if ordered:
         lines += ["## Findings", ""]
         for severity in (Severity.BLOCKER, Severity.WARNING, Severity.INFO):

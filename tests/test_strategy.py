@@ -514,7 +514,8 @@ def test_strategy_json_lists_route_reasons_caveats_and_steps() -> None:
     doc = decide(current(), target(), names=PROD_NAMES).as_dict()
     assert set(doc) == {"schemaVersion", "route", "current", "target", "stack", "storage", "reasons", "caveats", "steps"}
     assert (doc["schemaVersion"], doc["stack"], doc["storage"]) == (1, "prod", "unknown")
-    assert set(doc["steps"][0]) == {"title", "kind", "command", "why", "irreversible", "networkProfile"}
+    assert set(doc["steps"][0]) == {"title", "kind", "command", "why", "irreversible", "networkProfile", "decision",
+                                    "wayBack"}
 
 
 # --------------------------------------------------------------------------- --execute (fakes for Azure and Pulumi)

@@ -1,6 +1,7 @@
 """`akshift sync` on real sandbox clusters: blue's changes reach green within the bound, SIGKILL loses none,
 changes made directly on green are reported and kept, green-only objects are never deleted, a wrong target
-is refused before anything changes."""
+is refused before anything changes, and an object with a blocker finding is held back unless its code is
+accepted (as `migrate` holds it back)."""
 from __future__ import annotations
 
 import json
@@ -236,3 +237,28 @@ def test_an_object_that_exists_only_on_green_is_never_deleted(pair: Pair) -> Non
         stop(proc)
     green_only = read(pair.green, "green-only")
     assert green_only is not None
+
+
+def test_an_object_with_a_blocker_reaches_green_only_once_its_code_is_accepted(pair: Pair) -> None:
+    pinned = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "train", "namespace": NS},
+              "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "train"}}, "template": {
+                  "metadata": {"labels": {"app": "train"}},
+                  "spec": {"nodeSelector": {"agentpool": "gpupool"}, "containers": [{"name": "c", "image": "x"}]}}}}
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/train"
+    pair.blue.apply(pinned, field_manager="kubectl")  # green has no pool gpupool: an unmapped-node-pool blocker
+    try:
+        held = pair.once()
+        assert held.returncode == 1, held.stdout + held.stderr
+        assert json.loads(held.stdout)["counts"].get("blocked") == 1
+        with pytest.raises(ApiError) as e:
+            pair.green.get(path)
+        assert e.value.status == 404
+        accepted = json.loads(pair.once("--accept-blockers", "unmapped-node-pool").stdout)
+        assert "blocked" not in accepted["counts"] and accepted["counts"].get("created") == 1
+        assert pair.green.get(path)["spec"]["template"]["spec"]["nodeSelector"] == {"agentpool": "gpupool"}
+    finally:
+        pair.blue.delete(pinned)
+    pair.once()
+    with pytest.raises(ApiError):  # the carried copy goes with blue's
+        pair.green.get(path)
+

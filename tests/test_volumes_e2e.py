@@ -226,6 +226,13 @@ def test_disks_are_copied_and_bound_on_green_while_blue_writers_are_stopped_and_
         assert "akshift.io/source-snapshot" not in vault_pv["metadata"].get("annotations", {})
         media = green_pvs["pv-shop-media"]
         assert media["csi"]["volumeHandle"] == blue_pvs["pv-shop-media"]["csi"]["volumeHandle"]
+        # volumes-report.md draws the same lineage: every copied claim verified, its snapshot named, vault blocked.
+        lineage = (out / "volumes-report.md").read_text()
+        assert lineage.startswith("# akshift volumes (verify)") and lineage.count("```mermaid") == 1
+        for claim in DISK_CLAIMS:
+            assert f"PVC {claim} on green: verified" in lineage
+            assert state["copies"][claim]["snapshot_id"].rsplit("/", 1)[1] in lineage
+        assert "| vault/vault-data | blocked |" in lineage and "blocked: " in lineage
 
         # The whole migration still accounts for every object, PVs compared against their green form.
         report = stages.verify(tgt, out / "snapshot", out / "transformed", secret_key=key, ready_timeout=5)

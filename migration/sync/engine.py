@@ -12,6 +12,11 @@ The rules:
 * an ADDED/MODIFIED object goes through the same transform and findings as
   ``migrate`` (:func:`migration.transforms.runner.transform`); a kept object is
   server-side applied to green, a whiteout is left alone;
+* an object with a blocker finding is held back as ``migrate``'s apply holds
+  it back (:func:`migration.blockers.blocked_objects`): not applied unless
+  every blocker code it has was accepted (``--accept-blockers``); a Calico
+  policy is translated as ``migrate`` translates it (a translation with a
+  blocker applies nothing: green keeps what an earlier translation put there);
 * a deletion reaches green only for an object akshift *carried* — in the run's
   ``transformed/`` or applied by this sync — and only while green's copy still
   has a field managed by akshift; an object that exists only on green is never
@@ -39,6 +44,7 @@ class Do(enum.StrEnum):
     APPLY = "apply"
     DELETE = "delete"
     SKIP = "skip"
+    HOLD = "hold"  # a blocker holds it back: not applied, reported
 
 
 class Result(enum.StrEnum):
@@ -51,6 +57,7 @@ class Result(enum.StrEnum):
     CONFLICT = "conflict"
     FAILED = "failed"
     SKIPPED = "skipped"
+    BLOCKED = "blocked"  # held back by a blocker finding the user did not accept: green keeps what it has
 
     @property
     def carries(self) -> bool:
@@ -93,18 +100,21 @@ def managed_by(obj: Mapping[str, Any] | None, manager: str) -> bool:
     return any(e.get("manager") == manager for e in entries)
 
 
-def decide_upsert(key: str, kept: bool | None, excluded: str | None = None) -> Decision:
+def decide_upsert(key: str, kept: bool | None, excluded: str | None = None, held: str | None = None) -> Decision:
     """An object added or modified on blue, after the transform.
 
     Args:
         key: the object's key.
         kept: the transform kept it (True), whited it out (False) or failed (None).
         excluded: the whiteout reason (or the transform's error).
+        held: why a blocker finding holds the kept object back (:func:`migration.blockers.blocked_objects`).
     """
     if kept is None:
         return Decision(Do.SKIP, key, f"transform failed: {excluded}")
     if not kept:
         return Decision(Do.SKIP, key, f"excluded: {excluded}")
+    if held:
+        return Decision(Do.HOLD, key, held)
     return Decision(Do.APPLY, key)
 
 

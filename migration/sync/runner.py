@@ -45,10 +45,11 @@ from kube.discovery import listable_types
 from kube.errors import ApiError
 from kube.objects import ObjectRef, is_secret
 from kube.order import tier
-from migration import stages
+from migration import blockers, stages
 from migration.applier import FIELD_MANAGER, Action, apply_object
 from migration.errors import MigrationError, TransformError
 from migration.findings import Finding, Severity
+from migration.policies import calico
 from migration.secrets import SecretKey, require_key
 from migration.snapshot import Snapshot
 from migration.sync import engine
@@ -57,7 +58,8 @@ from migration.sync.journal import SyncJournal
 from migration.sync.status import HEARTBEAT_SECONDS, SyncStatus, hostname, write_status
 from migration.transforms import TransformContext
 from migration.transforms.context import selectorless_services
-from migration.transforms.runner import transform
+from migration.transforms.runner import TransformOutcome, transform
+from migration.transforms.stage import calico_facts
 from migration.volumes import PLAN_FILE, STATE_FILE, VolumeStore
 from migration.volumes import plan as volume_plan
 
@@ -86,9 +88,12 @@ class SyncOptions:
         watch_timeout: seconds the server keeps one watch request open.
         concurrency: objects applied at once during a catch-up list.
         duration: stop watching after this many seconds (None: until interrupted).
+        accept_blockers: blocker codes whose objects are applied anyway (``--accept-blockers``, as for
+            ``migrate``); an object with any other blocker finding is held back.
     """
 
     out: Path
+    accept_blockers: tuple[str, ...] = ()
     force_conflicts: bool = False
     once: bool = False
     max_lag: float = 30.0
@@ -105,12 +110,14 @@ class SyncResult:
     findings: tuple[Finding, ...]
     seconds: float
     once: bool
+    accepted: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """No conflict, no failure and no new blocking finding."""
+        """No conflict, no failure, nothing held back by a blocker and no new blocking finding not accepted."""
         return not self.state.conflicts and not self.state.counts.get(Result.FAILED.value) \
-            and not any(f.severity is Severity.BLOCKER for f in self.findings)
+            and not self.state.counts.get(Result.BLOCKED.value) \
+            and not blockers.open_blockers(self.findings, self.accepted)
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "once": self.once, "seconds": round(self.seconds, 3),
@@ -212,6 +219,55 @@ def _known_findings(transformed: Snapshot) -> set[tuple[str, str, str]]:
     return {(f.code, f.ref.key, f.path) for f in transformed.findings()}
 
 
+@dataclasses.dataclass
+class CalicoView:
+    """What translating blue's Calico objects needs, kept current by the sync (only its Syncer changes it).
+
+    Attributes:
+        facts: the target facts of :func:`migration.transforms.stage.calico_facts` (the snapshot's Calico
+            objects; each translation gets blue's current ones instead).
+        objects: blue's Calico policies and network sets by key, as last seen (the snapshot's, then each change).
+        translated: Calico key → keys of the objects its translation put on green (``transformed/``'s, then
+            this sync's), so a policy deleted on blue, or translated into another kind, takes them along.
+        source_keys: the keys of blue's objects in the snapshot: a translation may not take one's place.
+    """
+
+    facts: calico.TargetFacts
+    objects: dict[str, Mapping[str, Any]]
+    translated: dict[str, frozenset[str]]
+    source_keys: frozenset[str]
+
+
+def calico_view(out: Path, ctx: TransformContext) -> CalicoView | None:
+    """The Calico translation state of a run, or None when the target keeps Calico (nothing is translated).
+
+    Args:
+        out: the run directory (``snapshot/`` and ``transformed/``).
+        ctx: the sync's transform context (its ``skipped_groups`` say whether the target replaces Calico).
+
+    Returns:
+        The view, its ``translated`` read from ``transformed/``'s objects labelled as translations.
+    """
+    snap = Snapshot(out / "snapshot")
+    facts = calico_facts(snap, ctx)
+    if facts is None:
+        return None
+    objects = {ObjectRef.of(o).key: o for o in facts.calico_objects or ()}
+    named = {str(ObjectRef.of(o)): k for k, o in objects.items()}
+    translated: dict[str, set[str]] = {}
+    transformed = Snapshot(out / "transformed")
+    for path in transformed.paths(include_secrets=False):
+        if "/cilium.io." not in path and "/networking.k8s.io.NetworkPolicy/" not in path:
+            continue
+        obj = transformed.read(path)
+        meta = obj.get("metadata") or {}
+        source = named.get(str((meta.get("annotations") or {}).get(calico.SOURCE_ANNOTATION) or ""))
+        if source and (meta.get("labels") or {}).get(calico.TRANSLATED_LABEL) == "calico":
+            translated.setdefault(source, set()).add(ObjectRef.of(obj).key)
+    return CalicoView(facts, objects, {k: frozenset(v) for k, v in translated.items()},
+                      frozenset(snap.ref(p).key for p in snap.paths(include_secrets=True)))
+
+
 # --------------------------------------------------------------------------- the driver
 
 
@@ -227,12 +283,16 @@ class Syncer:
         known: findings ``transformed/`` already has (only new ones are reported).
         report: receives every event (the CLI prints progress from them).
         clock: wall-clock seconds.
+        calico: the Calico translation state (:func:`calico_view`); None when the target keeps Calico.
     """
 
     def __init__(self, source: KubeClient, target: KubeClient, options: SyncOptions, ctx: TransformContext,
                  journal: SyncJournal, *, carry_secrets: bool, known: set[tuple[str, str, str]],
-                 report: Callable[[dict[str, Any]], None], clock: Callable[[], float] = time.time) -> None:
+                 report: Callable[[dict[str, Any]], None], clock: Callable[[], float] = time.time,
+                 calico: CalicoView | None = None) -> None:
         self.source, self.target, self.options, self.ctx = source, target, options, ctx
+        self.calico = calico
+        self.carried_pvs = frozenset(ctx.volume_pvs)  # their disk blocker does not hold them back (as in apply)
         self.journal = journal
         self.state = journal.state
         self.carry_secrets = carry_secrets
@@ -318,9 +378,32 @@ class Syncer:
                 continue
             return outcome
 
+    def _held(self, key: str, findings: Iterable[Finding]) -> str | None:
+        """Why a blocker finding holds the object back (as ``migrate``'s apply does), None when nothing does."""
+        return blockers.blocked_objects(findings, accepted=self.options.accept_blockers,
+                                        carried_pvs=self.carried_pvs).get(key)
+
+    def _carry(self, outcome: TransformOutcome, source: Mapping[str, Any], seen_at: float, count_lag: bool) -> Result:
+        """Apply one kept object, unless a blocker holds it back; record how it ended."""
+        key = outcome.ref.key
+        decision = engine.decide_upsert(key, True, held=self._held(key, outcome.findings))
+        if decision.do is Do.HOLD or outcome.obj is None:
+            self._commit(key, Result.BLOCKED, message=decision.reason)
+            self.report({"event": "blocked", "key": key, "message": decision.reason})
+            return Result.BLOCKED
+        applied = self._apply(outcome.obj)
+        result = Result(applied.action.value)
+        lag = None
+        if count_lag and result.changed:
+            lag = self.clock() - engine.lag_origin(seen_at, engine.changed_at(source))
+        self._commit(key, result, lag=lag, message=applied.message)
+        return result
+
     def upsert(self, obj: dict[str, Any], seen_at: float, count_lag: bool) -> Result:
         """An object added or modified on blue (or found by a list): transform, apply, record."""
         key = ObjectRef.of(obj).key
+        if self.calico is not None and calico.applies_to(obj):
+            return self._upsert_calico(obj, seen_at, count_lag)
         if is_secret(obj) and not self.carry_secrets:
             decision = engine.decide_upsert(key, False, "the run excluded Secrets")
             outcome = None
@@ -340,13 +423,79 @@ class Syncer:
                 return Result.FAILED
             self._commit(key, Result.SKIPPED, message=decision.reason)
             return Result.SKIPPED
-        applied = self._apply(outcome.obj)
-        result = Result(applied.action.value)
-        lag = None
-        if count_lag and result.changed:
-            lag = self.clock() - engine.lag_origin(seen_at, engine.changed_at(obj))
-        self._commit(key, result, lag=lag, message=applied.message)
-        return result
+        return self._carry(outcome, obj, seen_at, count_lag)
+
+    def _upsert_calico(self, obj: dict[str, Any], seen_at: float, count_lag: bool) -> Result:
+        """A Calico policy or network set changed on blue: translate it as ``migrate`` does, apply what it became.
+
+        A translation with a blocker applies nothing (a half-translated policy is wider or narrower than
+        the original) and green keeps what an earlier translation put there; objects an earlier
+        translation made that this one no longer makes are deleted (as carried objects are).
+        """
+        assert self.calico is not None
+        ref = ObjectRef.of(obj)
+        key = ref.key
+        with self._lock:
+            self.calico.objects[key] = obj
+            facts = dataclasses.replace(self.calico.facts, calico_objects=tuple(self.calico.objects.values()))
+        translation = calico.translate(obj, facts)
+        findings = list(translation.findings)
+        outcomes: list[TransformOutcome] = []
+        for new in translation.objects:
+            made = ObjectRef.of(new)
+            if made.key in self.calico.source_keys:
+                findings.append(Finding(calico.CODE_UNTRANSLATABLE, Severity.BLOCKER, ref,
+                                        f"translates to {made}, but blue already has an object of that name; "
+                                        "neither is overwritten", "rename one of them on blue"))
+                continue
+            try:
+                outcome = transform(new, self.ctx)
+            except TransformError as e:
+                findings.append(Finding(calico.CODE_UNTRANSLATABLE, Severity.BLOCKER, ref,
+                                        f"its translation {made} failed a rule: {e.message}",
+                                        "write the equivalent policy by hand on green"))
+                continue
+            if outcome.kept:
+                outcomes.append(outcome)
+                self._new_findings(outcome.findings)
+            else:
+                findings.append(Finding(calico.CODE_UNTRANSLATABLE, Severity.BLOCKER, ref,
+                                        f"its translation {outcome.ref} was left out: {outcome.excluded}",
+                                        "write the equivalent policy by hand on green"))
+        self._new_findings(findings)
+        codes = sorted({f.code for f in findings if f.severity is Severity.BLOCKER})
+        if codes:
+            why = (f"not translated to Cilium ({', '.join(codes)}: see the findings for the rule that does not "
+                   "map); green keeps what an earlier translation put there")
+            self._commit(key, Result.BLOCKED, message=why)
+            self.report({"event": "blocked", "key": key, "message": why})
+            return Result.BLOCKED
+        results = [self._carry(o, obj, seen_at, count_lag) for o in outcomes]
+        made_keys = frozenset(o.ref.key for o in outcomes)
+        with self._lock:
+            stale = self.calico.translated.get(key, frozenset()) - made_keys
+            self.calico.translated[key] = made_keys
+        for old in sorted(stale):
+            self.delete(old, seen_at, count_lag=count_lag)
+        self._commit(key, Result.SKIPPED, message="translated to " + (", ".join(sorted(made_keys)) or "nothing"))
+        changed = [r for r in results if r.changed]
+        return changed[0] if changed else (results[0] if results else Result.SKIPPED)
+
+    def _forget_calico(self, key: str, seen_at: float, count_lag: bool) -> Result:
+        """A Calico object deleted on blue: delete what its translation put on green (carried objects only)."""
+        assert self.calico is not None
+        with self._lock:
+            last = self.calico.objects.pop(key, None)
+            made = self.calico.translated.pop(key, None)
+        if made is None and last is not None:
+            # Translated by an earlier sync process whose memory is gone: the names follow from its last version.
+            facts = dataclasses.replace(self.calico.facts, calico_objects=tuple(self.calico.objects.values()))
+            made = frozenset(ObjectRef.of(o).key for o in calico.translate(last, facts).objects)
+        results = [self.delete(k, seen_at, count_lag=count_lag) for k in sorted(made or ())]
+        self._commit(key, Result.SKIPPED, message="deleted on blue; its translations: "
+                     + (", ".join(f"{k} {r.value}" for k, r in zip(sorted(made or ()), results, strict=True))
+                        or "none"))
+        return Result.DELETED if Result.DELETED in results else Result.SKIPPED
 
     def _green_twin(self, key: str) -> dict[str, Any] | None:
         ref = ObjectRef.from_key(key)
@@ -360,6 +509,8 @@ class Syncer:
 
     def delete(self, key: str, seen_at: float, *, count_lag: bool) -> Result:
         """An object deleted on blue: delete green's copy only if akshift carried it and still manages it."""
+        if self.calico is not None and ObjectRef.from_key(key).group == calico.CALICO_GROUP:
+            return self._forget_calico(key, seen_at, count_lag)
         try:
             green = self._green_twin(key) if key in self.state.carried else None
         except ApiError as e:
@@ -408,7 +559,12 @@ class Syncer:
             else:
                 for item in items:
                     self.upsert(item, now, False)
-        for key in engine.vanished(listed, self.state.carried, gk):
+        gone = engine.vanished(listed, self.state.carried, gk)
+        if self.calico is not None and res.group == calico.CALICO_GROUP:
+            with self._lock:
+                known = set(self.calico.objects) | set(self.calico.translated)
+            gone += engine.vanished(listed, known, gk)  # Calico objects are not carried, their translations are
+        for key in gone:
             self.delete(key, self.clock(), count_lag=False)
         self._advance(gk, rv)
         return rv
@@ -519,7 +675,7 @@ def sync(source: KubeClient, target: KubeClient, *, options: SyncOptions, secret
     if not journal.identity:
         journal.record_identity(identity)
     syncer = Syncer(source, target, options, ctx, journal, carry_secrets=carry_secrets,
-                    known=_known_findings(transformed), report=report)
+                    known=_known_findings(transformed), report=report, calico=calico_view(out, ctx))
     if stop is not None:
         syncer.stop = stop
     types = _types(source)
@@ -545,7 +701,8 @@ def sync(source: KubeClient, target: KubeClient, *, options: SyncOptions, secret
             done.set()
             syncer.phase = "once"
             syncer.beat()
-            return SyncResult(syncer.state, tuple(syncer.findings), time.monotonic() - t0, True)
+            return SyncResult(syncer.state, tuple(syncer.findings), time.monotonic() - t0, True,
+                              options.accept_blockers)
         syncer.phase = "watching"
         watched: set[str] = set()
 
@@ -572,7 +729,8 @@ def sync(source: KubeClient, target: KubeClient, *, options: SyncOptions, secret
         done.set()
         syncer.phase = "stopped"
         syncer.beat()
-        return SyncResult(syncer.state, tuple(syncer.findings), time.monotonic() - t0, False)
+        return SyncResult(syncer.state, tuple(syncer.findings), time.monotonic() - t0, False,
+                          options.accept_blockers)
     except BaseException:
         done.set()
         syncer.phase = "stopped"
