@@ -130,6 +130,12 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str])
         cfg.disk_copies.group_for(cfg.resource_group), cfg.location, {**tags, "akshift-purpose": "disk-copies"}),
         opts=pulumi.ResourceOptions(protect=cfg.disk_copies.protect))
     net = ClusterNetwork(NAME, ClusterNetworkArgs(rg.name, cfg.location, cfg.network, tags), opts=guarded)
+    monitoring = None
+    if cfg.cluster.monitoring is not None:  # the workspace first: the cluster's add-on and Defender point at it
+        from components.monitoring import ClusterMonitoring, ClusterMonitoringArgs
+
+        monitoring = ClusterMonitoring(NAME, ClusterMonitoringArgs(
+            rg.name, cfg.location, cfg.cluster.name, cfg.cluster.monitoring, tags), opts=guarded)
     ids = ClusterIdentity(NAME, ClusterIdentityArgs(
         cfg.identity, cfg.cluster.name, rg.name, cfg.location, net.role_scopes,
         pulumi.Output.secret(secret.value) if secret is not None and secret.value else None, tags), opts=guarded)
@@ -138,7 +144,11 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str])
     cluster = AksCluster(NAME, AksClusterArgs(
         cfg.resource_group, cfg.location, cfg.cluster, cfg.networking, cfg.node_pools, node_dns, net.node_subnet_id,
         ids.refs, local_dns_mode=cfg.dns.local_dns_mode, pod_subnet_id=net.pod_subnet_id,
-        depends_on=[rg, net, *ids.role_assignments], tags=tags, plan=decided), opts=guarded)
+        depends_on=[rg, net, *ids.role_assignments], tags=tags, plan=decided,
+        workspace_id=monitoring.workspace_id if monitoring is not None else None), opts=guarded)
+    if monitoring is not None:
+        monitoring.attach(cluster.id)
+        pulumi.export("logAnalyticsWorkspaceId", monitoring.workspace_id)
 
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("clusterName", cluster.name)

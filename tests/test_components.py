@@ -23,6 +23,7 @@ import azure_judge
 import pulumi
 import pulumi_harness as harness
 import pytest
+import yaml
 from pulumi_harness import Registered
 from stack_files import DELETE, mutate, stack_config
 
@@ -31,7 +32,28 @@ from stacks import capabilities
 
 ROOT = Path(__file__).resolve().parents[1]
 SUB = "00000000-0000-0000-0000-000000000000"
+# What listClusterUserCredentials answers (format exec on an Entra ID cluster: kubelogin in device-code mode).
+AZURE_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: aks
+  cluster: {server: "https://aks.hcp.westeurope.azmk8s.io:443", certificate-authority-data: Q0E=}
+contexts:
+- name: aks
+  context: {cluster: aks, user: clusterUser_rg_aks}
+current-context: aks
+users:
+- name: clusterUser_rg_aks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args: [get-token, --login, devicecode, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630]
+"""
+# Without Entra ID (entraId.enabled false) AKS answers with the cluster user's client certificate.
 KUBECONFIG = "apiVersion: v1\nkind: Config\n"
+DEPLOYER = "33333333-3333-3333-3333-333333333333"
+TENANT = "44444444-4444-4444-4444-444444444444"
 
 
 # --------------------------------------------------------------------------- harness (tests/pulumi_harness.py)
@@ -89,9 +111,12 @@ def azure_calls(live: dict[str, Any] | None = None) -> harness.CallFn:
     """Invokes: the user kubeconfig, and the live cluster (``None``: it does not exist yet)."""
     def call(token: str, args: dict[str, Any]) -> Any:
         if token == "azure-native:containerservice:listManagedClusterUserCredentials":
-            return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(KUBECONFIG.encode()).decode()}]}
+            text = AZURE_KUBECONFIG if args.get("format") == "exec" else KUBECONFIG
+            return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(text.encode()).decode()}]}
         if token == "azure-native:containerservice:getManagedCluster":
             return NOT_FOUND if live is None else live
+        if token == "azure-native:authorization:getClientConfig":
+            return {"clientId": "deployer-cid", "objectId": DEPLOYER, "subscriptionId": SUB, "tenantId": TENANT}
         return {}
     return call
 
@@ -277,10 +302,10 @@ def test_prod_stack_uses_managed_identities_with_the_role_assignments_aks_needs(
     }
     assert "servicePrincipalProfile" not in mc.inputs
     assert mc.inputs["oidcIssuerProfile"] == {"enabled": True}
-    assert mc.inputs["securityProfile"] == {"workloadIdentity": {"enabled": True}}
+    assert mc.inputs["securityProfile"]["workloadIdentity"] == {"enabled": True}
     names = {r.inputs["resourceName"] for r in rec.of_type("UserAssignedIdentity")}
     assert names == {"id-aks-akshift-prod-control-plane", "id-aks-akshift-prod-kubelet"}
-    grants = {r.name: r.inputs for r in rec.of_type("RoleAssignment")}
+    grants = {r.name: r.inputs for r in rec.of_type("RoleAssignment") if r.parent == "akshift:index:ClusterIdentity"}
     assert grants["aks-cp-network-nodes"]["roleDefinitionId"].endswith("4d97b98b-1d4f-4787-a291-c67834d212e7")
     assert grants["aks-cp-network-nodes"]["roleDefinitionId"].startswith(f"/subscriptions/{SUB}/providers/")
     assert grants["aks-cp-operator-kubelet"]["scope"] == kubelet_id
@@ -293,9 +318,12 @@ def test_prod_stack_uses_managed_identities_with_the_role_assignments_aks_needs(
 def test_prod_stack_exports_the_documented_outputs_with_kubeconfig_secret() -> None:
     rec = run_main(stack_config("prod"), stack="prod")
     assert set(rec.exports) == {"kubeconfig", "clusterName", "clusterId", "nodeResourceGroup", "oidcIssuerUrl",
-                                "networkingMode", "kubernetesVersion", "addonVersions", "diskCopyResourceGroup"}
+                                "networkingMode", "kubernetesVersion", "addonVersions", "diskCopyResourceGroup",
+                                "logAnalyticsWorkspaceId"}
     assert rec.exports["diskCopyResourceGroup"] == "rg-akshift-prod-disk-copies"
-    assert rec.exports["kubeconfig"] == KUBECONFIG
+    kubeconfig = yaml.safe_load(rec.exports["kubeconfig"])
+    assert kubeconfig["clusters"] == yaml.safe_load(AZURE_KUBECONFIG)["clusters"]  # server and CA kept
+    assert [u["user"]["exec"]["command"] for u in kubeconfig["users"]] == ["kubelogin"]
     assert rec.exports["clusterName"] == "aks-akshift-prod"
     assert rec.exports["nodeResourceGroup"] == "rg-akshift-prod-nodes"
     assert rec.exports["oidcIssuerUrl"].startswith("https://")
@@ -341,10 +369,16 @@ def test_every_resource_is_parented_to_its_component_and_components_to_the_stack
         "azure-native:containerservice:AgentPool": "akshift:index:AksCluster",
         "azure-native:containerservice:MaintenanceConfiguration": "akshift:index:AksCluster",
         "pulumi:providers:kubernetes": "akshift:index:ClusterAddons",
+        "azure-native:operationalinsights:Workspace": "akshift:index:ClusterMonitoring",
+        "azure-native:monitor:DataCollectionRule": "akshift:index:ClusterMonitoring",
+        "azure-native:monitor:DataCollectionRuleAssociation": "akshift:index:ClusterMonitoring",
+        "azure-native:monitor:DiagnosticSetting": "akshift:index:ClusterMonitoring",
     }
     for r in rec.items:
         if r.type.startswith("akshift:index:") or r.type == "pulumi:pulumi:StackReference":
             assert r.parent == "pulumi:pulumi:Stack", r.name
+        elif r.name == "aks-deployer-cluster-admin":  # the deployer's grant is on the cluster, made with it
+            assert r.parent == "akshift:index:AksCluster"
         else:
             assert r.parent == expected_parent[r.type], (r.type, r.name)
 
@@ -577,7 +611,7 @@ def test_service_principal_mode_sends_the_secret_and_exports_its_expiry() -> Non
     assert "identity" not in mc.plain and "identityProfile" not in mc.plain
     assert exported["servicePrincipalSecretExpiresOn"] == "2027-03-01"
     assert "azure-native:managedidentity:UserAssignedIdentity" not in {r.type for r in registered}
-    grants = [r.plain for r in registered if r.type.endswith("RoleAssignment")]
+    grants = [r.plain for r in registered if r.type.endswith("RoleAssignment") and r.name != "aks-deployer-cluster-admin"]
     assert [g["principalId"] for g in grants] == ["22222222-2222-2222-2222-222222222222"]
 
 
