@@ -19,11 +19,20 @@ untouched, so they may be ``pulumi.Output``. Nothing here imports Pulumi.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
 from stacks.model import AutoscalerProfile, MonitoringConfig, NewCluster
+
+if TYPE_CHECKING:  # the types only: at run time this module stays free of Pulumi
+    from pulumi_azure_native.containerservice import (
+        ManagedClusterAADProfileArgsDict,
+        ManagedClusterAddonProfileArgsDict,
+        ManagedClusterAPIServerAccessProfileArgsDict,
+        ManagedClusterPropertiesAutoScalerProfileArgsDict,
+        ManagedClusterSecurityProfileArgsDict,
+    )
 
 #: The Entra ID application of the AKS API server (the same in every tenant): kubelogin asks tokens for it.
 AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
@@ -44,7 +53,7 @@ CONTAINER_INSIGHTS_ASSOCIATION = "ContainerInsightsExtension"
 WORKSPACE_DESTINATION = "ciworkspace"
 
 
-def aad_profile(cluster: NewCluster) -> dict[str, Any] | None:
+def aad_profile(cluster: NewCluster) -> ManagedClusterAADProfileArgsDict | None:
     """The ``aadProfile``: AKS-managed Entra ID integration, or None when ``cluster.entraId.enabled`` is false.
 
     Args:
@@ -61,10 +70,10 @@ def aad_profile(cluster: NewCluster) -> dict[str, Any] | None:
         profile["admin_group_object_ids"] = list(entra.admin_group_object_ids)
     if entra.tenant_id is not None:
         profile["tenant_id"] = entra.tenant_id
-    return profile
+    return cast("ManagedClusterAADProfileArgsDict", profile)
 
 
-def api_server_access_profile(cluster: NewCluster) -> dict[str, Any] | None:
+def api_server_access_profile(cluster: NewCluster) -> ManagedClusterAPIServerAccessProfileArgsDict | None:
     """The ``apiServerAccessProfile``: authorized ranges or a private cluster; None when the API server is open.
 
     Args:
@@ -81,7 +90,7 @@ def api_server_access_profile(cluster: NewCluster) -> dict[str, Any] | None:
     return None
 
 
-def addon_profiles(cluster: NewCluster, workspace_id: Any = None) -> dict[str, Any] | None:
+def addon_profiles(cluster: NewCluster, workspace_id: Any = None) -> dict[str, ManagedClusterAddonProfileArgsDict] | None:
     """The ``addonProfiles``: Container Insights, Azure Policy, the Key Vault secrets provider.
 
     Add-on config values are strings in ARM (``"true"``), as the add-ons read them.
@@ -96,7 +105,7 @@ def addon_profiles(cluster: NewCluster, workspace_id: Any = None) -> dict[str, A
     Raises:
         ValueError: Container Insights is on and no workspace ID was given.
     """
-    out: dict[str, Any] = {}
+    out: dict[str, ManagedClusterAddonProfileArgsDict] = {}
     mon = cluster.monitoring
     if mon is not None and mon.container_insights:
         if workspace_id is None:
@@ -114,7 +123,7 @@ def addon_profiles(cluster: NewCluster, workspace_id: Any = None) -> dict[str, A
     return out or None
 
 
-def security_profile(cluster: NewCluster, workspace_id: Any = None) -> dict[str, Any]:
+def security_profile(cluster: NewCluster, workspace_id: Any = None) -> ManagedClusterSecurityProfileArgsDict:
     """The ``securityProfile``: workload identity (always), Defender, Image Cleaner.
 
     Args:
@@ -135,14 +144,14 @@ def security_profile(cluster: NewCluster, workspace_id: Any = None) -> dict[str,
                                "security_monitoring": {"enabled": True}}
     if cluster.image_cleaner.enabled:
         profile["image_cleaner"] = {"enabled": True, "interval_hours": cluster.image_cleaner.interval_hours}
-    return profile
+    return cast("ManagedClusterSecurityProfileArgsDict", profile)
 
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-def auto_scaler_profile(profile: AutoscalerProfile | None) -> dict[str, Any] | None:
+def auto_scaler_profile(profile: AutoscalerProfile | None) -> ManagedClusterPropertiesAutoScalerProfileArgsDict | None:
     """The ``autoScalerProfile``: only the keys the stack sets, in the units ARM takes (strings such as ``"10m"``).
 
     Args:
@@ -170,7 +179,7 @@ def auto_scaler_profile(profile: AutoscalerProfile | None) -> dict[str, Any] | N
         value = getattr(profile, field)
         if value is not None:
             out[field] = _flag(value)
-    return out or None
+    return cast("ManagedClusterPropertiesAutoScalerProfileArgsDict", out) if out else None
 
 
 def workspace_name(cluster_name: str) -> str:

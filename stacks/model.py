@@ -523,6 +523,10 @@ class ExistingCluster(_Section):
     `akshift promote` pins it from the source stack."""
     protect: bool = True
     """Pulumi `protect` on the migrated workloads: `pulumi destroy` is refused. Set false for disposable stacks."""
+    delete_created_cluster: bool = False
+    """Only for a stack that ran with cluster.mode new: switching it to existing makes Pulumi delete the AKS
+    cluster (and network, identities) it created. Refused unless this is true — the intent named. To keep that
+    cluster running instead, remove it from the state first (`pulumi state delete <its URN>`)."""
 
 
 ClusterConfig = Annotated[

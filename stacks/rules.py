@@ -441,12 +441,14 @@ def defender_needs_a_workspace(cluster: NewCluster | ExistingCluster) -> Iterato
 
 def monitoring_collects_something(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
     """A workspace with neither Container Insights nor resource logs costs money and receives nothing."""
-    mon = cluster.monitoring if isinstance(cluster, NewCluster) else None
-    if mon is not None and not mon.container_insights and not mon.diagnostic_categories and not cluster.defender:
+    if not isinstance(cluster, NewCluster) or cluster.monitoring is None:
+        return
+    mon = cluster.monitoring
+    if not mon.container_insights and not mon.diagnostic_categories and not cluster.defender:
         yield _p(("cluster.monitoring.diagnosticCategories", "cluster.monitoring.containerInsights"),
                  "the workspace would receive nothing; enable containerInsights, list diagnosticCategories, or "
                  "remove cluster.monitoring")
-    if mon is not None and len(set(mon.diagnostic_categories)) != len(mon.diagnostic_categories):
+    if len(set(mon.diagnostic_categories)) != len(mon.diagnostic_categories):
         yield _p("cluster.monitoring.diagnosticCategories", "lists a category twice; list each once")
 
 
