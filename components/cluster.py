@@ -26,6 +26,11 @@ Why it is shaped so:
   the import fails rather than change anything that differs.
 * Autoscaled pools: AKS's autoscaler owns ``count`` after creation, so drift of
   ``count`` is ignored instead of being "corrected" back to ``minCount``.
+* **The production baseline** (Entra ID with Azure RBAC and no local accounts, API
+  server exposure, add-ons, Defender, Image Cleaner, autoscaler profile) comes from
+  :mod:`components.baseline`; the exported kubeconfig is the cluster user's with
+  every user replaced by the kubelogin exec plugin, and the admin credentials are
+  never read.
 """
 from __future__ import annotations
 
@@ -175,7 +180,8 @@ class AksCluster(pulumi.ComponentResource):
         fqdn: API server FQDN.
         node_resource_group: The AKS-managed node resource group.
         oidc_issuer_url: OIDC issuer URL for workload identity federation.
-        kubeconfig: User kubeconfig (secret).
+        kubeconfig: User kubeconfig (secret); with Entra ID a kubelogin exec kubeconfig holding no credential.
+        deployer_grant: The deployer's RBAC Cluster Admin role assignment, or None.
         networking_mode: The networking mode the cluster runs.
         kubernetes_version: The version the control plane runs (AKS's answer, drift included).
     """
@@ -270,7 +276,7 @@ class AksCluster(pulumi.ComponentResource):
         self.deployer_grant: authorization.RoleAssignment | None = None
         if entra.enabled and entra.azure_rbac and entra.grant_deployer:
             # Whoever runs `pulumi up` installs the add-ons through the API server: with local accounts off,
-            # only an Azure role lets it. Not a service principal for sure, so no principalType.
+            # only an Azure role lets it. It may be a person or a service principal, so no principalType.
             me = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
             self.deployer_grant = authorization.RoleAssignment(
                 f"{name}-deployer-cluster-admin",
