@@ -233,9 +233,10 @@ def mode_switch_refusal(created_cluster_id: str | None, cluster: ExistingCluster
         return None
     return (f"cluster.mode: stack {stack} created the AKS cluster {created_cluster_id} (cluster.mode new); with mode "
             "existing Pulumi would delete it, with its network and identities. Set cluster.mode back to new; or, to "
-            "keep the cluster running outside this stack, `pulumi state delete` its resources first "
-            "(`pulumi stack --show-urns`); or, to delete it, set cluster.deleteCreatedCluster: true (and pass "
-            "--allow-cluster-replacement to `akshift up`)")
+            "delete it, set cluster.deleteCreatedCluster: true (and pass --allow-cluster-replacement to `akshift "
+            "up`); or, to keep it running outside this stack, `pulumi state delete` its resources first (`pulumi "
+            "stack --show-urns`), then set cluster.deleteCreatedCluster: true for the one `up` that leaves mode new "
+            "(nothing is left in the state to delete)")
 
 
 def _existing_kubeconfig(cluster: ExistingCluster, base_dir: Path, server_version: ServerVersion, *,

@@ -526,7 +526,8 @@ class ExistingCluster(_Section):
     delete_created_cluster: bool = False
     """Only for a stack that ran with cluster.mode new: switching it to existing makes Pulumi delete the AKS
     cluster (and network, identities) it created. Refused unless this is true — the intent named. To keep that
-    cluster running instead, remove it from the state first (`pulumi state delete <its URN>`)."""
+    cluster running instead, remove it from the state first (`pulumi state delete <its URN>`): then nothing is
+    left for this to delete."""
 
 
 ClusterConfig = Annotated[
