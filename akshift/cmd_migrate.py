@@ -223,8 +223,9 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, sour
             force_conflicts: bool = Force, concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr,
             node_pool_map: list[str] = PoolMap, ready_timeout: float = Timeout, move_volumes: bool = MoveVolumes,
             quiesce_source: bool = QuiesceSource, disk_mover: opt.Mover = DiskMover,
-            accept_blockers: list[str] = opt.AcceptBlockers, target_node_dns: str = opt.TargetNodeDns,
-            source_pod_cidr: str = SourcePodCidr, output: Output = OutputOption) -> None:
+            target_resource_group: str = opt.TargetResourceGroup, accept_blockers: list[str] = opt.AcceptBlockers,
+            target_node_dns: str = opt.TargetNodeDns, source_pod_cidr: str = SourcePodCidr,
+            output: Output = OutputOption) -> None:
     """All stages: inventory, transform, plan, apply, verify (with --move-volumes: volume plan before the transform,
     volume move before the plan, volume verify before verify). Stops before apply if the plan has problems."""
     from migration import pipeline
@@ -233,6 +234,8 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, sour
                        exclude_secrets=exclude_secrets, overwrite=overwrite, force_conflicts=force_conflicts,
                        concurrency=concurrency, target_pod_cidr=target_pod_cidr, source_pod_cidr=source_pod_cidr,
                        node_pool_map=_pools(node_pool_map), ready_timeout=ready_timeout, move_volumes=move_volumes,
+                       volume_resource_group=opt.disk_copy_group(target_resource_group, target_stack)
+                       if move_volumes else None,
                        quiesce_source=quiesce_source, accept_blockers=tuple(accept_blockers),
                        target_node_dns=opt.node_dns(target_node_dns))
     key = opt.secret_key(age_recipient, age_identity, exclude_secrets, decrypt=True)

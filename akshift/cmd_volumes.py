@@ -36,8 +36,6 @@ app = typer.Typer(cls=Boundary, help="Carry PersistentVolume data to the new clu
 
 ZoneMap = typer.Option([], "--zone-map", help="SOURCE_ZONE=TARGET_ZONE to restore a zonal disk into another zone "
                                               "(=ZONE for regional disks); repeatable")
-ResourceGroup = typer.Option(None, "--target-resource-group",
-                             help="where snapshots and new disks go (default: the target's node resource group)")
 BindTimeout = typer.Option(60.0, "--timeout", help="seconds to wait for claims to bind on the target")
 
 
@@ -49,13 +47,14 @@ def _options(out: Path, **kw: Any) -> Any:
 
 @app.command("plan")
 def plan(out: Path = opt.Out, target: Path = opt.Target, target_context: str = opt.TargetCtx, target_stack: str = opt.TargetStack,
-         target_resource_group: str = ResourceGroup, zone_map: list[str] = ZoneMap,
+         target_resource_group: str = opt.TargetResourceGroup, zone_map: list[str] = ZoneMap,
          output: Output = OutputOption) -> None:
     """Decide per claim how its data reaches the target → OUT/volumes-plan.json (nothing is written to a cluster)."""
     from migration import pipeline
     from migration.volumes import parse_zone_map
 
-    options = _options(out, resource_group=target_resource_group, zone_map=parse_zone_map(zone_map))
+    options = _options(out, resource_group=opt.disk_copy_group(target_resource_group, target_stack),
+                       zone_map=parse_zone_map(zone_map))
     tgt = opt.client(target, target_context, "target", stack=target_stack) if target or target_context or target_stack else None
     try:
         moves = pipeline.plan_volumes(tgt, options=options)

@@ -180,3 +180,22 @@ def print_findings(findings: Iterable[Any]) -> None:
         colour = "red" if f.severity.value == "blocker" else "yellow"
         err_console.print(f"  [{colour}]{f.severity.value}[/] {escape(f.code)}: {escape(f.message)}\n    fix: {escape(f.fix)}",
                           markup=True)
+
+
+TargetResourceGroup = typer.Option(
+    None, "--target-resource-group",
+    help="where disk snapshots and copies go: the green stack's diskCopyResourceGroup output (read from "
+         "--target-stack when given); never green's node resource group, which AKS deletes with the cluster")
+
+
+def disk_copy_group(given: str | None, target_stack: str | None) -> str | None:
+    """``--target-resource-group``, else the ``diskCopyResourceGroup`` output of ``--target-stack`` (None: neither).
+
+    Raises:
+        AkshiftError: (bad input) the stack has no such output.
+    """
+    if given is not None or target_stack is None:
+        return given
+    from akshift.project import stack_output
+
+    return stack_output(target_stack, "diskCopyResourceGroup")

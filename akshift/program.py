@@ -82,7 +82,8 @@ def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion) 
     workloads = _load_workloads(cfg, base_dir)  # before any resource: a bad snapshot registers nothing
     tags = {**cfg.tags, "akshift-stack": pulumi.get_stack()}
     if isinstance(cfg.cluster, ExistingCluster):
-        kubeconfig = _existing_kubeconfig(cfg.cluster, base_dir, server_version)
+        kubeconfig = _existing_kubeconfig(cfg.cluster, base_dir, server_version,
+                                          created=_own_output("clusterId"))
         api_server_host: Any = kubeconfig.apply(_server_host)
         # LocalDNS is a node-pool setting of a cluster we do not manage: only the DaemonSet is ours to install.
         node_dns = NodeDnsCache.NODELOCALDNS if cfg.dns.node_cache is NodeDnsCache.NODELOCALDNS else NodeDnsCache.NONE
@@ -130,6 +131,12 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str])
         cfg.disk_copies.group_for(cfg.resource_group), cfg.location, {**tags, "akshift-purpose": "disk-copies"}),
         opts=pulumi.ResourceOptions(protect=cfg.disk_copies.protect))
     net = ClusterNetwork(NAME, ClusterNetworkArgs(rg.name, cfg.location, cfg.network, tags), opts=guarded)
+    monitoring = None
+    if cfg.cluster.monitoring is not None:  # the workspace first: the cluster's add-on and Defender point at it
+        from components.monitoring import ClusterMonitoring, ClusterMonitoringArgs
+
+        monitoring = ClusterMonitoring(NAME, ClusterMonitoringArgs(
+            rg.name, cfg.location, cfg.cluster.name, cfg.cluster.monitoring, tags), opts=guarded)
     ids = ClusterIdentity(NAME, ClusterIdentityArgs(
         cfg.identity, cfg.cluster.name, rg.name, cfg.location, net.role_scopes,
         pulumi.Output.secret(secret.value) if secret is not None and secret.value else None, tags), opts=guarded)
@@ -138,7 +145,11 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str])
     cluster = AksCluster(NAME, AksClusterArgs(
         cfg.resource_group, cfg.location, cfg.cluster, cfg.networking, cfg.node_pools, node_dns, net.node_subnet_id,
         ids.refs, local_dns_mode=cfg.dns.local_dns_mode, pod_subnet_id=net.pod_subnet_id,
-        depends_on=[rg, net, *ids.role_assignments], tags=tags, plan=decided), opts=guarded)
+        depends_on=[rg, net, *ids.role_assignments], tags=tags, plan=decided,
+        workspace_id=monitoring.workspace_id if monitoring is not None else None), opts=guarded)
+    if monitoring is not None:
+        monitoring.attach(cluster.id)
+        pulumi.export("logAnalyticsWorkspaceId", monitoring.workspace_id)
 
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("clusterName", cluster.name)
@@ -198,8 +209,43 @@ def _load_workloads(cfg: StackConfig, base_dir: Path) -> tuple[artifacts.Workloa
         raise pulumi.RunError(f"workloads not deployable, nothing was deployed:\n{e}") from None
 
 
-def _existing_kubeconfig(cluster: ExistingCluster, base_dir: Path, server_version: ServerVersion) -> pulumi.Output[str]:
-    """The kubeconfig of a cluster this program did not create, its version checked before it is used."""
+def _own_output(name: str) -> pulumi.Output[Any]:
+    """One of this stack's outputs from its last deployment (None before the first, or when it had none)."""
+    return pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+                                 ).get_output(name)
+
+
+def mode_switch_refusal(created_cluster_id: str | None, cluster: ExistingCluster, stack: str) -> str | None:
+    """Why switching this stack from ``cluster.mode new`` to ``existing`` is refused, or None.
+
+    The stack's last deployment exported ``clusterId`` only if it created the cluster; with mode existing that
+    cluster (and its network and identities) is no longer declared, so Pulumi would delete it.
+
+    Args:
+        created_cluster_id: The stack's last ``clusterId`` output (None: it never created a cluster).
+        cluster: The ``cluster`` section, now mode existing.
+        stack: The stack's name, for the message.
+
+    Returns:
+        The refusal, naming ``cluster.deleteCreatedCluster``; None when nothing would be deleted or the intent is named.
+    """
+    if not created_cluster_id or cluster.delete_created_cluster:
+        return None
+    return (f"cluster.mode: stack {stack} created the AKS cluster {created_cluster_id} (cluster.mode new); with mode "
+            "existing Pulumi would delete it, with its network and identities. Set cluster.mode back to new; or, to "
+            "delete it, set cluster.deleteCreatedCluster: true (and pass --allow-cluster-replacement to `akshift "
+            "up`); or, to keep it running outside this stack, `pulumi state delete` its resources first (`pulumi "
+            "stack --show-urns`), then set cluster.deleteCreatedCluster: true for the one `up` that leaves mode new "
+            "(nothing is left in the state to delete)")
+
+
+def _existing_kubeconfig(cluster: ExistingCluster, base_dir: Path, server_version: ServerVersion, *,
+                         created: pulumi.Output[Any] | None = None) -> pulumi.Output[str]:
+    """The kubeconfig of a cluster this program did not create, its version checked before it is used.
+
+    ``created`` is the stack's last ``clusterId`` output: a stack switched from mode new is refused here
+    (:func:`mode_switch_refusal`), inside the value every Kubernetes provider is built from.
+    """
     if cluster.kubeconfig is not None:
         path = artifacts.resolve_path(base_dir, cluster.kubeconfig)
         try:
@@ -213,7 +259,10 @@ def _existing_kubeconfig(cluster: ExistingCluster, base_dir: Path, server_versio
         assert ref is not None  # stacks.rules requires one source
         source = pulumi.StackReference(ref.stack).require_output(ref.output)
 
-    def checked(text: str) -> str:
+    def checked(text: str, created_id: Any = None) -> str:
+        refusal = mode_switch_refusal(created_id, cluster, pulumi.get_stack())
+        if refusal:
+            raise pulumi.RunError(f"refused (preview fails here, before any change):\n{refusal}")
         try:
             live = server_version(text)
         except Exception as e:  # noqa: BLE001 - any failure to ask is reported the same way
@@ -227,7 +276,9 @@ def _existing_kubeconfig(cluster: ExistingCluster, base_dir: Path, server_versio
 
     # The check sits inside the value every Kubernetes provider is built from: when it fails, no
     # provider and so no in-cluster resource is registered.
-    return pulumi.Output.secret(source.apply(checked))
+    if created is None:
+        return pulumi.Output.secret(source.apply(checked))
+    return pulumi.Output.secret(pulumi.Output.all(source, created).apply(lambda v: checked(v[0], v[1])))
 
 
 def with_context(kubeconfig: str, context: str | None) -> str:

@@ -53,3 +53,14 @@ def stack_kubeconfig(stack: str, given_dir: Path | None = None) -> str:
     root, env = pulumi_cli()
     engine = Engine(root, env, resolve_backend(os.environ))
     return kubeconfig_output(engine, project_dir(given_dir), stack)
+
+
+def stack_output(stack: str, output: str, given_dir: Path | None = None) -> str:
+    """A string output of stack ``stack`` (``diskCopyResourceGroup`` when ``--target-stack`` is given)."""
+    from deploy.backend import resolve_backend
+    from deploy.engine import Engine
+    from deploy.outputs import string_output
+
+    root, env = pulumi_cli()
+    engine = Engine(root, env, resolve_backend(os.environ))
+    return string_output(engine, project_dir(given_dir), stack, output)

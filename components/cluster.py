@@ -26,18 +26,24 @@ Why it is shaped so:
   the import fails rather than change anything that differs.
 * Autoscaled pools: AKS's autoscaler owns ``count`` after creation, so drift of
   ``count`` is ignored instead of being "corrected" back to ``minCount``.
+* **The production baseline** (Entra ID with Azure RBAC and no local accounts, API
+  server exposure, add-ons, Defender, Image Cleaner, autoscaler profile) comes from
+  :mod:`components.baseline`; the exported kubeconfig is the cluster user's with
+  every user replaced by the kubelogin exec plugin, and the admin credentials are
+  never read.
 """
 from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import containerservice
+from pulumi_azure_native import authorization, containerservice
 
-from components import profiles
+from components import baseline, profiles
 from components.identity import IdentityRefs
 from stacks import guards
 from stacks.errors import ClusterReplacementError
@@ -69,6 +75,7 @@ class AksClusterArgs:
         depends_on: Resources that must exist before the cluster (role assignments, egress, the group).
         tags: Tags for the cluster and pools.
         plan: The guard's decision (see the field).
+        workspace_id: The monitoring workspace's ID (see the field).
     """
 
     resource_group_name: str
@@ -86,6 +93,8 @@ class AksClusterArgs:
     plan: guards.ClusterPlan | None = None
     """What :func:`plan` decided; the program decides before it registers any resource. None: the
     component reads the live cluster and decides itself (before registering the ManagedCluster)."""
+    workspace_id: pulumi.Input[str] | None = None
+    """The Log Analytics workspace of ``cluster.monitoring`` (Container Insights, Defender)."""
 
 
 def read_live_cluster(resource_group: str, name: str, parent: pulumi.Resource | None = None) -> dict[str, Any] | None:
@@ -171,7 +180,8 @@ class AksCluster(pulumi.ComponentResource):
         fqdn: API server FQDN.
         node_resource_group: The AKS-managed node resource group.
         oidc_issuer_url: OIDC issuer URL for workload identity federation.
-        kubeconfig: User kubeconfig (secret).
+        kubeconfig: User kubeconfig (secret); with Entra ID a kubelogin exec kubeconfig holding no credential.
+        deployer_grant: The deployer's RBAC Cluster Admin role assignment, or None.
         networking_mode: The networking mode the cluster runs.
         kubernetes_version: The version the control plane runs (AKS's answer, drift included).
     """
@@ -209,7 +219,14 @@ class AksCluster(pulumi.ComponentResource):
             agent_pool_profiles=[profiles.inline_agent_pool_profile(first, **pool_kwargs)],
             network_profile=profiles.network_profile(networking),
             oidc_issuer_profile={"enabled": True},
-            security_profile={"workload_identity": {"enabled": True}},
+            # The production baseline (components/baseline.py): Entra ID + Azure RBAC, no local accounts, API
+            # server exposure, add-ons, Defender, Image Cleaner, autoscaler profile.
+            aad_profile=baseline.aad_profile(cluster),
+            disable_local_accounts=cluster.disable_local_accounts,
+            api_server_access_profile=baseline.api_server_access_profile(cluster),
+            addon_profiles=baseline.addon_profiles(cluster, args.workspace_id),
+            security_profile=baseline.security_profile(cluster, args.workspace_id),
+            auto_scaler_profile=baseline.auto_scaler_profile(cluster.autoscaler_profile),
             auto_upgrade_profile=profiles.auto_upgrade_profile(cluster),
             node_resource_group=cluster.node_resource_group,
             tags={**args.tags, profiles.NETWORKING_MODE_TAG: networking.mode.value},
@@ -255,14 +272,35 @@ class AksCluster(pulumi.ComponentResource):
         self.oidc_issuer_url: pulumi.Output[str | None] = mc.oidc_issuer_profile.apply(
             lambda p: p.issuer_url if p is not None else None
         )
+        entra = cluster.entra_id
+        self.deployer_grant: authorization.RoleAssignment | None = None
+        if entra.enabled and entra.azure_rbac and entra.grant_deployer:
+            # Whoever runs `pulumi up` installs the add-ons through the API server: with local accounts off,
+            # only an Azure role lets it. It may be a person or a service principal, so no principalType.
+            me = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+            self.deployer_grant = authorization.RoleAssignment(
+                f"{name}-deployer-cluster-admin",
+                principal_id=me.object_id,
+                scope=mc.id,
+                role_definition_id=mc.id.apply(functools.partial(
+                    profiles.role_definition_id, role_guid=baseline.ROLE_AKS_RBAC_CLUSTER_ADMIN)),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        # The user credential, never the admin one. With Entra ID its users become the kubelogin exec plugin
+        # (the cluster's server and CA are kept), so the output holds no credential at all.
         creds = containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=args.resource_group_name,
             resource_name=mc.name,
-            opts=pulumi.InvokeOutputOptions(parent=self),
+            format="exec" if entra.enabled else None,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[self.deployer_grant] if self.deployer_grant else None),
         )
-        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
-            creds.kubeconfigs.apply(lambda kcs: base64.b64decode(kcs[0].value).decode("utf-8"))
-        )
+        login = entra.kubelogin_login
+
+        def user_kubeconfig(kcs: Any) -> str:
+            text = base64.b64decode(kcs[0].value).decode("utf-8")
+            return baseline.kubelogin_kubeconfig(text, login) if entra.enabled else text
+
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(creds.kubeconfigs.apply(user_kubeconfig))
         self.register_outputs(
             {
                 "name": self.name,

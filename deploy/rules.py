@@ -40,6 +40,8 @@ PINS: tuple[tuple[str, str, str], ...] = (
 
 #: History entries of these kinds change what a stack deployed (previews do not).
 CHANGING_KINDS = frozenset({"update", "destroy", "refresh", "import"})
+#: Resource operations of an update that change nothing: every `up` reads the stack's own outputs.
+UNCHANGED_OPS = frozenset({"same", "read", "read-discard"})
 
 #: Timestamps in Pulumi's update history have whole-second resolution: a verification must be at least
 #: this much later than the end of the last change to be known to have come after it.
@@ -89,8 +91,9 @@ class UpdateRecord:
 
     @property
     def changed_resources(self) -> int:
-        """How many resource operations were not ``same``."""
-        return sum(n for op, n in self.changes.items() if op != "same")
+        """How many resource operations changed something (not ``same``, not a ``read`` such as the stack's
+        StackReference to its own last outputs)."""
+        return sum(n for op, n in self.changes.items() if op not in UNCHANGED_OPS)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -119,7 +122,7 @@ def last_change(history: Iterable[UpdateRecord]) -> tuple[UpdateRecord, str] | N
     previous_config: Mapping[str, Any] | None = None
     for u in runs:
         if u.changed_resources:
-            ops = ", ".join(f"{n} {op}" for op, n in sorted(u.changes.items()) if op != "same")
+            ops = ", ".join(f"{n} {op}" for op, n in sorted(u.changes.items()) if op not in UNCHANGED_OPS)
             found = (u, f"update #{u.version} changed resources ({ops})")
         elif previous_config is not None and _canonical(u.config) != _canonical(previous_config):
             keys = sorted(set(u.config) ^ set(previous_config)

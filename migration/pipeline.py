@@ -67,7 +67,7 @@ from migration.volumes import move as volume_move
 from migration.volumes import plan as volume_plan
 from migration.volumes import report as volume_report
 from migration.volumes import verify as volume_verify
-from migration.volumes.model import TargetFacts
+from migration.volumes.model import COPY_GROUP_UNKNOWN, COPY_IN_NODE_GROUP, TargetFacts
 
 Advance = Callable[[int], None]
 
@@ -115,6 +115,8 @@ class MigrateOptions:
         node_pool_map: old node-pool name → new one (default: by pool mode).
         ready_timeout: seconds verify waits for workloads to become ready.
         move_volumes: carry PersistentVolume data too (volume plan, transform with it, move, verify).
+        volume_resource_group: with move_volumes, where disk copies go (the green stack's
+            ``diskCopyResourceGroup`` output); required when a disk is copied.
         quiesce_source: with move_volumes, stop the disks' writers on the source (undone by rollback).
         release_timeout: seconds to wait for the source's pods to release a claim.
         volume_bind_timeout: seconds the volume verify waits for claims to bind on the target.
@@ -141,6 +143,7 @@ class MigrateOptions:
     node_pool_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
     ready_timeout: float = 120.0
     move_volumes: bool = False
+    volume_resource_group: str | None = None
     quiesce_source: bool = False
     release_timeout: float = 120.0
     volume_bind_timeout: float = 60.0
@@ -161,7 +164,8 @@ class VolumeOptions:
 
     Attributes:
         out: the run directory.
-        resource_group: where snapshots and new disks go (default: the target's node resource group).
+        resource_group: where snapshots and new disks go: the green stack's ``diskCopyResourceGroup`` output
+            (None: unknown, and a plan with a disk to copy is refused; never the node resource group).
         zone_map: source zone label → target zone label (``""`` keys regional disks).
         quiesce_source: stop the disks' writers on the source (recorded; undone by rollback).
         release_timeout: seconds to wait for the source's pods to release a claim.
@@ -666,6 +670,15 @@ def plan_volumes(target: KubeClient | None, *, options: VolumeOptions) -> list[V
         moves = volume_plan.plan_from_snapshot(options.out / "snapshot", facts)
     except InventoryError as e:
         raise PlanError(f"{e}", fix=f"run `akshift inventory --out {options.out}` first") from e
+    # Disks to copy and nowhere safe to put them: refuse before any plan is written, naming the flag.
+    refused = {f.code: f for m in moves for f in m.findings if f.code in (COPY_GROUP_UNKNOWN, COPY_IN_NODE_GROUP)}
+    if refused:
+        claims = sorted(m.key for m in moves if any(f.code in refused for f in m.findings))
+        why = ("is green's node resource group (or named like one), which AKS deletes with the cluster"
+               if COPY_IN_NODE_GROUP in refused else "is not known: akshift never defaults to green's node resource "
+               "group, which AKS deletes with the cluster (and the copies and lineage snapshots with it)")
+        raise PlanError(f"the resource group for the disk copies of {', '.join(claims)} {why}",
+                        ref="--target-resource-group", fix=volume_plan.COPY_GROUP_FIX)
     volume_plan.write_plan(options.out, moves, facts)
     _write_volumes_report(options.out, moves, "plan")
     return moves
@@ -717,7 +730,7 @@ def move_volumes(source: KubeClient, target: KubeClient, *, options: VolumeOptio
     if (out / PLAN_FILE).exists():
         moves, _ = volume_plan.read_plan(out)
     else:
-        moves = plan_volumes(target, options=dataclasses.replace(options, resource_group=None, zone_map={}))
+        moves = plan_volumes(target, options=dataclasses.replace(options, zone_map={}))
     if (out / "transformed").exists():
         intact(out, "transformed")
     stale = stale_transformed(out, moves)
@@ -792,7 +805,8 @@ def migrate(source: KubeClient, target: KubeClient, *, options: MigrateOptions, 
     check_target(target, out, source)
     inv = inventory(source, options=options, secret_key=secret_key, progress=progress)
     moves: list[VolumeMove] | None = None
-    volume_options = VolumeOptions(out=out, quiesce_source=options.quiesce_source,
+    volume_options = VolumeOptions(out=out, resource_group=options.volume_resource_group,
+                                   quiesce_source=options.quiesce_source,
                                    release_timeout=options.release_timeout, bind_timeout=options.volume_bind_timeout)
     if options.move_volumes:
         moves = plan_volumes(target, options=volume_options)

@@ -10,7 +10,7 @@ never installed). Pure, no Pulumi, so the CLI answers without it.
 from __future__ import annotations
 
 from stacks import capabilities, versions
-from stacks.model import ExistingCluster, NetworkingMode, NodeDnsCache, StackConfig
+from stacks.model import ExistingCluster, NetworkingMode, NewCluster, NodeDnsCache, StackConfig
 
 _MODE_WORDS = {
     NetworkingMode.OVERLAY_CILIUM: "Azure CNI Overlay with the AKS-managed Cilium dataplane (no kube-proxy)",
@@ -43,6 +43,36 @@ def node_dns_line(cfg: StackConfig) -> str:
     if windows:
         text += f"; Windows pools {', '.join(windows)}: CoreDNS only"
     return text
+
+
+def baseline_lines(c: NewCluster) -> list[tuple[str, str]]:
+    """The production baseline a new cluster gets: sign-in, API server exposure, monitoring, add-ons."""
+    entra = c.entra_id
+    if entra.enabled:
+        access = (f"Entra ID with {'Azure RBAC' if entra.azure_rbac else 'Kubernetes RBAC'}; local accounts "
+                  f"{'disabled' if c.disable_local_accounts else 'ENABLED (certificate users are cluster admins)'}; "
+                  f"kubeconfig output: kubelogin exec (--login {entra.kubelogin_login})")
+    else:
+        access = "local accounts only: the kubeconfig output holds a certificate as powerful as the admin's"
+    api = c.api_server
+    exposure = ("private cluster (private endpoint in the VNet)" if api.private_cluster else
+                f"public, limited to {', '.join(map(str, api.authorized_ip_ranges))}" if api.authorized_ip_ranges else
+                "public to the internet (no authorized IP ranges)")
+    mon = c.monitoring
+    if mon is None:
+        monitoring = "none (no workspace, no Container Insights, no resource logs)"
+    else:
+        parts = [f"Log Analytics workspace ({mon.retention_days} days)"]
+        if mon.container_insights:
+            parts.append("Container Insights")
+        if mon.diagnostic_categories:
+            parts.append("logs " + ", ".join(mon.diagnostic_categories))
+        monitoring = "; ".join(parts)
+    addons = [name for name, on in (("Defender", c.defender), ("Azure Policy", c.azure_policy),
+                                    ("Image Cleaner", c.image_cleaner.enabled),
+                                    ("Key Vault secrets provider", c.key_vault_secrets_provider.enabled)) if on]
+    return [("access", access), ("API server", exposure), ("monitoring", monitoring),
+            ("security add-ons", ", ".join(addons) or "none")]
 
 
 def describe(cfg: StackConfig) -> list[tuple[str, str]]:
@@ -82,6 +112,8 @@ def describe(cfg: StackConfig) -> list[tuple[str, str]]:
             egress = "the cluster load balancer's outbound rules (SNAT)"
         out.append(("egress", egress + "; no default outbound access"))
     out.append(("node DNS", node_dns_line(cfg)))
+    if not isinstance(c, ExistingCluster):
+        out += baseline_lines(c)
     if not isinstance(c, ExistingCluster) and cfg.resource_group is not None:
         group = cfg.disk_copies.group_for(cfg.resource_group)
         out.append(("disk copies", f"resource group {group}, protect {'on' if cfg.disk_copies.protect else 'off'} "

@@ -347,6 +347,89 @@ class Maintenance(_Section):
     """Window for node image / OS upgrades (``cluster.nodeOsUpgradeChannel``)."""
 
 
+#: Resource log categories of an AKS cluster (Microsoft.ContainerService/managedClusters diagnostic settings).
+DiagnosticCategory = Literal[
+    "kube-apiserver", "kube-audit", "kube-audit-admin", "kube-controller-manager", "kube-scheduler",
+    "cluster-autoscaler", "cloud-controller-manager", "guard", "csi-azuredisk-controller",
+    "csi-azurefile-controller", "csi-snapshot-controller",
+]
+KubeloginMode = Literal["azurecli", "workloadidentity", "spn", "msi", "azd", "devicecode", "interactive"]
+PollInterval = Annotated[str, _Named(r"[1-9]\d*[smh]", 'a duration such as "2m", "30s" or "1h"')]
+
+
+class EntraIdConfig(_Section):
+    """Entra ID (AAD) integration: users sign in with Entra ID; Azure RBAC decides what they may do."""
+
+    enabled: bool = True
+    """Off only for a cluster reached with client certificates (then the kubeconfig output is the cluster
+    user's, which without Entra ID is as powerful as the admin's)."""
+    azure_rbac: bool = True
+    """Authorize Kubernetes requests with Azure role assignments (``enableAzureRBAC``)."""
+    admin_group_object_ids: tuple[Uuid, ...] = ()
+    """Entra ID groups that get cluster-admin (``adminGroupObjectIDs``)."""
+    tenant_id: Uuid | None = None
+    """Tenant of the users; the subscription's tenant when unset."""
+    grant_deployer: bool = True
+    """Grant the identity running `pulumi up` "Azure Kubernetes Service RBAC Cluster Admin" on the cluster,
+    so the program can install its add-ons once local accounts are off."""
+    kubelogin_login: KubeloginMode = "azurecli"
+    """How the exported kubeconfig's kubelogin exec plugin signs in (``kubelogin get-token --login``):
+    azurecli for people, workloadidentity/spn/msi for CI; ``AAD_LOGIN_METHOD`` overrides it per run."""
+
+
+class ApiServerConfig(_Section):
+    """Who can reach the API server: authorized public IP ranges, or a private cluster."""
+
+    authorized_ip_ranges: tuple[Cidr, ...] = ()
+    """Public ranges allowed to reach the API server (at most 200); empty: the internet."""
+    private_cluster: bool = False
+    """A private endpoint in the node VNet instead of a public API server; `pulumi up` and every kubeconfig
+    user must then run from a network that reaches the VNet."""
+
+
+class MonitoringConfig(_Section):
+    """A Log Analytics workspace the stack declares, Container Insights and the cluster's resource logs into it."""
+
+    retention_days: int = Field(default=30, ge=30, le=730)
+    """Days the workspace keeps data (30 are included in the ingestion price; more cost extra)."""
+    daily_quota_gb: float | None = Field(default=None, gt=0)
+    """Cap on daily ingestion (GB); unset: no cap. Data past the cap is dropped until the next day."""
+    container_insights: bool = True
+    """The monitoring add-on (``omsagent``, managed-identity auth) with its data collection rule."""
+    diagnostic_categories: tuple[DiagnosticCategory, ...] = ("kube-audit-admin", "guard", "cluster-autoscaler",
+                                                              "kube-controller-manager")
+    """Control-plane resource logs sent to the workspace; kube-audit and kube-apiserver are the costly ones."""
+
+
+class ImageCleanerConfig(_Section):
+    """Image Cleaner removes unused, vulnerable images from the nodes."""
+
+    enabled: bool = False
+    interval_hours: int = Field(default=168, ge=24, le=2160)
+
+
+class KeyVaultSecretsProviderConfig(_Section):
+    """The Azure Key Vault provider for the Secrets Store CSI driver (``azureKeyvaultSecretsProvider``)."""
+
+    enabled: bool = False
+    secret_rotation: bool = True
+    rotation_poll_interval: PollInterval = "2m"
+
+
+class AutoscalerProfile(_Section):
+    """The cluster autoscaler's settings for every autoscaled pool; unset keys keep AKS's defaults."""
+
+    expander: Literal["least-waste", "most-pods", "priority", "random"] | None = None
+    scan_interval_seconds: int | None = Field(default=None, ge=1, le=600)
+    scale_down_delay_after_add_minutes: int | None = Field(default=None, ge=0, le=1440)
+    scale_down_unneeded_time_minutes: int | None = Field(default=None, ge=1, le=1440)
+    scale_down_utilization_threshold: float | None = Field(default=None, gt=0, le=1)
+    max_graceful_termination_seconds: int | None = Field(default=None, ge=0, le=86400)
+    balance_similar_node_groups: bool | None = None
+    skip_nodes_with_local_storage: bool | None = None
+    skip_nodes_with_system_pods: bool | None = None
+
+
 class NewCluster(_Section):
     """A cluster this program creates and owns."""
 
@@ -374,6 +457,22 @@ class NewCluster(_Section):
     protect: bool = True
     """Pulumi `protect` on the cluster and its children: `pulumi destroy` and replacements are refused.
     Set false only for disposable stacks."""
+    entra_id: EntraIdConfig = EntraIdConfig()
+    """Entra ID integration with Azure RBAC (on unless ``enabled: false``)."""
+    disable_local_accounts: bool = True
+    """No local (certificate) accounts: every user signs in with Entra ID; needs entraId."""
+    api_server: ApiServerConfig = ApiServerConfig()
+    monitoring: MonitoringConfig | None = None
+    """Declares a Log Analytics workspace with Container Insights and resource logs; unset: none."""
+    defender: bool = False
+    """Microsoft Defender for Containers' sensor (``securityProfile.defender``), reporting to the monitoring
+    workspace; the subscription's Defender for Containers plan must be on."""
+    azure_policy: bool = False
+    """The Azure Policy add-on (Gatekeeper): policy assignments are enforced and audited in the cluster."""
+    image_cleaner: ImageCleanerConfig = ImageCleanerConfig()
+    key_vault_secrets_provider: KeyVaultSecretsProviderConfig = KeyVaultSecretsProviderConfig()
+    autoscaler_profile: AutoscalerProfile | None = None
+    """Cluster autoscaler settings; only with at least one autoscaled pool."""
 
     @property
     def effective_dns_prefix(self) -> str:
@@ -424,6 +523,11 @@ class ExistingCluster(_Section):
     `akshift promote` pins it from the source stack."""
     protect: bool = True
     """Pulumi `protect` on the migrated workloads: `pulumi destroy` is refused. Set false for disposable stacks."""
+    delete_created_cluster: bool = False
+    """Only for a stack that ran with cluster.mode new: switching it to existing makes Pulumi delete the AKS
+    cluster (and network, identities) it created. Refused unless this is true — the intent named. To keep that
+    cluster running instead, remove it from the state first (`pulumi state delete <its URN>`): then nothing is
+    left for this to delete."""
 
 
 ClusterConfig = Annotated[

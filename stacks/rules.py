@@ -10,6 +10,7 @@ every problem. Messages name the key to change first and say what to do.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -369,6 +370,97 @@ def upgrade_channels_agree(cluster: NewCluster | ExistingCluster) -> Iterator[Pr
                  "(patch, for example)")
 
 
+# --------------------------------------------------------------------------- the production baseline
+
+#: The most authorized IP ranges AKS takes (learn.microsoft.com "API server authorized IP ranges").
+MAX_AUTHORIZED_RANGES = 200
+#: Source ranges a public API server never sees (RFC 1918, shared address space, loopback, link-local).
+_NOT_PUBLIC = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                       "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16"))
+
+
+def local_accounts_need_entra_id(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
+    """AKS disables local accounts only on Entra ID clusters, and someone must still be able to sign in."""
+    if not isinstance(cluster, NewCluster) or not cluster.disable_local_accounts:
+        return
+    entra = cluster.entra_id
+    if not entra.enabled:
+        yield _p(("cluster.disableLocalAccounts", "cluster.entraId.enabled"),
+                 "AKS disables local accounts only on clusters with Entra ID integration; set "
+                 "cluster.entraId.enabled true, or disableLocalAccounts false (then certificate users are admins)")
+    elif not entra.admin_group_object_ids and not (entra.azure_rbac and entra.grant_deployer):
+        yield _p(("cluster.entraId.adminGroupObjectIds", "cluster.disableLocalAccounts"),
+                 "with local accounts disabled nobody could reach the cluster: add an Entra ID group to "
+                 "cluster.entraId.adminGroupObjectIds, or keep azureRbac and grantDeployer true")
+
+
+def entra_id_settings_need_entra_id(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
+    """Admin groups and a tenant mean nothing on a cluster without Entra ID: say so instead of dropping them."""
+    if not isinstance(cluster, NewCluster) or cluster.entra_id.enabled:
+        return
+    entra = cluster.entra_id
+    if entra.admin_group_object_ids:
+        yield _p(("cluster.entraId.adminGroupObjectIds", "cluster.entraId.enabled"),
+                 "only used with Entra ID integration; set cluster.entraId.enabled true or remove them")
+    if entra.tenant_id is not None:
+        yield _p(("cluster.entraId.tenantId", "cluster.entraId.enabled"),
+                 "only used with Entra ID integration; set cluster.entraId.enabled true or remove it")
+
+
+def api_server_exposure_is_one_aks_accepts(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
+    """A private API server has no public ranges to authorize; public ranges are bounded and not the internet."""
+    if not isinstance(cluster, NewCluster):
+        return
+    api = cluster.api_server
+    ranges = api.authorized_ip_ranges
+    if api.private_cluster and ranges:
+        yield _p(("cluster.apiServer.authorizedIpRanges", "cluster.apiServer.privateCluster"),
+                 "AKS refuses authorized IP ranges on a private cluster (its API server has no public endpoint); "
+                 "remove the ranges, or set privateCluster false")
+    if len(ranges) > MAX_AUTHORIZED_RANGES:
+        yield _p("cluster.apiServer.authorizedIpRanges",
+                 f"{len(ranges)} ranges; AKS takes at most {MAX_AUTHORIZED_RANGES}: merge them into wider ranges")
+    for i, net in enumerate(ranges):
+        if net.prefixlen == 0:
+            yield _p(f"cluster.apiServer.authorizedIpRanges[{i}]",
+                     f"{net} authorizes the whole internet; remove it (no ranges means the same) or name your "
+                     "networks' public ranges")
+        elif any(net.subnet_of(r) for r in _NOT_PUBLIC):
+            yield _p(f"cluster.apiServer.authorizedIpRanges[{i}]",
+                     f"{net} is a private range, but the API server's public endpoint only sees public source "
+                     "addresses; name the public IPs your clients egress from, or use privateCluster")
+
+
+def defender_needs_a_workspace(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
+    """Defender's sensor reports to a Log Analytics workspace: the one ``cluster.monitoring`` declares."""
+    if isinstance(cluster, NewCluster) and cluster.defender and cluster.monitoring is None:
+        yield _p(("cluster.defender", "cluster.monitoring"),
+                 "Defender for Containers sends its findings to a Log Analytics workspace; add cluster.monitoring "
+                 "(the stack declares the workspace), or set defender false")
+
+
+def monitoring_collects_something(cluster: NewCluster | ExistingCluster) -> Iterator[Problem]:
+    """A workspace with neither Container Insights nor resource logs costs money and receives nothing."""
+    if not isinstance(cluster, NewCluster) or cluster.monitoring is None:
+        return
+    mon = cluster.monitoring
+    if not mon.container_insights and not mon.diagnostic_categories and not cluster.defender:
+        yield _p(("cluster.monitoring.diagnosticCategories", "cluster.monitoring.containerInsights"),
+                 "the workspace would receive nothing; enable containerInsights, list diagnosticCategories, or "
+                 "remove cluster.monitoring")
+    if len(set(mon.diagnostic_categories)) != len(mon.diagnostic_categories):
+        yield _p("cluster.monitoring.diagnosticCategories", "lists a category twice; list each once")
+
+
+def autoscaler_profile_needs_autoscaled_pools(cluster: NewCluster | ExistingCluster,
+                                              node_pools: tuple[NodePool, ...]) -> Iterator[Problem]:
+    """The autoscaler profile tunes the autoscaler, which only runs for pools with ``autoscaling``."""
+    if isinstance(cluster, NewCluster) and cluster.autoscaler_profile is not None \
+            and not any(p.autoscaling is not None for p in node_pools):
+        yield _p(("cluster.autoscalerProfile", "nodePools"),
+                 "has no effect: no pool has autoscaling; add autoscaling {minCount, maxCount} to a pool or remove it")
+
+
 def egress_matches_the_network(network: NetworkConfig, networking: NetworkingConfig) -> Iterator[Problem]:
     """Each outbound type with the resources it needs, and none it does not use."""
     out = networking.outbound_type
@@ -654,6 +746,12 @@ RULES: tuple[Rule, ...] = (
     Rule(("cluster",), kubernetes_version_is_supported),
     Rule(("cluster",), long_term_support_needs_premium),
     Rule(("cluster",), upgrade_channels_agree),
+    Rule(("cluster",), local_accounts_need_entra_id),
+    Rule(("cluster",), entra_id_settings_need_entra_id),
+    Rule(("cluster",), api_server_exposure_is_one_aks_accepts),
+    Rule(("cluster",), defender_needs_a_workspace),
+    Rule(("cluster",), monitoring_collects_something),
+    Rule(("cluster", "node_pools"), autoscaler_profile_needs_autoscaled_pools),
     Rule(("network", "networking"), egress_matches_the_network),
     Rule(("networking", "node_pools"), windows_pools_need_azure_dataplane),
     Rule(("network", "networking", "node_pools"), subnets_hold_the_nodes),

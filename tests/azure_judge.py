@@ -18,9 +18,16 @@ API 2024-05-01, the version of its network module). For one captured resource:
 3. the model is serialised back and compared with the body: whatever the model
    dropped or altered (a read-only field, ``"3"`` for an int) is a problem.
 
-The one translation the provider does that the models do not describe is kept
+The translations the provider does that the models do not describe are kept
 here by name: ``userAssignedIdentities`` is a list of IDs in Pulumi and a map
-``{id: {}}`` in ARM.
+``{id: {}}`` in ARM; ARM's kebab-case properties (the autoscaler profile's
+``balance-similar-node-groups``) are camelCase in Pulumi.
+
+Monitoring bodies are judged by azure-mgmt-monitor 6.0.2, which still carries the
+API versions the provider deploys (diagnostic settings 2021-05-01-preview, data
+collection rules 2022-06-01). The Log Analytics workspace is not judged: no
+azure-mgmt-loganalytics release has msrest models for its API 2023-09-01 (14.x
+is 2025-07-01 with another model base; 12.x is 2021-06-01 and needs ``six``).
 """
 from __future__ import annotations
 
@@ -31,12 +38,15 @@ from types import ModuleType
 from typing import Any
 
 from azure.mgmt.containerservice import models as cs_models
+from azure.mgmt.monitor.v2021_05_01_preview import models as diag_models
+from azure.mgmt.monitor.v2022_06_01 import models as dcr_models
 from azure.mgmt.network import models as net_models
 
 CONTAINER_SERVICE_API = "2025-09-01"
 NETWORK_API = "2024-05-01"
 
 _FLATTEN = re.compile(r"(?<!\\)\.")
+_KEBAB = re.compile(r"[A-Z]")
 _VARTYPE = re.compile(r":vartype (\w+): (.+)")
 _ENUM_REF = re.compile(r"~azure\.mgmt\.\w+\.models\.(\w+)")
 
@@ -60,6 +70,13 @@ RESOURCES: dict[str, tuple[type, ModuleType, frozenset[str]]] = {
         net_models.NetworkSecurityGroup, net_models, frozenset({"networkSecurityGroupName", "resourceGroupName"})),
     "azure-native:network:VirtualNetwork": (
         net_models.VirtualNetwork, net_models, frozenset({"virtualNetworkName", "resourceGroupName"})),
+    "azure-native:monitor:DiagnosticSetting": (
+        diag_models.DiagnosticSettingsResource, diag_models, frozenset({"name", "resourceUri"})),
+    "azure-native:monitor:DataCollectionRule": (
+        dcr_models.DataCollectionRuleResource, dcr_models, frozenset({"dataCollectionRuleName", "resourceGroupName"})),
+    "azure-native:monitor:DataCollectionRuleAssociation": (
+        dcr_models.DataCollectionRuleAssociationProxyOnlyResource, dcr_models,
+        frozenset({"associationName", "resourceUri"})),
 }
 
 #: ARM properties Pulumi spells as a list of IDs where ARM has a map of ID → {}.
@@ -83,7 +100,8 @@ def _enums_of(cls: type, module: ModuleType) -> dict[str, type[enum.Enum]]:
 
 def enum_of(cls: type, attribute: str) -> type[enum.Enum] | None:
     """The SDK enum class of one model attribute (``enum_of(ContainerServiceNetworkProfile, "outbound_type")``)."""
-    module = cs_models if cls.__module__.startswith("azure.mgmt.containerservice") else net_models
+    module = next(m for m in (cs_models, net_models, diag_models, dcr_models)
+                  if cls.__module__.startswith(m.__name__.rsplit(".", 1)[0]))
     return _enums_of(cls, module).get(attribute)
 
 
@@ -132,7 +150,9 @@ def _object_to_arm(cls: type, value: Mapping[str, Any], module: ModuleType, wher
     for key, v in value.items():
         if key in url_params:
             continue
-        spec = by_name.get(key)
+        # The provider's one renaming: ARM's kebab-case names (the autoscaler profile's
+        # "balance-similar-node-groups") are camelCase in Pulumi.
+        spec = by_name.get(key) or by_name.get(_KEBAB.sub(lambda m: "-" + m.group(0).lower(), key))
         if spec is None:
             problems.append(f"{where}.{key}: not a property of {cls.__name__}; Azure would never see it")
             continue

@@ -14,15 +14,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import re
 import runpy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import azure_judge
 import pulumi
 import pulumi_harness as harness
 import pytest
+import yaml
 from pulumi_harness import Registered
 from stack_files import DELETE, mutate, stack_config
 
@@ -31,7 +34,28 @@ from stacks import capabilities
 
 ROOT = Path(__file__).resolve().parents[1]
 SUB = "00000000-0000-0000-0000-000000000000"
+# What listClusterUserCredentials answers (format exec on an Entra ID cluster: kubelogin in device-code mode).
+AZURE_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: aks
+  cluster: {server: "https://aks.hcp.westeurope.azmk8s.io:443", certificate-authority-data: Q0E=}
+contexts:
+- name: aks
+  context: {cluster: aks, user: clusterUser_rg_aks}
+current-context: aks
+users:
+- name: clusterUser_rg_aks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args: [get-token, --login, devicecode, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630]
+"""
+# Without Entra ID (entraId.enabled false) AKS answers with the cluster user's client certificate.
 KUBECONFIG = "apiVersion: v1\nkind: Config\n"
+DEPLOYER = "33333333-3333-3333-3333-333333333333"
+TENANT = "44444444-4444-4444-4444-444444444444"
 
 
 # --------------------------------------------------------------------------- harness (tests/pulumi_harness.py)
@@ -89,9 +113,12 @@ def azure_calls(live: dict[str, Any] | None = None) -> harness.CallFn:
     """Invokes: the user kubeconfig, and the live cluster (``None``: it does not exist yet)."""
     def call(token: str, args: dict[str, Any]) -> Any:
         if token == "azure-native:containerservice:listManagedClusterUserCredentials":
-            return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(KUBECONFIG.encode()).decode()}]}
+            text = AZURE_KUBECONFIG if args.get("format") == "exec" else KUBECONFIG
+            return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(text.encode()).decode()}]}
         if token == "azure-native:containerservice:getManagedCluster":
             return NOT_FOUND if live is None else live
+        if token == "azure-native:authorization:getClientConfig":
+            return {"clientId": "deployer-cid", "objectId": DEPLOYER, "subscriptionId": SUB, "tenantId": TENANT}
         return {}
     return call
 
@@ -277,10 +304,10 @@ def test_prod_stack_uses_managed_identities_with_the_role_assignments_aks_needs(
     }
     assert "servicePrincipalProfile" not in mc.inputs
     assert mc.inputs["oidcIssuerProfile"] == {"enabled": True}
-    assert mc.inputs["securityProfile"] == {"workloadIdentity": {"enabled": True}}
+    assert mc.inputs["securityProfile"]["workloadIdentity"] == {"enabled": True}
     names = {r.inputs["resourceName"] for r in rec.of_type("UserAssignedIdentity")}
     assert names == {"id-aks-akshift-prod-control-plane", "id-aks-akshift-prod-kubelet"}
-    grants = {r.name: r.inputs for r in rec.of_type("RoleAssignment")}
+    grants = {r.name: r.inputs for r in rec.of_type("RoleAssignment") if r.parent == "akshift:index:ClusterIdentity"}
     assert grants["aks-cp-network-nodes"]["roleDefinitionId"].endswith("4d97b98b-1d4f-4787-a291-c67834d212e7")
     assert grants["aks-cp-network-nodes"]["roleDefinitionId"].startswith(f"/subscriptions/{SUB}/providers/")
     assert grants["aks-cp-operator-kubelet"]["scope"] == kubelet_id
@@ -293,9 +320,12 @@ def test_prod_stack_uses_managed_identities_with_the_role_assignments_aks_needs(
 def test_prod_stack_exports_the_documented_outputs_with_kubeconfig_secret() -> None:
     rec = run_main(stack_config("prod"), stack="prod")
     assert set(rec.exports) == {"kubeconfig", "clusterName", "clusterId", "nodeResourceGroup", "oidcIssuerUrl",
-                                "networkingMode", "kubernetesVersion", "addonVersions", "diskCopyResourceGroup"}
+                                "networkingMode", "kubernetesVersion", "addonVersions", "diskCopyResourceGroup",
+                                "logAnalyticsWorkspaceId"}
     assert rec.exports["diskCopyResourceGroup"] == "rg-akshift-prod-disk-copies"
-    assert rec.exports["kubeconfig"] == KUBECONFIG
+    kubeconfig = yaml.safe_load(rec.exports["kubeconfig"])
+    assert kubeconfig["clusters"] == yaml.safe_load(AZURE_KUBECONFIG)["clusters"]  # server and CA kept
+    assert [u["user"]["exec"]["command"] for u in kubeconfig["users"]] == ["kubelogin"]
     assert rec.exports["clusterName"] == "aks-akshift-prod"
     assert rec.exports["nodeResourceGroup"] == "rg-akshift-prod-nodes"
     assert rec.exports["oidcIssuerUrl"].startswith("https://")
@@ -341,10 +371,16 @@ def test_every_resource_is_parented_to_its_component_and_components_to_the_stack
         "azure-native:containerservice:AgentPool": "akshift:index:AksCluster",
         "azure-native:containerservice:MaintenanceConfiguration": "akshift:index:AksCluster",
         "pulumi:providers:kubernetes": "akshift:index:ClusterAddons",
+        "azure-native:operationalinsights:Workspace": "akshift:index:ClusterMonitoring",
+        "azure-native:monitor:DataCollectionRule": "akshift:index:ClusterMonitoring",
+        "azure-native:monitor:DataCollectionRuleAssociation": "akshift:index:ClusterMonitoring",
+        "azure-native:monitor:DiagnosticSetting": "akshift:index:ClusterMonitoring",
     }
     for r in rec.items:
         if r.type.startswith("akshift:index:") or r.type == "pulumi:pulumi:StackReference":
             assert r.parent == "pulumi:pulumi:Stack", r.name
+        elif r.name == "aks-deployer-cluster-admin":  # the deployer's grant is on the cluster, made with it
+            assert r.parent == "akshift:index:AksCluster"
         else:
             assert r.parent == expected_parent[r.type], (r.type, r.name)
 
@@ -577,7 +613,7 @@ def test_service_principal_mode_sends_the_secret_and_exports_its_expiry() -> Non
     assert "identity" not in mc.plain and "identityProfile" not in mc.plain
     assert exported["servicePrincipalSecretExpiresOn"] == "2027-03-01"
     assert "azure-native:managedidentity:UserAssignedIdentity" not in {r.type for r in registered}
-    grants = [r.plain for r in registered if r.type.endswith("RoleAssignment")]
+    grants = [r.plain for r in registered if r.type.endswith("RoleAssignment") and r.name != "aks-deployer-cluster-admin"]
     assert [g["principalId"] for g in grants] == ["22222222-2222-2222-2222-222222222222"]
 
 
@@ -633,8 +669,11 @@ def test_every_networking_mode_sends_bodies_azures_models_take(mode: str) -> Non
     ({"location": "westeurope", "fqdn": "x.example"}, "fqdn: dropped by the model"),
     ({"networkProfile": {"podCidr": "10.244.0.0/16"}}, "location: required by the API and missing"),
     ({"location": "westeurope", "agentPoolProfiles": [{"name": "System"}]}, "name: 'System' does not match"),
+    ({"location": "westeurope", "autoScalerProfile": {"expander": "cheapest"}}, "'cheapest' is not a Expander"),
+    ({"location": "westeurope", "autoScalerProfile": {"balanceSimilarNodeGroup": "true"}},
+     "balanceSimilarNodeGroup: not a property of ManagedClusterPropertiesAutoScalerProfile"),
 ], ids=["enum value", "misspelt property", "string for an int", "read-only property", "required property",
-        "pattern"])
+        "pattern", "autoscaler enum", "misspelt kebab-case property"])
 def test_the_judge_rejects_what_azures_model_rejects_or_drops(inputs: dict[str, Any], words: str) -> None:
     problems = azure_judge.judge("azure-native:containerservice:ManagedCluster", inputs)
     assert any(words in p for p in problems), problems
@@ -707,3 +746,95 @@ def test_disk_copies_get_a_protected_resource_group_of_their_own_never_the_node_
     copies = groups["rg-akshift-prod-disk-copies"]
     assert copies.protect and copies.inputs["tags"]["akshift-purpose"] == "disk-copies"
     assert rec.exports["nodeResourceGroup"] != rec.exports["diskCopyResourceGroup"]
+
+
+# --------------------------------------------------------------------------- the production baseline (issue 15 item 6)
+
+
+def test_prod_cluster_signs_in_with_entra_id_has_no_local_accounts_and_a_limited_api_server() -> None:
+    rec = run_main(stack_config("prod"), stack="prod")
+    mc = rec.one("ManagedCluster").inputs
+    assert mc["aadProfile"] == {"managed": True, "enableAzureRBAC": True}
+    assert mc["disableLocalAccounts"] is True
+    assert mc["apiServerAccessProfile"] == {"authorizedIPRanges": ["203.0.113.0/24"]}
+    assert mc["autoScalerProfile"] == {"expander": "least-waste", "balanceSimilarNodeGroups": "true",
+                                       "scaleDownUnneededTime": "10m", "skipNodesWithLocalStorage": "false"}
+    # The deployer installs the add-ons through the API server: Azure RBAC Cluster Admin on the cluster.
+    grant = rec.named("aks-deployer-cluster-admin").inputs
+    assert grant["principalId"] == DEPLOYER
+    assert grant["roleDefinitionId"].endswith("/roleDefinitions/b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b")
+    assert grant["scope"] == f"/subscriptions/{SUB}/resourceGroups/rg/providers/mock/aks-cluster"
+
+
+def test_prod_sends_monitoring_defender_and_the_add_ons_to_the_workspace_the_stack_declares() -> None:
+    rec = run_main(stack_config("prod"), stack="prod")
+    mc = rec.one("ManagedCluster")
+    workspace = rec.one("operationalinsights:Workspace")
+    workspace_id = f"/subscriptions/{SUB}/resourceGroups/rg/providers/mock/{workspace.name}"
+    assert workspace.inputs["sku"] == {"name": "PerGB2018"} and workspace.inputs["retentionInDays"] == 30
+    addons = mc.inputs["addonProfiles"]
+    assert addons["omsagent"] == {"enabled": True, "config": {"logAnalyticsWorkspaceResourceID": workspace_id,
+                                                              "useAADAuth": "true"}}
+    assert addons["azurepolicy"] == {"enabled": True}
+    assert addons["azureKeyvaultSecretsProvider"] == {"enabled": True, "config": {"enableSecretRotation": "true",
+                                                                                  "rotationPollInterval": "2m"}}
+    security = mc.inputs["securityProfile"]
+    assert security["defender"] == {"logAnalyticsWorkspaceResourceId": workspace_id,
+                                    "securityMonitoring": {"enabled": True}}
+    assert security["imageCleaner"] == {"enabled": True, "intervalHours": 168}
+    cluster_id = f"/subscriptions/{SUB}/resourceGroups/rg/providers/mock/aks-cluster"
+    diag = rec.one("DiagnosticSetting").inputs
+    assert diag["resourceUri"] == cluster_id and diag["workspaceId"] == workspace_id
+    assert [c["category"] for c in diag["logs"]] == ["kube-audit-admin", "guard", "cluster-autoscaler",
+                                                     "kube-controller-manager"]
+    rule = rec.one("DataCollectionRule")
+    assert rule.inputs["destinations"]["logAnalytics"][0]["workspaceResourceId"] == workspace_id
+    assoc = rec.one("DataCollectionRuleAssociation").inputs
+    assert assoc["resourceUri"] == cluster_id and assoc["dataCollectionRuleId"].endswith(f"/{rule.name}")
+    assert rec.exports["logAnalyticsWorkspaceId"] == workspace_id
+    judged = {r.type.rsplit(":", 1)[-1] for r in rec.items if r.type in azure_judge.RESOURCES}
+    assert judged >= {"ManagedCluster", "DiagnosticSetting", "DataCollectionRule", "DataCollectionRuleAssociation"}
+    assert _judged(rec) == {}
+
+
+def test_a_private_cluster_sends_no_public_ranges_and_azure_takes_it() -> None:
+    rec = run_main(mutate(stack_config("prod"), {"cluster.apiServer": {"privateCluster": True}}), stack="prod")
+    assert rec.one("ManagedCluster").inputs["apiServerAccessProfile"] == {"enablePrivateCluster": True}
+    assert _judged(rec) == {}
+
+
+def test_the_test_stack_runs_the_same_sign_in_as_prod_without_the_costed_parts() -> None:
+    rec = run_main(stack_config("test"))
+    mc = rec.one("ManagedCluster").inputs
+    assert mc["aadProfile"] == {"managed": True, "enableAzureRBAC": True} and mc["disableLocalAccounts"] is True
+    assert "addonProfiles" not in mc and set(mc["securityProfile"]) == {"workloadIdentity"}
+    assert not rec.of_type("operationalinsights:Workspace") and not rec.of_type("DiagnosticSetting")
+
+
+def test_the_kubeconfig_output_holds_no_credential_only_the_kubelogin_exec_plugin() -> None:
+    from deploy.outputs import kubeconfig_output
+    from kube.config import KubeConfig
+
+    rec = run_main(stack_config("prod"), stack="prod")
+    creds = [args for token, args in rec.invokes if token.endswith("listManagedClusterUserCredentials")]
+    assert creds and all(a.get("format") == "exec" for a in creds)
+    assert not [t for t, _ in rec.invokes if t.endswith("listManagedClusterAdminCredentials")]
+    text = rec.exports["kubeconfig"]
+    assert not re.search(r"client-(certificate|key)-data|token:|password:", text)
+    # What `--target-stack prod` reads: the same output, through the same checks, as a kubelogin exec user.
+    fake_engine_outputs = {"kubeconfig": text}
+    with mock.patch("deploy.outputs.open_work_dir") as work_dir:
+        work_dir.return_value.outputs.return_value = fake_engine_outputs
+        read = kubeconfig_output(mock.Mock(), ROOT, "prod")
+    cfg = KubeConfig.from_text(read, "stack prod output kubeconfig")
+    assert cfg.server == "https://aks.hcp.westeurope.azmk8s.io:443"
+    assert cfg.exec is not None and cfg.exec.command == "kubelogin"
+    assert cfg.exec.args == ("get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630")
+
+
+def test_without_entra_id_the_user_credential_is_exported_as_aks_returns_it() -> None:
+    config = mutate(stack_config("test"), {"cluster.entraId": {"enabled": False}, "cluster.disableLocalAccounts": False})
+    rec = run_main(config)
+    assert "aadProfile" not in rec.one("ManagedCluster").inputs
+    assert rec.exports["kubeconfig"] == KUBECONFIG
+    assert not [r for r in rec.of_type("RoleAssignment") if r.name == "aks-deployer-cluster-admin"]

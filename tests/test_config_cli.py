@@ -39,9 +39,24 @@ def test_validate_accepts_the_shipped_stacks_with_exit_0_an_ok_line_and_what_wil
     first, *details = result.stdout.splitlines()
     assert first.startswith("OK ") and f"aks-akshift-{name}" in first
     topics = [line.strip().split(":", 1)[0] for line in details]
-    assert topics == ["kubernetes", "networking", "egress", "node DNS", "disk copies", "protect"]
+    assert topics == ["kubernetes", "networking", "egress", "node DNS", "access", "API server", "monitoring",
+                      "security add-ons", "disk copies", "protect"]
     # test and prod run the same DNS path: LocalDNS Required on every pool.
     assert "  node DNS: AKS LocalDNS (Required) on pools system, apps" in result.stdout
+    # ... and sign in the same way: Entra ID, no local accounts, a kubelogin kubeconfig.
+    assert ("  access: Entra ID with Azure RBAC; local accounts disabled; kubeconfig output: kubelogin exec "
+            "(--login azurecli)") in result.stdout
+
+
+def test_validate_shows_the_production_baseline_prod_turns_on_and_what_test_leaves_off() -> None:
+    prod = runner.invoke(app, ["validate", str(ROOT / "stacks" / "Pulumi.prod.yaml")]).stdout
+    assert "  API server: public, limited to 203.0.113.0/24" in prod
+    assert ("  monitoring: Log Analytics workspace (30 days); Container Insights; logs kube-audit-admin, guard, "
+            "cluster-autoscaler, kube-controller-manager") in prod
+    assert "  security add-ons: Defender, Azure Policy, Image Cleaner, Key Vault secrets provider" in prod
+    test = runner.invoke(app, ["validate", str(ROOT / "stacks" / "Pulumi.test.yaml")]).stdout
+    assert "  API server: public to the internet (no authorized IP ranges)" in test
+    assert "  monitoring: none" in test and "  security add-ons: none" in test
 
 
 def test_validate_says_when_no_node_dns_cache_will_run_and_that_localdns_is_disabled(tmp_path: Path) -> None:

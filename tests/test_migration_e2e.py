@@ -349,7 +349,8 @@ def test_migrate_with_volume_moves_carries_the_disks_and_clears_their_blockers(
     out = tmp_path / "run"
     result = runner.invoke(app, ["migrate", "--source", str(source.kubeconfig), "--target", str(target.kubeconfig),
                                  "--out", str(out), "--age-identity", str(age_key), "--ready-timeout", "60",
-                                 "--move-volumes", "--quiesce-source", "--disk-mover", "sandbox", "--output", "json"])
+                                 "--move-volumes", "--target-resource-group", "rg-shop-green-disk-copies",
+                                 "--quiesce-source", "--disk-mover", "sandbox", "--output", "json"])
     volumes = json.loads((out / "volumes-verify.json").read_text())
     verified = [v for v in volumes["volumes"] if v["status"] == "verified" and v["strategy"] == "copy-disk"]
     assert verified, volumes

@@ -83,7 +83,7 @@ def _pv() -> dict[str, Any]:
 def test_a_transform_made_without_the_volume_plan_is_stale_and_one_made_with_it_is_not(tmp_path: Path) -> None:
     claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"namespace": "shop", "name": "data"},
              "spec": {"volumeName": "pvc-a"}}
-    moves = volume_plan([claim, _pv()], TargetFacts(region="westeurope", resource_group="MC_new", subscription=SUB))
+    moves = volume_plan([claim, _pv()], TargetFacts(region="westeurope", resource_group="rg-new-disk-copies", subscription=SUB))
     assert [m.strategy.value for m in moves] == ["copy-disk"]
     with SnapshotWriter(tmp_path / "snapshot", exclude_secrets=True) as w:
         for o in (claim, _pv()):
@@ -121,3 +121,34 @@ def test_migrate_help_says_where_the_volumes_go() -> None:
     text = " ".join(result.output.split())
     assert "→  →" not in result.output and "transform, plan, apply, verify" in text
     assert "volume plan before the transform" in text and "volume move before the plan" in text
+
+
+class _Green:
+    """A target that answers only what the volume plan reads: its Nodes, as AKS labels them."""
+
+    def get(self, path: str) -> dict[str, Any]:
+        assert path == "/api/v1/nodes"
+        labels = {"topology.kubernetes.io/region": "westeurope", "topology.kubernetes.io/zone": "westeurope-1",
+                  "kubernetes.azure.com/cluster": "MC_rg_green_westeurope"}
+        return {"items": [{"kind": "Node", "metadata": {"name": "n1", "labels": labels},
+                           "spec": {"providerID": f"azure:///subscriptions/{SUB}/resourceGroups/mc_rg_green_westeurope/"
+                                                  "providers/Microsoft.Compute/virtualMachineScaleSets/s/virtualMachines/0"}}]}
+
+
+def test_the_volume_plan_refuses_to_guess_where_disk_copies_go_and_names_the_flag(tmp_path: Path) -> None:
+    from migration.errors import PlanError
+    from migration.pipeline import VolumeOptions, plan_volumes
+
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"namespace": "shop", "name": "data"},
+             "spec": {"volumeName": "pvc-a"}}
+    with SnapshotWriter(tmp_path / "snapshot", exclude_secrets=True) as w:
+        for o in (claim, _pv()):
+            w.write(o)
+    for group in (None, "MC_rg_green_westeurope"):  # unknown, or green's node resource group named explicitly
+        with pytest.raises(PlanError) as e:
+            plan_volumes(_Green(), options=VolumeOptions(out=tmp_path, resource_group=group))  # type: ignore[arg-type]
+        assert e.value.ref == "--target-resource-group" and "shop/data" in str(e.value)
+        assert "--target-stack" in e.value.fix and e.value.exit_code == 2
+        assert not (tmp_path / "volumes-plan.json").exists()
+    moves = plan_volumes(_Green(), options=VolumeOptions(out=tmp_path, resource_group="rg-green-disk-copies"))  # type: ignore[arg-type]
+    assert moves[0].copy is not None and moves[0].copy.resource_group == "rg-green-disk-copies"

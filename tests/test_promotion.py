@@ -108,6 +108,12 @@ def test_configuration_written_with_other_json_spacing_is_not_a_change() -> None
     assert rules.last_change(history)[0].version == 1  # type: ignore[index]
 
 
+def test_an_up_that_only_reads_its_own_outputs_is_not_a_change() -> None:
+    # Every `up` of a cluster.mode existing stack reads its own last outputs (the new → existing guard).
+    history = DEPLOYED + [update(2, 12, changes={"same": 15, "read": 1})]
+    assert rules.last_change(history)[0].version == 1  # type: ignore[index]
+
+
 def test_previews_are_not_changes_and_a_drift_correcting_refresh_is() -> None:
     history = DEPLOYED + [update(2, 5, kind="preview", changes={"update": 3}),
                           update(3, 6, kind="refresh", changes={"same": 4, "update": 1})]
@@ -336,7 +342,7 @@ def test_a_failed_verification_blocks_promotion_with_a_clear_message(
 
     write_verify(sandbox_pair["report"], ok=False)
     result = _up(sandbox_pair["project"], "promo-test")  # records the verification; changes nothing
-    assert set(result.changes) == {"same"}
+    assert set(result.changes) == {"same", "read"} and result.changes["read"] == 1  # the read: its own outputs
     for k, v in pulumi_env.items():
         monkeypatch.setenv(k, v)
     from akshift.cli import app as app

@@ -160,6 +160,25 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "disk copies in the node resource group": ({"cluster.nodeResourceGroup": "rg-nodes", "diskCopies": {"resourceGroup": "rg-nodes"}}, "diskCopies.resourceGroup", "is the same group as cluster.nodeResourceGroup, which AKS deletes with the cluster"),
     "disk copies in an AKS-named node group": ({"diskCopies": {"resourceGroup": "MC_rg_aks_westeurope"}}, "diskCopies.resourceGroup", "looks like an AKS node resource group"),
     "disk copies in the cluster's group": ({"diskCopies": {"resourceGroup": "rg-akshift-test"}}, "diskCopies.resourceGroup", "is the same group as resourceGroup (the cluster's group)"),
+    # --- the production baseline (issue 15 item 6): combinations AKS refuses, by key
+    "local accounts disabled without Entra ID": ({"cluster.entraId": {"enabled": False}}, "cluster.disableLocalAccounts", "AKS disables local accounts only on clusters with Entra ID integration"),
+    "local accounts disabled and nobody granted": ({"cluster.entraId": {"grantDeployer": False}}, "cluster.entraId.adminGroupObjectIds", "with local accounts disabled nobody could reach the cluster"),
+    "Kubernetes RBAC with no admin group": ({"cluster.entraId": {"azureRbac": False}}, "cluster.entraId.adminGroupObjectIds", "nobody could reach the cluster"),
+    "admin groups without Entra ID": ({"cluster.disableLocalAccounts": False, "cluster.entraId": {"enabled": False, "adminGroupObjectIds": ["11111111-1111-1111-1111-111111111111"]}}, "cluster.entraId.adminGroupObjectIds", "only used with Entra ID integration"),
+    "admin group that is not a GUID": ({"cluster.entraId": {"adminGroupObjectIds": ["platform-team"]}}, "cluster.entraId.adminGroupObjectIds[0]", "is not a GUID"),
+    "private cluster with authorized IP ranges": ({"cluster.apiServer": {"privateCluster": True, "authorizedIpRanges": ["198.51.100.0/24"]}}, "cluster.apiServer.authorizedIpRanges", "AKS refuses authorized IP ranges on a private cluster"),
+    "authorized range that is the internet": ({"cluster.apiServer": {"authorizedIpRanges": ["0.0.0.0/0"]}}, "cluster.apiServer.authorizedIpRanges[0]", "authorizes the whole internet"),
+    "authorized range that is private": ({"cluster.apiServer": {"authorizedIpRanges": ["10.0.0.0/8"]}}, "cluster.apiServer.authorizedIpRanges[0]", "is a private range, but the API server's public endpoint only sees public source addresses"),
+    "more authorized ranges than AKS takes": ({"cluster.apiServer": {"authorizedIpRanges": [f"198.{i // 256}.{i % 256}.0/24" for i in range(201)]}}, "cluster.apiServer.authorizedIpRanges", "AKS takes at most 200"),
+    "Defender without a workspace": ({"cluster.defender": True}, "cluster.defender", "Defender for Containers sends its findings to a Log Analytics workspace; add cluster.monitoring"),
+    "a workspace that receives nothing": ({"cluster.monitoring": {"containerInsights": False, "diagnosticCategories": []}}, "cluster.monitoring.diagnosticCategories", "the workspace would receive nothing"),
+    "a log category AKS does not have": ({"cluster.monitoring": {"diagnosticCategories": ["kube-audit", "etcd"]}}, "cluster.monitoring.diagnosticCategories[1]", "'etcd' is not allowed"),
+    "workspace retention under 30 days": ({"cluster.monitoring": {"retentionDays": 7}}, "cluster.monitoring.retentionDays", "must be at least 30; got 7"),
+    "image cleaner more often than daily": ({"cluster.imageCleaner": {"enabled": True, "intervalHours": 12}}, "cluster.imageCleaner.intervalHours", "must be at least 24; got 12"),
+    "Key Vault rotation interval that is not a duration": ({"cluster.keyVaultSecretsProvider": {"enabled": True, "rotationPollInterval": "2 minutes"}}, "cluster.keyVaultSecretsProvider.rotationPollInterval", "is not a duration such as \"2m\""),
+    "autoscaler profile without an autoscaled pool": ({"cluster.autoscalerProfile": {"expander": "least-waste"}, "nodePools[1].autoscaling": DELETE, "nodePools[1].count": 2}, "cluster.autoscalerProfile", "has no effect: no pool has autoscaling"),
+    "autoscaler expander AKS does not have": ({"cluster.autoscalerProfile": {"expander": "cheapest"}}, "cluster.autoscalerProfile.expander", "'cheapest' is not allowed"),
+    "baseline keys on an existing cluster": ({"cluster.mode": "existing", "cluster.kubeconfig": "k", "cluster.kubernetesVersion": "1.36", "cluster.defender": True}, "cluster.defender", "unknown key"),
     # --- the traffic switch (issue 16): what Azure would refuse, by key
     "traffic weight above 100": ({"traffic": {**TRAFFIC, "weights": {"blue": 150, "green": 0}}}, "traffic.weights.blue", "150 is not a percentage"),
     "traffic endpoint names repeat": ({"traffic": {**TRAFFIC, "endpoints": [{"name": "blue", "target": "a.example.com"}, {"name": "Blue", "target": "b.example.com"}], "weights": {"blue": 100, "Blue": 0}}}, "traffic.endpoints", "endpoint names repeat (Azure compares them ignoring case): Blue, blue"),
@@ -413,6 +432,7 @@ ENUM_BOUND = [
     ("NodePool", "os_disk_type", "OSDiskType"),
     ("DnsConfig", "local_dns_mode", "LocalDNSMode"),
     ("MaintenanceWindow", "day_of_week", "WeekDay"),
+    ("AutoscalerProfile", "expander", "Expander"),
 ]
 
 

@@ -11,6 +11,7 @@ writes the copies' PVs with a valid index.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import builders as b
@@ -47,7 +48,8 @@ from sandbox.disk_mover import FakeAzureDiskMover
 
 SUB = "00000000-0000-0000-0000-000000000000"
 OLD_RG = "MC_rg-shop-prod_aks-shop-prod_westeurope"
-NEW_RG = "MC_rg-shop-prod_aks-shop-green_westeurope"
+GREEN_NODE_RG = "MC_rg-shop-prod_aks-shop-green_westeurope"  # AKS deletes it with green: never a copy's group
+NEW_RG = "rg-shop-green-disk-copies"  # the green stack's diskCopyResourceGroup output
 GREEN = TargetFacts(region="westeurope", zones=frozenset({"westeurope-1", "westeurope-2", "westeurope-3"}),
                     resource_group=NEW_RG, subscription=SUB)
 
@@ -408,8 +410,9 @@ def test_a_share_secret_the_migration_does_not_carry_is_reported() -> None:
 
 
 def test_target_facts_come_from_the_labels_and_provider_ids_aks_sets() -> None:
-    nodes = [node(z, rg=NEW_RG) for z in ("westeurope-1", "westeurope-2", "westeurope-3")]
-    assert target_facts(nodes) == GREEN
+    nodes = [node(z, rg=GREEN_NODE_RG) for z in ("westeurope-1", "westeurope-2", "westeurope-3")]
+    # The node resource group is read (to refuse it), never taken as where the copies go.
+    assert target_facts(nodes) == dataclasses.replace(GREEN, resource_group=None, node_resource_group=GREEN_NODE_RG)
     assert target_facts(nodes, resource_group="rg-data").resource_group == "rg-data"
     assert not target_facts([]).known
 
@@ -662,3 +665,22 @@ def test_a_rolled_back_run_refuses_to_move_again(tmp_path: Any) -> None:
     assert source.objs[("StatefulSet", "postgres")]["spec"]["replicas"] == 2
     with pytest.raises(PlanError, match="rolled back"):
         move(moves, source, target, tmp_path, quiesce_source=True)
+
+
+# --------------------------------------------------------------------------- where the copies go (issue 15 item 7)
+
+
+@pytest.mark.parametrize(("target", "code"), [
+    pytest.param(dataclasses.replace(GREEN, resource_group=None, node_resource_group=GREEN_NODE_RG),
+                 "volume-copy-group-unknown", id="no group: never the node group by default"),
+    pytest.param(dataclasses.replace(GREEN, resource_group=GREEN_NODE_RG, node_resource_group=GREEN_NODE_RG),
+                 "volume-copy-in-node-resource-group", id="the node group named explicitly"),
+    pytest.param(dataclasses.replace(GREEN, resource_group="mc_rg_other_westeurope"),
+                 "volume-copy-in-node-resource-group", id="a group named like a node group"),
+])
+def test_a_disk_copy_never_lands_in_greens_node_resource_group(target: TargetFacts, code: str) -> None:
+    move = one([node(), claim(), disk_pv()], target)
+    assert move.strategy is Strategy.BLOCKED and move.copy is None
+    found = {f.code: f for f in move.findings}
+    assert code in found
+    assert "--target-stack" in found[code].fix and "diskCopyResourceGroup" in found[code].fix

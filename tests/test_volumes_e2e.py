@@ -165,7 +165,8 @@ def test_disks_are_copied_and_bound_on_green_while_blue_writers_are_stopped_and_
         stages.inventory(src, out / "snapshot", secret_key=key)
 
         # The plan (before the transform): a strategy per claim; the DaemonSet's disk is a blocking finding (exit 1).
-        code, plan = invoke("plan", "--out", str(out), "--target", str(green.kubeconfig))
+        code, plan = invoke("plan", "--out", str(out), "--target", str(green.kubeconfig),
+                            "--target-resource-group", "rg-shop-green-disk-copies")
         assert code == 1
         strategies = {v["claim"]: v["strategy"] for v in plan["volumes"]}
         assert strategies == {**dict.fromkeys(DISK_CLAIMS, "copy-disk"), "shop/shop-media": "same-share",

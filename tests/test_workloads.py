@@ -339,6 +339,39 @@ def test_the_kubeconfig_can_come_from_another_stacks_output(sandbox_files: dict[
     assert exports["kubeconfig"] == sandbox_files["kubeconfig"].read_text()
 
 
+CREATED = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-akshift-test/providers/" \
+          "Microsoft.ContainerService/managedClusters/aks-akshift-test"
+
+
+def test_switching_a_stack_that_created_its_cluster_to_existing_is_refused_naming_the_intent(
+    sandbox_files: dict[str, Path], tmp_path: Path
+) -> None:
+    # The stack's last deployment (mode new) exported clusterId: with mode existing Pulumi would delete that cluster.
+    config = sandbox_config(sandbox_files["kubeconfig"], sandbox_files["snapshot"], sandbox_files["identity"])
+    with pytest.raises(Exception, match=r"created the AKS cluster .*aks-akshift-test \(cluster.mode new\); with mode "
+                                        r"existing Pulumi would delete it") as e:
+        run_program(config, tmp_path, stack_outputs={"clusterId": CREATED})
+    assert "cluster.deleteCreatedCluster: true" in str(e.value) and "pulumi state delete" in str(e.value)
+
+
+def test_a_stack_switched_to_existing_deploys_once_the_user_names_the_deletion(
+    sandbox_files: dict[str, Path], tmp_path: Path
+) -> None:
+    config = sandbox_config(sandbox_files["kubeconfig"], sandbox_files["snapshot"], sandbox_files["identity"])
+    config["akshift:cluster"]["deleteCreatedCluster"] = True
+    run = run_program(config, tmp_path, stack_outputs={"clusterId": CREATED})
+    assert [r.name for r in run.resources if r.type == "pulumi:providers:kubernetes"] == ["aks-provider"]
+
+
+def test_a_stack_that_never_created_a_cluster_reads_its_own_outputs_and_is_not_refused(
+    sandbox_files: dict[str, Path], tmp_path: Path
+) -> None:
+    config = sandbox_config(sandbox_files["kubeconfig"], sandbox_files["snapshot"], sandbox_files["identity"])
+    run = run_program(config, tmp_path, stack_outputs={"clusterName": "green"})
+    assert "organization/akshift/sandbox" in run.read  # its own outputs, read (not registered)
+    assert run.exports["clusterName"] == "green"
+
+
 # --------------------------------------------------------------------------- the real engine against green
 
 
@@ -405,7 +438,9 @@ def test_a_second_up_of_the_same_snapshot_reports_no_changes(deployed: dict[str,
 
     preview, result = guarded_up(deployed["stack"], confirm=lambda p: True)
     assert preview.changed == []
-    assert set(result.changes) == {"same"}, result.changes
+    # Every resource the same; the one read is the stack's own last outputs (the new → existing guard's
+    # StackReference), which changes nothing.
+    assert set(result.changes) == {"same", "read"} and result.changes["read"] == 1, result.changes
 
 
 @pytest.mark.cluster

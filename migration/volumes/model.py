@@ -51,6 +51,8 @@ UNSCALABLE_WRITER = "volume-unscalable-writer"
 UNSUPPORTED_DRIVER = "volume-unsupported-driver"
 PV_MISSING = "volume-pv-missing"
 TARGET_UNKNOWN = "volume-target-unknown"
+COPY_GROUP_UNKNOWN = "volume-copy-group-unknown"
+COPY_IN_NODE_GROUP = "volume-copy-in-node-resource-group"
 SKU_ASSUMED = "volume-sku-assumed"
 SHARE_IN_NODE_GROUP = "volume-share-in-node-resource-group"
 SHARE_SECRET_MISSING = "volume-share-secret-missing"
@@ -203,8 +205,11 @@ class TargetFacts:
     Attributes:
         region: its Azure region (``westeurope``); None when unknown.
         zones: zone labels its nodes carry (``westeurope-1``); empty when its nodes are not zonal.
-        resource_group: where snapshots and new disks are created (by default the target's node
-            resource group, which the Azure Disk CSI driver's identity can attach from).
+        resource_group: where snapshots and new disks are created: the green stack's own disk-copy group
+            (its ``diskCopyResourceGroup`` output), never the node resource group, which AKS deletes with
+            the cluster (and the copies and lineage snapshots with it). None: unknown, disks are not planned.
+        node_resource_group: the target's AKS node resource group, read from its Nodes (refused as
+            ``resource_group``).
         subscription: the target's subscription; None when unknown (the source disk's is used).
         zone_map: source zone label → target zone label, to restore into another zone
             (``""`` keys a regional source disk).
@@ -217,16 +222,25 @@ class TargetFacts:
     subscription: str | None = None
     zone_map: Mapping[str, str] = dataclasses.field(default_factory=dict)
     known: bool = True
+    node_resource_group: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"region": self.region, "zones": sorted(self.zones), "resource_group": self.resource_group,
-                "subscription": self.subscription, "zone_map": dict(self.zone_map), "known": self.known}
+                "subscription": self.subscription, "zone_map": dict(self.zone_map), "known": self.known,
+                "node_resource_group": self.node_resource_group}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TargetFacts:
         return cls(region=d.get("region"), zones=frozenset(d.get("zones") or ()),
                    resource_group=d.get("resource_group"), subscription=d.get("subscription"),
-                   zone_map=dict(d.get("zone_map") or {}), known=d.get("known", True))
+                   zone_map=dict(d.get("zone_map") or {}), known=d.get("known", True),
+                   node_resource_group=d.get("node_resource_group"))
+
+    @property
+    def copies_in_node_group(self) -> bool:
+        """``resource_group`` is the target's node resource group (or named like one, ``MC_…``)."""
+        group = (self.resource_group or "").lower()
+        return bool(group) and (group.startswith("mc_") or group == (self.node_resource_group or "").lower())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,6 +54,8 @@ from migration.volumes.azure import (
     zone_number,
 )
 from migration.volumes.model import (
+    COPY_GROUP_UNKNOWN,
+    COPY_IN_NODE_GROUP,
     DEFAULT_DISK_SKU,
     DISK_CSI,
     DISK_SKUS,
@@ -133,8 +135,9 @@ def target_facts(nodes: Iterable[Mapping[str, Any]], *, resource_group: str | No
 
     Args:
         nodes: the target's Nodes; empty when there is no target (facts are then ``known=False``).
-        resource_group: where to create snapshots and disks; default: the node resource group
-            (from ``kubernetes.azure.com/cluster`` or the nodes' providerID).
+        resource_group: where to create snapshots and disks: the green stack's ``diskCopyResourceGroup``
+            output. Never defaulted to the node resource group (``kubernetes.azure.com/cluster`` or the
+            nodes' providerID), which AKS deletes with the cluster; that group is recorded only to refuse it.
         subscription: default: from the nodes' providerID.
         zone_map: source zone label → target zone label.
 
@@ -155,8 +158,8 @@ def target_facts(nodes: Iterable[Mapping[str, Any]], *, resource_group: str | No
             sub = sub or m.group(1)
             group = group or m.group(2)
     return TargetFacts(region=region or region_of_zone(min(zones, default=None)), zones=frozenset(zones),
-                       resource_group=resource_group or group, subscription=subscription or sub,
-                       zone_map=dict(zone_map or {}), known=bool(nodes))
+                       resource_group=resource_group, subscription=subscription or sub,
+                       zone_map=dict(zone_map or {}), known=bool(nodes), node_resource_group=group)
 
 
 def source_region(objects: Iterable[Mapping[str, Any]]) -> str | None:
@@ -255,6 +258,10 @@ _PV_COMMON = frozenset({"capacity", "accessModes", "persistentVolumeReclaimPolic
                         "mountOptions", "nodeAffinity", "claimRef", "volumeAttributesClassName"})
 
 
+COPY_GROUP_FIX = ("pass --target-stack <green stack> (its diskCopyResourceGroup output is read), or "
+                  "--target-resource-group <that output: `pulumi stack output diskCopyResourceGroup`>")
+
+
 def _plan_disk(base: dict[str, Any], pv: Mapping[str, Any], sc: Mapping[str, Any] | None, target: TargetFacts,
                src_region: str | None, ref: ObjectRef) -> VolumeMove:
     spec = pv.get("spec") or {}
@@ -293,7 +300,17 @@ def _plan_disk(base: dict[str, Any], pv: Mapping[str, Any], sc: Mapping[str, Any
                                 f"its disk SKU {sku!r} is not a managed disk SKU akshift knows "
                                 f"({', '.join(sorted(DISK_SKUS))})", "fix skuName on the StorageClass or PV"))
     region = src_region or region_of_zone(zone)
-    if not target.known or not target.resource_group or not target.region:
+    if target.known and target.region and not target.resource_group:
+        problems.append(Finding(COPY_GROUP_UNKNOWN, Severity.BLOCKER, ref,
+                                "no resource group for its disk copy: akshift never copies into green's node "
+                                "resource group, which AKS deletes with the cluster",
+                                COPY_GROUP_FIX))
+    elif target.copies_in_node_group:
+        problems.append(Finding(COPY_IN_NODE_GROUP, Severity.BLOCKER, ref,
+                                f"--target-resource-group {target.resource_group} is green's node resource group "
+                                "(or named like one), which AKS deletes with the cluster — and the copy and its "
+                                "lineage snapshot with it", COPY_GROUP_FIX))
+    elif not target.known or not target.resource_group or not target.region:
         missing = [n for n, v in (("resource group", target.resource_group), ("region", target.region)) if not v]
         problems.append(Finding(TARGET_UNKNOWN, Severity.BLOCKER, ref,
                                 "the target's " + (" and ".join(missing) or "nodes") + " are unknown, so the copy of "
