@@ -37,6 +37,7 @@ from kube.auth import ExecOptions, auth_for
 from kube.config import KubeConfig
 from kube.errors import RETRY_STATUSES, ApiError, CredentialError, KubeconfigError
 from kube.objects import ObjectRef
+from kube.wire import Answer, Wire, WireError
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is valid YAML, so we send JSON
 TLS_VERIFY_FAILED = "TLSVerificationFailed"  # the reason of an ApiError(0, …) for a certificate we do not trust
@@ -144,6 +145,11 @@ class KubeClient:
             proxy=(config.proxy_url or None) if transport is None else None,
             transport=transport,
         )
+        # The lean path (kube/wire.py) for every request/response exchange, unless a transport is injected or
+        # a proxy is configured: those keep httpx, as watches and /readyz do.
+        self._wire = None if transport is not None or config.proxy_url else Wire(
+            config.server, tls=tls, auth=self.auth, timeout=timeout, server_name=config.tls_server_name,
+            headers={"Accept": "application/json", "User-Agent": "akshift/0.1"})
         self._resources: dict[tuple[str, str], ApiResource] | None = None
 
     @classmethod
@@ -154,6 +160,8 @@ class KubeClient:
 
     def close(self) -> None:
         self._http.close()
+        if self._wire is not None:
+            self._wire.close()
 
     def __enter__(self) -> KubeClient:
         return self
@@ -173,37 +181,49 @@ class KubeClient:
         content_type: str = "application/json",
         ref: object = "",
         meta: dict[str, Any] | None = None,
+        accept: str = "",
     ) -> dict[str, Any]:
         """Send one request, retrying what is retryable.
 
         Args:
-            meta: when given, receives ``status`` and the server's ``date`` header of the answer.
+            body: a JSON-ready value, serialized once, or bytes already serialized.
+            meta: when given, receives ``status``, the server's ``date`` header and the ``bytes`` of the
+                answer's (decoded) body.
+            accept: the ``Accept`` header, when not plain JSON.
 
         Raises:
             ApiError: the server answered with an error status (``.status``,
                 ``.reason``, ``.retryable``), or the server was unreachable after
                 all retries (status 0).
         """
-        content = orjson.dumps(body) if body is not None else None
-        headers = {"Content-Type": content_type} if content is not None else None
+        content = body if isinstance(body, bytes) else orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": content_type} if content is not None else {}
+        if accept:
+            headers["Accept"] = accept
         delay = 0.2
         for attempt in range(self.retries):
             wait = delay * (0.5 + random.random())  # jitter: many threads throttled at once spread out
             try:
-                resp = self._http.request(method, path, params=params, content=content, headers=headers,
-                                          extensions=self._extensions)
-            except httpx.TransportError as e:
+                resp: httpx.Response | Answer
+                if self._wire is not None:
+                    resp = self._wire.send(method, path, params=params, content=content, headers=headers)
+                else:
+                    resp = self._http.request(method, path, params=params, content=content, headers=headers or None,
+                                              extensions=self._extensions)
+            except (httpx.TransportError, WireError) as e:
                 refused = _tls_verification_error(e)
                 if refused is not None:  # retrying cannot change the server's certificate
                     raise ApiError(0, TLS_VERIFY_FAILED, f"{self.config.server}: its certificate failed verification "
                                    f"({refused.verify_message or refused.reason})", ref=ref) from e
                 if attempt == self.retries - 1:
-                    raise ApiError(0, "Unreachable", f"{self.config.server}: {e.__class__.__name__}: {e}", ref=ref, retryable=True) from e
+                    why = str(e) if isinstance(e, WireError) else f"{e.__class__.__name__}: {e}"
+                    raise ApiError(0, "Unreachable", f"{self.config.server}: {why}", ref=ref, retryable=True) from e
             else:
                 if resp.status_code < 400:
                     if meta is not None:
                         meta["status"] = resp.status_code
                         meta["date"] = resp.headers.get("Date", "")
+                        meta["bytes"] = len(resp.content)
                     try:
                         return orjson.loads(resp.content) if resp.content else {}
                     except orjson.JSONDecodeError as e:  # a proxy's login page, a captive portal, not an API server
