@@ -21,6 +21,7 @@ in-process (tests/unit/kube/).
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
 import email.utils
 import os
@@ -41,6 +42,8 @@ from kube.wire import Answer, Wire, WireError
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is valid YAML, so we send JSON
 TLS_VERIFY_FAILED = "TLSVerificationFailed"  # the reason of an ApiError(0, …) for a certificate we do not trust
+# Aggregated discovery (every group's resources in one answer), plain JSON from servers without it.
+AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 MAX_RETRY_AFTER = 60.0  # seconds: a server asking for longer is waited on this long, then asked again
 
 
@@ -251,26 +254,51 @@ class KubeClient:
     def resources(self, refresh: bool = False) -> dict[tuple[str, str], ApiResource]:
         """Every served resource type keyed by (apiVersion, kind), preferred versions first.
 
-        Uses aggregated discovery-equivalent calls: /api, /apis, then each group
-        version's resource list. Subresources (``pods/log``) are left out.
+        Aggregated discovery (``apidiscovery.k8s.io/v2``, Kubernetes ≥ 1.30): two requests, ``/api`` and
+        ``/apis``, whatever the number of groups (at a 30 ms round trip, one request per group version
+        cost 0.8 s). A server that does not offer it answers the plain group lists, and each group
+        version is then read concurrently. Subresources (``pods/log``) and the versions of an aggregated
+        API that is down (404/503, or ``Stale``) are left out.
         """
         if self._resources is not None and not refresh:
             return self._resources
         found: dict[tuple[str, str], ApiResource] = {}
-        group_versions: list[tuple[str, str]] = [("", v) for v in self.get("/api").get("versions", [])]
-        for g in self.get("/apis").get("groups", []):
+        core = self.request("GET", "/api", accept=AGGREGATED_DISCOVERY)
+        groups = self.request("GET", "/apis", accept=AGGREGATED_DISCOVERY)
+        if core.get("kind") == groups.get("kind") == "APIGroupDiscoveryList":
+            for g in core.get("items", []) + groups.get("items", []):
+                group = (g.get("metadata") or {}).get("name", "")
+                for v in g.get("versions", []):
+                    if v.get("freshness") == "Stale":
+                        continue
+                    for r in v.get("resources", []):
+                        kind = (r.get("responseKind") or {}).get("kind")
+                        if not kind or "/" in r["resource"]:
+                            continue
+                        res = ApiResource(group, v["version"], kind, r["resource"], r.get("scope") == "Namespaced",
+                                          frozenset(r.get("verbs", [])))
+                        found.setdefault((res.api_version, res.kind), res)
+            self._resources = found
+            return found
+        group_versions: list[tuple[str, str]] = [("", v) for v in core.get("versions", [])]
+        for g in groups.get("groups", []):
             preferred = g.get("preferredVersion", {}).get("version")
             versions = [v["version"] for v in g.get("versions", [])]
             versions.sort(key=lambda v: v != preferred)
             group_versions += [(g["name"], v) for v in versions]
-        for group, version in group_versions:
-            path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+
+        def read(gv: tuple[str, str]) -> dict[str, Any]:
+            group, version = gv
             try:
-                doc = self.get(path)
+                return self.get(f"/apis/{group}/{version}" if group else f"/api/{version}")
             except ApiError as e:
                 if e.status in (404, 503):  # an aggregated API that is down: skip, not fatal
-                    continue
+                    return {}
                 raise
+
+        with cf.ThreadPoolExecutor(8, thread_name_prefix="discovery") as pool:
+            docs = list(pool.map(read, group_versions))  # in order: preferred versions first
+        for (group, version), doc in zip(group_versions, docs, strict=True):
             for r in doc.get("resources", []):
                 if "/" in r["name"]:
                     continue
@@ -296,11 +324,14 @@ class KubeClient:
     # -- reads --------------------------------------------------------------
 
     def list_pages(self, res: ApiResource, *, namespace: str | None = None, limit: int = 500,
-                   label_selector: str | None = None) -> Iterator[dict[str, Any]]:
+                   label_selector: str | None = None, meta: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Yield list pages of one resource type, following ``continue`` tokens.
 
         An expired continue token (410) restarts the list: objects already yielded
         may repeat, which snapshot writers tolerate (same path, same content).
+
+        Args:
+            meta: when given, holds the ``bytes`` (and ``status``, ``date``) of the page just yielded.
         """
         params: dict[str, Any] = {"limit": limit}
         if label_selector:
@@ -308,7 +339,7 @@ class KubeClient:
         path = res.collection_path(namespace)
         while True:
             try:
-                page = self.request("GET", path, params=params, ref=f"{res.api_version}/{res.plural}")
+                page = self.request("GET", path, params=params, ref=f"{res.api_version}/{res.plural}", meta=meta)
             except ApiError as e:
                 if e.status == 410 and "continue" in params:
                     params.pop("continue")

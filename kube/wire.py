@@ -19,6 +19,7 @@ import http.client
 import ssl
 import threading
 import urllib.parse
+import weakref
 import zlib
 from collections.abc import Mapping
 from typing import Any
@@ -83,7 +84,9 @@ class Wire:
         self._auth = auth
         self._headers = {**headers, "Accept-Encoding": "gzip"}
         self._local = threading.local()
-        self._all: list[http.client.HTTPConnection] = []
+        # Weakly held: the connection of a thread that ended (a pool shut down) goes with its thread-local
+        # slot, so a long-running command that starts pools again and again does not pile up sockets.
+        self._all: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
         self._lock = threading.Lock()
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
@@ -98,15 +101,14 @@ class Wire:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
         self._local.conn = conn
         with self._lock:
-            self._all.append(conn)
+            self._all.add(conn)
         return conn, False
 
     def _drop(self, conn: http.client.HTTPConnection) -> None:
         conn.close()
         self._local.conn = None
         with self._lock:
-            if conn in self._all:
-                self._all.remove(conn)
+            self._all.discard(conn)
 
     def send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, content: bytes | None = None,
              headers: Mapping[str, str] | None = None) -> Answer:
@@ -159,7 +161,8 @@ class Wire:
     def close(self) -> None:
         """Close every thread's connection."""
         with self._lock:
-            conns, self._all = self._all, []
+            conns = list(self._all)
+            self._all.clear()
         for conn in conns:
             try:
                 conn.close()
