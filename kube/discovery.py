@@ -6,7 +6,7 @@ types comes from discovery, one preferred version per (group, kind). Listing
 is concurrent across types (a thread pool over one pooled client) and each
 list is paginated (limit/continue). Memory is bounded by *bytes* in flight, not
 by a count of pages: a worker asks for its next page only while the pages
-fetched and not yet consumed weigh less than a budget (:class:`ByteBudget`), so
+in flight weigh less than a budget (:class:`ByteBudget`), so
 many small types' lists stay in flight while a few large ones wait. A queue of
 four pages (the bound before) stalled the workers at a 10 ms round trip (8.0 s
 against kubectl's 4.3 s for 10,000 objects, issue 11).
@@ -130,20 +130,24 @@ def listable_types(client: KubeClient, kinds: list[str] | None = None) -> list[A
 
 _DONE = object()
 
-#: Bytes of JSON list pages fetched and not yet consumed above which workers wait before asking for more.
-#: Decoded, a page weighs several times its JSON; 32 MiB keeps the 50,000-object inventory well under 500 MB.
-MAX_BYTES_IN_FLIGHT = 32 * 2**20
+#: Bytes of JSON list pages in flight (asked for, fetched, not yet consumed) above which workers wait.
+#: Enough to hide a 30 ms round trip many times over (the writer takes ~4 MB/s), and small enough for the
+#: 50,000-object inventory to stay well under 500 MB: decoded, a page weighs several times its JSON.
+MAX_BYTES_IN_FLIGHT = 16 * 2**20
 
 
 class ByteBudget:
-    """The bytes of list pages fetched but not yet consumed, and the wait for room below a limit.
+    """The bytes of list pages in flight, and the wait for room below a limit.
 
-    A worker waits for room *before* it sends a request, so what is held at once is at most the
-    limit plus one page per worker (the requests admitted while there was room). A budget with
-    nothing in flight always admits, so a page larger than the whole limit still gets through.
+    A worker reserves what its next page will likely weigh (its list's last page) *before* it sends
+    the request, and corrects the reservation to the page's real size when it arrives; the consumer
+    gives the bytes back once it has taken every object of the page. So what is held at once is the
+    limit plus at most the first page of each list being read (its size unknown until it arrives). A
+    budget with nothing in flight always admits, so a page larger than the whole limit still gets
+    through.
 
     Args:
-        limit: bytes (of JSON, as received) above which :meth:`wait_for_room` blocks.
+        limit: bytes (of JSON, as received) above which :meth:`reserve` blocks.
     """
 
     def __init__(self, limit: int):
@@ -152,22 +156,27 @@ class ByteBudget:
         self.peak = 0
         self._cond = threading.Condition()
 
-    def wait_for_room(self, stop: threading.Event) -> None:
-        """Block until less than the limit is in flight (or nothing is), or ``stop`` is set."""
+    def reserve(self, n: int, stop: threading.Event) -> None:
+        """Wait until ``n`` more bytes fit (or nothing is in flight), then count them; return at once on ``stop``."""
         with self._cond:
-            while self.used and self.used >= self.limit and not stop.is_set():
+            while self.used and self.used + n > self.limit and not stop.is_set():
                 self._cond.wait(0.1)
+            self._add(n)
 
     def take(self, n: int) -> None:
-        """Count a page of ``n`` bytes as in flight."""
+        """Count ``n`` more bytes in flight (negative: a reservation that was too large)."""
         with self._cond:
-            self.used += n
-            self.peak = max(self.peak, self.used)
+            self._add(n)
 
     def give(self, n: int) -> None:
-        """A page of ``n`` bytes was consumed: make room."""
+        """``n`` bytes are no longer in flight (a page consumed, a reservation unused): make room."""
         with self._cond:
-            self.used -= n
+            self._add(-n)
+
+    def _add(self, n: int) -> None:
+        self.used += n
+        self.peak = max(self.peak, self.used)
+        if n < 0:
             self._cond.notify_all()
 
 
@@ -196,7 +205,8 @@ def iter_objects(
         concurrency: lists in flight at once.
         page_size: ``limit`` per list call.
         errors: collects one :class:`ListError` per failed type.
-        max_bytes: bytes of pages fetched and not yet consumed above which no further page is asked for.
+        max_bytes: bytes of pages in flight (asked for, or fetched and not yet consumed) above which no
+            further page is asked for.
         budget: the :class:`ByteBudget` to count them in (a new one of ``max_bytes`` when None; pass one to
             read its ``peak``).
     """
@@ -213,18 +223,23 @@ def iter_objects(
     def work(job: tuple[ApiResource, str | None]) -> None:
         res, ns = job
         meta: dict[str, Any] = {}
+        expect = 0  # what the next page will likely weigh: this list's last page (unknown for the first)
         try:
             listing = client.list_pages(res, namespace=ns, limit=page_size, label_selector=label_selector, meta=meta)
             while True:
-                budget.wait_for_room(stop)
-                if stop.is_set():
-                    return
-                page = next(listing, None)  # sends the request
+                budget.reserve(expect, stop)
+                try:
+                    page = None if stop.is_set() else next(listing, None)  # next() sends the request
+                except BaseException:
+                    budget.give(expect)
+                    raise
                 if page is None:
+                    budget.give(expect)
                     return
                 size = int(meta.get("bytes", 0))
-                budget.take(size)
+                budget.take(size - expect)
                 pages.put((res, page.get("items", []), size))
+                expect = size
         except ApiError as e:
             pages.put((res, ListError(f"cannot list {res.plural}.{res.group or 'core'}"
                                            f"{' in ' + ns if ns else ''}: {e}; check the reader's RBAC",
