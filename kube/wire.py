@@ -49,7 +49,7 @@ class Answer:
 class _Https(http.client.HTTPSConnection):
     """An HTTPS connection whose certificate is checked against (and SNI names) ``tls-server-name`` when set."""
 
-    def __init__(self, host: str, port: int | None, *, context: ssl.SSLContext, server_name: str,
+    def __init__(self, host: str, port: int, *, context: ssl.SSLContext, server_name: str,
                  timeout: float):
         super().__init__(host, port, context=context, timeout=timeout)
         self._server_name = server_name
@@ -76,7 +76,7 @@ class Wire:
         url = urllib.parse.urlsplit(server)
         self._https = url.scheme == "https"
         self._host = url.hostname or "localhost"
-        self._port = url.port
+        self._port = url.port or (443 if self._https else 80)  # explicit: http.client would read "::1" as host ":" port 1
         self._prefix = url.path.rstrip("/")
         self._tls = tls if tls is not None else ssl.create_default_context()
         self._server_name = server_name
