@@ -123,7 +123,7 @@ def doctor(
 
     Example: akshift doctor --kubeconfig old.kubeconfig --arm current.json -o json > doctor.json
     """
-    from doctor import Inputs, Severity, fails, run_checks, worst
+    from doctor import Grade, Inputs, fails, run_checks, worst
 
     if kubeconfig is None and arm is None and azure_id is None:
         raise fail("nothing to examine: pass --kubeconfig, --arm or --azure-id (or several)")
@@ -135,7 +135,7 @@ def doctor(
         findings = run_checks(Inputs(objects, arm_cluster, day, expires), only=check or None)
     except ValueError as e:
         raise fail(f"--check: {e}") from e
-    threshold = Severity(fail_on.value)
+    threshold = Grade(fail_on.value)
     code = FAILED if fails(findings, threshold) else OK
     if output is Output.json:
         emit_json({"schemaVersion": 1, "findings": [f.as_dict() for f in findings], "worst": worst(findings).value,

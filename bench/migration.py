@@ -1,24 +1,33 @@
-"""Benchmark the migration engine against kubectl on sandbox clusters of 10,000 and 50,000 objects.
+"""Benchmark the migration engine against kubectl, before and after a change, on sandbox clusters: ONE command.
 
-Not a test (no assertions): prints a Markdown table for docs/migration.md. Each row runs both sides in the
-same process tree, on the same machine, against clusters started the same way:
+Not a test (no assertions): prints the Markdown tables of docs/migration.md's benchmark section. Every row
+runs all sides in the same run, on the same machine, against clusters started the same way:
 
 * inventory: ``akshift inventory`` vs ``kubectl get <every listable type> -A -o json --chunk-size=500``
-* apply: ``akshift apply`` (server-side apply, concurrent tiers) vs ``kubectl apply --server-side -f <dir>``
-  (each onto its own fresh target cluster)
-* peak memory: the maximum resident set of each command, from ``wait4`` of its process.
+  (one loaded source cluster per size, reached straight and through each round trip's proxy)
+* apply: ``akshift apply`` (server-side apply, concurrent tiers) vs ``kubectl apply --server-side -f <dir>``,
+  each onto its own fresh target cluster
+* before / after: ``--before REF`` runs the akshift of that git ref (exported with ``git archive`` into a
+  temporary directory) next to the akshift of this tree, both as ``python -m akshift.cli`` from their own
+  directory with this interpreter, so one table shows the change.
+* peak memory: the maximum resident set of each command, from ``wait4`` of its process; client CPU per
+  object: its user + system time from ``wait4``, divided by the objects.
 * the ceiling: the API server's raw write ceiling on the same kind of cluster — the highest objects/s a
   minimal compiled client (``bench/ceiling/main.go``: Go's net/http, 32 requests in flight, bodies built
   once) reaches for N ConfigMaps of 512 bytes, by server-side apply and by plain create — and
-  ``akshift apply`` of the same N ConfigMaps as a percentage of it, with akshift's client CPU per object
-  (user + system time from ``wait4``). On 2 cores the client's CPU is taken from the API server, so CPU
-  per object is the lever.
+  ``akshift apply`` (before and after) of the same N ConfigMaps as a percentage of it, with its client CPU
+  per object. On 2 cores the client's CPU is taken from the API server, so CPU per object is the lever.
 
-Each row is run twice: straight on loopback, and through ``bench/latency_proxy.py`` with a round trip
-standing for a remote AKS API server (``--rtt``), since on one 2-core machine the loopback numbers measure
-CPU contention between client and server more than the clients.
+Round trips: ``bench/latency_proxy.py`` adds one (``--rtt`` for every stage, ``--inventory-rtt`` for the
+inventory only) to stand for a remote AKS API server; on one 2-core machine the loopback numbers measure CPU
+contention between client and server more than the clients.
 
-Usage: .venv/bin/python bench/migration.py [--rtt 0,10] [--no-ceiling] [COUNT ...]   (default: 10000 50000)
+Usage (the full table of issue 11, about an hour on a quiet 2-core machine):
+
+    .venv/bin/python bench/migration.py --before <ref> 10000 50000
+
+Options: ``--rtt 0,10`` (apply and inventory), ``--inventory-rtt 30`` (inventory only), ``--no-ceiling``,
+``--no-kubectl``, ``--before REF``; sizes default to 10000 50000.
 """
 from __future__ import annotations
 
@@ -43,7 +52,24 @@ from sandbox.profiles import BLUE, GREEN  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
 from latency_proxy import LatencyProxy  # noqa: E402
 
-AKSHIFT = str(ROOT / ".venv" / "bin" / "akshift")
+
+class Akshift:
+    """One akshift to measure: a source tree run as ``python -m akshift.cli`` from its own directory."""
+
+    def __init__(self, label: str, tree: Path):
+        self.label = label
+        self.tree = tree
+
+    def run(self, *args: str) -> tuple[float, float, int, float]:
+        return run([sys.executable, "-m", "akshift.cli", *args], cwd=self.tree)
+
+
+def export(ref: str, into: Path) -> Path:
+    """The tree of a git ref, exported (no worktree, no checkout of this one)."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 def run(cmd: list[str], **kw: object) -> tuple[float, float, int, float]:
@@ -55,7 +81,7 @@ def run(cmd: list[str], **kw: object) -> tuple[float, float, int, float]:
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
-        print(f"  ! {' '.join(cmd[:3])} exited {code}: {err[-500:]}", file=sys.stderr)
+        print(f"  ! {' '.join(cmd[:5])} exited {code}: {err[-500:]}", file=sys.stderr)
     return seconds, usage.ru_maxrss / 1024, code, usage.ru_utime + usage.ru_stime
 
 
@@ -81,21 +107,47 @@ def proxied(kubeconfig: Path, proxy_port: int, out: Path) -> Path:
     return out
 
 
-def bench(count: int, rtt: float, work: Path) -> list[str]:
+Measured = tuple[float, float, int, float]  # seconds, peak RSS MiB, exit code, CPU seconds
+
+
+def row(count: int, rtt: float, stage: str, kubectl: Measured | None, sides: list[tuple[str, Measured]]) -> str:
+    """One Markdown row: kubectl, then each akshift (time, speed-up over kubectl, peak RSS, CPU per object)."""
+    cells = [f"{count:,}", f"{rtt:g} ms", stage,
+             f"{kubectl[0]:.1f} s / {kubectl[1]:.0f} MiB" if kubectl else "–"]
+    for _label, m in sides:
+        speed = f" ({kubectl[0] / m[0]:.1f}×)" if kubectl else ""
+        failed = " FAILED" if m[2] not in (0, 1) else ""
+        cells.append(f"{m[0]:.1f} s{speed} / {m[1]:.0f} MiB / {1000 * m[3] / count:.2f} ms{failed}")
+    return "| " + " | ".join(cells) + " |"
+
+
+def bench(count: int, apply_rtts: list[float], inventory_rtts: list[float], sides: list[Akshift], work: Path,
+          with_kubectl: bool) -> list[str]:
+    """Inventory at every round trip (one loaded source), then apply at ``apply_rtts`` (fresh targets)."""
     objs = list(generate(count, seed=1))
     key_file = work / "age.key"
-    subprocess.run([AKSHIFT, "keygen", str(key_file)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "akshift.cli", "keygen", str(key_file)], check=True,
+                   stdout=subprocess.DEVNULL, cwd=ROOT)
     kubectl = binary("kubectl")
     rows = []
-    with LocalCluster(BLUE, work / "source", nodes=3) as source, LatencyProxy(source.port, rtt) as proxy:
+    with LocalCluster(BLUE, work / "source", nodes=3) as source:
         load(source, objs)
-        kc = proxied(source.kubeconfig, proxy.port, work / "source.kubeconfig")
-        types = subprocess.run([kubectl, f"--kubeconfig={kc}", "api-resources", "--verbs=list", "-o", "name"],
-                               capture_output=True, text=True, check=True).stdout.split()
-        k_inv = run([kubectl, f"--kubeconfig={kc}", "get", ",".join(types), "-A", "-o", "json", "--chunk-size=500"])
-        a_inv = run([AKSHIFT, "inventory", "--source", str(kc), "--out", str(work / "run"),
-                     "--age-identity", str(key_file), "--output", "json"])
-        rows.append(("inventory", k_inv, a_inv))
+        for rtt in inventory_rtts:
+            with LatencyProxy(source.port, rtt) as proxy:
+                kc = proxied(source.kubeconfig, proxy.port, work / "source.kubeconfig")
+                k_inv = None
+                if with_kubectl:
+                    types = subprocess.run([kubectl, f"--kubeconfig={kc}", "api-resources", "--verbs=list", "-o", "name"],
+                                           capture_output=True, text=True, check=True).stdout.split()
+                    k_inv = run([kubectl, f"--kubeconfig={kc}", "get", ",".join(types), "-A", "-o", "json",
+                                 "--chunk-size=500"])
+                measured = []
+                for side in sides:
+                    out = work / f"inv-{side.label}"
+                    measured.append((side.label, side.run("inventory", "--source", str(kc), "--out", str(out),
+                                                          "--age-identity", str(key_file), "--output", "json",
+                                                          "--overwrite")))
+                rows.append(row(count, rtt, "inventory", k_inv, measured))
 
     # Apply: the same objects, as kubectl users hold them (YAML files) and as akshift holds them.
     yaml_dir = work / "yaml"
@@ -104,16 +156,22 @@ def bench(count: int, rtt: float, work: Path) -> list[str]:
                         secret_key=SecretKey.from_identity_file(key_file)) as w:
         for o in objs:
             w.write(o)
-    with LocalCluster(GREEN, work / "t1", nodes=3) as t1, LatencyProxy(t1.port, rtt) as proxy:
-        kc = proxied(t1.kubeconfig, proxy.port, work / "t1.kubeconfig")
-        k_apply = run([kubectl, f"--kubeconfig={kc}", "apply", "--server-side", "-f", str(yaml_dir)])
-    with LocalCluster(GREEN, work / "t2", nodes=3) as t2, LatencyProxy(t2.port, rtt) as proxy:
-        kc = proxied(t2.kubeconfig, proxy.port, work / "t2.kubeconfig")
-        a_apply = run([AKSHIFT, "apply", "--target", str(kc), "--out", str(work / "run"),
-                       "--age-identity", str(key_file), "--output", "json"])
-    rows.append(("apply", k_apply, a_apply))
-    return [f"| {count:,} | {rtt:g} ms | {stage} | {k[0]:.1f} s | {a[0]:.1f} s | {k[0] / a[0]:.1f}× | "
-            f"{k[1]:.0f} MiB | {a[1]:.0f} MiB | {count / a[0]:,.0f} |" for stage, k, a in rows]
+    for rtt in apply_rtts:
+        k_apply = None
+        if with_kubectl:
+            with LocalCluster(GREEN, work / "t-kubectl", nodes=3) as t, LatencyProxy(t.port, rtt) as proxy:
+                kc = proxied(t.kubeconfig, proxy.port, work / "t.kubeconfig")
+                k_apply = run([kubectl, f"--kubeconfig={kc}", "apply", "--server-side", "-f", str(yaml_dir)])
+        measured = []
+        for side in sides:
+            for journal in (work / "run").glob("apply*"):
+                journal.unlink()  # each side applies everything, onto its own fresh cluster
+            with LocalCluster(GREEN, work / f"t-{side.label}", nodes=3) as t, LatencyProxy(t.port, rtt) as proxy:
+                kc = proxied(t.kubeconfig, proxy.port, work / "t.kubeconfig")
+                measured.append((side.label, side.run("apply", "--target", str(kc), "--out", str(work / "run"),
+                                                      "--age-identity", str(key_file), "--output", "json")))
+        rows.append(row(count, rtt, "apply", k_apply, measured))
+    return rows
 
 
 CEILING_SRC = ROOT / "bench" / "ceiling"
@@ -137,14 +195,15 @@ def config_maps(count: int) -> list[dict]:
                     "data": {"payload": "x" * 512}} for i in range(count)]
 
 
-def ceiling(count: int, rtt: float, work: Path) -> list[str]:
+def ceiling(count: int, rtt: float, sides: list[Akshift], work: Path) -> list[str]:
     """The server's write ceiling vs ``akshift apply`` of the same ConfigMaps, each on a fresh cluster."""
     import json
 
     tool = ceiling_binary()
     key_file = work / "age.key"
     if not key_file.exists():
-        subprocess.run([AKSHIFT, "keygen", str(key_file)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "akshift.cli", "keygen", str(key_file)], check=True,
+                       stdout=subprocess.DEVNULL, cwd=ROOT)
     measured: dict[str, float] = {}
     for mode in ("apply", "create"):
         with LocalCluster(GREEN, work / f"ceiling-{mode}", nodes=3) as c, LatencyProxy(c.port, rtt) as proxy:
@@ -158,42 +217,59 @@ def ceiling(count: int, rtt: float, work: Path) -> list[str]:
                         secret_key=SecretKey.from_identity_file(key_file)) as w:
         for o in config_maps(count):
             w.write(o)
-    with LocalCluster(GREEN, work / "ceiling-akshift", nodes=3) as c, LatencyProxy(c.port, rtt) as proxy:
-        kc = proxied(c.kubeconfig, proxy.port, work / "ceiling.kubeconfig")
-        secs, _rss, _code, cpu = run([AKSHIFT, "apply", "--target", str(kc), "--out", str(run_dir),
-                                      "--age-identity", str(key_file), "--output", "json"])
-    rate = (count + 1) / secs
-    return [f"| {count:,} | {rtt:g} ms | {measured['apply']:,.0f}/s | {measured['create']:,.0f}/s | {rate:,.0f}/s | "
-            f"{100 * rate / measured['apply']:.0f}% | {1000 * cpu / count:.2f} ms |"]
+    cells = [f"{count:,}", f"{rtt:g} ms", f"{measured['apply']:,.0f}/s", f"{measured['create']:,.0f}/s"]
+    for side in sides:
+        for journal in run_dir.glob("apply*"):
+            journal.unlink()
+        with LocalCluster(GREEN, work / f"ceiling-{side.label}", nodes=3) as c, LatencyProxy(c.port, rtt) as proxy:
+            kc = proxied(c.kubeconfig, proxy.port, work / "ceiling.kubeconfig")
+            secs, _rss, _code, cpu = side.run("apply", "--target", str(kc), "--out", str(run_dir),
+                                              "--age-identity", str(key_file), "--output", "json")
+        rate = (count + 1) / secs
+        cells.append(f"{rate:,.0f}/s = {100 * rate / measured['apply']:.0f}% / {1000 * cpu / count:.2f} ms")
+    return ["| " + " | ".join(cells) + " |"]
 
 
 def main() -> None:
     import argparse
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rtt", default="0,10", help="round trips to simulate, in ms, comma-separated")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--rtt", default="0,10", help="round trips for every stage, in ms, comma-separated")
+    ap.add_argument("--inventory-rtt", default="30", help="further round trips for the inventory only")
+    ap.add_argument("--before", metavar="REF", help="also run the akshift of this git ref (e.g. main, a commit)")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the write-ceiling table")
+    ap.add_argument("--no-kubectl", action="store_true", help="skip kubectl (quick before/after runs)")
     ap.add_argument("counts", nargs="*", type=int, default=[10_000, 50_000])
     args = ap.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, date {time.strftime('%Y-%m-%d')}\n")
-    print("| objects | API round trip | stage | kubectl | akshift | speed-up | kubectl peak RSS | akshift peak RSS | akshift objects/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for n in args.counts:
-        for rtt in (float(r) for r in args.rtt.split(",")):
+    rtts = [float(r) for r in args.rtt.split(",") if r]
+    inventory_rtts = rtts + [float(r) for r in args.inventory_rtt.split(",") if r and float(r) not in rtts]
+    with tempfile.TemporaryDirectory(prefix="akshift-bench-before-") as before_dir:
+        sides = [Akshift("after", ROOT)]
+        if args.before:
+            sides.insert(0, Akshift("before", export(args.before, Path(before_dir))))
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, load {os.getloadavg()[0]:.1f}, "
+              f"date {time.strftime('%Y-%m-%d')}; after = {head} (+ working tree)"
+              + (f", before = {args.before}" if args.before else "") + "\n")
+        names = " | ".join(f"akshift {s.label}: time (× kubectl) / peak RSS / CPU per object" for s in sides)
+        print(f"| objects | API round trip | stage | kubectl: time / peak RSS | {names} |")
+        print("|---" * (4 + len(sides)) + "|")
+        for n in args.counts:
             with tempfile.TemporaryDirectory(prefix="akshift-bench-") as d:
-                for line in bench(n, rtt, Path(d)):
+                for line in bench(n, rtts, inventory_rtts, sides, Path(d), not args.no_kubectl):
                     print(line, flush=True)
-    if args.no_ceiling:
-        return
-    print("\n| objects | API round trip | ceiling: server-side apply | ceiling: create | akshift apply | "
-          "akshift / SSA ceiling | akshift client CPU per object |")
-    print("|---|---|---|---|---|---|---|")
-    for n in args.counts:
-        for rtt in (float(r) for r in args.rtt.split(",")):
-            with tempfile.TemporaryDirectory(prefix="akshift-ceiling-") as d:
-                for line in ceiling(n, rtt, Path(d)):
-                    print(line, flush=True)
+        if args.no_ceiling:
+            return
+        names = " | ".join(f"akshift {s.label} apply: objects/s = % of SSA ceiling / CPU per object" for s in sides)
+        print(f"\n| objects | API round trip | ceiling: server-side apply | ceiling: create | {names} |")
+        print("|---" * (4 + len(sides)) + "|")
+        for n in args.counts:
+            for rtt in rtts:
+                with tempfile.TemporaryDirectory(prefix="akshift-ceiling-") as d:
+                    for line in ceiling(n, rtt, sides, Path(d)):
+                        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ through the gateway (:mod:`deploy.engine`) when ``--execute`` runs.
 
 Modules: :mod:`~doctor.arm` (ARM description), :mod:`~doctor.cluster` (what is
 read from the cluster), :mod:`~doctor.checks` (pure checks, one finding each),
-:mod:`~doctor.findings`, :mod:`~doctor.deprecations` (removed API versions),
+:mod:`~doctor.verdicts` (what a check concludes), :mod:`~doctor.deprecations` (removed API versions),
 :mod:`~doctor.strategy` (decision + runbook), :mod:`~doctor.execute` and
 :mod:`~doctor.azure` (the only Azure calls, never run by tests).
 """
@@ -19,8 +19,8 @@ from doctor.arm import AgentPool, ArmCluster, load_arm_file, parse_arm
 from doctor.checks import CHECKS, Inputs, run_checks
 from doctor.cluster import ClusterObjects, collect
 from doctor.errors import ArmError, AzureUnavailable, DoctorError, ExecutionRefused, StepFailed
-from doctor.findings import Finding, Severity, fails, worst
 from doctor.strategy import Route, Step, StepKind, Strategy, decide
+from doctor.verdicts import Grade, Verdict, fails, worst
 
 __all__ = [
     "CHECKS",
@@ -32,10 +32,10 @@ __all__ = [
     "ClusterObjects",
     "DoctorError",
     "ExecutionRefused",
-    "Finding",
+    "Verdict",
     "Inputs",
     "Route",
-    "Severity",
+    "Grade",
     "Step",
     "StepKind",
     "Strategy",

@@ -23,7 +23,7 @@ from typing import Any
 from doctor.arm import ArmCluster
 from doctor.cluster import ClusterObjects
 from doctor.deprecations import REMOVALS, Removal, removal_of
-from doctor.findings import Finding, Severity
+from doctor.verdicts import Grade, Verdict
 
 #: AKS retires kubenet on this day (learn.microsoft.com, "kubenet retirement").
 KUBENET_RETIREMENT = dt.date(2028, 3, 31)
@@ -77,11 +77,11 @@ class Check:
 
     id: str
     title: str
-    run: Callable[[Inputs], Finding]
+    run: Callable[[Inputs], Verdict]
 
 
-def _skipped(check: str, needs: str) -> Finding:
-    return Finding(check, Severity.SKIPPED, f"not checked: needs {needs}")
+def _skipped(check: str, needs: str) -> Verdict:
+    return Verdict(check, Grade.SKIPPED, f"not checked: needs {needs}")
 
 
 def _days(n: int) -> str:
@@ -101,18 +101,18 @@ def _named(objs: Iterable[dict[str, Any]], *names: str) -> dict[str, Any] | None
     return None
 
 
-def _retirement(today: dt.date, day: dt.date) -> tuple[Severity, str]:
+def _retirement(today: dt.date, day: dt.date) -> tuple[Grade, str]:
     left = (day - today).days
     if left < 0:
-        return Severity.CRITICAL, f"retired on {day.isoformat()} ({_days(-left)} ago)"
-    severity = Severity.CRITICAL if left <= RETIREMENT_CRITICAL_DAYS else Severity.WARNING
+        return Grade.CRITICAL, f"retired on {day.isoformat()} ({_days(-left)} ago)"
+    severity = Grade.CRITICAL if left <= RETIREMENT_CRITICAL_DAYS else Grade.WARNING
     return severity, f"retires on {day.isoformat()}, in {_days(left)}"
 
 
 # --------------------------------------------------------------------------- kubenet
 
 
-def check_kubenet(inp: Inputs) -> Finding:
+def check_kubenet(inp: Inputs) -> Verdict:
     """kubenet retires on 2028-03-31; report its pod CIDR, which Overlay may reuse but the rules must rewrite.
 
     Args:
@@ -143,10 +143,10 @@ def check_kubenet(inp: Inputs) -> Finding:
         kubenet = kubenet or plugins.get("kubenet", 0) > 0
     if not kubenet:
         what = inp.arm.networking if inp.arm is not None else "not kubenet"
-        return Finding(cid, Severity.OK, f"networking is {what}", tuple(evidence))
+        return Verdict(cid, Grade.OK, f"networking is {what}", tuple(evidence))
     severity, when = _retirement(inp.today, KUBENET_RETIREMENT)
     pod_cidr = f" (pod CIDR {inp.arm.pod_cidr})" if inp.arm is not None and inp.arm.pod_cidr else ""
-    return Finding(
+    return Verdict(
         cid, severity, f"kubenet{pod_cidr} {when}", tuple(evidence),
         "move to Azure CNI Overlay: `akshift strategy --stack NAME --arm current.json` decides "
         "between AKS's in-place update and a new cluster; NetworkPolicies and data that name kubenet pod IPs are "
@@ -209,7 +209,7 @@ def kube_proxy_mode(cluster: ClusterObjects | None, arm: ArmCluster | None) -> t
     return "unknown", evidence
 
 
-def check_kube_proxy(inp: Inputs) -> Finding:
+def check_kube_proxy(inp: Inputs) -> Verdict:
     """kube-proxy's mode and the Service/endpoint counts that predict iptables sync trouble.
 
     Args:
@@ -224,9 +224,9 @@ def check_kube_proxy(inp: Inputs) -> Finding:
         return _skipped(cid, "--arm or --kubeconfig")
     mode, evidence = kube_proxy_mode(inp.cluster, inp.arm)
     if mode == "cilium":
-        return Finding(cid, Severity.OK, "Services are handled by Cilium's eBPF dataplane (no kube-proxy)", tuple(evidence))
+        return Verdict(cid, Grade.OK, "Services are handled by Cilium's eBPF dataplane (no kube-proxy)", tuple(evidence))
     if inp.cluster is None:
-        return Finding(cid, Severity.INFO, f"kube-proxy mode {mode}; Service and endpoint counts need --kubeconfig",
+        return Verdict(cid, Grade.INFO, f"kube-proxy mode {mode}; Service and endpoint counts need --kubeconfig",
                        tuple(evidence))
     services, endpoints = inp.cluster.services, inp.cluster.endpoints
     by_type = ", ".join(f"{t} {n}" for t, n in sorted(inp.cluster.services_by_type.items()))
@@ -237,14 +237,14 @@ def check_kube_proxy(inp: Inputs) -> Finding:
     shown = "unknown (AKS default: iptables)" if mode == "unknown" else mode
     if mode in ("iptables", "unknown"):
         if services >= IPTABLES_CRITICAL_SERVICES or endpoints >= IPTABLES_CRITICAL_ENDPOINTS:
-            return Finding(cid, Severity.CRITICAL, f"kube-proxy {shown} with {services} Services / {endpoints} endpoints: "
+            return Verdict(cid, Grade.CRITICAL, f"kube-proxy {shown} with {services} Services / {endpoints} endpoints: "
                            "rule syncs take seconds to minutes at this size", tuple(evidence), fix)
         if services >= IPTABLES_WARN_SERVICES or endpoints >= IPTABLES_WARN_ENDPOINTS:
-            return Finding(cid, Severity.WARNING, f"kube-proxy {shown} with {services} Services / {endpoints} endpoints: "
+            return Verdict(cid, Grade.WARNING, f"kube-proxy {shown} with {services} Services / {endpoints} endpoints: "
                            "iptables sync latency grows with every Service", tuple(evidence), fix)
-        return Finding(cid, Severity.OK, f"kube-proxy {shown}; {services} Services / {endpoints} endpoints are "
+        return Verdict(cid, Grade.OK, f"kube-proxy {shown}; {services} Services / {endpoints} endpoints are "
                        f"below {IPTABLES_WARN_SERVICES} / {IPTABLES_WARN_ENDPOINTS}", tuple(evidence))
-    return Finding(cid, Severity.INFO, f"kube-proxy {mode} with {services} Services / {endpoints} endpoints", tuple(evidence))
+    return Verdict(cid, Grade.INFO, f"kube-proxy {mode} with {services} Services / {endpoints} endpoints", tuple(evidence))
 
 
 # --------------------------------------------------------------------------- CoreDNS
@@ -280,7 +280,7 @@ def _workarounds(pod: dict[str, Any]) -> set[str]:
     return {o.get("name") for o in opts if o.get("name") in CONNTRACK_WORKAROUNDS}
 
 
-def check_coredns(inp: Inputs) -> Finding:
+def check_coredns(inp: Inputs) -> Verdict:
     """CoreDNS set-up and the conditions of the conntrack DNS race: no node cache, ndots 5.
 
     Without a node-level cache (AKS LocalDNS, NodeLocal DNSCache) every lookup is a UDP flow to
@@ -338,25 +338,25 @@ def check_coredns(inp: Inputs) -> Finding:
     fix = ("give the target a node DNS cache (stack `dns.nodeCache: localdns`, or `auto`); for chatty clients set "
            "`dnsConfig.options: [{name: ndots, value: \"2\"}]` or use fully qualified names ending in '.'")
     if caches:
-        return Finding(cid, Severity.OK, f"node DNS cache: {', '.join(caches)}", tuple(evidence))
+        return Verdict(cid, Grade.OK, f"node DNS cache: {', '.join(caches)}", tuple(evidence))
     if workaround_pods:
-        return Finding(cid, Severity.WARNING, f"no node DNS cache, and {len(workaround_pods)} pod(s) carry resolver "
+        return Verdict(cid, Grade.WARNING, f"no node DNS cache, and {len(workaround_pods)} pod(s) carry resolver "
                        "workarounds for 5-second DNS timeouts (conntrack race)", tuple(evidence), fix)
     if pods_ndots:
-        return Finding(cid, Severity.WARNING, f"no node DNS cache and {pods_ndots} pod(s) resolve with ndots "
+        return Verdict(cid, Grade.WARNING, f"no node DNS cache and {pods_ndots} pod(s) resolve with ndots "
                        f"{DEFAULT_NDOTS}: every lookup crosses conntrack to CoreDNS (race → 5 s timeouts)",
                        tuple(evidence), fix)
     if inp.cluster is None:
-        return Finding(cid, Severity.INFO, "no node DNS cache (LocalDNS is off); pods' ndots needs --kubeconfig",
+        return Verdict(cid, Grade.INFO, "no node DNS cache (LocalDNS is off); pods' ndots needs --kubeconfig",
                        tuple(evidence), fix)
-    return Finding(cid, Severity.INFO, "no node DNS cache; no pod resolves through cluster DNS with ndots 5 yet",
+    return Verdict(cid, Grade.INFO, "no node DNS cache; no pod resolves through cluster DNS with ndots 5 yet",
                    tuple(evidence), fix)
 
 
 # --------------------------------------------------------------------------- identity
 
 
-def check_service_principal(inp: Inputs) -> Finding:
+def check_service_principal(inp: Inputs) -> Verdict:
     """Service-principal identity and the days left before its secret expires.
 
     ARM never returns the secret or its expiry, so the date comes from the user
@@ -374,7 +374,7 @@ def check_service_principal(inp: Inputs) -> Finding:
         return _skipped(cid, "--arm (the cluster's ARM description)")
     arm = inp.arm
     if not arm.uses_service_principal:
-        return Finding(cid, Severity.OK, f"managed identity ({arm.identity_type or 'msi'})",
+        return Verdict(cid, Grade.OK, f"managed identity ({arm.identity_type or 'msi'})",
                        (f"ARM identity.type: {arm.identity_type}", "ARM servicePrincipalProfile.clientId: msi"))
     evidence = [f"ARM servicePrincipalProfile.clientId: {arm.service_principal_client_id}", "ARM identity: none"]
     fix = (f"switch to managed identity: `az aks update -g {arm.resource_group or '<rg>'} -n {arm.name or '<name>'} "
@@ -383,21 +383,21 @@ def check_service_principal(inp: Inputs) -> Finding:
     if inp.sp_secret_expires_on is None:
         evidence.append("secret expiry: unknown (pass --sp-secret-expires-on YYYY-MM-DD; "
                         f"`az ad app credential list --id {arm.service_principal_client_id} --query \"[].endDateTime\"`)")
-        return Finding(cid, Severity.WARNING, "service principal with a secret of unknown expiry", tuple(evidence), fix)
+        return Verdict(cid, Grade.WARNING, "service principal with a secret of unknown expiry", tuple(evidence), fix)
     left = (inp.sp_secret_expires_on - inp.today).days
     evidence.append(f"secret expires on: {inp.sp_secret_expires_on.isoformat()} (given)")
     if left < 0:
-        return Finding(cid, Severity.CRITICAL, f"service principal secret expired {_days(-left)} ago: load balancers "
+        return Verdict(cid, Grade.CRITICAL, f"service principal secret expired {_days(-left)} ago: load balancers "
                        "and disks can no longer be provisioned", tuple(evidence), fix)
-    severity = Severity.CRITICAL if left <= SECRET_CRITICAL_DAYS else Severity.WARNING
+    severity = Grade.CRITICAL if left <= SECRET_CRITICAL_DAYS else Grade.WARNING
     soon = " (renew now)" if left <= SECRET_WARNING_DAYS else ""
-    return Finding(cid, severity, f"service principal secret expires in {_days(left)}{soon}", tuple(evidence), fix)
+    return Verdict(cid, severity, f"service principal secret expires in {_days(left)}{soon}", tuple(evidence), fix)
 
 
 # --------------------------------------------------------------------------- network policy
 
 
-def check_network_policy_manager(inp: Inputs) -> Finding:
+def check_network_policy_manager(inp: Inputs) -> Verdict:
     """Azure Network Policy Manager, retiring (Windows 2026-09-30, Linux 2028-09-30); other engines as info.
 
     Args:
@@ -432,20 +432,20 @@ def check_network_policy_manager(inp: Inputs) -> Finding:
     if engine == "azure":
         day = NPM_WINDOWS_RETIREMENT if windows else NPM_LINUX_RETIREMENT
         severity, when = _retirement(inp.today, day)
-        return Finding(cid, severity, f"Azure Network Policy Manager{' on Windows nodes' if windows else ''} {when}",
+        return Verdict(cid, severity, f"Azure Network Policy Manager{' on Windows nodes' if windows else ''} {when}",
                        tuple(evidence),
                        "enforce the same NetworkPolicies with Cilium (networking.mode overlay-cilium, networkPolicy cilium); "
                        "policies whose ipBlock names pod or node IPs need selectors instead (see `akshift transform` findings)")
     if engine == "calico":
-        return Finding(cid, Severity.INFO, "Calico enforces network policy: AKS's in-place Cilium update needs it "
+        return Verdict(cid, Grade.INFO, "Calico enforces network policy: AKS's in-place Cilium update needs it "
                        "uninstalled first (no enforcement in between); a new cluster avoids the gap", tuple(evidence))
-    return Finding(cid, Severity.OK, f"network policy engine: {engine or 'none'}", tuple(evidence))
+    return Verdict(cid, Grade.OK, f"network policy engine: {engine or 'none'}", tuple(evidence))
 
 
 # --------------------------------------------------------------------------- Windows
 
 
-def check_windows_pools(inp: Inputs) -> Finding:
+def check_windows_pools(inp: Inputs) -> Verdict:
     """Windows node pools, which block the Cilium dataplane (managed or OSS).
 
     Args:
@@ -469,8 +469,8 @@ def check_windows_pools(inp: Inputs) -> Finding:
         evidence.append(f"cluster: {n} node(s) labelled {OS_LABEL}=windows")
         found = found or n > 0
     if not found:
-        return Finding(cid, Severity.OK, "no Windows node pools", tuple(evidence))
-    return Finding(cid, Severity.WARNING, "Windows node pools: Cilium has no Windows support, so this cluster cannot "
+        return Verdict(cid, Grade.OK, "no Windows node pools", tuple(evidence))
+    return Verdict(cid, Grade.WARNING, "Windows node pools: Cilium has no Windows support, so this cluster cannot "
                    "reach overlay-cilium while they exist", tuple(evidence),
                    "move Windows workloads to a cluster with networking.mode overlay (Azure dataplane), or retire them; "
                    "`akshift strategy` plans a new cluster while the pools remain")
@@ -479,7 +479,7 @@ def check_windows_pools(inp: Inputs) -> Finding:
 # --------------------------------------------------------------------------- deprecated APIs
 
 
-def check_deprecated_apis(inp: Inputs) -> Finding:
+def check_deprecated_apis(inp: Inputs) -> Verdict:
     """Removed API versions the team still applies, and deprecated versions the server still serves.
 
     Args:
@@ -518,11 +518,11 @@ def check_deprecated_apis(inp: Inputs) -> Finding:
            "(`kubectl convert`, or rewrite apiVersion): the new cluster rejects removed versions")
     if removed:
         n = sum(len(refs) for _r, refs in removed.values())
-        return Finding(cid, Severity.WARNING, f"{n} object(s) were last applied with removed API versions",
+        return Verdict(cid, Grade.WARNING, f"{n} object(s) were last applied with removed API versions",
                        tuple(evidence), fix)
     if evidence:
-        return Finding(cid, Severity.INFO, "deprecated API versions are served", tuple(evidence), fix)
-    return Finding(cid, Severity.OK, "no removed or deprecated API versions in use",
+        return Verdict(cid, Grade.INFO, "deprecated API versions are served", tuple(evidence), fix)
+    return Verdict(cid, Grade.OK, "no removed or deprecated API versions in use",
                    (f"cluster: {len(c.applied_versions)} object(s) last applied with another version than served",))
 
 
@@ -533,7 +533,7 @@ AZURE_VOLUME_SOURCES = frozenset({"disk.csi.azure.com", "file.csi.azure.com", "k
                                   "kubernetes.io/azure-file"})
 
 
-def check_volumes(inp: Inputs) -> Finding:
+def check_volumes(inp: Inputs) -> Verdict:
     """PersistentVolumes: data a new cluster must carry over, and that must outlive the old cluster.
 
     Its severity is a contract ``akshift strategy --doctor-report`` reads: INFO when the cluster has
@@ -550,13 +550,13 @@ def check_volumes(inp: Inputs) -> Finding:
     arm = inp.arm
     if inp.cluster is None:
         if arm is not None and arm.azure_storage_disabled:
-            return Finding(cid, Severity.OK, "no data on Azure Disk or Azure Files: both CSI drivers are disabled",
+            return Verdict(cid, Grade.OK, "no data on Azure Disk or Azure Files: both CSI drivers are disabled",
                            ("ARM storageProfile.diskCSIDriver.enabled: false", "ARM storageProfile.fileCSIDriver.enabled: false"))
         return _skipped(cid, "--kubeconfig (PersistentVolumes are counted on the cluster)")
     volumes = inp.cluster.volumes
     total = sum(volumes.values())
     if not total:
-        return Finding(cid, Severity.OK, "no PersistentVolumes: no data to carry to a new cluster",
+        return Verdict(cid, Grade.OK, "no PersistentVolumes: no data to carry to a new cluster",
                        ("cluster: 0 PersistentVolumes",))
     evidence = [f"cluster: {n} PersistentVolume(s) on {source}" for source, n in sorted(volumes.items())]
     if arm is not None and arm.node_resource_group:
@@ -570,7 +570,7 @@ def check_volumes(inp: Inputs) -> Finding:
     if elsewhere:
         summary += f", {elsewhere} elsewhere"
         fix += "; volumes on other drivers (node-local, NFS) are not moved by akshift: copy their data yourself"
-    return Finding(cid, Severity.INFO, summary, tuple(evidence), fix)
+    return Verdict(cid, Grade.INFO, summary, tuple(evidence), fix)
 
 
 # --------------------------------------------------------------------------- the table
@@ -587,7 +587,7 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def run_checks(inp: Inputs, only: Iterable[str] | None = None) -> list[Finding]:
+def run_checks(inp: Inputs, only: Iterable[str] | None = None) -> list[Verdict]:
     """Run the checks of :data:`CHECKS` in order.
 
     Args:
@@ -607,7 +607,7 @@ def run_checks(inp: Inputs, only: Iterable[str] | None = None) -> list[Finding]:
         raise ValueError(f"unknown check(s) {', '.join(unknown)}; known: {', '.join(known)}")
     findings = [c.run(inp) for c in CHECKS if c.id in wanted]
     if inp.cluster is not None and inp.cluster.read_errors:
-        findings.append(Finding("cluster-read", Severity.WARNING,
+        findings.append(Verdict("cluster-read", Grade.WARNING,
                                 f"{len(inp.cluster.read_errors)} type(s) could not be read; checks may miss objects",
                                 tuple(inp.cluster.read_errors), "grant the doctor's user get/list on every type"))
     return findings

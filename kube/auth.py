@@ -398,15 +398,27 @@ class RefreshingAuth(httpx.Auth):
         if cred.header:
             request.headers["Authorization"] = cred.header
         response = yield request
-        if response.status_code == 401 and self.source.refreshable:
-            # The server refused what we sent: obtain it again, once, and resend. When another
-            # thread has already replaced the refused credential, its replacement is used as is.
-            latest, gen, _ = self._state
-            same = latest is not None and (latest.header, latest.cert) == (cred.header, cred.cert)
-            cred = self._refresh(gen) if same else self.current()
-            if cred.header:
-                request.headers["Authorization"] = cred.header
-            yield request
+        if response.status_code == 401:
+            again = self.after_refusal(cred)
+            if again is not None:
+                if again.header:
+                    request.headers["Authorization"] = again.header
+                yield request
+
+    def after_refusal(self, refused: Credential) -> Credential | None:
+        """What to send once more after the server answered 401 to ``refused``; None when nothing can change.
+
+        The credential is obtained again, once; when another thread has already replaced the
+        refused one, its replacement is used as is.
+
+        Raises:
+            CredentialError: obtaining it again failed.
+        """
+        if not self.source.refreshable:
+            return None
+        latest, gen, _ = self._state
+        same = latest is not None and (latest.header, latest.cert) == (refused.header, refused.cert)
+        return self._refresh(gen) if same else self.current()
 
 
 def source_for(config: KubeConfig, *, exec_options: ExecOptions | None = None,

@@ -21,7 +21,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from doctor import ArmError, ClusterObjects, Inputs, Severity, fails, load_arm_file, parse_arm, run_checks, worst
+from doctor import ArmError, ClusterObjects, Grade, Inputs, fails, load_arm_file, parse_arm, run_checks, worst
 from doctor.checks import (
     check_coredns,
     check_deprecated_apis,
@@ -33,7 +33,7 @@ from doctor.checks import (
     check_windows_pools,
     effective_ndots,
 )
-from doctor.findings import Finding
+from doctor.verdicts import Verdict
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "arm"
 TODAY = dt.date(2026, 11, 20)
@@ -67,7 +67,7 @@ def cluster(*objs: dict[str, Any], **fields: Any) -> ClusterObjects:
 
 
 def run(check: Any, *, cluster_: ClusterObjects | None = None, arm_: Any = None, expires: dt.date | None = None,
-        today: dt.date = TODAY) -> Finding:
+        today: dt.date = TODAY) -> Verdict:
     return check(Inputs(cluster_, arm_, today, expires))
 
 
@@ -134,19 +134,19 @@ def test_arm_file_that_is_not_json_names_the_file_line_and_column(tmp_path: Path
 
 
 @pytest.mark.parametrize(("arm_name", "nodes", "today", "severity", "summary"), [
-    pytest.param("kubenet", [], TODAY, Severity.WARNING, "kubenet (pod CIDR 10.244.0.0/16) retires on 2028-03-31, in 497 days",
+    pytest.param("kubenet", [], TODAY, Grade.WARNING, "kubenet (pod CIDR 10.244.0.0/16) retires on 2028-03-31, in 497 days",
                  id="kubenet_is_a_warning_more_than_180_days_before_retirement"),
-    pytest.param("kubenet", [], dt.date(2027, 11, 1), Severity.CRITICAL, "in 151 days",
+    pytest.param("kubenet", [], dt.date(2027, 11, 1), Grade.CRITICAL, "in 151 days",
                  id="kubenet_is_critical_within_180_days_of_retirement"),
-    pytest.param("kubenet", [], dt.date(2028, 4, 2), Severity.CRITICAL, "retired on 2028-03-31 (2 days ago)",
+    pytest.param("kubenet", [], dt.date(2028, 4, 2), Grade.CRITICAL, "retired on 2028-03-31 (2 days ago)",
                  id="kubenet_after_retirement_says_how_long_ago"),
-    pytest.param(None, [node()], TODAY, Severity.WARNING, "kubenet retires on 2028-03-31",
+    pytest.param(None, [node()], TODAY, Grade.WARNING, "kubenet retires on 2028-03-31",
                  id="kubenet_is_found_from_node_labels_without_arm"),
-    pytest.param("overlay", [], TODAY, Severity.OK, "networking is azure overlay", id="overlay_cluster_is_ok"),
-    pytest.param(None, [node(plugin="azure", pod_cidr=None)], TODAY, Severity.OK, "not kubenet",
+    pytest.param("overlay", [], TODAY, Grade.OK, "networking is azure overlay", id="overlay_cluster_is_ok"),
+    pytest.param(None, [node(plugin="azure", pod_cidr=None)], TODAY, Grade.OK, "not kubenet",
                  id="azure_labelled_nodes_are_ok"),
 ])
-def test_kubenet_check(arm_name: str | None, nodes: list[dict[str, Any]], today: dt.date, severity: Severity,
+def test_kubenet_check(arm_name: str | None, nodes: list[dict[str, Any]], today: dt.date, severity: Grade,
                        summary: str) -> None:
     f = run(check_kubenet, cluster_=cluster(*nodes) if nodes else None, arm_=arm(arm_name) if arm_name else None, today=today)
     assert f.severity is severity
@@ -165,7 +165,7 @@ def test_kubenet_evidence_names_the_arm_fields_and_node_pod_cidrs() -> None:
 
 def test_every_check_without_any_input_is_skipped_not_passed() -> None:
     findings = run_checks(Inputs(None, None, TODAY))
-    assert {f.severity for f in findings} == {Severity.SKIPPED}
+    assert {f.severity for f in findings} == {Grade.SKIPPED}
     assert all(f.summary.startswith("not checked: needs") for f in findings)
 
 
@@ -179,25 +179,25 @@ def kube_proxy_ds(*args: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("objs", "arm_name", "services", "endpoints", "severity", "summary"), [
-    pytest.param([kube_proxy_ds("--conntrack-max-per-core=0")], None, 40, 300, Severity.OK,
+    pytest.param([kube_proxy_ds("--conntrack-max-per-core=0")], None, 40, 300, Grade.OK,
                  "kube-proxy iptables; 40 Services / 300 endpoints are below 1000 / 10000",
                  id="small_iptables_cluster_is_ok"),
-    pytest.param([kube_proxy_ds("--proxy-mode=iptables")], None, 1200, 5000, Severity.WARNING, "1200 Services",
+    pytest.param([kube_proxy_ds("--proxy-mode=iptables")], None, 1200, 5000, Grade.WARNING, "1200 Services",
                  id="more_than_1000_services_in_iptables_mode_is_a_warning"),
-    pytest.param([kube_proxy_ds()], None, 300, 12_000, Severity.WARNING, "12000 endpoints",
+    pytest.param([kube_proxy_ds()], None, 300, 12_000, Grade.WARNING, "12000 endpoints",
                  id="more_than_10000_endpoints_in_iptables_mode_is_a_warning"),
-    pytest.param([kube_proxy_ds()], None, 6000, 20_000, Severity.CRITICAL, "rule syncs take seconds to minutes",
+    pytest.param([kube_proxy_ds()], None, 6000, 20_000, Grade.CRITICAL, "rule syncs take seconds to minutes",
                  id="more_than_5000_services_in_iptables_mode_is_critical"),
-    pytest.param([kube_proxy_ds("--proxy-mode=ipvs")], None, 6000, 60_000, Severity.INFO, "kube-proxy ipvs",
+    pytest.param([kube_proxy_ds("--proxy-mode=ipvs")], None, 6000, 60_000, Grade.INFO, "kube-proxy ipvs",
                  id="ipvs_mode_is_only_info_at_any_size"),
     pytest.param([b.config_map("kube-proxy", "kube-system", {"config.conf": "kind: KubeProxyConfiguration\nmode: nftables\n"})],
-                 None, 6000, 60_000, Severity.INFO, "kube-proxy nftables", id="mode_is_read_from_the_kube_proxy_configmap"),
-    pytest.param([], "cilium", 6000, 60_000, Severity.OK, "Cilium's eBPF dataplane", id="cilium_dataplane_needs_no_kube_proxy"),
-    pytest.param([], None, 2000, 0, Severity.WARNING, "unknown (AKS default: iptables)",
+                 None, 6000, 60_000, Grade.INFO, "kube-proxy nftables", id="mode_is_read_from_the_kube_proxy_configmap"),
+    pytest.param([], "cilium", 6000, 60_000, Grade.OK, "Cilium's eBPF dataplane", id="cilium_dataplane_needs_no_kube_proxy"),
+    pytest.param([], None, 2000, 0, Grade.WARNING, "unknown (AKS default: iptables)",
                  id="an_invisible_kube_proxy_is_judged_as_aks_default_iptables"),
 ])
 def test_kube_proxy_check(objs: list[dict[str, Any]], arm_name: str | None, services: int, endpoints: int,
-                          severity: Severity, summary: str) -> None:
+                          severity: Grade, summary: str) -> None:
     c = cluster(*objs, services_by_type=Counter({"ClusterIP": services}), endpoint_slices=services, endpoints=endpoints)
     f = run(check_kube_proxy, cluster_=c, arm_=arm(arm_name) if arm_name else None)
     assert f.severity is severity, f
@@ -206,7 +206,7 @@ def test_kube_proxy_check(objs: list[dict[str, Any]], arm_name: str | None, serv
 
 def test_kube_proxy_with_only_arm_reports_the_mode_and_asks_for_counts() -> None:
     f = run(check_kube_proxy, arm_=arm("kubenet"))
-    assert f.severity is Severity.INFO and "need --kubeconfig" in f.summary
+    assert f.severity is Grade.INFO and "need --kubeconfig" in f.summary
     assert f.evidence == ("ARM: no kubeProxyConfig, so AKS's default (iptables)",)
 
 
@@ -231,17 +231,17 @@ CUSTOM = b.config_map("coredns-custom", "kube-system", {"contoso.server": "conto
 
 
 @pytest.mark.parametrize(("objs", "arm_name", "severity", "summary"), [
-    pytest.param([dns_pod("a"), dns_pod("b"), CUSTOM], None, Severity.WARNING,
+    pytest.param([dns_pod("a"), dns_pod("b"), CUSTOM], None, Grade.WARNING,
                  "no node DNS cache and 2 pod(s) resolve with ndots 5", id="ndots_5_pods_without_a_node_cache_are_a_warning"),
-    pytest.param([dns_pod("a", dnsConfig={"options": [{"name": "single-request-reopen"}]})], None, Severity.WARNING,
+    pytest.param([dns_pod("a", dnsConfig={"options": [{"name": "single-request-reopen"}]})], None, Grade.WARNING,
                  "1 pod(s) carry resolver workarounds", id="single_request_reopen_is_a_symptom_of_the_conntrack_race"),
-    pytest.param([dns_pod("a"), b.daemon_set("node-local-dns", "kube-system")], None, Severity.OK,
+    pytest.param([dns_pod("a"), b.daemon_set("node-local-dns", "kube-system")], None, Grade.OK,
                  "NodeLocal DNSCache", id="node_local_dns_daemonset_is_a_node_cache"),
-    pytest.param([dns_pod("a")], "cilium", Severity.OK, "AKS LocalDNS", id="localdns_on_the_pools_is_a_node_cache"),
-    pytest.param([dns_pod("a", dnsPolicy="Default")], None, Severity.INFO, "no pod resolves through cluster DNS",
+    pytest.param([dns_pod("a")], "cilium", Grade.OK, "AKS LocalDNS", id="localdns_on_the_pools_is_a_node_cache"),
+    pytest.param([dns_pod("a", dnsPolicy="Default")], None, Grade.INFO, "no pod resolves through cluster DNS",
                  id="no_cluster_dns_pods_is_only_info"),
 ])
-def test_coredns_check(objs: list[dict[str, Any]], arm_name: str | None, severity: Severity, summary: str) -> None:
+def test_coredns_check(objs: list[dict[str, Any]], arm_name: str | None, severity: Grade, summary: str) -> None:
     f = run(check_coredns, cluster_=cluster(*objs), arm_=arm(arm_name) if arm_name else None)
     assert f.severity is severity
     assert summary in f.summary
@@ -263,18 +263,18 @@ def test_coredns_evidence_names_custom_keys_replicas_and_pod_counts() -> None:
 
 
 @pytest.mark.parametrize(("fixture", "expires", "severity", "summary"), [
-    pytest.param("kubenet", None, Severity.OK, "managed identity (SystemAssigned)", id="managed_identity_is_ok"),
-    pytest.param("service-principal", None, Severity.WARNING, "unknown expiry", id="unknown_secret_expiry_is_a_warning"),
-    pytest.param("service-principal", dt.date(2027, 6, 1), Severity.WARNING, "expires in 193 days",
+    pytest.param("kubenet", None, Grade.OK, "managed identity (SystemAssigned)", id="managed_identity_is_ok"),
+    pytest.param("service-principal", None, Grade.WARNING, "unknown expiry", id="unknown_secret_expiry_is_a_warning"),
+    pytest.param("service-principal", dt.date(2027, 6, 1), Grade.WARNING, "expires in 193 days",
                  id="far_expiry_is_still_a_warning_because_the_identity_is_legacy"),
-    pytest.param("service-principal", dt.date(2027, 1, 10), Severity.WARNING, "expires in 51 days (renew now)",
+    pytest.param("service-principal", dt.date(2027, 1, 10), Grade.WARNING, "expires in 51 days (renew now)",
                  id="expiry_within_90_days_says_renew_now"),
-    pytest.param("service-principal", dt.date(2026, 12, 20), Severity.CRITICAL, "expires in 30 days",
+    pytest.param("service-principal", dt.date(2026, 12, 20), Grade.CRITICAL, "expires in 30 days",
                  id="expiry_within_30_days_is_critical"),
-    pytest.param("service-principal", dt.date(2026, 11, 1), Severity.CRITICAL, "expired 19 days ago",
+    pytest.param("service-principal", dt.date(2026, 11, 1), Grade.CRITICAL, "expired 19 days ago",
                  id="an_expired_secret_is_critical"),
 ])
-def test_service_principal_check(fixture: str, expires: dt.date | None, severity: Severity, summary: str) -> None:
+def test_service_principal_check(fixture: str, expires: dt.date | None, severity: Grade, summary: str) -> None:
     f = run(check_service_principal, arm_=arm(fixture), expires=expires)
     assert f.severity is severity
     assert summary in f.summary
@@ -287,26 +287,26 @@ def test_service_principal_fix_names_the_cluster_and_the_credential_lookup() -> 
 
 
 def test_service_principal_check_without_arm_is_skipped() -> None:
-    assert run(check_service_principal, cluster_=cluster(node())).severity is Severity.SKIPPED
+    assert run(check_service_principal, cluster_=cluster(node())).severity is Grade.SKIPPED
 
 
 # --------------------------------------------------------------------------- network policy / Windows
 
 
 @pytest.mark.parametrize(("arm_name", "objs", "today", "severity", "summary"), [
-    pytest.param("azure-cni", [], dt.date(2026, 3, 1), Severity.WARNING,
+    pytest.param("azure-cni", [], dt.date(2026, 3, 1), Grade.WARNING,
                  "Azure Network Policy Manager on Windows nodes retires on 2026-09-30, in 213 days",
                  id="azure_npm_with_windows_pools_counts_down_to_the_windows_retirement"),
-    pytest.param("azure-cni", [], TODAY, Severity.CRITICAL, "retired on 2026-09-30 (51 days ago)",
+    pytest.param("azure-cni", [], TODAY, Grade.CRITICAL, "retired on 2026-09-30 (51 days ago)",
                  id="azure_npm_on_windows_past_its_date_is_critical"),
-    pytest.param(None, [node(policy="azure"), b.daemon_set("azure-npm", "kube-system")], TODAY, Severity.WARNING,
+    pytest.param(None, [node(policy="azure"), b.daemon_set("azure-npm", "kube-system")], TODAY, Grade.WARNING,
                  "Azure Network Policy Manager retires on 2028-09-30", id="azure_npm_is_found_from_the_cluster_alone"),
-    pytest.param("kubenet", [], TODAY, Severity.INFO, "Calico enforces network policy",
+    pytest.param("kubenet", [], TODAY, Grade.INFO, "Calico enforces network policy",
                  id="calico_is_info_because_the_cilium_update_removes_it"),
-    pytest.param("overlay", [], TODAY, Severity.OK, "network policy engine: none", id="no_policy_engine_is_ok"),
+    pytest.param("overlay", [], TODAY, Grade.OK, "network policy engine: none", id="no_policy_engine_is_ok"),
 ])
 def test_network_policy_manager_check(arm_name: str | None, objs: list[dict[str, Any]], today: dt.date,
-                                      severity: Severity, summary: str) -> None:
+                                      severity: Grade, summary: str) -> None:
     f = run(check_network_policy_manager, cluster_=cluster(*objs) if objs else None,
             arm_=arm(arm_name) if arm_name else None, today=today)
     assert f.severity is severity
@@ -314,11 +314,11 @@ def test_network_policy_manager_check(arm_name: str | None, objs: list[dict[str,
 
 
 @pytest.mark.parametrize(("arm_name", "nodes", "severity"), [
-    pytest.param("azure-cni", [], Severity.WARNING, id="a_windows_pool_in_arm_is_a_warning"),
-    pytest.param(None, [node(), node("akswin000000", os="windows")], Severity.WARNING, id="a_windows_node_is_a_warning"),
-    pytest.param("kubenet", [node()], Severity.OK, id="linux_only_is_ok"),
+    pytest.param("azure-cni", [], Grade.WARNING, id="a_windows_pool_in_arm_is_a_warning"),
+    pytest.param(None, [node(), node("akswin000000", os="windows")], Grade.WARNING, id="a_windows_node_is_a_warning"),
+    pytest.param("kubenet", [node()], Grade.OK, id="linux_only_is_ok"),
 ])
-def test_windows_pools_check(arm_name: str | None, nodes: list[dict[str, Any]], severity: Severity) -> None:
+def test_windows_pools_check(arm_name: str | None, nodes: list[dict[str, Any]], severity: Grade) -> None:
     f = run(check_windows_pools, cluster_=cluster(*nodes) if nodes else None, arm_=arm(arm_name) if arm_name else None)
     assert f.severity is severity
 
@@ -347,20 +347,20 @@ def no_csi_drivers(d: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("objs", "arm_edit", "severity", "summary"), [
-    pytest.param(None, None, Severity.SKIPPED,
+    pytest.param(None, None, Grade.SKIPPED,
                  "not checked: needs --kubeconfig (PersistentVolumes are counted on the cluster)", id="arm_alone_cannot_count_volumes"),
-    pytest.param(None, no_csi_drivers, Severity.OK, "no data on Azure Disk or Azure Files: both CSI drivers are disabled",
+    pytest.param(None, no_csi_drivers, Grade.OK, "no data on Azure Disk or Azure Files: both CSI drivers are disabled",
                  id="arm_with_both_azure_storage_drivers_off_has_no_azure_data"),
-    pytest.param([node()], None, Severity.OK, "no PersistentVolumes: no data to carry to a new cluster",
+    pytest.param([node()], None, Grade.OK, "no PersistentVolumes: no data to carry to a new cluster",
                  id="a_cluster_without_persistent_volumes_is_ok"),
     pytest.param([disk_csi("pvc-1"), disk_csi("pvc-2"), pv("share", csi={"driver": "file.csi.azure.com"})], None,
-                 Severity.INFO, "3 PersistentVolume(s) hold data: 3 on Azure Disk or Azure Files",
+                 Grade.INFO, "3 PersistentVolume(s) hold data: 3 on Azure Disk or Azure Files",
                  id="azure_disks_and_shares_are_reported_for_the_volume_move"),
     pytest.param([pv("old", azureDisk={"diskName": "old", "diskURI": "/subscriptions/s/x"}), pv("n", hostPath={"path": "/d"})],
-                 None, Severity.INFO, "2 PersistentVolume(s) hold data: 1 on Azure Disk or Azure Files, 1 elsewhere",
+                 None, Grade.INFO, "2 PersistentVolume(s) hold data: 1 on Azure Disk or Azure Files, 1 elsewhere",
                  id="in_tree_azure_disks_count_and_node_local_data_is_named_apart"),
 ])
-def test_volumes_check(objs: list[dict[str, Any]] | None, arm_edit: Any, severity: Severity, summary: str) -> None:
+def test_volumes_check(objs: list[dict[str, Any]] | None, arm_edit: Any, severity: Grade, summary: str) -> None:
     doc = json.loads((FIXTURES / "kubenet.json").read_text())
     if arm_edit:
         arm_edit(doc)
@@ -395,16 +395,16 @@ def deprecated_crd() -> dict[str, Any]:
 
 @pytest.mark.parametrize(("objs", "served", "severity", "summary"), [
     pytest.param([applied_as(b.obj("networking.k8s.io/v1", "Ingress", "shop", "shop"), "extensions/v1beta1"),
-                  applied_as(b.cron_job(), "batch/v1beta1")], frozenset(), Severity.WARNING,
+                  applied_as(b.cron_job(), "batch/v1beta1")], frozenset(), Grade.WARNING,
                  "2 object(s) were last applied with removed API versions", id="manifests_naming_removed_versions_are_a_warning"),
-    pytest.param([], frozenset({("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema")}), Severity.INFO,
+    pytest.param([], frozenset({("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema")}), Grade.INFO,
                  "deprecated API versions are served", id="a_served_version_removed_in_a_later_release_is_info"),
-    pytest.param([deprecated_crd()], frozenset(), Severity.INFO, "deprecated API versions are served",
+    pytest.param([deprecated_crd()], frozenset(), Grade.INFO, "deprecated API versions are served",
                  id="a_crd_serving_a_deprecated_version_is_info"),
-    pytest.param([applied_as(b.deployment(), "apps/v1")], frozenset({("apps/v1", "Deployment")}), Severity.OK,
+    pytest.param([applied_as(b.deployment(), "apps/v1")], frozenset({("apps/v1", "Deployment")}), Grade.OK,
                  "no removed or deprecated", id="current_versions_are_ok"),
 ])
-def test_deprecated_apis_check(objs: list[dict[str, Any]], served: frozenset[tuple[str, str]], severity: Severity,
+def test_deprecated_apis_check(objs: list[dict[str, Any]], served: frozenset[tuple[str, str]], severity: Grade,
                                summary: str) -> None:
     c = cluster(*objs)
     c.served = served | c.served
@@ -423,7 +423,7 @@ def test_deprecated_evidence_names_objects_removal_release_and_replacement() -> 
 def test_a_removed_version_already_past_the_server_release_is_not_reported_as_served() -> None:
     c = cluster(served=frozenset({("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema")}))
     c.server_version = {"major": "1", "minor": "36"}
-    assert run(check_deprecated_apis, cluster_=c).severity is Severity.OK
+    assert run(check_deprecated_apis, cluster_=c).severity is Grade.OK
 
 
 # --------------------------------------------------------------------------- report and exit code
@@ -437,9 +437,9 @@ def test_a_removed_version_already_past_the_server_release_is_not_reported_as_se
     pytest.param(["skipped"], "warning", False, id="skipped_checks_do_not_fail"),
 ])
 def test_fail_on_threshold(severities: list[str], fail_on: str, failed: bool) -> None:
-    findings = [Finding("x", Severity(s), "") for s in severities]
-    assert fails(findings, Severity(fail_on)) is failed
-    assert worst(findings) is max((Severity(s) for s in severities), key=lambda s: s.rank)
+    findings = [Verdict("x", Grade(s), "") for s in severities]
+    assert fails(findings, Grade(fail_on)) is failed
+    assert worst(findings) is max((Grade(s) for s in severities), key=lambda s: s.rank)
 
 
 def test_run_checks_refuses_an_unknown_check_and_lists_the_known_ones() -> None:
@@ -449,7 +449,7 @@ def test_run_checks_refuses_an_unknown_check_and_lists_the_known_ones() -> None:
 
 def test_unreadable_types_are_reported_as_their_own_warning() -> None:
     findings = run_checks(Inputs(cluster(read_errors=["cannot list widgets.example.com: 403"]), None, TODAY))
-    assert findings[-1].check == "cluster-read" and findings[-1].severity is Severity.WARNING
+    assert findings[-1].check == "cluster-read" and findings[-1].severity is Grade.WARNING
 
 
 def test_cluster_objects_keep_only_dns_fields_of_pods_and_count_services_and_endpoints() -> None:

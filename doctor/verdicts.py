@@ -1,11 +1,16 @@
-"""What one doctor check concludes: a severity, the evidence it saw, and the fix.
+"""What one doctor check concludes: a grade, the evidence it saw, and the fix.
 
 Why shaped so: a check's verdict is only useful if a person can verify it and
-act on it, so every :class:`Finding` carries the evidence (the values read from
+act on it, so every :class:`Verdict` carries the evidence (the values read from
 the cluster or the ARM description, never inferred silently) and the fix (a
-command or a stack setting). Severities are ordered so one threshold
+command or a stack setting). Grades are ordered so one threshold
 (``--fail-on``) turns a report into a CI exit code; a check that lacked its
 input says so (``skipped``) instead of passing.
+
+Why not :class:`migration.findings.Finding` and its ``Severity``: those are about one *object* to be
+migrated (a ref, a JSON pointer, ``blocker`` holds its apply back); these are about one *check* of a
+cluster (no object, ``skipped`` and ``ok`` are outcomes too). Two vocabularies, two names (issue 11
+item 6); the JSON of ``akshift doctor`` keeps its ``findings``/``severity`` keys.
 """
 from __future__ import annotations
 
@@ -15,8 +20,8 @@ from collections.abc import Iterable
 from typing import Any
 
 
-class Severity(str, enum.Enum):
-    """How much a finding matters, in increasing order (compare with :meth:`rank`)."""
+class Grade(str, enum.Enum):
+    """How much a verdict matters, in increasing order (compare with :meth:`rank`)."""
 
     SKIPPED = "skipped"
     """The check had no input (no ARM description, no cluster) and concluded nothing."""
@@ -33,23 +38,23 @@ class Severity(str, enum.Enum):
         return _ORDER.index(self)
 
 
-_ORDER = [Severity.SKIPPED, Severity.OK, Severity.INFO, Severity.WARNING, Severity.CRITICAL]
+_ORDER = [Grade.SKIPPED, Grade.OK, Grade.INFO, Grade.WARNING, Grade.CRITICAL]
 
 
 @dataclasses.dataclass(frozen=True)
-class Finding:
+class Verdict:
     """The verdict of one check.
 
     Attributes:
         check: The check's id (``kubenet``, ``kube-proxy`` …), stable for scripts.
-        severity: See :class:`Severity`.
+        severity: See :class:`Grade`.
         summary: One sentence: what was found.
         evidence: The facts behind it, each ``source: value`` (``ARM networkProfile.networkPlugin: kubenet``).
         fix: What to do; empty when nothing is needed.
     """
 
     check: str
-    severity: Severity
+    severity: Grade
     summary: str
     evidence: tuple[str, ...] = ()
     fix: str = ""
@@ -60,7 +65,7 @@ class Finding:
                 "evidence": list(self.evidence), "fix": self.fix}
 
 
-def worst(findings: Iterable[Finding]) -> Severity:
+def worst(findings: Iterable[Verdict]) -> Grade:
     """The highest severity among ``findings`` (SKIPPED for none).
 
     Args:
@@ -69,10 +74,10 @@ def worst(findings: Iterable[Finding]) -> Severity:
     Returns:
         The most severe one's severity.
     """
-    return max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.SKIPPED)
+    return max((f.severity for f in findings), key=lambda s: s.rank, default=Grade.SKIPPED)
 
 
-def fails(findings: Iterable[Finding], fail_on: Severity) -> bool:
+def fails(findings: Iterable[Verdict], fail_on: Grade) -> bool:
     """Whether a report should fail CI: any finding at ``fail_on`` or worse.
 
     Args:
