@@ -121,3 +121,14 @@ def test_migrate_help_says_where_the_volumes_go() -> None:
     text = " ".join(result.output.split())
     assert "→  →" not in result.output and "transform, plan, apply, verify" in text
     assert "volume plan before the transform" in text and "volume move before the plan" in text
+
+
+def test_a_transform_is_not_failed_by_the_disk_blockers_its_volume_plan_already_carries(tmp_path: Path) -> None:
+    def disk(pv: str) -> Finding:
+        return Finding("azure-disk-volume", Severity.BLOCKER, ObjectRef("", "PersistentVolume", "", pv),
+                       "is an Azure Disk whose data the volume move copies", "run `akshift volumes move`")
+
+    carried = Transformed(tmp_path, 2, 0, (), (disk("pv-a"),), 1, frozenset({"pv-a"}))
+    uncarried = Transformed(tmp_path, 2, 0, (), (disk("pv-a"), disk("pv-b")), 1, frozenset({"pv-a"}))
+    assert carried.ok and not carried.blocking
+    assert not uncarried.ok and uncarried.blocking
