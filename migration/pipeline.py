@@ -608,7 +608,7 @@ def apply(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey 
 
 
 def verify(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey | None,
-           progress: Progress = no_progress, carried_pvs: frozenset[str] = frozenset()) -> Verification:
+           progress: Progress = no_progress, carried_pvs: frozenset[str] | None = None) -> Verification:
     """Account for every source object on the target; write ``verify.json``, ``report.md`` and ``report.json``.
 
     Args:
@@ -616,12 +616,22 @@ def verify(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey
         options: ``out``, ``ready_timeout``, ``concurrency``.
         secret_key: decrypts the Secrets to compare them.
         progress: the progress callback.
-        carried_pvs: PVs whose data a verified volume move carried (their disk findings are resolved).
+        carried_pvs: PVs whose data a verified volume move carried (their disk findings are resolved);
+            None (`akshift verify`): checked here, read-only, when the run has a volume plan — otherwise a
+            stand-alone verify after `volumes move` kept every carried disk's blocker open and the
+            cutover's preflight refused green (found by running the sandbox walkthrough).
 
     Returns:
         The verification, as written.
     """
     out = options.out
+    if carried_pvs is None:
+        carried_pvs = frozenset()
+        if (out / PLAN_FILE).exists() and (out / STATE_FILE).exists():
+            moves, _ = volume_plan.read_plan(out)
+            checks = volume_verify.verify_volumes(target, moves, VolumeStore(out / STATE_FILE).load(),
+                                                  timeout=options.volume_bind_timeout)
+            carried_pvs = VolumeVerification(tuple(checks)).carried_pvs()
     intact(out, "snapshot", allow_modified=options.allow_modified)
     intact(out, "transformed", allow_modified=options.allow_modified)
     transformed = Snapshot(out / "transformed")
