@@ -120,11 +120,37 @@ def skip_await_reason(obj: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: The provider's annotation that makes its server-side apply take over fields another manager owns.
+PATCH_FORCE = "pulumi.com/patchForce"
+
+
+def patch_force_reason(obj: Mapping[str, Any]) -> str | None:
+    """Why adopting this object must force server-side apply conflicts, or None when it need not.
+
+    ``akshift migrate`` created the object (field manager ``akshift``) from the same snapshot the stack
+    declares, so adopting it changes no value — except in an *atomic* list that the API server fills
+    with defaults: a StatefulSet's ``volumeClaimTemplates`` are stored with ``volumeMode`` and a
+    ``status``, the provider sends them without, and the whole list then counts as a conflicting value
+    owned by ``akshift`` ("conflict with akshift: .spec.volumeClaimTemplates"; found by running the
+    sandbox walkthrough). Those objects carry :data:`PATCH_FORCE`, so Pulumi takes the list over.
+
+    >>> patch_force_reason({"apiVersion": "apps/v1", "kind": "StatefulSet", "spec": {"volumeClaimTemplates": [{}]}})
+    'volumeClaimTemplates is an atomic list the API server defaults'
+    >>> patch_force_reason({"apiVersion": "apps/v1", "kind": "StatefulSet", "spec": {}}) is None
+    True
+    """
+    if group_of(obj) == "apps" and obj.get("kind") == "StatefulSet" and (obj.get("spec") or {}).get(
+            "volumeClaimTemplates"):
+        return "volumeClaimTemplates is an atomic list the API server defaults"
+    return None
+
+
 def resource_inputs(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The inputs sent to the provider: the object without status or server-owned metadata.
 
     Objects whose readiness a migration does not control (:func:`skip_await_reason`) carry the
-    provider's :data:`SKIP_AWAIT` annotation.
+    provider's :data:`SKIP_AWAIT` annotation; those whose adoption conflicts on a defaulted atomic list
+    (:func:`patch_force_reason`) carry :data:`PATCH_FORCE`.
 
     Args:
         obj: A transformed snapshot object.
@@ -136,6 +162,8 @@ def resource_inputs(obj: Mapping[str, Any]) -> dict[str, Any]:
     meta = {k: v for k, v in (out.get("metadata") or {}).items() if k not in _SERVER_METADATA}
     if skip_await_reason(obj):
         meta["annotations"] = {**(meta.get("annotations") or {}), SKIP_AWAIT: "true"}
+    if patch_force_reason(obj):
+        meta["annotations"] = {**(meta.get("annotations") or {}), PATCH_FORCE: "true"}
     out["metadata"] = meta
     return out
 

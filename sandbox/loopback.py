@@ -273,20 +273,30 @@ def main(argv: list[str] | None = None) -> None:
                                 (("blue", 100), ("green", 0)), workdir / "admin.sock", workdir / "servers.state")
         verify = workdir / "verify.json"
         verify.write_text(json.dumps({"ok": True, "unaccounted": [], "not_ready": [], "blocking_findings": 0}))
+        # The URLs also go to files, written once HAProxy listens, so a script (or the walkthrough,
+        # `export GREEN_URL=$(cat out/sandbox-router/green.url)`) needs no copying from this terminal.
+        urls = {"router": f"http://{LOOPBACK}:{port}", "blue": blue.url, "green": green.url}
+        for name in urls:
+            (workdir / f"{name}.url").unlink(missing_ok=True)
         with LocalHaproxy(cfg, workdir / "haproxy"):
-            print(f"router:  http://{LOOPBACK}:{port}/   blue: {blue.url}   green: {green.url}")
+            print(f"router:  http://{LOOPBACK}:{port}/   blue: {blue.url}   green: {green.url}", flush=True)
+            for name, url in urls.items():
+                (workdir / f"{name}.url").write_text(url + "\n")
             print(f"break green: curl {green.url}/-/fail   (mend: /-/ok, slow: /-/slow)")
             print("cutover:\n  akshift cutover --from blue --to green --steps 0,10,50,100 --hold 20s --gate-interval 5s \\\n"
                   f"    --gate http:{green.url}/healthz,p95=300ms \\\n"
                   f"    --gate 'errors:{green.url}/metrics,total=http_requests_total,"
                   f"failed=http_requests_total{{code=~\"5..\"}},max=1%' \\\n"
                   f"    --router haproxy --haproxy-socket {cfg.socket} --haproxy-state-file {cfg.state_file} \\\n"
-                  f"    --verify-report {verify} --no-freeze --no-sync-check --state-dir {workdir / 'cutover'}")
+                  f"    --verify-report {verify} --no-freeze --no-sync-check --state-dir {workdir / 'cutover'}", flush=True)
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+            finally:
+                for name in urls:
+                    (workdir / f"{name}.url").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -152,3 +152,14 @@ def test_the_volume_plan_refuses_to_guess_where_disk_copies_go_and_names_the_fla
         assert not (tmp_path / "volumes-plan.json").exists()
     moves = plan_volumes(_Green(), options=VolumeOptions(out=tmp_path, resource_group="rg-green-disk-copies"))  # type: ignore[arg-type]
     assert moves[0].copy is not None and moves[0].copy.resource_group == "rg-green-disk-copies"
+
+
+def test_a_transform_is_not_failed_by_the_disk_blockers_its_volume_plan_already_carries(tmp_path: Path) -> None:
+    def disk(pv: str) -> Finding:
+        return Finding("azure-disk-volume", Severity.BLOCKER, ObjectRef("", "PersistentVolume", "", pv),
+                       "is an Azure Disk whose data the volume move copies", "run `akshift volumes move`")
+
+    carried = Transformed(tmp_path, 2, 0, (), (disk("pv-a"),), 1, frozenset({"pv-a"}))
+    uncarried = Transformed(tmp_path, 2, 0, (), (disk("pv-a"), disk("pv-b")), 1, frozenset({"pv-a"}))
+    assert carried.ok and not carried.blocking
+    assert not uncarried.ok and uncarried.blocking

@@ -711,3 +711,39 @@ def test_every_akshift_command_of_the_walkthrough_is_one_the_cli_accepts() -> No
             "volumes verify", "cutover", "rollback", "decommission", "sandbox up"} <= names
     for argv in lines:
         parse_with_cli(argv)
+
+
+def test_the_promotion_pages_sandbox_walkthrough_is_the_walkthroughs_up_to_an_interactive_promotion() -> None:
+    """docs/promotion.md's sandbox walkthrough runs through tests/test_walkthrough_e2e.py as a subset of
+    docs/walkthrough.md's: the same commands, in the same order, then `promote` without `--yes`."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from walkthrough import blocks, plain
+
+    promotion = [plain(c) for b in blocks(ROOT / "docs" / "promotion.md", "## Sandbox walkthrough") for c in b.commands]
+    full = [plain(c) for b in blocks(ROOT / "docs" / "walkthrough.md", "## The same walkthrough in the sandbox")
+            for c in b.commands]
+    *shared, promote = promotion
+    assert promote == "akshift promote sandbox sandbox-prod" and f"{promote} --yes" in full
+    before = full[:full.index(f"{promote} --yes")]
+    assert [c for c in before if c in shared] == shared, "promotion.md's commands differ from walkthrough.md's"
+
+
+def test_a_walkthrough_directive_may_only_name_a_command_the_page_tells_the_reader_to_run(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from walkthrough import blocks
+
+    page = tmp_path / "page.md"
+    body = ("## Try it\n\nIn a second terminal, `serve --port 1`.\n\n"
+            "<!-- walkthrough-test: background `{cmd}` ready when `ready.txt` exists -->\n\n"
+            "```console\n$ curl localhost:1 \\\n    --fail   # a comment\nhello\n$ echo done\n```\n\n## Next\n")
+    page.write_text(body.format(cmd="serve --port 1"))
+    (block,) = blocks(page, "## Try it")
+    assert block.commands == ("curl localhost:1 --fail   # a comment", "echo done")
+    assert [(b.command, b.ready) for b in block.background] == [("serve --port 1", "ready.txt")]
+    page.write_text(body.format(cmd="rm -rf /"))
+    with pytest.raises(ValueError, match="never tells the reader to run"):
+        blocks(page, "## Try it")

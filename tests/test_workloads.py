@@ -172,6 +172,17 @@ def test_up_does_not_wait_on_what_a_migration_leaves_not_yet_ready(o: dict[str, 
     assert "annotations" not in o["metadata"] or "pulumi.com/skipAwait" not in o["metadata"]["annotations"]
 
 
+@pytest.mark.parametrize(("o", "forced"), [
+    (obj("apps/v1", "StatefulSet", "db", "ns", spec={"volumeClaimTemplates": [{"metadata": {"name": "data"}}]}), True),
+    (obj("apps/v1", "StatefulSet", "cache", "ns", spec={"replicas": 1}), False),
+    (obj("apps/v1", "Deployment", "web", "ns", spec={"replicas": 2}), False),
+], ids=["statefulset-with-claim-templates", "statefulset-without", "deployment"])
+def test_adoption_forces_only_the_objects_whose_defaulted_atomic_list_would_conflict(o: dict[str, Any],
+                                                                                      forced: bool) -> None:
+    annotations = resource_inputs(o)["metadata"].get("annotations") or {}
+    assert (annotations.get("pulumi.com/patchForce") == "true") is forced
+
+
 def test_declarations_follow_the_migration_apply_order_crds_and_namespaces_first() -> None:
     tiers = declarations(workload_set("promo-x", "x.promo.akshift.dev"))
     names = [tier_name(row[0].tier) for row in tiers]
