@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_check import CheckReport, check
 from typer.testing import CliRunner
 
 from akshift.cli import app
@@ -27,6 +26,9 @@ from kube.objects import ObjectRef
 from sandbox.cluster import LocalCluster
 from sandbox.corpus import Document, apply_corpus, load
 from sandbox.profiles import BLUE, GREEN
+
+import support
+from support.corpus_check import CheckReport, check
 
 pytestmark = pytest.mark.cluster
 runner = CliRunner()
@@ -152,7 +154,7 @@ def _serve_cilium_crds(green: LocalCluster) -> None:
 
     from migration.applier import wait_established
 
-    crds = list(yaml.safe_load_all((Path(__file__).parent / "fixtures" / "cilium-crds.yaml").read_text()))
+    crds = list(yaml.safe_load_all((support.FIXTURES / "cilium-crds.yaml").read_text()))
     with KubeClient.from_kubeconfig(green.kubeconfig) as k:
         for crd in crds:
             k.apply(crd, field_manager="aks-cilium")

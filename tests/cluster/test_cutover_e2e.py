@@ -40,7 +40,8 @@ from sandbox.cluster import free_port
 from sandbox.haproxy import LocalHaproxy, LocalRouterConfig
 from sandbox.loopback import Backend, Hit, LoadGenerator
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
+
 HOLD = "1s"
 INTERVAL = "0.5s"
 

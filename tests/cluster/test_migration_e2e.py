@@ -26,8 +26,9 @@ from sandbox.generate import generate
 from sandbox.profiles import BLUE, GREEN
 from sandbox.seed import seed
 
+from support import ROOT
+
 pytestmark = pytest.mark.cluster
-ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
 

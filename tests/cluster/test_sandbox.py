@@ -15,6 +15,8 @@ from kube.client import KubeClient
 from sandbox.cluster import LocalCluster
 from sandbox.profiles import BLUE, GREEN, node_objects, pool_sizes
 
+from support import ROOT
+
 pytestmark = pytest.mark.cluster
 
 
@@ -87,7 +89,7 @@ def test_killing_the_owner_leaves_no_control_plane_process(tmp_path: Path) -> No
         time.sleep(600)
     """)
     owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                             cwd=Path(__file__).resolve().parent.parent)
+                             cwd=ROOT)
     pids = [int(p) for p in owner.stdout.readline().split()]
     assert len(pids) == 5
     assert all(_alive(p) for p in pids)

@@ -23,8 +23,9 @@ from kube.errors import ApiError
 from sandbox.cluster import LocalCluster
 from sandbox.profiles import BLUE, GREEN
 
+from support import ROOT
+
 pytestmark = pytest.mark.cluster
-ROOT = Path(__file__).resolve().parent.parent
 BOUND = 10.0  # seconds: a change on blue is on green within this (the sandbox runs on 2 shared cores)
 NS = "sync-app"
 runner = CliRunner()

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
-from test_workloads import age_key, sandbox_config, workload_set, write_snapshot
 
 from kube.client import KubeClient
 from sandbox import build
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
+from support.workload_stacks import age_key, sandbox_config, workload_set, write_snapshot
+
 STACK = "plain-up-test"
 
 pytestmark = [pytest.mark.cluster, pytest.mark.engine]

@@ -19,17 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import azure_judge
 import pulumi
-import pulumi_harness as harness
 import pytest
-from pulumi_harness import Registered
-from stack_files import DELETE, mutate, stack_config
 
 import stacks
 from stacks import capabilities
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT, azure_judge
+from support import pulumi_harness as harness
+from support.pulumi_harness import Registered
+from support.stack_files import DELETE, mutate, stack_config
+
 SUB = "00000000-0000-0000-0000-000000000000"
 KUBECONFIG = "apiVersion: v1\nkind: Config\n"
 

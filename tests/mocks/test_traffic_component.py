@@ -17,9 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pulumi
-import pulumi_harness as harness
 import pytest
-from pulumi_harness import Registered
 
 from components.traffic import (
     SwitchKind,
@@ -30,6 +28,9 @@ from components.traffic import (
     validate,
 )
 from stacks.errors import ConfigError
+
+from support import pulumi_harness as harness
+from support.pulumi_harness import Registered
 
 PIP = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/pip-blue"
 
@@ -177,7 +178,7 @@ def test_an_invalid_switch_registers_nothing() -> None:
 
 
 def _prod_with_traffic(kind: str) -> dict[str, Any]:
-    from stack_files import mutate, stack_config
+    from support.stack_files import mutate, stack_config
 
     pip = PIP.replace("/subscriptions/s/", "/subscriptions/00000000-0000-0000-0000-000000000000/")
     endpoints = ([{"name": "blue", "targetResourceId": pip}, {"name": "green", "target": "20.1.2.3"}]

@@ -17,9 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pulumi
-import pulumi_harness as harness
 import pytest
-from pulumi_harness import Registered
 
 from components.volume_move import VolumeMove, VolumeMoveArgs, program, resource_name, validate
 from deploy.disk_mover import PulumiDiskMover
@@ -27,6 +25,9 @@ from deploy.engine import Stack as EngineStack
 from migration.errors import ApplyError
 from migration.volumes.model import DiskCopy, DiskCopyResult
 from stacks.errors import ConfigError
+
+from support import pulumi_harness as harness
+from support.pulumi_harness import Registered
 
 SOURCE = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/MC_rg-shop-prod_aks-shop-prod_westeurope"
           "/providers/Microsoft.Compute/disks/pvc-5b0e7a7e")

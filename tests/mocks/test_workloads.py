@@ -3,32 +3,23 @@
 What they pin: stable logical names and provider type tokens; the migration's
 apply order with Namespace/CRD dependencies recorded and nothing more; Secrets
 as Pulumi secrets; the sandbox stack file composing no Azure resource; the pins
-(snapshot digest, Kubernetes version) refusing before anything is registered;
-and, against green with the real engine and Kubernetes provider, that ``up``
-owns the workloads (Available, secret in state, a second ``up`` is a no-op, a
-changed object is one update, destroy removes them).
+(snapshot digest, Kubernetes version) refusing before anything is registered.
+That ``up`` with the real engine owns the workloads on green is
+``tests/engine/test_workloads_on_green.py``.
 """
 from __future__ import annotations
 
-import base64
 import copy
 import dataclasses
 import gc
 import json
-import shutil
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_harness as harness
-import pyrage
 import pytest
 import yaml
-from builders import obj
 from pulumi.runtime import rpc
-from pulumi_harness import Registered
 
 from akshift import program
 from components.workloads import (
@@ -38,91 +29,14 @@ from components.workloads import (
     resource_inputs,
     type_token,
 )
-from kube.client import KubeClient
 from kube.order import tier_name
-from migration.secrets import SecretKey
-from migration.snapshot import Snapshot, SnapshotWriter
+from migration.snapshot import Snapshot
 
-ROOT = Path(__file__).resolve().parents[1]
-PASSWORD = "s3cr3t-promo-value"
-
-
-# --------------------------------------------------------------------------- object sets and projects
-
-
-def crd(group: str, kind: str = "Gadget") -> dict[str, Any]:
-    plural = kind.lower() + "s"
-    return obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"{plural}.{group}", spec={
-        "group": group, "scope": "Namespaced",
-        "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
-        "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
-            "type": "object",
-            "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}],
-    })
-
-
-def workload_set(ns: str, group: str, *, greeting: str = "hello", replicas: int = 2) -> list[dict[str, Any]]:
-    """A small migrated application: one object of each tier that matters, a CRD and its resource."""
-    labels = {"app": "api"}
-    return [
-        crd(group),
-        obj("v1", "Namespace", ns, labels={"akshift.io/test": "promotion"}),
-        obj("v1", "ServiceAccount", "api", ns),
-        obj("rbac.authorization.k8s.io/v1", "Role", "reader", ns,
-            rules=[{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]),
-        obj("rbac.authorization.k8s.io/v1", "RoleBinding", "api-reader", ns,
-            roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
-            subjects=[{"kind": "ServiceAccount", "name": "api", "namespace": ns}]),
-        obj("v1", "ConfigMap", "settings", ns, data={"GREETING": greeting}),
-        obj("v1", "Secret", "creds", ns, type="Opaque",
-            data={"password": base64.b64encode(PASSWORD.encode()).decode()}),
-        obj("networking.k8s.io/v1", "NetworkPolicy", "default-deny", ns,
-            spec={"podSelector": {}, "policyTypes": ["Ingress"]}),
-        obj("v1", "Service", "api", ns, spec={"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}),
-        obj("apps/v1", "Deployment", "api", ns, labels=labels, spec={
-            "replicas": replicas, "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": {
-                "serviceAccountName": "api",
-                "containers": [{"name": "api", "image": "nginx:1.27",
-                                "envFrom": [{"configMapRef": {"name": "settings"}}]}]}}}),
-        obj(f"{group}/v1", "Gadget", "one", ns, spec={"size": 3}),
-    ]
-
-
-def age_key(path: Path) -> SecretKey:
-    """A fresh X25519 age identity file (no scrypt: milliseconds, unlike a passphrase)."""
-    ident = pyrage.x25519.Identity.generate()
-    path.write_text(f"# public key: {ident.to_public()}\n{ident}\n")
-    path.chmod(0o600)
-    return SecretKey.from_identity_file(path)
-
-
-def write_snapshot(directory: Path, objects: list[dict[str, Any]], key: SecretKey) -> Snapshot:
-    """A transformed snapshot, as `akshift transform` writes it (Secrets in the encrypted bundle)."""
-    with SnapshotWriter(directory, stage="transformed", secret_key=key) as w:
-        for o in objects:
-            w.write(o)
-    return Snapshot(directory)
-
-
-def sandbox_config(kubeconfig: Path, snapshot: Path, identity: Path, *, stack: str = "sandbox",
-                   **cluster: Any) -> dict[str, Any]:
-    """A shipped sandbox stack's configuration, pointed at a test's cluster and snapshot (unprotected
-    unless ``protect`` is given)."""
-    config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    config["akshift:cluster"].update({"kubeconfig": str(kubeconfig), "protect": False, **cluster})
-    config["akshift:workloads"] = {"snapshot": str(snapshot), "ageIdentityFile": str(identity)}
-    return config
-
-
-def make_project(directory: Path, stacks: dict[str, dict[str, Any]]) -> Path:
-    """A Pulumi project directory: the repository's Pulumi.yaml and the given stack files."""
-    (directory / "stacks").mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "Pulumi.yaml", directory / "Pulumi.yaml")
-    for name, config in stacks.items():
-        (directory / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump({"config": config}))
-    return directory
-
+from support import ROOT
+from support import pulumi_harness as harness
+from support.builders import obj
+from support.pulumi_harness import Registered
+from support.workload_stacks import age_key, sandbox_config, workload_set, write_snapshot
 
 # --------------------------------------------------------------------------- pure declarations
 
@@ -337,128 +251,3 @@ def test_the_kubeconfig_can_come_from_another_stacks_output(sandbox_files: dict[
     assert [r.name for r in run.resources if r.type == "pulumi:providers:kubernetes"] == ["aks-provider"]
     exports = run.exports
     assert exports["kubeconfig"] == sandbox_files["kubeconfig"].read_text()
-
-
-# --------------------------------------------------------------------------- the real engine against green
-
-
-@pytest.fixture(scope="module")
-def deployed(green: Any, pulumi_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The sandbox stack (`promo-wl`) on green, after one guarded `up` through the Automation API."""
-    from deploy.backend import resolve_backend
-    from deploy.engine import guarded_up
-    from deploy.promotion import Project, open_stack
-    from sandbox import build
-
-    root = tmp_path_factory.mktemp("promo-wl")
-    identity = root / "age.key"
-    key = age_key(identity)
-    snap = write_snapshot(root / "run" / "transformed", workload_set("promo-wl", "wl.promo.akshift.dev"), key)
-    project_dir = make_project(root / "project", {"promo-wl": sandbox_config(green.kubeconfig, snap.root, identity)})
-    project = Project(project_dir, lambda: program.main(project_dir), resolve_backend(pulumi_env), pulumi_env,
-                      build.TOOLS["pulumi"].dir)
-    stack = open_stack(project, "promo-wl", create=True)
-    t0 = time.monotonic()
-    preview, result = guarded_up(stack, confirm=lambda p: True)
-    state = {"project": project, "stack": stack, "preview": preview, "result": result, "root": root, "key": key,
-             "seconds": time.monotonic() - t0}
-    yield state
-    if not state.get("destroyed"):
-        stack.destroy()
-
-
-
-@pytest.mark.cluster
-@pytest.mark.engine
-def test_pulumi_up_of_the_sandbox_stack_creates_the_migrated_workloads_and_they_become_available(
-    deployed: dict[str, Any], green: Any
-) -> None:
-    result = deployed["result"]
-    assert result.result == "succeeded"
-    assert result.changes["create"] == 11 + 4  # objects + stack, two components, provider
-    with KubeClient.from_kubeconfig(green.kubeconfig) as k:
-        d = k.get("/apis/apps/v1/namespaces/promo-wl/deployments/api")
-        assert {c["type"]: c["status"] for c in d["status"]["conditions"]}["Available"] == "True"
-        assert d["status"]["availableReplicas"] == 2
-        secret = k.get("/api/v1/namespaces/promo-wl/secrets/creds")
-        assert base64.b64decode(secret["data"]["password"]).decode() == PASSWORD
-        assert k.get("/apis/wl.promo.akshift.dev/v1/namespaces/promo-wl/gadgets/one")["spec"] == {"size": 3}
-
-
-@pytest.mark.cluster
-@pytest.mark.engine
-def test_the_stack_state_holds_the_secret_only_encrypted(deployed: dict[str, Any], pulumi_env: dict[str, str]) -> None:
-    # The state file itself (`export_stack` would decrypt: the Automation API passes --show-secrets).
-    backend = Path(pulumi_env["PULUMI_BACKEND_URL"].removeprefix("file://"))
-    text = (backend / ".pulumi" / "stacks" / "akshift" / "promo-wl.json").read_text()
-    assert PASSWORD not in text
-    assert base64.b64encode(PASSWORD.encode()).decode() not in text
-    state = json.loads(text)
-    secret = next(r for r in state["checkpoint"]["latest"]["resources"] if r["urn"].endswith("/promo-wl/creds"))
-    assert "ciphertext" in secret["inputs"]["data"] and "ciphertext" in secret["outputs"]["data"]
-
-
-@pytest.mark.cluster
-@pytest.mark.engine
-def test_a_second_up_of_the_same_snapshot_reports_no_changes(deployed: dict[str, Any]) -> None:
-    from deploy.engine import guarded_up
-
-    preview, result = guarded_up(deployed["stack"], confirm=lambda p: True)
-    assert preview.changed == []
-    assert set(result.changes) == {"same"}, result.changes
-
-
-@pytest.mark.cluster
-@pytest.mark.engine
-def test_preview_of_a_changed_snapshot_shows_exactly_the_changed_object(deployed: dict[str, Any]) -> None:
-    from deploy.engine import guarded_preview
-
-    changed = write_snapshot(deployed["root"] / "run2" / "transformed",
-                             workload_set("promo-wl", "wl.promo.akshift.dev", greeting="bonjour"), deployed["key"])
-    stack = deployed["stack"]
-    stack.set_config("akshift:workloads.snapshot", str(changed.root))
-    try:
-        p = guarded_preview(stack, deployed["root"])
-    finally:
-        stack.set_config("akshift:workloads.snapshot", str(deployed["root"] / "run" / "transformed"))
-    # The provider treats ConfigMap data as immutable (a replacement, so Deployments roll) unless its
-    # enableConfigMapMutable option is on; either way the preview names that one object and nothing else.
-    assert {s.name for s in p.changed} == {"aks-core/ConfigMap/promo-wl/settings"}
-    assert {s.op for s in p.changed} <= {"update", "replace", "create-replacement", "delete-replaced"}
-
-
-@pytest.mark.cluster
-@pytest.mark.engine
-def test_target_stack_reads_the_clusters_kubeconfig_from_the_stack_output_in_memory(
-    deployed: dict[str, Any], pulumi_env: dict[str, str], green: Any, monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> None:
-    from akshift import options
-    from deploy.errors import StackNotFound
-
-    for name, value in pulumi_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(deployed["project"].directory)
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))  # proves the stack's output, not a file, was used
-    before = {p for p in tmp_path.rglob("*")}
-    with options.client(None, None, "target", stack="promo-wl") as k:
-        assert k.config.server == KubeClient.from_kubeconfig(green.kubeconfig).config.server
-        assert k.get("/api/v1/namespaces/promo-wl")["metadata"]["name"] == "promo-wl"
-    assert {p for p in tmp_path.rglob("*")} == before  # nothing written
-    with pytest.raises(StackNotFound):
-        options.client(None, None, "target", stack="no-such-stack")
-
-
-@pytest.mark.cluster
-@pytest.mark.engine
-def test_destroy_removes_the_migrated_workloads(deployed: dict[str, Any], green: Any) -> None:
-    deployed["stack"].destroy()
-    deployed["destroyed"] = True
-    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"namespace": "promo-wl", "name": "api"}}
-    crd_ref = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-               "metadata": {"name": "gadgets.wl.promo.akshift.dev"}}
-    with KubeClient.from_kubeconfig(green.kubeconfig) as k:
-        deadline = time.monotonic() + 60
-        while (k.read(ref) is not None or k.read(crd_ref) is not None) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert k.read(ref) is None and k.read(crd_ref) is None

@@ -9,6 +9,7 @@ realistic input. Builders return fresh dicts: tests may modify them.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 Obj = dict[str, Any]
@@ -248,3 +249,18 @@ def custom(kind: str = "Widget", name: str = "w1", namespace: str | None = "shop
            api_version: str = "example.com/v1", **fields: Any) -> Obj:
     """A custom resource."""
     return obj(api_version, kind, name, namespace, **fields)
+
+
+def kube_proxy_ds(*args: str) -> dict[str, Any]:
+    """The kube-proxy DaemonSet of an AKS cluster, run with ``args``."""
+    ds = daemon_set("kube-proxy", "kube-system", spec=pod_spec(container("kube-proxy", "mcr.microsoft.com/oss/kubernetes/kube-proxy:v1.33.5")))
+    ds["spec"]["template"]["spec"]["containers"][0]["command"] = ["kube-proxy", *args]
+    return ds
+
+
+def applied_as(o: dict[str, Any], api_version: str) -> dict[str, Any]:
+    """``o`` as if ``kubectl apply`` had sent it as ``api_version`` (its last-applied annotation)."""
+    body = {**copy.deepcopy(o), "apiVersion": api_version}
+    o.setdefault("metadata", {}).setdefault("annotations", {})[
+        "kubectl.kubernetes.io/last-applied-configuration"] = json.dumps(body)
+    return o

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 from typing import Any
 
 import stacks
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
+
 DELETE = object()  # a value for mutate(): remove the key
 
 

@@ -6,17 +6,16 @@ what the user depends on — the exit code (2 bad input, 3 environment, 1
 failed), a message naming the culprit (file, key, option), no Python
 traceback or "internal error", and nothing changed outside the run directory
 (the working directory and every other file of the test's scene are
-hashed before and after). Rows needing a real cluster are at the end, marked
-``cluster``, and run against the sandbox.
+hashed before and after). Rows needing a real cluster are in
+``support/bad_inputs.py`` and run against the sandbox by
+``tests/cluster/test_bad_input_on_clusters.py``.
 """
 from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import http.server
 import json
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,10 @@ from typer.testing import CliRunner
 from akshift.cli import app
 from migration.snapshot import SnapshotWriter
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
+from support.bad_inputs import BINARY, CLUSTER_CASES
+from support.bad_inputs import fingerprint as _fingerprint
+
 runner = CliRunner()
 Setup = Callable[[Path], None]
 
@@ -164,7 +166,6 @@ def stack_file(tmp: Path, text: str) -> None:
 
 
 DEEP = "[" * 100_000 + "]" * 100_000
-BINARY = bytes(range(256)) * 4
 WEB = "run/snapshot/shop/apps.Deployment/web.yaml"
 ARM_OK = {"name": "c", "location": "westeurope", "properties": {"kubernetesVersion": "1.30.0", "networkProfile": {
     "networkPlugin": "kubenet", "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16"}, "agentPoolProfiles": []}}
@@ -342,17 +343,6 @@ CASES = [
 ]
 
 
-def _fingerprint(root: Path, skip: Path) -> dict[str, str]:
-    out = {}
-    for dirpath, _dirs, names in os.walk(root):
-        for name in names:
-            p = Path(dirpath, name)
-            if p == skip or skip in p.parents:
-                continue
-            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
-
-
 def _run(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     scene = tmp_path / "scene"
     scene.mkdir()
@@ -381,75 +371,3 @@ def test_bad_input_gets_a_clear_error_and_the_right_exit_code(case: Case, tmp_pa
 def test_the_table_has_at_least_sixty_distinct_bad_inputs() -> None:
     assert len({c.id for c in CASES}) == len(CASES) >= 60
     assert len({c.id for c in CLUSTER_CASES} | {c.id for c in CASES}) == len(CASES) + len(CLUSTER_CASES)
-
-
-# --------------------------------------------------------------------------- against the sandbox
-
-@dataclasses.dataclass(frozen=True)
-class ClusterCase:
-    """A bad input that needs real clusters: {blue} and {green} are their kubeconfigs, {tmp} the scene."""
-
-    id: str
-    setup: Callable[[Path, str, str], None]
-    argv: list[str]
-    code: int
-    says: str
-    no_run_dir: bool = False  # the run directory must not even be created
-
-
-def _inventoried(tmp: Path, blue: str, green: str) -> None:
-    r = runner.invoke(app, ["inventory", "--source", blue, "--out", str(tmp / "run"), "--namespace", "shop",
-                            "--exclude-secrets"])
-    assert r.exit_code == 0, r.output
-
-
-def _journal_with_a_binary_line(tmp: Path, blue: str, green: str) -> None:
-    _inventoried(tmp, blue, green)
-    (tmp / "run/apply-journal.jsonl").write_bytes(b'{"key": "a", "action": "created", "digest": "x"}\n'
-                                                  + BINARY.replace(b"\n", b"") + b'\n{"key": "b"}\n')
-
-
-def _none(tmp: Path, blue: str, green: str) -> None:
-    pass
-
-
-INV = ["inventory", "--source", "{blue}", "--out", "{tmp}/run", "--exclude-secrets"]
-CLUSTER_CASES = [
-    ClusterCase("kind-unknown", _none, [*INV, "--kind", "Deploymentz"], 2, "Deploymentz", no_run_dir=True),
-    ClusterCase("kind-one-of-two-unknown", _none, [*INV, "--kind", "Deployment", "--kind", "Sevrice"], 2, "Sevrice",
-                no_run_dir=True),
-    ClusterCase("selector-malformed", _none, [*INV, "--selector", "app=web)"], 2, "app=web)", no_run_dir=True),
-    ClusterCase("selector-bad-key", _none, [*INV, "--selector", "-app=web"], 2, "-app", no_run_dir=True),
-    ClusterCase("selector-set-without-values", _none, [*INV, "--selector", "tier in ()"], 2, "tier in ()",
-                no_run_dir=True),
-    ClusterCase("namespace-matches-nothing", _none, [*INV, "--namespace", "no-such-namespace"], 1,
-                "matched nothing"),
-    ClusterCase("selector-matches-nothing", _none, [*INV, "--kind", "Deployment", "--selector", "no-such=label"], 1,
-                "matched nothing"),
-    ClusterCase("snapshot-exists-without-overwrite", _inventoried, INV, 2, "--overwrite"),
-    ClusterCase("target-is-the-source", _inventoried, ["plan", "--target", "{blue}", "--out", "{tmp}/run"], 2,
-                "is the source cluster"),
-    ClusterCase("journal-with-a-binary-line", _journal_with_a_binary_line,
-                ["apply", "--target", "{green}", "--out", "{tmp}/run"], 2, "apply-journal.jsonl line 2"),
-]
-
-
-@pytest.mark.cluster
-@pytest.mark.parametrize("case", CLUSTER_CASES, ids=[c.id for c in CLUSTER_CASES])
-def test_bad_input_against_the_sandbox_gets_a_clear_error(case: ClusterCase, blue: Any, green: Any, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    scene = tmp_path / "scene"
-    scene.mkdir()
-    b, g = str(blue.kubeconfig), str(green.kubeconfig)
-    case.setup(scene, b, g)
-    monkeypatch.chdir(scene)
-    before = _fingerprint(tmp_path, scene / "run")
-    r = runner.invoke(app, [a.replace("{tmp}", str(scene)).replace("{blue}", b).replace("{green}", g)
-                            for a in case.argv])
-    output = r.output
-    assert "Traceback" not in output and "internal error" not in output, output
-    assert r.exit_code == case.code, output
-    assert "".join(case.says.split()) in "".join(output.split()), output
-    assert _fingerprint(tmp_path, scene / "run") == before
-    if case.no_run_dir:
-        assert not (scene / "run").exists()

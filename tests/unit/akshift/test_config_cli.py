@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from akshift.cmd_config import app
 from stacks.schema import render_schema
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
+
 runner = CliRunner()
 
 

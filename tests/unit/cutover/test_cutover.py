@@ -6,21 +6,19 @@ killed before or after *any* effect and then resumed ends in the same state
 as an uninterrupted one; decommission is refused for every unsafe reason;
 gate specs parse or fail naming the gate; thresholds judge as documented;
 weights never pass through all-zero; a Pulumi step refuses to carry
-unrelated changes along. The freeze policy and the readiness gate run
-against a real sandbox cluster (``fresh_cluster(BLUE)``).
+unrelated changes along. The freeze policy and the readiness gate on a real
+sandbox cluster are in ``tests/cluster/test_cutover_on_clusters.py``.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fake_stack import FakeAutomationStack, command_error
 from hypothesis import given
 from hypothesis import strategies as st
 from pulumi import automation as auto
@@ -48,6 +46,8 @@ from cutover.routers import PulumiTrafficRouter, change_order, parse_servers_sta
 from cutover.store import CutoverStore
 from deploy.engine import Stack as EngineStack
 from sandbox.loopback import Backend
+
+from support.fake_stack import FakeAutomationStack, command_error
 
 GATE = "http:http://127.0.0.1:1/healthz"
 
@@ -772,62 +772,3 @@ def test_a_stack_that_exports_no_switch_has_no_live_weights_and_says_how_to_depl
 def test_pulumi_router_reports_no_dns_ttl_for_front_door() -> None:
     stack = traffic_stack({"blue": 100, "green": 0}, kind="frontDoor", ttl=300)
     assert PulumiTrafficRouter("prod", stack_factory=lambda: EngineStack(stack)).dns_ttl() == 0.0
-
-
-# --------------------------------------------------------------------------- real cluster: freeze and readiness
-
-
-@pytest.mark.cluster
-def test_the_freeze_refuses_new_deployments_on_blue_and_unfreeze_lifts_it(fresh_cluster: Any) -> None:
-    from cutover import freeze
-    from kube.client import KubeClient
-    from kube.errors import ApiError
-    from sandbox.profiles import BLUE
-
-    cluster = fresh_cluster(BLUE)
-    labels = {"app": "web"}
-
-    def deployment(name: str, ns: str = "default", image: str = "nginx:1.27") -> dict[str, Any]:
-        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
-                "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                         "template": {"metadata": {"labels": labels},
-                                      "spec": {"containers": [{"name": "web", "image": image}]}}}}
-
-    with KubeClient.from_kubeconfig(cluster.kubeconfig) as k:
-        k.create(deployment("existing"))
-        freeze.freeze(k, "blue", "green")
-        with pytest.raises(ApiError) as e:
-            k.create(deployment("new-release"))
-        assert e.value.status == 403 and "blue is frozen by akshift during the cutover to green" in e.value.detail
-        with pytest.raises(ApiError, match="frozen"):
-            k.apply(deployment("existing", image="nginx:1.28"), field_manager="ci", force=True)
-        # What controllers need still works: metadata-only updates, /scale, and the exempt system namespaces.
-        k.patch_merge(deployment("existing"), {"metadata": {"annotations": {"team": "shop"}}})
-        k.patch_merge(deployment("existing"), {"spec": {"replicas": 2}}, subresource="scale")
-        k.create(deployment("addon", ns="kube-system"))
-        freeze.freeze(k, "blue", "green")  # idempotent
-        freeze.unfreeze(k, "blue")
-        k.create(deployment("after-cutover"))
-        assert k.read(freeze.freeze_policy("blue", "green")) is None
-
-
-@pytest.mark.cluster
-def test_ready_gate_reads_a_workload_on_a_real_cluster(fresh_cluster: Any) -> None:
-    from kube.client import KubeClient
-    from sandbox.profiles import GREEN
-
-    cluster = fresh_cluster(GREEN)
-    labels = {"app": "web"}
-    with KubeClient.from_kubeconfig(cluster.kubeconfig) as k, httpx.Client() as http:
-        k.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
-                  "spec": {"replicas": 2, "selector": {"matchLabels": labels},
-                           "template": {"metadata": {"labels": labels},
-                                        "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
-        gs = GateSet(parse_gates(["ready:deployment/default/web", "ready:deployment/default/missing"]), http=http,
-                     kube=k)
-        deadline = time.monotonic() + 60
-        while not (results := gs.evaluate())[0].ok and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert results[0].ok, results[0].detail
-        assert not results[1].ok and "does not exist" in results[1].detail
-

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_stack import FakeAutomationStack, command_error
 from pulumi import automation as auto
 
 from deploy import engine, events, guards
 from deploy.backend import Backend
 from deploy.errors import EngineError, PlanNotConfined, StackBusy, StackNotFound
 from errors import ErrorKind
+
+from support.fake_stack import FakeAutomationStack, command_error
 
 SWITCH = "akshift:index:TrafficSwitch"
 URN = "urn:pulumi:prod::akshift::"

@@ -34,7 +34,8 @@ from doctor.execute import execute_in_place
 from doctor.strategy import Route, RunbookNames, StepKind, Storage, Strategy, decide, stack_name_of, storage_of
 from stacks import StackConfig, load, read_stack_file
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
+
 FIXTURES = ROOT / "tests" / "fixtures" / "arm"
 PROD = ROOT / "stacks" / "Pulumi.prod.yaml"
 runner = CliRunner()

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import builders as b
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kube.order import APPLY_ORDER, CUSTOM_TIER, apply_tiers, sort_key, teardown_order, teardown_tiers, tier
+
+from support import builders as b
 
 ROLE = b.obj("rbac.authorization.k8s.io/v1", "Role", "reader", "shop")
 BINDING = b.obj("rbac.authorization.k8s.io/v1", "RoleBinding", "reader", "shop")

@@ -32,7 +32,9 @@ from migration.policies.calico import (
 )
 from migration.policies.selectors import SelectorError, Term
 
-FIXTURES = Path(__file__).parent / "fixtures" / "calico"
+import support
+
+FIXTURES = support.FIXTURES / "calico"
 
 
 def _rules(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:

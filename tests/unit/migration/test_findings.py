@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import builders as b
 import orjson
 import pytest
 
@@ -14,6 +13,8 @@ from migration.errors import ApplyError, SecretKeyError
 from migration.findings import Finding, Severity, find, merge, sort_findings
 from migration.report import Results, Status, has_blockers, render_json, render_markdown
 from migration.transforms import TransformContext, transform
+
+from support import builders as b
 
 CTX = TransformContext()
 AZURE = TransformContext(target_dataplane="azure")

@@ -34,7 +34,8 @@ from migration.verification import (
 )
 from migration.volumes import TargetFacts, planned_pvs, volume_plan
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
+
 SUB = "00000000-0000-0000-0000-000000000000"
 DISK = f"/subscriptions/{SUB}/resourceGroups/MC_old/providers/Microsoft.Compute/disks/pvc-a"
 

@@ -5,7 +5,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import builders as b
 import orjson
 import pyrage
 import pytest
@@ -25,6 +24,8 @@ from migration.secrets import (
 )
 from migration.snapshot import Snapshot, SnapshotWriter, dump_yaml, load_yaml
 from migration.transforms import TransformContext, transform
+
+from support import builders as b
 
 PASSWORD_B64 = "c3VwZXItc2VjcmV0LXBhc3N3b3Jk"  # base64 of the plain text below
 PASSWORD = b"super-secret-password"

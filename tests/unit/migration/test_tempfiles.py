@@ -22,7 +22,8 @@ from migration import tempfiles
 from migration.errors import SnapshotInputError
 from migration.snapshot import Snapshot, SnapshotWriter
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT
+
 runner = CliRunner()
 DEAD = 2**22 + 12345  # above the default pid_max of 4194304: no such process
 

@@ -16,7 +16,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import builders as b
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -35,7 +34,10 @@ from migration.transforms import (
 )
 from migration.transforms.base import apply_ops, overlaps, remove, replace
 
-FIXTURES = Path(__file__).parent / "fixtures" / "transforms"
+import support
+from support import builders as b
+
+FIXTURES = support.FIXTURES / "transforms"
 CTX = TransformContext()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import builders as b
 import pytest
 
 from kube.errors import ApiError
@@ -44,6 +43,8 @@ from migration.volumes import (
     writers_by_claim,
 )
 from sandbox.disk_mover import FakeAzureDiskMover
+
+from support import builders as b
 
 SUB = "00000000-0000-0000-0000-000000000000"
 OLD_RG = "MC_rg-shop-prod_aks-shop-prod_westeurope"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpus_check import declared, differences, storage_violations
-
 from kube.objects import ObjectRef
+
+from support.corpus_check import declared, differences, storage_violations
 
 
 def _pv(name: str, policy: str, **source: Any) -> tuple[ObjectRef, dict[str, Any]]:

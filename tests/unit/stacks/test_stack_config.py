@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stack_files import DELETE, mutate, stack_config
 
 import stacks
 from stacks import capabilities, guards, versions
 from stacks.model import NetworkingMode, NodeDnsCache, Secret
 from stacks.schema import SCHEMA_FILE, render_schema, stack_file_schema
 
-ROOT = Path(__file__).resolve().parents[1]
-
+from support import ROOT
+from support.stack_files import DELETE, mutate, stack_config
 
 TRAFFIC = {"profileName": "shop-switch", "endpoints": [{"name": "blue", "target": "20.1.2.3"},
                                                      {"name": "green", "target": "green.shop.example.com"}],
