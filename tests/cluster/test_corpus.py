@@ -4,7 +4,7 @@ The first half proves the corpus is what it claims (each tool's field
 manager, no last-applied annotation, CRDs established, Helm release Secrets
 typed, a large CRD stored). The second half runs today's ``akshift migrate``
 from a fresh blue holding the corpus to a fresh green, and classifies every
-source object with the independent checker (tests/corpus_check.py). What the
+source object with the independent checker (tests/support/corpus_check.py). What the
 engine cannot do yet is marked ``xfail(strict=True)`` naming the issue-12
 item and exactly what is lost: strict, so the mark fails the run the day the
 engine is fixed, and whoever fixes it flips it into a plain assertion.

@@ -22,7 +22,7 @@ provisioner, so static PVs bind through claimRef exactly as on AKS):
 
 The Azure side is the sandbox's stand-in (``--disk-mover sandbox``): there is
 no Azure here; the component that makes real snapshots and disks is tested with
-Pulumi mocks (tests/test_volume_component.py).
+Pulumi mocks (tests/mocks/test_volume_component.py).
 """
 from __future__ import annotations
 

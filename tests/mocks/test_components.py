@@ -34,7 +34,7 @@ SUB = "00000000-0000-0000-0000-000000000000"
 KUBECONFIG = "apiVersion: v1\nkind: Config\n"
 
 
-# --------------------------------------------------------------------------- harness (tests/pulumi_harness.py)
+# --------------------------------------------------------------------------- harness (tests/support/pulumi_harness.py)
 
 
 class Recording:

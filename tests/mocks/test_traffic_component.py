@@ -7,7 +7,7 @@ origins and route), that 0% becomes a disabled endpoint (Azure's weights are
 name their stack-config keys and register nothing.
 
 The harness records each RegisterResource request with the inputs the mocks
-received, like tests/test_components.py (kept local: that module's harness is
+received, like tests/mocks/test_components.py (kept local: that module's harness is
 not importable from another test module).
 """
 from __future__ import annotations

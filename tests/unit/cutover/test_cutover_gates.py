@@ -1,6 +1,6 @@
 """Gates that cannot lie: silence fails, typos fail, any label value reads, tokens stay secret, green is probed by IP.
 
-What they pin, beyond the threshold tables of tests/test_cutover.py:
+What they pin, beyond the threshold tables of tests/unit/cutover/test_cutover.py:
 
 * an ``errors:`` gate with a selector that matches nothing (a typo in
   ``total=``, a misspelt metric or label in ``failed=``) fails every
