@@ -9,7 +9,7 @@ claim), the mover's handling of a failed ``up``, and that invalid arguments
 name their keys and register nothing.
 
 The harness records each RegisterResource request with the inputs the mocks
-received (the shared harness in tests/pulumi_harness.py).
+received (the shared harness in tests/support/pulumi_harness.py).
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from migration.volumes.model import DiskCopy, DiskCopyResult
 from stacks.errors import ConfigError
 
 from support import pulumi_harness as harness
+from support.fake_stack import FakeAutomationStack, command_error
 from support.pulumi_harness import Registered
 
 SOURCE = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/MC_rg-shop-prod_aks-shop-prod_westeurope"
@@ -163,36 +164,15 @@ def test_an_invalid_move_registers_nothing() -> None:
 # --------------------------------------------------------------------------- the mover around the stack
 
 
-class _Output:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-class _Stack:
+def volumes_stack(outputs: dict[str, Any], fail: bool = False) -> FakeAutomationStack:
     """Stands in for an Automation API stack: runs nothing, answers like one."""
-
-    def __init__(self, outputs: dict[str, Any], fail: bool = False) -> None:
-        self.name = "volumes"
-        self._outputs = outputs
-        self.fail = fail
-        self.ups: list[dict[str, Any]] = []
-
-    def up(self, **kw: Any) -> Any:
-        from pulumi import automation as auto
-
-        self.ups.append(kw)
-        if self.fail:
-            raise auto.errors.CommandError(auto.CommandResult(stdout="", stderr="QuotaExceeded", code=1))
-        summary = type("Summary", (), {"result": "succeeded", "resource_changes": {"create": 2}})()
-        return type("Up", (), {"outputs": self.outputs(), "summary": summary})()
-
-    def outputs(self) -> dict[str, Any]:
-        return {"volumes": _Output(self._outputs)} if self._outputs else {}
+    return FakeAutomationStack("volumes", outputs_of=lambda config: {"volumes": outputs} if outputs else {},
+                               fail_on={"up": command_error("QuotaExceeded")} if fail else None, changes={"create": 2})
 
 
 def test_the_pulumi_mover_runs_one_up_with_every_copy_and_maps_outputs_by_claim() -> None:
     copies = [copy_request("data/a"), copy_request("data/b")]
-    stack = _Stack({"data/a": {"snapshotId": "/snap/a", "diskId": "/disk/a"},
+    stack = volumes_stack({"data/a": {"snapshotId": "/snap/a", "diskId": "/disk/a"},
                     "data/b": {"snapshotId": "/snap/b", "diskId": "/disk/b"}})
     programs: list[Any] = []
     mover = PulumiDiskMover(lambda cs: programs.append(list(cs)) or (lambda: None), backend_url="file:///tmp/x",
@@ -203,7 +183,7 @@ def test_the_pulumi_mover_runs_one_up_with_every_copy_and_maps_outputs_by_claim(
 
 
 def test_a_failed_up_keeps_what_the_stack_exported_and_reports_the_rest() -> None:
-    stack = _Stack({"data/a": {"snapshotId": "/snap/a", "diskId": "/disk/a"}}, fail=True)
+    stack = volumes_stack({"data/a": {"snapshotId": "/snap/a", "diskId": "/disk/a"}}, fail=True)
     mover = PulumiDiskMover(lambda cs: (lambda: None), backend_url="file:///tmp/x",
                             stack_factory=lambda prog: EngineStack(stack))
     result = mover.copy([copy_request("data/a"), copy_request("data/b")])

@@ -1,12 +1,14 @@
 """One stand-in for an Automation API stack, for tests of the engine gateway and of what drives it.
 
 Why shared: :class:`deploy.engine.Stack` wraps whatever has the Automation API's
-method names, so the gateway, the Pulumi traffic router and promotion are tested
-without an engine by wrapping this fake. It keeps config by path (as
-``pulumi config set --path`` does), emits recorded-shape engine events on
-preview, answers ``up`` with outputs computed from its config (what the
-deployed resources would report), records every call, and fails on request with
-the Automation API's own exception types.
+method names, so the gateway, the plan guard, the Pulumi traffic router, the
+Pulumi disk mover and promotion are tested without an engine by wrapping this
+one fake (the runtime side, a program under ``pulumi.runtime`` mocks, is
+``support/pulumi_harness.py``). It keeps config by path (as ``pulumi config set
+--path`` does), emits engine events on preview (built from steps, or as recorded
+in a JSON event log), answers ``up`` with outputs computed from its config (what
+the deployed resources would report), records every call, and fails on request
+with the Automation API's own exception types.
 """
 from __future__ import annotations
 
@@ -44,17 +46,23 @@ class FakeAutomationStack:
         steps: (op, urn, type) of every step a preview plans.
         outputs_of: The stack's outputs after an ``up``, from its config at that moment.
         fail_on: Operation (``preview``, ``up``, ``set_config``) → exception it raises.
+        events: Engine events as the JSON event log records them (``pulumi preview --event-log``), sent by a
+            preview after those of ``steps``.
+        changes: What an ``up`` reports it did (operation → count).
     """
 
     def __init__(self, name: str = "prod", config: dict[str, Any] | None = None,
                  steps: list[tuple[str, str, str]] | None = None,
                  outputs_of: Callable[[dict[str, Any]], dict[str, Any]] = lambda config: {},
-                 fail_on: dict[str, BaseException] | None = None) -> None:
+                 fail_on: dict[str, BaseException] | None = None, events: list[dict[str, Any]] | None = None,
+                 changes: dict[str, int] | None = None) -> None:
         self.name = name
         self.values: dict[str, Any] = json.loads(json.dumps(config or {}))
         self.steps = steps or []
         self.outputs_of = outputs_of
         self.fail_on = fail_on or {}
+        self.events = [auto.events.EngineEvent.from_json(json.loads(json.dumps(e))) for e in events or []]
+        self.changes = changes if changes is not None else {"update": 1}
         self.deployed: dict[str, Any] = outputs_of(self.values)
         self.calls: list[tuple[str, Any]] = []
 
@@ -110,19 +118,32 @@ class FakeAutomationStack:
         if plan:
             Path(plan).write_text("{}")
         summary: dict[str, int] = {}
-        for i, (op, urn, typ) in enumerate(self.steps, 1):
-            on_event(step_event(op, urn, typ, i))
+        for event in [step_event(op, urn, typ, i) for i, (op, urn, typ) in enumerate(self.steps, 1)] + self.events:
+            on_event(event)
+            op = event.resource_pre_event.metadata.op.value
             summary[op] = summary.get(op, 0) + 1
         return type("PreviewResult", (), {"change_summary": summary})()
 
     def up(self, *, color: str, plan: str | None = None, message: str | None = None, on_output: Any = None,
            on_event: Any = None, continue_on_error: bool | None = None, parallel: int | None = None) -> Any:
-        self.calls.append(("up", {"message": message, "plan": plan, "plan_existed": bool(plan and Path(plan).exists())}))
+        self.calls.append(("up", {"message": message, "plan": plan, "plan_existed": bool(plan and Path(plan).exists()),
+                                  "continue_on_error": continue_on_error, "parallel": parallel}))
         self._maybe_fail("up")
         self.deployed = self.outputs_of(self.values)
-        summary = type("Summary", (), {"result": "succeeded", "resource_changes": {"update": 1}})()
+        summary = type("Summary", (), {"result": "succeeded", "resource_changes": dict(self.changes)})()
         return type("UpResult", (), {"summary": summary,
                                      "outputs": {k: _Value(v) for k, v in self.deployed.items()}})()
+
+    @property
+    def ups(self) -> list[dict[str, Any]]:
+        """The arguments of every ``up`` so far (for assertions)."""
+        return [args for op, args in self.calls if op == "up"]
+
+    @property
+    def saved_plan(self) -> str | None:
+        """The plan file the last preview saved (None before a preview with a plan)."""
+        plans = [args["plan"] for op, args in self.calls if op == "preview"]
+        return plans[-1] if plans else None
 
     def outputs(self) -> dict[str, _Value]:
         self._maybe_fail("outputs")

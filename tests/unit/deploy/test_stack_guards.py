@@ -8,7 +8,6 @@ and that the CLI reports the refusal with exit code 1 and what to do.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +16,8 @@ from typer.testing import CliRunner
 
 from deploy import engine, events, guards, promotion
 from deploy.errors import PlanRefused
+
+from support.fake_stack import FakeAutomationStack
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 PREFIX = "urn:pulumi:prod::akshift::akshift:index:AksCluster$"
@@ -88,33 +89,13 @@ def test_an_explicit_allowance_lets_a_replacement_through() -> None:
 # --------------------------------------------------------------------------- the gateway (engine replaced)
 
 
-class FakeStack:
+def recorded_stack(recorded: list[dict[str, Any]], name: str = "prod") -> FakeAutomationStack:
     """A stack whose preview emits recorded events, as the Automation API would; records updates."""
-
-    def __init__(self, recorded: list[dict[str, Any]], name: str = "prod") -> None:
-        self.name = name
-        self.recorded = recorded
-        self.ups: list[dict[str, Any]] = []
-        self.saved_plan: str | None = None
-
-    def preview(self, *, on_event: Any, plan: str, color: str) -> Any:
-        self.saved_plan = plan
-        Path(plan).write_text("{}")
-        changes: dict[str, int] = {}
-        for e in engine_events(self.recorded):
-            on_event(e)
-            op = e.resource_pre_event.metadata.op.value
-            changes[op] = changes.get(op, 0) + 1
-        return type("PreviewResult", (), {"change_summary": changes})()
-
-    def up(self, **kwargs: Any) -> Any:
-        self.ups.append(kwargs)
-        summary = type("Summary", (), {"result": "succeeded", "resource_changes": {"same": 1}})()
-        return type("UpResult", (), {"summary": summary, "outputs": {}})()
+    return FakeAutomationStack(name, events=recorded, changes={"same": 1})
 
 
 def test_guarded_up_refuses_before_the_update_and_asks_nothing() -> None:
-    stack = FakeStack(NETWORK_PROFILE_CHANGE)
+    stack = recorded_stack(NETWORK_PROFILE_CHANGE)
     asked: list[Any] = []
     with pytest.raises(PlanRefused):
         engine.guarded_up(engine.Stack(stack), confirm=lambda p: asked.append(p) or True)
@@ -122,14 +103,14 @@ def test_guarded_up_refuses_before_the_update_and_asks_nothing() -> None:
 
 
 def test_guarded_up_applies_exactly_the_previewed_plan_after_confirmation() -> None:
-    stack = FakeStack([event("update", "aks-cluster"), event("same", "aks-rg", "azure-native:resources:ResourceGroup")])
+    stack = recorded_stack([event("update", "aks-cluster"), event("same", "aks-rg", "azure-native:resources:ResourceGroup")])
     preview, result = engine.guarded_up(engine.Stack(stack), confirm=lambda p: True)
     assert [s.op for s in preview.changed] == ["update"]
     assert result is not None and stack.ups[0]["plan"] == stack.saved_plan
 
 
 def test_a_declined_confirmation_runs_no_update() -> None:
-    stack = FakeStack([event("update", "aks-cluster")])
+    stack = recorded_stack([event("update", "aks-cluster")])
     _, result = engine.guarded_up(engine.Stack(stack), confirm=lambda p: False)
     assert result is None and stack.ups == []
 
@@ -137,7 +118,7 @@ def test_a_declined_confirmation_runs_no_update() -> None:
 def test_akshift_up_reports_a_refused_cluster_replacement_with_exit_code_1(monkeypatch: pytest.MonkeyPatch) -> None:
     from akshift import cmd_stack
 
-    stack = FakeStack(NETWORK_PROFILE_CHANGE)
+    stack = recorded_stack(NETWORK_PROFILE_CHANGE)
     monkeypatch.setattr(cmd_stack, "_project", lambda *a: object())
     monkeypatch.setattr(promotion, "open_stack", lambda project, name, create=False: engine.Stack(stack))
     from akshift.cli import app as app
