@@ -30,7 +30,6 @@ from sandbox.profiles import BLUE, GREEN
 import support
 from support.corpus_check import CheckReport, check
 
-pytestmark = pytest.mark.cluster
 runner = CliRunner()
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 

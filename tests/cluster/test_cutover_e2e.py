@@ -269,7 +269,6 @@ def test_rollback_during_a_running_cutover_is_carried_out_by_that_cutover_at_onc
         "rollback_delegated", "rollback_requested"]
 
 
-@pytest.mark.cluster
 def test_blue_refuses_new_deployments_during_the_cutover_and_accepts_them_after_rollback(
         switch: Switch, tmp_path: Path, fresh_cluster: Any) -> None:
     from cutover import freeze

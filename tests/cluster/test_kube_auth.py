@@ -29,8 +29,6 @@ from sandbox import build
 from sandbox.cluster import LocalCluster, SandboxError
 from sandbox.profiles import BLUE
 
-pytestmark = pytest.mark.cluster
-
 READERS = "akshift:readers"
 TOKENS = {f"tok-{i}": (f"plugin-user-{i}", (READERS,)) for i in range(1, 7)}
 V1 = "client.authentication.k8s.io/v1"

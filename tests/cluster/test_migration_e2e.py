@@ -28,7 +28,6 @@ from sandbox.seed import seed
 
 from support import ROOT
 
-pytestmark = pytest.mark.cluster
 runner = CliRunner()
 
 

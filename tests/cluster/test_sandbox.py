@@ -17,8 +17,6 @@ from sandbox.profiles import BLUE, GREEN, node_objects, pool_sizes
 
 from support import ROOT
 
-pytestmark = pytest.mark.cluster
-
 
 def _wait_available(k: KubeClient, ns: str, name: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout

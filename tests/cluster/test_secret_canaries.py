@@ -13,7 +13,6 @@ import base64
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from akshift.cli import app
@@ -52,7 +51,6 @@ def test_scrub_removes_plain_and_base64_values_from_a_server_message() -> None:
     assert scrub(msg, [secret]) == "denied: value <redacted> and <redacted> and <redacted>"
 
 
-@pytest.mark.cluster
 def test_no_command_writes_or_prints_a_secret_value(blue: LocalCluster, fresh_cluster: Any, tmp_path: Path) -> None:
     green = fresh_cluster()
     key = tmp_path / "age.key"

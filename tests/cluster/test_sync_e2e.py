@@ -25,7 +25,6 @@ from sandbox.profiles import BLUE, GREEN
 
 from support import ROOT
 
-pytestmark = pytest.mark.cluster
 BOUND = 10.0  # seconds: a change on blue is on green within this (the sandbox runs on 2 shared cores)
 NS = "sync-app"
 runner = CliRunner()

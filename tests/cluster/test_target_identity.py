@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -21,7 +20,6 @@ from kube.client import KubeClient
 from kube.identity import ClusterIdentity
 from sandbox.cluster import LocalCluster
 
-pytestmark = pytest.mark.cluster
 runner = CliRunner()
 NS = "shop"
 

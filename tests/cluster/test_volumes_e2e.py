@@ -45,7 +45,6 @@ from sandbox.cluster import LocalCluster
 from sandbox.profiles import BLUE, GREEN
 from sandbox.seed import apply_files, seed
 
-pytestmark = pytest.mark.cluster
 runner = CliRunner()
 
 # Bad input added to blue: a zonal disk written by a DaemonSet, which cannot be scaled to 0.

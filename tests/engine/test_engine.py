@@ -17,8 +17,6 @@ from kube.client import KubeClient
 from sandbox import build
 from sandbox.cluster import LocalCluster
 
-pytestmark = [pytest.mark.cluster, pytest.mark.engine]
-
 
 def _engine(pulumi_env: dict[str, str]) -> Any:
     from deploy.backend import backend_at

@@ -24,7 +24,6 @@ from support.workload_stacks import age_key, sandbox_config, workload_set, write
 
 STACK = "plain-up-test"
 
-pytestmark = [pytest.mark.cluster, pytest.mark.engine]
 
 
 def _pulumi(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
