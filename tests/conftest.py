@@ -49,6 +49,8 @@ def _misplaced(rel: Path, group: str, item: pytest.Item) -> str | None:
     """Why ``item`` is in the wrong directory (None when it is where it belongs)."""
     if group not in GROUPS or len(rel.parts) < 2:
         return "a test file lives in tests/unit/<package>/, tests/mocks/, tests/cluster/ or tests/engine/"
+    if group == "unit" and len(rel.parts) < 3:
+        return "a unit test lives in tests/unit/<package>/, the package it tests"
     markers = {m.name for m in item.iter_markers() if m.name in ("cluster", "engine")}
     params = getattr(getattr(item, "callspec", None), "params", {})  # a parameter named "blue" is no cluster
     fixtures = [f for f in getattr(item, "fixturenames", ()) if f in NEEDS and f not in params]
