@@ -6,7 +6,7 @@ Container Insights and resource logs to a workspace the stack declares) is typed
 config in :class:`stacks.model.NewCluster`, validated by :mod:`stacks.rules`.
 What each setting becomes in ARM is decided here, as plain dictionaries in the
 SDK's ``…ArgsDict`` shapes (snake_case keys), so it is tested without Pulumi and
-judged by Azure's own models (tests/azure_judge.py). The components
+judged by Azure's own models (tests/support/azure_judge.py). The components
 (:mod:`components.cluster`, :mod:`components.monitoring`) only wire them.
 
 The kubeconfig users get is built here too (:func:`kubelogin_kubeconfig`): the

@@ -20,7 +20,6 @@ nothing on the target; they are accounted as given.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,18 +31,6 @@ from migration.transforms.ownership import owner_group, remade_by
 OWNED = "owned by "
 # (group, kind, name) of objects the target creates itself in every namespace.
 TARGET_MADE = frozenset({("", "ServiceAccount", "default"), ("", "ConfigMap", "kube-root-ca.crt")})
-_OWNER_NAME = re.compile(r"^owned by (\S+) \S+,")
-
-
-def reason_class(reason: str) -> str:
-    """The reason without the object-specific owner name, for counting exclusions by reason.
-
-    >>> reason_class("owned by ReplicaSet web-6d4, whose controller recreates it on the target")
-    'owned by ReplicaSet, whose controller recreates it on the target'
-    """
-    return _OWNER_NAME.sub(r"owned by \1,", reason)
-
-
 def _probe(ref: ObjectRef, api_version: str) -> dict[str, Any]:
     meta = {"name": ref.name, **({"namespace": ref.namespace} if ref.namespace else {})}
     return {"apiVersion": api_version, "kind": ref.kind, "metadata": meta}
@@ -142,4 +129,4 @@ def blocked_owner(read: Callable[[str], dict[str, Any]], ref: ObjectRef, entry: 
     return None
 
 
-__all__ = ["OWNED", "TARGET_MADE", "blocked_owner", "exclusion_holds", "reason_class"]
+__all__ = ["OWNED", "TARGET_MADE", "blocked_owner", "exclusion_holds"]

@@ -29,7 +29,7 @@ from errors import AkshiftError
 from kube.errors import ApiError
 from kube.objects import ObjectRef
 from migration.findings import Finding, Severity, sort_findings
-from migration.report_charts import overview
+from migration.report_charts import overview, reason_class
 
 
 class Status(str, enum.Enum):
@@ -237,15 +237,13 @@ def render_markdown(findings: Iterable[Finding] = (), results: Results | None = 
 
 
 def exclusions_by_reason(results: Results) -> dict[str, int]:
-    """How many objects were excluded for each reason (owner names folded), most frequent first.
+    """How many objects were excluded for each reason (object names folded by ``report_charts.reason_class``,
+    the one folding the pie uses too), most frequent first.
 
     Every excluded object is listed with its own reason in ``results``; this is the summary the
     Markdown report and ``report.json`` show.
     """
-    from migration.exclusions import reason_class
-
-    counter = Counter(reason_class(e.message.partition(": ")[2] or e.message) for e in results
-                      if e.status is Status.EXCLUDED)
+    counter = Counter(reason_class(e.message) for e in results if e.status is Status.EXCLUDED)
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
 

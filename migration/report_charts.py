@@ -90,7 +90,7 @@ def findings_chart(findings: Sequence[Finding], table: Table) -> list[str]:
     return lines + [""]
 
 
-def exclusions_chart(reasons: Iterable[str], table: Table) -> list[str]:
+def exclusions_chart(reasons: Iterable[str]) -> list[str]:
     """Markdown lines: a pie of excluded objects by reason (names folded); none when nothing was excluded."""
     counter = Counter(reason_class(r) for r in reasons)
     if not counter:
@@ -100,10 +100,9 @@ def exclusions_chart(reasons: Iterable[str], table: Table) -> list[str]:
     rest = sum(n for _, n in ordered[MAX_REASONS:])
     if rest:
         slices.append((f"{len(ordered) - MAX_REASONS} other reasons", rest))
-    lines = ["### Excluded objects by reason", "",
-             fenced(pie(f"{sum(counter.values())} objects excluded", slices)), ""]
-    lines += table(["Reason", "Objects"], ([r, str(n)] for r, n in ordered))
-    return lines + [""]
+    # The counts as a table are the report's "Excluded by reason" section (report.exclusions_by_reason, the same
+    # folding): one table, not two.
+    return ["### Excluded objects by reason", "", fenced(pie(f"{sum(counter.values())} objects excluded", slices)), ""]
 
 
 def overview(findings: Sequence[Finding], excluded_reasons: Iterable[str], table: Table) -> list[str]:
@@ -117,7 +116,7 @@ def overview(findings: Sequence[Finding], excluded_reasons: Iterable[str], table
     Returns:
         Markdown lines, each chart followed by the table it draws.
     """
-    body = findings_chart(findings, table) + exclusions_chart(excluded_reasons, table)
+    body = findings_chart(findings, table) + exclusions_chart(excluded_reasons)
     return ["## At a glance", "", *body] if body else []
 
 

@@ -19,7 +19,7 @@ class FakeAzureDiskMover:
     named after the request (:attr:`DiskCopy.snapshot_id`, :attr:`DiskCopy.disk_id`, derived from the
     source disk id) — so everything downstream (green PVs, binding, verify, resume) runs for real.
     The Azure resources themselves are tested only through Pulumi mocks
-    (``tests/test_volume_component.py``). Never use it against a real cluster: its disks do not exist.
+    (``tests/mocks/test_volume_component.py``). Never use it against a real cluster: its disks do not exist.
 
     Args:
         fail: claim keys whose copy fails (to test partial runs and resume).

@@ -11,7 +11,7 @@ The API version is not a free choice: pulumi-azure-native 3.x ships one API
 version per resource in its default module (``containerservice`` is
 2025-09-01 in 3.29) and no longer ships versioned submodules; other versions
 need a locally generated SDK (``pulumi package add azure-native
-containerservice <version>``). ``tests/test_components.py`` pins
+containerservice <version>``). ``tests/mocks/test_components.py`` pins
 :data:`CONTAINER_SERVICE_API_VERSION` to the installed SDK so an SDK upgrade
 forces this table to be revisited.
 """

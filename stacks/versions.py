@@ -16,7 +16,7 @@ four months, or when a stack needs a version the table does not know):
    offers today;
 2. add or correct rows of :data:`RELEASES` (months are entered as the first day
    for GA and the last day for end of life: the calendar gives months only);
-3. set :data:`REVIEWED`; run ``pytest tests/test_stack_config.py`` — the
+3. set :data:`REVIEWED`; run ``pytest tests/unit/stacks/test_stack_config.py`` — the
    shipped stacks must still be valid today, or move them to a supported minor.
 
 Rows whose GA lies after the review date are the calendar's plan at that date,

@@ -21,7 +21,7 @@ the target, what carries the data across:
   with its fix; the volume is left exactly as it is.
 
 Why pure functions of plain dicts: the decisions are the risky part, so they
-are table-tested without a cluster or Azure (``tests/test_volumes.py``); the
+are table-tested without a cluster or Azure (``tests/unit/migration/test_volumes.py``); the
 move (:mod:`migration.volumes.move`) only executes a plan, and the plan is
 written to disk (``volumes-plan.json``) for review before anything moves.
 

@@ -2,7 +2,7 @@
 
 The API server is an in-process ``httpx.MockTransport``; the plugins are real processes, so
 the missing / failing / hanging / garbage cases go through the same subprocess code as kubelogin.
-The same proofs against a real kube-apiserver are in tests/test_kube_auth.py.
+The same proofs against a real kube-apiserver are in tests/cluster/test_kube_auth.py.
 """
 from __future__ import annotations
 

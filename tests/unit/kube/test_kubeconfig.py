@@ -1,6 +1,6 @@
 """Kubeconfig as kubectl reads it: which files, how they merge, which context, and every bad input as a clear error.
 
-No cluster: these read files written by the tests. The real-server proofs are in tests/test_kube_auth.py.
+No cluster: these read files written by the tests. The real-server proofs are in tests/cluster/test_kube_auth.py.
 """
 from __future__ import annotations
 
