@@ -717,10 +717,7 @@ def test_every_akshift_command_of_the_walkthrough_is_one_the_cli_accepts() -> No
 def test_the_promotion_pages_sandbox_walkthrough_is_the_walkthroughs_up_to_an_interactive_promotion() -> None:
     """docs/promotion.md's sandbox walkthrough runs through tests/engine/test_walkthrough_e2e.py as a subset of
     docs/walkthrough.md's: the same commands, in the same order, then `promote` without `--yes`."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    from walkthrough import blocks, plain
+    from support.walkthrough import blocks, plain
 
     promotion = [plain(c) for b in blocks(ROOT / "docs" / "promotion.md", "## Sandbox walkthrough") for c in b.commands]
     full = [plain(c) for b in blocks(ROOT / "docs" / "walkthrough.md", "## The same walkthrough in the sandbox")
@@ -732,10 +729,7 @@ def test_the_promotion_pages_sandbox_walkthrough_is_the_walkthroughs_up_to_an_in
 
 
 def test_a_walkthrough_directive_may_only_name_a_command_the_page_tells_the_reader_to_run(tmp_path: Path) -> None:
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    from walkthrough import blocks
+    from support.walkthrough import blocks
 
     page = tmp_path / "page.md"
     body = ("## Try it\n\nIn a second terminal, `serve --port 1`.\n\n"
