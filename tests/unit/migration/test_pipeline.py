@@ -17,10 +17,20 @@ import pytest
 from typer.testing import CliRunner
 
 from akshift.cli import app
+from errors import ErrorKind
 from kube.objects import ObjectRef
 from migration.applier import Action, Outcome
-from migration.findings import Finding, Severity
-from migration.pipeline import Inventoried, MigrateResult, Outcomes, Stage, Transformed, stale_transformed
+from migration.errors import PlanError
+from migration.findings import Finding, Severity, volume_data_not_copied
+from migration.pipeline import (
+    Inventoried,
+    MigrateOptions,
+    MigrateResult,
+    Outcomes,
+    Stage,
+    Transformed,
+    stale_transformed,
+)
 from migration.report import Results, Status
 from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext
@@ -51,10 +61,29 @@ def test_verify_json_keeps_the_keys_promotion_and_cutover_read_and_reads_back(tm
     path = write_verification(tmp_path, v)
     doc = json.loads(path.read_text())
     assert set(doc) == {"ok", "verified_at", "snapshot_digest", "counts", "unaccounted", "not_ready", "problems",
-                        "blocking_findings", "objects"}
+                        "blocking_findings", "data_not_copied", "objects"}
     assert doc["counts"] == {"ok": 1, "failed": 1} and doc["blocking_findings"] == 1
     assert read_verification(path) == v
     assert not v.vouches
+
+
+def test_a_rehearsal_whose_claims_started_empty_is_ok_but_never_vouched_for(tmp_path: Path) -> None:
+    results = Results()
+    results.add(ObjectRef("apps", "StatefulSet", "data", "postgres"), Status.OK)
+    claim = ObjectRef("", "PersistentVolumeClaim", "data", "pg-data-postgres-0")
+    empty = volume_data_not_copied(claim, ObjectRef("", "PersistentVolume", "", "pvc-7a1e"), "Azure Disk /x")
+    v = build_verification(results=results, unaccounted=[], not_ready=[], ok=True, snapshot_digest="sha256:abc",
+                           findings=iter([empty]))  # an iterator: counted and listed from one pass
+    assert v.ok and v.blocking_findings == 0 and v.data_not_copied == (claim.key,)
+    assert not v.vouches
+    back = read_verification(write_verification(tmp_path, v))
+    assert back == v and back is not None and not back.vouches
+
+
+def test_empty_volumes_and_move_volumes_together_are_refused_as_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match="contradict") as e:
+        MigrateOptions(out=tmp_path, empty_volumes=True, move_volumes=True)
+    assert e.value.kind is ErrorKind.BAD_INPUT
 
 
 def test_the_reader_takes_older_smaller_reports_and_refuses_what_is_not_one(tmp_path: Path) -> None:
