@@ -184,6 +184,26 @@ def test_the_volume_plan_refuses_to_guess_where_disk_copies_go_and_names_the_fla
     assert moves[0].copy is not None and moves[0].copy.resource_group == "rg-green-disk-copies"
 
 
+def test_a_rehearsal_transform_puts_no_pv_of_the_source_on_the_target_even_with_a_volume_plan(
+        tmp_path: Path) -> None:
+    from migration import pipeline
+    from migration.pipeline import VolumeOptions, plan_volumes
+
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"namespace": "shop", "name": "data"},
+             "spec": {"volumeName": "pvc-a", "storageClassName": "managed-csi"}}
+    with SnapshotWriter(tmp_path / "snapshot", exclude_secrets=True) as w:
+        for o in (claim, _pv()):
+            w.write(o)
+    # A plan left in the run directory would carry the PV as a copy: a rehearsal carries nothing.
+    plan_volumes(_Green(), options=VolumeOptions(out=tmp_path, resource_group="rg-green-disk-copies"))  # type: ignore[arg-type]
+    t = pipeline.transform(None, options=MigrateOptions(out=tmp_path, empty_volumes=True), secret_key=None)
+    out = Snapshot(tmp_path / "transformed")
+    assert not [p for p in out.paths() if "PersistentVolume/" in p and "Claim" not in p]
+    assert "volumeName" not in out.read("shop/core.PersistentVolumeClaim/data.yaml")["spec"]
+    assert t.volume_pvs == 0 and not t.blocking
+    assert [f.code for f in t.findings if f.ref.kind == "PersistentVolumeClaim"] == ["volume-data-not-copied"]
+
+
 def test_a_transform_is_not_failed_by_the_disk_blockers_its_volume_plan_already_carries(tmp_path: Path) -> None:
     def disk(pv: str) -> Finding:
         return Finding("azure-disk-volume", Severity.BLOCKER, ObjectRef("", "PersistentVolume", "", pv),
