@@ -84,6 +84,11 @@ def test_empty_volumes_and_move_volumes_together_are_refused_as_bad_input(tmp_pa
     with pytest.raises(PlanError, match="contradict") as e:
         MigrateOptions(out=tmp_path, empty_volumes=True, move_volumes=True)
     assert e.value.kind is ErrorKind.BAD_INPUT
+    r = CliRunner().invoke(app, ["migrate", "--source", str(tmp_path / "a"), "--target", str(tmp_path / "b"),
+                                 "--out", str(tmp_path / "out"), "--exclude-secrets", "--empty-volumes",
+                                 "--move-volumes", "--target-resource-group", "rg-copies"])
+    assert r.exit_code == 2 and "--empty-volumes" in r.output, r.output
+    assert not (tmp_path / "out").exists()  # refused before anything was read or written
 
 
 def test_the_reader_takes_older_smaller_reports_and_refuses_what_is_not_one(tmp_path: Path) -> None:
