@@ -40,6 +40,11 @@ MoveVolumes = typer.Option(False, "--move-volumes", help="carry PersistentVolume
                                                          "them (as `akshift volumes plan/move/verify` do)")
 QuiesceSource = typer.Option(False, "--quiesce-source", help="with --move-volumes: stop the disks' writers on the "
                                                              "source (recorded; undone by `akshift volumes rollback`)")
+EmptyVolumes = typer.Option(False, "--empty-volumes",
+                            help="a rehearsal on a test cluster: leave out the PVs on the source's Azure Disks and "
+                                 "shares, so their claims start on new, empty volumes of the target (nothing there "
+                                 "names the source's storage); each claim is reported as volume-data-not-copied, "
+                                 "and verify never vouches for such a cluster to serve")
 DiskMover = typer.Option(opt.Mover.pulumi, "--disk-mover",
                          help="with --move-volumes: pulumi (Azure, via the VolumeMove component) or sandbox (local "
                               "stand-in, creates no disk)")
@@ -90,6 +95,9 @@ def _print_verification(v: Any, out: Path, output: Output) -> None:
         err_console.print(f"[red]not ready:[/] {escape(p)}", markup=True)
     for r in v.problems:
         err_console.print(f"[red]{r['status']}:[/] {escape(r['object'])}: {escape(r['message'])}", markup=True)
+    if v.data_not_copied:
+        typer.echo(f"verify: {len(v.data_not_copied)} claims started empty (--empty-volumes, a rehearsal): their "
+                   "data was not copied; this cluster is not vouched for to serve")
 
 
 # -- commands ----------------------------------------------------------------------
@@ -136,7 +144,8 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
               age_recipient: list[str] = opt.Recipient, age_identity: Path = opt.Identity,
               overwrite: bool = Overwrite, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
               allow_modified: bool = AllowModified, target_node_dns: str = opt.TargetNodeDns,
-              source_pod_cidr: str = SourcePodCidr, output: Output = OutputOption) -> None:
+              source_pod_cidr: str = SourcePodCidr, empty_volumes: bool = EmptyVolumes,
+              output: Output = OutputOption) -> None:
     """Sanitize and rewrite OUT/snapshot into OUT/transformed, with findings (no cluster is written).
 
     With a volume plan in OUT (`akshift volumes plan`), the PVs it carries point at their copies.
@@ -145,7 +154,7 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
 
     options = _options(out, overwrite=overwrite, target_pod_cidr=target_pod_cidr, source_pod_cidr=source_pod_cidr,
                        node_pool_map=_pools(node_pool_map), allow_modified=allow_modified,
-                       target_node_dns=opt.node_dns(target_node_dns))
+                       target_node_dns=opt.node_dns(target_node_dns), empty_volumes=empty_volumes)
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     tgt = opt.client(target, target_context, "target", stack=target_stack) if target or target_context or target_stack else None
     try:
@@ -223,7 +232,7 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, sour
             force_conflicts: bool = Force, concurrency: int = opt.Concurrency, target_pod_cidr: str = PodCidr,
             node_pool_map: list[str] = PoolMap, ready_timeout: float = Timeout, move_volumes: bool = MoveVolumes,
             quiesce_source: bool = QuiesceSource, disk_mover: opt.Mover = DiskMover,
-            target_resource_group: str = opt.TargetResourceGroup, accept_blockers: list[str] = opt.AcceptBlockers,
+            empty_volumes: bool = EmptyVolumes, target_resource_group: str = opt.TargetResourceGroup, accept_blockers: list[str] = opt.AcceptBlockers,
             target_node_dns: str = opt.TargetNodeDns, source_pod_cidr: str = SourcePodCidr,
             output: Output = OutputOption) -> None:
     """All stages: inventory, transform, plan, apply, verify (with --move-volumes: volume plan before the transform,
@@ -237,7 +246,7 @@ def migrate(source: Path = opt.Source, source_context: str = opt.SourceCtx, sour
                        volume_resource_group=opt.disk_copy_group(target_resource_group, target_stack)
                        if move_volumes else None,
                        quiesce_source=quiesce_source, accept_blockers=tuple(accept_blockers),
-                       target_node_dns=opt.node_dns(target_node_dns))
+                       target_node_dns=opt.node_dns(target_node_dns), empty_volumes=empty_volumes)
     key = opt.secret_key(age_recipient, age_identity, exclude_secrets, decrypt=True)
     mover = opt.disk_mover(disk_mover, out) if move_volumes else None
     with opt.client(source, source_context, "source", concurrency, stack=source_stack) as src, \

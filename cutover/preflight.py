@@ -49,7 +49,8 @@ class Check:
 
 
 def check_verify_report(path: Path, now: float | None = None) -> Check:
-    """Green is verified when ``verify.json`` (``akshift verify``) is ok with no blocking findings.
+    """Green is verified when ``verify.json`` (``akshift verify``) is ok with no blocking findings and no claim
+    that started empty (a rehearsal's ``--empty-volumes``: green would serve without the data).
 
     The report is read through the pipeline's one reader (:func:`migration.verification.read_verification`).
     """
@@ -70,6 +71,9 @@ def check_verify_report(path: Path, now: float | None = None) -> Check:
         problems.append(f"{len(doc.not_ready)} workloads not ready")
     if doc.blocking_findings:
         problems.append(f"{doc.blocking_findings} blocking findings")
+    if doc.data_not_copied:
+        problems.append(f"{len(doc.data_not_copied)} claims started empty, their data not copied (a rehearsal, "
+                        "--empty-volumes)")
     if problems:
         return Check("green-verified", False, f"{path}: " + "; ".join(problems), fix)
     return Check("green-verified", True, f"{path}: verified, {age / 3600:.1f}h ago")

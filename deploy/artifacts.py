@@ -96,7 +96,8 @@ def read_verification(report: Path) -> dict[str, Any] | None:
         report: The migration's ``verify.json`` for this stack's cluster.
 
     Returns:
-        ``{"ok", "verifiedAt" (ISO 8601, UTC), "snapshotDigest" (or None), "report", "counts"}``,
+        ``{"ok", "verifiedAt" (ISO 8601, UTC), "snapshotDigest" (or None), "report", "counts"}`` and, when a
+        rehearsal's claims started empty (``--empty-volumes``), ``"dataNotCopied"`` (their keys),
         or None when there is no report yet. ``verifiedAt`` is the report's ``verified_at`` when
         it records one, else the file's modification time.
 
@@ -112,10 +113,14 @@ def read_verification(report: Path) -> dict[str, Any] | None:
     at = verification.verified_at
     if at is None:
         at = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.UTC).isoformat(timespec="seconds")
-    return {
+    record: dict[str, Any] = {
         "ok": verification.ok,
         "verifiedAt": at,
         "snapshotDigest": verification.snapshot_digest,
         "report": str(report),
         "counts": dict(verification.counts),
     }
+    # Only when there are some: a stack's recorded output stays as it was for every verification without.
+    if verification.data_not_copied:
+        record["dataNotCopied"] = list(verification.data_not_copied)
+    return record

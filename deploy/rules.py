@@ -189,6 +189,12 @@ def refusals(stack: str, outputs: Mapping[str, Any], history: Sequence[UpdateRec
         detail = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "see the report"
         reasons.append(f"verification failed on {stack} at {verification.get('verifiedAt')} ({detail}; {report}); "
                        f"fix the failures, re-run `akshift verify`, {redo}")
+    if verification.get("dataNotCopied"):
+        # A promotion would apply these claims to the target through Pulumi: new, empty disks there too, bound
+        # before `akshift volumes move` could put the copies in place.
+        reasons.append(f"{len(verification['dataNotCopied'])} claims started empty on {stack} (--empty-volumes, a "
+                       f"rehearsal; {report}): promoting would give the target's claims empty disks too; run "
+                       "`akshift up` on the target instead and carry the data with `akshift volumes move`")
     verified_digest = verification.get("snapshotDigest")
     if digest and verified_digest and verified_digest != digest:
         reasons.append(f"the verification on {stack} covers snapshot {verified_digest}, but {stack} deploys {digest}; "

@@ -612,16 +612,15 @@ def blue_green_runbook(current: ArmCluster, target: StackConfig, *, names: Runbo
             Step("get the test cluster's kubeconfig", StepKind.PULUMI,
                  f"pulumi stack output kubeconfig --stack {test} --show-secrets > {tkube}", ""),
             Step("rehearse the migration on the test cluster", StepKind.AKSHIFT,
-                 f"akshift migrate {src} --target {tkube} --out {trun} {key}",
+                 f"akshift migrate {src} --target {tkube} --out {trun} {key}"
+                 + (" --empty-volumes" if stateful else ""),
                  "inventory, transform, plan, apply, verify; the old cluster is only read; review "
-                 f"{trun}/report.md and the findings"),
+                 f"{trun}/report.md and the findings"
+                 + ("; --empty-volumes leaves out the PVs naming the old cluster's disks and shares, so test's "
+                    "claims start on new, empty disks of its own (volume-data-not-copied findings; the data "
+                    "moves to the new cluster only, with `akshift volumes`)" if stateful else "")),
         ]
-        if stateful:
-            steps.append(Step("preview how the data will move", StepKind.AKSHIFT,
-                              f"akshift volumes plan --out {trun} --target {tkube}",
-                              f"writes only {trun}/volumes-plan.json; the rehearsal carries no data, so the test "
-                              "cluster's claims start empty"))
-        else:
+        if not stateful:
             steps += [
                 Step(f"let Pulumi own the verified workloads on {test} and {stack}", StepKind.PULUMI,
                      " && ".join(f"pulumi config set --path --stack {s} akshift:workloads.{k} {v}"

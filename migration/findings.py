@@ -326,6 +326,7 @@ TOKEN_REISSUED = "service-account-token-reissued"
 SOURCE_STORAGE_RETAINED = "source-storage-retained"
 AZURE_FILES_SHARED = "azure-files-shared"
 IN_TREE_STORAGE_CLASS = "in-tree-storage-class"
+VOLUME_DATA_NOT_COPIED = "volume-data-not-copied"
 
 
 def unmapped_node_pool(ref: ObjectRef, path: str, pool: str, *, required: bool, target_known: bool) -> Finding:
@@ -446,6 +447,18 @@ def storage_retained(ref: ObjectRef, storage: str) -> Finding:
                    "once the source is gone and the target owns the storage, set "
                    "persistentVolumeReclaimPolicy back to Delete if you want claims to delete it",
                    "/spec/persistentVolumeReclaimPolicy")
+
+
+def volume_data_not_copied(claim: ObjectRef, pv: ObjectRef, storage: str) -> Finding:
+    """A rehearsal (``--empty-volumes``) left a claim's PV out: the claim starts on a new, empty volume."""
+    return Finding(VOLUME_DATA_NOT_COPIED, Severity.WARNING, claim,
+                   f"starts empty on the target: its volume {pv} ({storage}) was left out (--empty-volumes, a "
+                   "rehearsal), so the target's storage class provisions a new, empty volume and none of the "
+                   "source's data was copied; a claim without a storage class stays Pending",
+                   "rehearsal only: a cluster whose claims started empty is not vouched for by verify (the "
+                   "cutover's preflight refuses it); carry the data with `akshift volumes plan/move/verify` "
+                   "(or `migrate --move-volumes`) into the cluster that will serve",
+                   "/spec")
 
 
 # In-tree provisioners AKS no longer ships, and the CSI driver that replaces each.

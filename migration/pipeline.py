@@ -118,6 +118,9 @@ class MigrateOptions:
         volume_resource_group: with move_volumes, where disk copies go (the green stack's
             ``diskCopyResourceGroup`` output); required when a disk is copied.
         quiesce_source: with move_volumes, stop the disks' writers on the source (undone by rollback).
+        empty_volumes: a rehearsal: leave out the PVs on the source's Azure Disks and shares, so their claims
+            start on new, empty volumes of the target (each reported as ``volume-data-not-copied``; verify
+            records them and such a target is never vouched for to serve). Not with ``move_volumes``.
         release_timeout: seconds to wait for the source's pods to release a claim.
         volume_bind_timeout: seconds the volume verify waits for claims to bind on the target.
         allow_modified: accept object files of ``snapshot/`` or ``transformed/`` edited by hand since their
@@ -145,6 +148,7 @@ class MigrateOptions:
     move_volumes: bool = False
     volume_resource_group: str | None = None
     quiesce_source: bool = False
+    empty_volumes: bool = False
     release_timeout: float = 120.0
     volume_bind_timeout: float = 60.0
     allow_modified: bool = False
@@ -152,6 +156,10 @@ class MigrateOptions:
     target_node_dns: str | None = None
 
     def __post_init__(self) -> None:
+        if self.empty_volumes and self.move_volumes:
+            raise PlanError("--empty-volumes (a rehearsal: claims start empty) and --move-volumes (carry the data) "
+                            "contradict each other", ref="--empty-volumes",
+                            fix="rehearse with --empty-volumes; carry the data with --move-volumes")
         object.__setattr__(self, "accept_blockers", blockers.normalize_codes(self.accept_blockers))
         object.__setattr__(self, "namespaces", tuple(self.namespaces))
         object.__setattr__(self, "kinds", tuple(self.kinds))
@@ -493,11 +501,13 @@ def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: S
     intact(out, "snapshot", allow_modified=options.allow_modified)
     snap = Snapshot(out / "snapshot")
     nodes = [snap.read(p) for p in snap.paths(include_secrets=False) if p.startswith("_cluster/core.Node/")]
-    pvs, quiesced = _volume_inputs(out, moves) if moves is not None else ({}, {})
+    # A rehearsal's claims start empty: a volume plan in the run directory carries nothing into it.
+    pvs, quiesced = _volume_inputs(out, moves) if moves is not None and not options.empty_volumes else ({}, {})
     ctx = stages.build_context(nodes, target, snap, target_pod_cidr=options.target_pod_cidr,
                                source_pod_cidr=options.source_pod_cidr,
                                node_pool_map=dict(options.node_pool_map) or None, volume_pvs=pvs,
-                               quiesced_writers=quiesced, target_node_dns=options.target_node_dns)
+                               quiesced_writers=quiesced, target_node_dns=options.target_node_dns,
+                               empty_volumes=options.empty_volumes)
     with progress(Stage.TRANSFORM, len(snap.paths())) as advance:
         t = stages.transform_snapshot(out / "snapshot", out / "transformed", ctx, secret_key=secret_key,
                                       overwrite=options.overwrite, progress=advance)

@@ -168,11 +168,12 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
                   public_ip_map: dict[str, str] | None = None,
                   volume_pvs: Mapping[str, Mapping[str, Any]] | None = None,
                   quiesced_writers: Mapping[str, int | bool | None] | None = None,
-                  target_node_dns: str | None = None) -> TransformContext:
+                  target_node_dns: str | None = None, empty_volumes: bool = False) -> TransformContext:
     """Facts for the transform rules, from the snapshot, the source's nodes and (when given) the target.
 
     Explicit arguments win over what is inferred. ``volume_pvs`` and ``quiesced_writers`` come from
     the volume plan and state (see :class:`TransformContext`); without them PVs are carried as they are.
+    ``empty_volumes`` marks a rehearsal whose claims start empty (see :class:`TransformContext`).
     From the target it also reads its kube-system/coredns-custom (merged, never clobbered) and where its
     pods send DNS (:func:`node_dns`), unless ``target_node_dns`` says it.
     """
@@ -201,6 +202,7 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
         target_dataplane=target_dataplane,
         volume_pvs=volume_pvs or {},
         quiesced_writers=quiesced_writers or {},
+        empty_volumes=empty_volumes,
         target_coredns_custom=_coredns_custom(target) if target is not None else None,
         target_node_dns=target_node_dns or (node_dns(target, target_nodes) if target is not None else None),
         source_node_ips=_node_ips(source_nodes),

@@ -23,7 +23,7 @@ import orjson
 from errors import ErrorKind
 from migration import tempfiles
 from migration.errors import MigrationError
-from migration.findings import Finding, Severity
+from migration.findings import VOLUME_DATA_NOT_COPIED, Finding, Severity
 from migration.report import Results
 
 VERIFY_FILE = "verify.json"
@@ -48,6 +48,9 @@ class Verification:
         not_ready: workloads that did not become ready.
         problems: the per-object results that are problems (``ObjectResult.to_dict()``).
         blocking_findings: blocker findings still open (volume findings a verified move resolved excluded).
+        data_not_copied: keys of the claims that started empty on the target because the run was a rehearsal
+            (``--empty-volumes``, finding ``volume-data-not-copied``): the objects may all be there and ready,
+            but the source's data is not, so such a verification never vouches for a cluster to serve.
         objects: every per-object result (``ObjectResult.to_dict()``).
     """
 
@@ -59,18 +62,22 @@ class Verification:
     not_ready: tuple[str, ...] = ()
     problems: tuple[Mapping[str, Any], ...] = ()
     blocking_findings: int = 0
+    data_not_copied: tuple[str, ...] = ()
     objects: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def vouches(self) -> bool:
-        """Whether a cutover may trust it: ok, nothing unaccounted or not ready, no blocking finding."""
-        return self.ok and not self.unaccounted and not self.not_ready and not self.blocking_findings
+        """Whether a cutover may trust it: ok, nothing unaccounted or not ready, no blocking finding, no claim
+        that started empty (a rehearsal's objects can all be right while its data is missing)."""
+        return self.ok and not self.unaccounted and not self.not_ready and not self.blocking_findings \
+            and not self.data_not_copied
 
     def summary(self) -> dict[str, Any]:
         """Everything but the per-object list (what ``akshift verify -o json`` prints)."""
         return {"ok": self.ok, "verified_at": self.verified_at, "snapshot_digest": self.snapshot_digest,
                 "counts": dict(self.counts), "unaccounted": list(self.unaccounted), "not_ready": list(self.not_ready),
-                "problems": [dict(p) for p in self.problems], "blocking_findings": self.blocking_findings}
+                "problems": [dict(p) for p in self.problems], "blocking_findings": self.blocking_findings,
+                "data_not_copied": list(self.data_not_copied)}
 
     def to_dict(self) -> dict[str, Any]:
         """The ``verify.json`` document."""
@@ -91,7 +98,8 @@ class Verification:
                    snapshot_digest=digest if isinstance(digest, str) else None,
                    counts=dict(d.get("counts") or {}), unaccounted=tuple(d.get("unaccounted") or ()),
                    not_ready=tuple(d.get("not_ready") or ()), problems=tuple(d.get("problems") or ()),
-                   blocking_findings=int(d.get("blocking_findings") or 0), objects=tuple(d.get("objects") or ()))
+                   blocking_findings=int(d.get("blocking_findings") or 0),
+                   data_not_copied=tuple(d.get("data_not_copied") or ()), objects=tuple(d.get("objects") or ()))
 
 
 def build_verification(*, results: Results, unaccounted: Iterable[str], not_ready: Iterable[str], ok: bool,
@@ -104,7 +112,7 @@ def build_verification(*, results: Results, unaccounted: Iterable[str], not_read
         unaccounted, not_ready: what the verify stage could not account for / found not ready.
         ok: the verify stage's verdict.
         snapshot_digest: digest of the ``transformed/`` snapshot verified (what ``akshift promote`` pins).
-        findings: the findings still open (blockers are counted).
+        findings: the findings still open (blockers are counted; claims that started empty are listed).
         at: when; now (UTC) by default. The verification must be newer than the last change of
             the stack it vouches for.
 
@@ -112,10 +120,13 @@ def build_verification(*, results: Results, unaccounted: Iterable[str], not_read
         The record to write.
     """
     when = (at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    findings = list(findings)
     return Verification(ok=ok, verified_at=when, snapshot_digest=snapshot_digest,
                         counts={s.value: n for s, n in results.counts().items()}, unaccounted=tuple(unaccounted),
                         not_ready=tuple(not_ready), problems=tuple(r.to_dict() for r in results.problems()),
                         blocking_findings=sum(1 for f in findings if f.severity is Severity.BLOCKER),
+                        data_not_copied=tuple(sorted({f.ref.key for f in findings
+                                                      if f.code == VOLUME_DATA_NOT_COPIED})),
                         objects=tuple(results.to_dict()["objects"]))
 
 

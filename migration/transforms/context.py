@@ -89,6 +89,10 @@ class TransformContext:
             target in its place (a disk copy's static PV, or the same share,
             retained), from :func:`migration.volumes.plan.planned_pvs`; empty
             when no volumes are moved. The ``volume-copies`` rule writes them.
+        empty_volumes: a rehearsal (``--empty-volumes``): PersistentVolumes on the source's Azure Disks
+            and Azure Files shares are left out, so their claims start on new, empty volumes of the
+            target's storage classes and the target never names the source's storage (the
+            ``empty-volumes`` rule, which reports each claim).
         quiesced_writers: workload key (:attr:`kube.objects.ObjectRef.key`) →
             its replica count (a CronJob's ``suspend``) before the volume move
             stopped it on the source (``volumes-state.json``); a snapshot taken
@@ -126,6 +130,7 @@ class TransformContext:
     selectorless_services: frozenset[str] | None = None
     volume_pvs: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     quiesced_writers: Mapping[str, int | bool | None] = dataclasses.field(default_factory=dict)
+    empty_volumes: bool = False
     target_coredns_custom: Mapping[str, str] | None = None
     target_node_dns: str | None = None
     carried_keys: frozenset[str] | None = None

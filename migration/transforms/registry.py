@@ -22,6 +22,7 @@ from migration.transforms.rules import (
     api_version,
     autoscaled,
     coredns_custom,
+    empty_volumes,
     identity,
     job,
     lifecycle,
@@ -58,6 +59,8 @@ RULES: tuple[RegisteredRule, ...] = tuple(sorted((
     # Before the whiteouts: kube-system and the add-on namespaces, object by object (AKS's or the user's).
     RegisteredRule("platform-namespaces", 5, platform_namespaces),
     RegisteredRule("whiteout", 10, whiteout),
+    # A rehearsal's PVs on the source's storage are left out before anything could carry them (volume-copies).
+    RegisteredRule("empty-volumes", 12, empty_volumes),
     # Before any cleaning: the volume plan's PV is put in place whole, and ends the object's run.
     RegisteredRule("volume-copies", 15, volume_copies),
     RegisteredRule("service-account-token", 20, service_account_token),

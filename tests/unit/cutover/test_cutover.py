@@ -610,7 +610,9 @@ def write_verify(path: Path, **doc: Any) -> Path:
     ({}, True, "verified"),
     ({"ok": False, "not_ready": ["Deployment shop/web"]}, False, "verification did not pass; 1 workloads not ready"),
     ({"blocking_findings": 2}, False, "2 blocking findings"),
-], ids=["verified", "not-ready", "blocking-findings"])
+    ({"data_not_copied": ["core/PersistentVolumeClaim/data/pg-data-postgres-0"]}, False,
+     "1 claims started empty, their data not copied"),
+], ids=["verified", "not-ready", "blocking-findings", "rehearsal-claims-started-empty"])
 def test_green_must_be_verified_by_the_migration_engine(tmp_path: Path, doc: dict[str, Any], passes: bool,
                                                         detail: str) -> None:
     c = check_verify_report(write_verify(tmp_path / "verify.json", **doc))

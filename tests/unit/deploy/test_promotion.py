@@ -213,6 +213,18 @@ def test_the_verification_record_uses_the_reports_own_time_when_it_has_one(tmp_p
                    "report": str(report), "counts": {"ok": 3}}
 
 
+def test_a_rehearsal_whose_claims_started_empty_is_recorded_and_refused_for_promotion(tmp_path: Path) -> None:
+    report = tmp_path / "verify.json"
+    claim = "core/PersistentVolumeClaim/data/pg-data-postgres-0"
+    report.write_bytes(orjson.dumps({"ok": True, "counts": {"ok": 3}, "verified_at": "2026-11-20T09:10:00+00:00",
+                                     "snapshot_digest": DIGEST, "data_not_copied": [claim]}))
+    rec = artifacts.read_verification(report)
+    assert rec is not None and rec["ok"] is True and rec["dataNotCopied"] == [claim]
+    out = {**outputs(), "verification": rec}
+    reasons = rules.refusals("test", out, DEPLOYED + [update(2, 12)])
+    assert any("1 claims started empty on test" in r and "akshift volumes move" in r for r in reasons), reasons
+
+
 def test_a_report_without_a_time_is_dated_by_its_file(tmp_path: Path) -> None:
     report = tmp_path / "verify.json"
     report.write_bytes(orjson.dumps({"ok": False}))

@@ -409,10 +409,14 @@ def test_stateless_blue_green_rehearses_on_test_promotes_then_migrates_cuts_over
 def test_stateful_blue_green_moves_and_verifies_the_data_before_the_old_cluster_may_go() -> None:
     s = runbook("kubenet", None, None, None, False, RunbookNames(stack="prod", test_stack="test"), STATEFUL)
     assert subcommands(s) == ["doctor", "config validate", "config validate", "keygen", "up", "migrate",
-                              "volumes plan", "up", "inventory", "volumes plan", "transform", "volumes move", "apply",
+                              "up", "inventory", "volumes plan", "transform", "volumes move", "apply",
                               "verify", "volumes verify", "cutover", "rollback", "volumes rollback", "decommission",
                               "volumes verify"]
     by_title = {st.title: st for st in s.steps}
+    # The rehearsal never carries a PV naming the old cluster's disks to test: its claims start empty there.
+    assert by_title["rehearse the migration on the test cluster"].command == (
+        "akshift migrate --source aks-shop-prod.kubeconfig --target test.kubeconfig --out out/test "
+        "--age-identity age.key --empty-volumes")
     move = by_title["move the data"]
     assert move.command == ("akshift volumes move --source aks-shop-prod.kubeconfig --target prod.kubeconfig "
                             "--out out/prod --quiesce-source")

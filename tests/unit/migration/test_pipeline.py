@@ -17,10 +17,20 @@ import pytest
 from typer.testing import CliRunner
 
 from akshift.cli import app
+from errors import ErrorKind
 from kube.objects import ObjectRef
 from migration.applier import Action, Outcome
-from migration.findings import Finding, Severity
-from migration.pipeline import Inventoried, MigrateResult, Outcomes, Stage, Transformed, stale_transformed
+from migration.errors import PlanError
+from migration.findings import Finding, Severity, volume_data_not_copied
+from migration.pipeline import (
+    Inventoried,
+    MigrateOptions,
+    MigrateResult,
+    Outcomes,
+    Stage,
+    Transformed,
+    stale_transformed,
+)
 from migration.report import Results, Status
 from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext
@@ -51,10 +61,34 @@ def test_verify_json_keeps_the_keys_promotion_and_cutover_read_and_reads_back(tm
     path = write_verification(tmp_path, v)
     doc = json.loads(path.read_text())
     assert set(doc) == {"ok", "verified_at", "snapshot_digest", "counts", "unaccounted", "not_ready", "problems",
-                        "blocking_findings", "objects"}
+                        "blocking_findings", "data_not_copied", "objects"}
     assert doc["counts"] == {"ok": 1, "failed": 1} and doc["blocking_findings"] == 1
     assert read_verification(path) == v
     assert not v.vouches
+
+
+def test_a_rehearsal_whose_claims_started_empty_is_ok_but_never_vouched_for(tmp_path: Path) -> None:
+    results = Results()
+    results.add(ObjectRef("apps", "StatefulSet", "data", "postgres"), Status.OK)
+    claim = ObjectRef("", "PersistentVolumeClaim", "data", "pg-data-postgres-0")
+    empty = volume_data_not_copied(claim, ObjectRef("", "PersistentVolume", "", "pvc-7a1e"), "Azure Disk /x")
+    v = build_verification(results=results, unaccounted=[], not_ready=[], ok=True, snapshot_digest="sha256:abc",
+                           findings=iter([empty]))  # an iterator: counted and listed from one pass
+    assert v.ok and v.blocking_findings == 0 and v.data_not_copied == (claim.key,)
+    assert not v.vouches
+    back = read_verification(write_verification(tmp_path, v))
+    assert back == v and back is not None and not back.vouches
+
+
+def test_empty_volumes_and_move_volumes_together_are_refused_as_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match="contradict") as e:
+        MigrateOptions(out=tmp_path, empty_volumes=True, move_volumes=True)
+    assert e.value.kind is ErrorKind.BAD_INPUT
+    r = CliRunner().invoke(app, ["migrate", "--source", str(tmp_path / "a"), "--target", str(tmp_path / "b"),
+                                 "--out", str(tmp_path / "out"), "--exclude-secrets", "--empty-volumes",
+                                 "--move-volumes", "--target-resource-group", "rg-copies"])
+    assert r.exit_code == 2 and "--empty-volumes" in r.output, r.output
+    assert not (tmp_path / "out").exists()  # refused before anything was read or written
 
 
 def test_the_reader_takes_older_smaller_reports_and_refuses_what_is_not_one(tmp_path: Path) -> None:
@@ -153,6 +187,26 @@ def test_the_volume_plan_refuses_to_guess_where_disk_copies_go_and_names_the_fla
         assert not (tmp_path / "volumes-plan.json").exists()
     moves = plan_volumes(_Green(), options=VolumeOptions(out=tmp_path, resource_group="rg-green-disk-copies"))  # type: ignore[arg-type]
     assert moves[0].copy is not None and moves[0].copy.resource_group == "rg-green-disk-copies"
+
+
+def test_a_rehearsal_transform_puts_no_pv_of_the_source_on_the_target_even_with_a_volume_plan(
+        tmp_path: Path) -> None:
+    from migration import pipeline
+    from migration.pipeline import VolumeOptions, plan_volumes
+
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"namespace": "shop", "name": "data"},
+             "spec": {"volumeName": "pvc-a", "storageClassName": "managed-csi"}}
+    with SnapshotWriter(tmp_path / "snapshot", exclude_secrets=True) as w:
+        for o in (claim, _pv()):
+            w.write(o)
+    # A plan left in the run directory would carry the PV as a copy: a rehearsal carries nothing.
+    plan_volumes(_Green(), options=VolumeOptions(out=tmp_path, resource_group="rg-green-disk-copies"))  # type: ignore[arg-type]
+    t = pipeline.transform(None, options=MigrateOptions(out=tmp_path, empty_volumes=True), secret_key=None)
+    out = Snapshot(tmp_path / "transformed")
+    assert not [p for p in out.paths() if "PersistentVolume/" in p and "Claim" not in p]
+    assert "volumeName" not in out.read("shop/core.PersistentVolumeClaim/data.yaml")["spec"]
+    assert t.volume_pvs == 0 and not t.blocking
+    assert [f.code for f in t.findings if f.ref.kind == "PersistentVolumeClaim"] == ["volume-data-not-copied"]
 
 
 def test_a_transform_is_not_failed_by_the_disk_blockers_its_volume_plan_already_carries(tmp_path: Path) -> None:

@@ -21,7 +21,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kube.objects import ObjectRef
 from migration.errors import PlanError, TransformError
+from migration.findings import Severity
 from migration.transforms import (
     RULE_NAMES,
     RULES,
@@ -693,3 +695,41 @@ def test_the_target_node_dns_option_accepts_only_what_the_translation_knows() ->
     with pytest.raises(AkshiftError, match="--target-node-dns 'coredns'") as e:
         node_dns("coredns")
     assert e.value.kind is ErrorKind.BAD_INPUT
+
+
+# --------------------------------------------------------------------------
+# A rehearsal (--empty-volumes): nothing on the target names the source's storage.
+# --------------------------------------------------------------------------
+
+def _zonal_disk_pv() -> dict[str, Any]:
+    return yaml.safe_load((FIXTURES / "empty-volumes" / "zonal-csi-disk.raw.yaml").read_text())
+
+
+def test_a_rehearsal_leaves_the_source_disk_pv_out_and_says_its_claim_starts_empty() -> None:
+    outcome = transform(_zonal_disk_pv(), TransformContext(empty_volumes=True))
+    assert outcome.obj is None and outcome.excluded_by == "empty-volumes"
+    [finding] = outcome.findings
+    assert finding.code == "volume-data-not-copied" and finding.severity is Severity.WARNING
+    assert finding.ref == ObjectRef("", "PersistentVolumeClaim", "data", "pg-data-postgres-0")
+    assert "starts empty" in finding.message and "none of the source's data was copied" in finding.message
+
+
+def test_a_rehearsal_claim_loses_its_volume_name_so_the_target_provisions_its_own_disk() -> None:
+    claim = b.pvc("pg-data-postgres-0", "data", volume_name="pvc-7a1e2f3c")
+    cleaned = transform(claim, TransformContext(empty_volumes=True)).obj
+    assert cleaned is not None and "volumeName" not in cleaned["spec"]
+
+
+def test_without_empty_volumes_the_source_disk_pv_is_held_back_by_its_blocker_as_before() -> None:
+    outcome = transform(_zonal_disk_pv(), TransformContext(old_node_resource_group="mc_rg-shop-prod_aks-shop-prod_westeurope"))
+    assert outcome.obj is not None
+    assert "azure-disk-volume" in {f.code for f in outcome.findings if f.severity is Severity.BLOCKER}
+    assert "volume-data-not-copied" not in {f.code for f in outcome.findings}
+
+
+def test_a_rehearsal_leaves_pvs_on_other_storage_to_the_other_rules() -> None:
+    nfs = b.obj("v1", "PersistentVolume", "nfs-share", spec={
+        "nfs": {"server": "10.0.0.4", "path": "/export"}, "persistentVolumeReclaimPolicy": "Retain",
+        "claimRef": {"namespace": "shop", "name": "media"}})
+    outcome = transform(nfs, TransformContext(empty_volumes=True))
+    assert outcome.obj is not None and not outcome.excluded
