@@ -589,6 +589,9 @@ def blue_green_runbook(current: ArmCluster, target: StackConfig, *, names: Runbo
     new = f"{stack}.kubeconfig"
     run, key = f"out/{stack}", f"--age-identity {AGE_KEY}"
     src = f"--source {old}{_ctx(names, '--source-context')}"
+    # Where `volumes plan` puts the disk copies: the stack's diskCopyResourceGroup output, computed as the
+    # program computes it (the plan refuses to guess, and never uses the node resource group).
+    copies = target.disk_copies.group_for(target.resource_group or "")
     promote = test is not None and not stateful
     steps = [
         *_fetch_step(current, fetch),
@@ -658,8 +661,11 @@ def blue_green_runbook(current: ArmCluster, target: StackConfig, *, names: Runbo
         steps += [
             Step("take the inventory of the old cluster", StepKind.AKSHIFT,
                  f"akshift inventory {src} --out {run} {key}", "read-only"),
-            Step("plan the volume moves", StepKind.AKSHIFT, f"akshift volumes plan --out {run} --target {new}",
-                 f"one strategy per claim in {run}/volumes-plan.json; fix its findings (zones: --zone-map) first"),
+            Step("plan the volume moves", StepKind.AKSHIFT,
+                 f"akshift volumes plan --out {run} --target {new} --target-resource-group {_q(copies)}",
+                 f"one strategy per claim in {run}/volumes-plan.json; fix its findings (zones: --zone-map) first; "
+                 f"the copies land in {copies}, the group the stack declares and protects (its "
+                 f"diskCopyResourceGroup output), never in the node resource group AKS deletes with the cluster"),
             Step("transform it for the new cluster", StepKind.AKSHIFT,
                  f"akshift transform --out {run} --target {new} {key}",
                  f"pod-CIDR and node-pool rewrites, and the carried PVs pointed at their copies (it reads "

@@ -77,7 +77,7 @@ def test_no_command_writes_or_prints_a_secret_value(blue: LocalCluster, fresh_cl
         for o in ("text", "json"):
             printed_before = len(printed)
             run("inventory", *src, "--out", str(out), "--namespace", NS, *ident, "--overwrite", "-o", o)
-            run("volumes", "plan", "--out", str(out), *tgt, "-o", o)
+            run("volumes", "plan", "--out", str(out), *tgt, "--target-resource-group", "rg-canary-disk-copies", "-o", o)
             run("transform", "--out", str(out), *tgt, *ident, "--overwrite", "-o", o)
             run("plan", "--out", str(out), *tgt, *ident, "-o", o)
             r = run("apply", "--out", str(out), *tgt, *ident, "-o", o)

@@ -417,6 +417,9 @@ def test_stateful_blue_green_moves_and_verifies_the_data_before_the_old_cluster_
     assert by_title["rehearse the migration on the test cluster"].command == (
         "akshift migrate --source aks-shop-prod.kubeconfig --target test.kubeconfig --out out/test "
         "--age-identity age.key --empty-volumes")
+    # The disk copies go where the prod stack declares them (its diskCopyResourceGroup), named, never guessed.
+    assert by_title["plan the volume moves"].command == (
+        "akshift volumes plan --out out/prod --target prod.kubeconfig --target-resource-group rg-akshift-prod-disk-copies")
     move = by_title["move the data"]
     assert move.command == ("akshift volumes move --source aks-shop-prod.kubeconfig --target prod.kubeconfig "
                             "--out out/prod --quiesce-source")
