@@ -194,6 +194,51 @@ def drop(fields: dict[str, Any], obj: Any, pointer: str) -> None:
         del fields[key]
 
 
+def prune_absent(fields: dict[str, Any], obj: Any) -> None:
+    """Remove from a fieldsV1 tree (in place) what ``obj`` does not hold: owners of absent fields.
+
+    A source manager's entry describes the source object; the transform removes some of what it owned
+    (the last-applied annotation, a controller's annotations, a whole ``annotations`` map). Restored as
+    they were, those entries would claim fields the target object does not have — and a claim on an absent
+    ``metadata.annotations`` (its ``.``) makes the next server-side apply that adds any annotation (Pulumi's
+    adoption, a Helm upgrade) conflict with a manager that owns nothing there. Map keys and list items
+    (``k:``/``v:``) are checked; other list keys are kept.
+
+    >>> f = {"f:metadata": {"f:annotations": {".": {}, "f:last-applied": {}}, "f:labels": {"f:app": {}}}}
+    >>> prune_absent(f, {"metadata": {"labels": {"app": "web"}}}); f
+    {'f:metadata': {'f:labels': {'f:app': {}}}}
+    >>> f = {"f:spec": {"f:ports": {'k:{"port":80}': {"f:port": {}}, 'k:{"port":81}': {"f:port": {}}}}}
+    >>> prune_absent(f, {"spec": {"ports": [{"port": 80}]}}); f
+    {'f:spec': {'f:ports': {'k:{"port":80}': {'f:port': {}}}}}
+    """
+    for key in list(fields):
+        if key == ".":
+            continue
+        if key.startswith("f:"):
+            if not isinstance(obj, Mapping) or key[2:] not in obj:
+                del fields[key]
+                continue
+            child = obj[key[2:]]
+        elif key.startswith(("k:", "v:")):
+            if not isinstance(obj, list):
+                del fields[key]
+                continue
+            child = next((item for item in obj if _item_key({key: {}}, item) == key), _ABSENT)
+            if child is _ABSENT:
+                del fields[key]
+                continue
+        else:
+            continue
+        sub = fields[key]
+        if sub:  # a field owned whole ({}) is kept whole
+            prune_absent(sub, child)
+            if not sub:
+                del fields[key]
+
+
+_ABSENT = object()
+
+
 def union(a: dict[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     """Deep union of two fieldsV1 trees (into ``a``)."""
     for k, v in b.items():
@@ -255,6 +300,7 @@ def restored_fields(source: Sequence[Mapping[str, Any]], live: Mapping[str, Any]
         if isinstance(fields, dict):
             for pointer in rewrites:
                 drop(fields, live, pointer)
+            prune_absent(fields, live)
             _repoint(fields, uid_map)
             if not fields:
                 continue  # everything it owned is akshift's rewrite now

@@ -309,9 +309,29 @@ def test_a_rewrite_inside_an_atomic_field_makes_the_whole_field_akshifts_and_no_
         "f:spec": {"f:nodeSelector": {}}}}}}
     ours = {"manager": "akshift", "operation": "Apply", "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {
         "f:spec": {"f:nodeSelector": {}}}}}}
-    live = {"metadata": {"managedFields": [ours]}, "spec": {"template": {"spec": {"nodeSelector": {"agentpool": "apps"}}}}}
+    live = {"metadata": {"managedFields": [ours]},
+            "spec": {"replicas": 2, "template": {"spec": {"nodeSelector": {"agentpool": "apps"}}}}}
     entries = restored_fields([tool], live, ["/spec/template/spec/nodeSelector/agentpool"], manager="akshift",
                               uid_map={}, now="2026-12-01T00:00:00Z")
     assert {e["manager"]: e["fieldsV1"] for e in entries} == {
         "team-tool": {"f:spec": {"f:replicas": {}}},
         "akshift": {"f:metadata": {"f:name": {}}, "f:spec": {"f:template": {"f:spec": {"f:nodeSelector": {}}}}}}
+
+
+def test_restored_managers_do_not_claim_fields_the_transform_removed() -> None:
+    # kubectl (client-side apply) owned the annotations map and its last-applied annotation on blue; the
+    # transform drops that annotation (so the map), and the controller's provisioner annotation is not
+    # carried either. Restoring those claims would make the next server-side apply that adds an annotation
+    # (Pulumi adopting the claim) conflict on `.metadata.annotations` with a manager that owns nothing there.
+    from migration.identity import restored_fields
+
+    kubectl = {"manager": "kubectl-client-side-apply", "operation": "Update", "fieldsV1": {
+        "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}},
+        "f:spec": {"f:accessModes": {}, "f:storageClassName": {}}}}
+    kcm = {"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": {
+        "f:metadata": {"f:annotations": {"f:volume.kubernetes.io/storage-provisioner": {}}}}}
+    live = {"metadata": {"name": "reports-archive", "managedFields": []},
+            "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "azurefile-csi"}}
+    entries = restored_fields([kubectl, kcm], live, [], manager="akshift", uid_map={}, now="2026-12-01T00:00:00Z")
+    assert {e["manager"]: e["fieldsV1"] for e in entries} == {
+        "kubectl-client-side-apply": {"f:spec": {"f:accessModes": {}, "f:storageClassName": {}}}}
