@@ -145,7 +145,7 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
               overwrite: bool = Overwrite, target_pod_cidr: str = PodCidr, node_pool_map: list[str] = PoolMap,
               allow_modified: bool = AllowModified, target_node_dns: str = opt.TargetNodeDns,
               source_pod_cidr: str = SourcePodCidr, empty_volumes: bool = EmptyVolumes,
-              output: Output = OutputOption) -> None:
+              accept_blockers: list[str] = opt.AcceptBlockers, output: Output = OutputOption) -> None:
     """Sanitize and rewrite OUT/snapshot into OUT/transformed, with findings (no cluster is written).
 
     With a volume plan in OUT (`akshift volumes plan`), the PVs it carries point at their copies.
@@ -154,7 +154,8 @@ def transform(out: Path = opt.Out, target: Path = opt.Target, target_context: st
 
     options = _options(out, overwrite=overwrite, target_pod_cidr=target_pod_cidr, source_pod_cidr=source_pod_cidr,
                        node_pool_map=_pools(node_pool_map), allow_modified=allow_modified,
-                       target_node_dns=opt.node_dns(target_node_dns), empty_volumes=empty_volumes)
+                       target_node_dns=opt.node_dns(target_node_dns), empty_volumes=empty_volumes,
+                       accept_blockers=tuple(accept_blockers))
     key = opt.secret_key(age_recipient, age_identity, True, decrypt=True)
     tgt = opt.client(target, target_context, "target", stack=target_stack) if target or target_context or target_stack else None
     try:

@@ -220,6 +220,8 @@ class Transformed:
     Attributes:
         volume_pvs: how many PVs it wrote as the volume plan's PVs (0 without a plan).
         carried: the names of those PVs.
+        accepted: blocker codes the user accepts (``--accept-blockers``): their findings stay in the report
+            but do not fail the stage.
     """
 
     path: Path
@@ -229,13 +231,15 @@ class Transformed:
     findings: tuple[Finding, ...]
     volume_pvs: int = 0
     carried: frozenset[str] = frozenset()
+    accepted: frozenset[str] = frozenset()
 
     @property
     def blocking(self) -> bool:
         """A blocker needs a human — except a carried disk's: the planned `volumes move` is its remedy, and
         `verify`/`migrate` keep it open until `volumes verify` proves the copy (:func:`open_findings`). So the
         stage-by-stage path (transform, then volumes move) is not failed by the step the plan already names."""
-        return any(f.severity is Severity.BLOCKER for f in open_findings(self.findings, self.carried))
+        return any(f.severity is Severity.BLOCKER and f.code not in self.accepted
+                   for f in open_findings(self.findings, self.carried))
 
     @property
     def ok(self) -> bool:
@@ -514,7 +518,8 @@ def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: S
     carried = frozenset(p.rsplit("/", 1)[-1].removesuffix(".yaml") for p in snap.paths(include_secrets=False)
                         if p.startswith("_cluster/core.PersistentVolume/")
                         and p.rsplit("/", 1)[-1].removesuffix(".yaml") in pvs)
-    return Transformed(t.path, t.kept, t.excluded, tuple(t.failed), tuple(t.findings), len(carried), carried)
+    return Transformed(t.path, t.kept, t.excluded, tuple(t.failed), tuple(t.findings), len(carried), carried,
+                       frozenset(options.accept_blockers))
 
 
 def transform(target: KubeClient | None, *, options: MigrateOptions, secret_key: SecretKey | None,

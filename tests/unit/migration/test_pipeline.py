@@ -218,3 +218,18 @@ def test_a_transform_is_not_failed_by_the_disk_blockers_its_volume_plan_already_
     uncarried = Transformed(tmp_path, 2, 0, (), (disk("pv-a"), disk("pv-b")), 1, frozenset({"pv-a"}))
     assert carried.ok and not carried.blocking
     assert not uncarried.ok and uncarried.blocking
+
+
+def test_a_transform_is_not_failed_by_blockers_the_user_accepted_but_still_reports_them(tmp_path: Path) -> None:
+    pod_identity = Finding("aad-pod-identity", Severity.BLOCKER, ObjectRef("apps", "Deployment", "legacy", "reporter"),
+                           "relies on AAD Pod Identity", "move it to Workload Identity")
+    accepted = Transformed(tmp_path, 1, 0, (), (pod_identity,), accepted=frozenset({"aad-pod-identity"}))
+    other = Transformed(tmp_path, 1, 0, (), (pod_identity,), accepted=frozenset({"unmapped-node-pool"}))
+    assert accepted.ok and accepted.findings == (pod_identity,)
+    assert not other.ok and other.blocking
+
+
+def test_transform_takes_accept_blockers_as_migrate_and_apply_do() -> None:
+    for command in ("transform", "migrate", "apply"):
+        result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
+        assert "--accept-blockers" in result.output, command
