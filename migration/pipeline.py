@@ -519,7 +519,7 @@ def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: S
                         if p.startswith("_cluster/core.PersistentVolume/")
                         and p.rsplit("/", 1)[-1].removesuffix(".yaml") in pvs)
     return Transformed(t.path, t.kept, t.excluded, tuple(t.failed), tuple(t.findings), len(carried), carried,
-                       frozenset(options.accept_blockers))
+                       frozenset(blockers.normalize_codes(options.accept_blockers)))
 
 
 def transform(target: KubeClient | None, *, options: MigrateOptions, secret_key: SecretKey | None,
@@ -666,9 +666,13 @@ def verify(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey
                                ready_timeout=options.ready_timeout, concurrency=options.concurrency,
                                progress=advance, blocked=held)
     findings = open_findings([*transformed.findings(), *modified_findings(out)], carried_pvs)
+    # A blocker the user accepted at apply (--accept-blockers, recorded in apply.json) is a decision made, not
+    # an open question: it stays in the report (with "accepted") but does not count against the verification.
+    accepted_codes = frozenset(blockers.normalize_codes(accepted))
     verification = build_verification(results=report.results, unaccounted=report.unaccounted,
                                       not_ready=report.not_ready, ok=report.ok, snapshot_digest=transformed.digest,
-                                      findings=findings)
+                                      findings=[f for f in findings if f.severity is not Severity.BLOCKER
+                                                or f.code not in accepted_codes])
     write_verification(out, verification)
     stages.write_report(out, findings, report.results, "akshift migration report", accepted_blockers=accepted)
     return verification
