@@ -194,6 +194,9 @@ def drop(fields: dict[str, Any], obj: Any, pointer: str) -> None:
         del fields[key]
 
 
+_ABSENT = object()  # no list item matches a fieldsV1 key
+
+
 def prune_absent(fields: dict[str, Any], obj: Any) -> None:
     """Remove from a fieldsV1 tree (in place) what ``obj`` does not hold: owners of absent fields.
 
@@ -234,9 +237,6 @@ def prune_absent(fields: dict[str, Any], obj: Any) -> None:
             prune_absent(sub, child)
             if not sub:
                 del fields[key]
-
-
-_ABSENT = object()
 
 
 def union(a: dict[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:

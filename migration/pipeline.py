@@ -519,7 +519,7 @@ def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: S
                         if p.startswith("_cluster/core.PersistentVolume/")
                         and p.rsplit("/", 1)[-1].removesuffix(".yaml") in pvs)
     return Transformed(t.path, t.kept, t.excluded, tuple(t.failed), tuple(t.findings), len(carried), carried,
-                       frozenset(blockers.normalize_codes(options.accept_blockers)))
+                       frozenset(options.accept_blockers))  # normalized by MigrateOptions
 
 
 def transform(target: KubeClient | None, *, options: MigrateOptions, secret_key: SecretKey | None,
