@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +59,12 @@ def register(app: typer.Typer) -> None:
 # -- plumbing ----------------------------------------------------------------------------
 
 
-def _load_program(directory: Path) -> Callable[[], None]:
-    """The project's Pulumi program (the same :func:`akshift.program.main` as ``__main__.py``), for ``directory``."""
+def _load_program(directory: Path) -> Callable[[Mapping[str, Any] | None], None]:
+    """The project's Pulumi program (the same :func:`akshift.program.main` as ``__main__.py``), for ``directory``,
+    taking the stack's last outputs as the gateway reads them before each preview or update."""
     from akshift import program
 
-    return lambda: program.main(directory)
+    return lambda last: program.main(directory, last_outputs=last)
 
 
 def _project(project_dir: Path | None, secrets_provider: str | None) -> Any:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -48,12 +48,16 @@ NAME = "aks"  # logical-name prefix of every resource: never change it (a rename
 ServerVersion = Callable[[str], str]
 
 
-def main(base_dir: str | os.PathLike[str], *, server_version: ServerVersion | None = None) -> None:
+def main(base_dir: str | os.PathLike[str], *, server_version: ServerVersion | None = None,
+         last_outputs: Mapping[str, Any] | None = None) -> None:
     """Run the program for the current stack: parse its configuration once, compose, export.
 
     Args:
         base_dir: The project directory; relative paths in the stack file are taken from it.
         server_version: How to ask a cluster for its version (default: :func:`live_server_version`).
+        last_outputs: The stack's outputs from its last deployment, read before the update started
+            (``akshift up``, promotion: :class:`deploy.engine.Stack`); None under ``pulumi up``, where the program
+            reads them through a StackReference to its own stack.
 
     Raises:
         pulumi.RunError: The configuration is invalid, or a pin does not hold; nothing is registered.
@@ -65,16 +69,19 @@ def main(base_dir: str | os.PathLike[str], *, server_version: ServerVersion | No
         cfg = stacks.load(stacks.decode_engine_config(raw), secret_keys=secret_keys, namespace=pulumi.get_project())
     except stacks.ConfigError as e:
         raise pulumi.RunError(f"invalid stack configuration, nothing was deployed:\n{e}") from None
-    compose(cfg, base_dir=Path(base_dir), server_version=server_version or live_server_version)
+    compose(cfg, base_dir=Path(base_dir), server_version=server_version or live_server_version,
+            last_outputs=last_outputs)
 
 
-def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion) -> None:
+def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion,
+            last_outputs: Mapping[str, Any] | None = None) -> None:
     """Declare the stack's resources and export its outputs.
 
     Args:
         cfg: The validated stack configuration.
         base_dir: The project directory (for relative paths).
         server_version: Reads an existing cluster's version from its kubeconfig text.
+        last_outputs: The stack's last outputs, when read before the update (see :func:`main`).
 
     Raises:
         pulumi.RunError: The workloads' snapshot is missing, altered or not the pinned one.
@@ -83,7 +90,7 @@ def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion) 
     tags = {**cfg.tags, "akshift-stack": pulumi.get_stack()}
     if isinstance(cfg.cluster, ExistingCluster):
         kubeconfig = _existing_kubeconfig(cfg.cluster, base_dir, server_version,
-                                          created=_own_output("clusterId"))
+                                          created=_own_output("clusterId", last_outputs))
         api_server_host: Any = kubeconfig.apply(_server_host)
         # LocalDNS is a node-pool setting of a cluster we do not manage: only the DaemonSet is ours to install.
         node_dns = NodeDnsCache.NODELOCALDNS if cfg.dns.node_cache is NodeDnsCache.NODELOCALDNS else NodeDnsCache.NONE
@@ -209,8 +216,15 @@ def _load_workloads(cfg: StackConfig, base_dir: Path) -> tuple[artifacts.Workloa
         raise pulumi.RunError(f"workloads not deployable, nothing was deployed:\n{e}") from None
 
 
-def _own_output(name: str) -> pulumi.Output[Any]:
-    """One of this stack's outputs from its last deployment (None before the first, or when it had none)."""
+def _own_output(name: str, last_outputs: Mapping[str, Any] | None) -> pulumi.Output[Any]:
+    """One of this stack's outputs from its last deployment (None before the first, or when it had none).
+
+    Taken from ``last_outputs`` when the caller read them before the update; otherwise (``pulumi up``) through a
+    StackReference to this stack, which reads the state while the engine writes it — on a ``file://`` backend
+    that read can fail with "failed to load checkpoint: EOF" (docs/promotion.md says how to avoid it).
+    """
+    if last_outputs is not None:
+        return pulumi.Output.from_input(last_outputs.get(name))
     return pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
                                  ).get_output(name)
 

@@ -51,6 +51,10 @@ from deploy.rules import UpdateRecord
 OnEvent = Callable[[Any], None]
 OnOutput = Callable[[str], Any]
 Program = Callable[[], None]
+#: The project's program, given the stack's outputs from its last deployment (read before the operation
+#: starts), or None when they are not known (``pulumi up`` run by the CLI: the program then reads them itself,
+#: through a StackReference to its own stack).
+ProjectProgram = Callable[[Mapping[str, Any] | None], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,10 +190,23 @@ class Stack:
 
     Args:
         raw: The Automation API stack (or, in tests, an object with its method names).
+        program: The project's program, when the stack is the project's (:func:`open_project`): ``preview`` and
+            ``up`` read the stack's outputs first and hand them to it. A program that read its own stack's
+            outputs while the update runs (a StackReference to itself) races the engine writing the state:
+            the file backend rewrites its metadata sidecar in place, and a read at that moment fails the
+            update with "failed to load checkpoint: EOF" (seen in CI).
     """
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, program: ProjectProgram | None = None) -> None:
         self._raw = raw
+        self._program = program
+
+    def _program_kwargs(self) -> dict[str, Any]:
+        """``program=`` for a preview or an update: the project's program with the outputs read now, if any."""
+        if self._program is None:
+            return {}
+        program, last = self._program, self.outputs()
+        return {"program": lambda: program(last)}
 
     @property
     def name(self) -> str:
@@ -289,7 +306,7 @@ class Stack:
                 on_event(event)
 
         with engine_errors(f"preview {self.name}"):
-            result = self._raw.preview(on_event=collect, color="never",
+            result = self._raw.preview(on_event=collect, color="never", **self._program_kwargs(),
                                        **_kwargs(plan=str(plan) if plan else None, on_output=on_output,
                                                  message=message, diff=diff))
         return Preview(self.name, tuple(steps_from_events(events)), dict(result.change_summary or {}), plan)
@@ -311,7 +328,7 @@ class Stack:
             The result, with the stack's outputs after it.
         """
         with engine_errors(f"up {self.name}"):
-            result = self._raw.up(color="never", **_kwargs(
+            result = self._raw.up(color="never", **self._program_kwargs(), **_kwargs(
                 plan=str(plan) if plan else None, on_event=on_event, on_output=on_output, message=message,
                 continue_on_error=continue_on_error, parallel=parallel))
         return UpdateResult(str(result.summary.result), dict(result.summary.resource_changes or {}),
@@ -336,7 +353,8 @@ class Stack:
 # --------------------------------------------------------------------------- opening a stack
 
 
-def open_project(engine: Engine, directory: Path, program: Program, name: str, *, create: bool = False) -> Stack:
+def open_project(engine: Engine, directory: Path, program: ProjectProgram, name: str, *,
+                 create: bool = False) -> Stack:
     """Open a stack of the project in ``directory`` with the project's program attached (inline).
 
     The project name and the stack files come from ``directory``'s Pulumi.yaml (its ``stackConfigDir``).
@@ -344,7 +362,8 @@ def open_project(engine: Engine, directory: Path, program: Program, name: str, *
     Args:
         engine: How to run the engine.
         directory: The project directory (Pulumi.yaml).
-        program: The project's program (``lambda: akshift.program.main(directory)``).
+        program: The project's program (``lambda last: akshift.program.main(directory, last_outputs=last)``);
+            ``preview`` and ``up`` hand it the stack's last outputs (see :class:`Stack`).
         name: The stack name (``test``, ``prod``).
         create: Create the stack when it does not exist (with the backend's secrets provider).
 
@@ -358,8 +377,10 @@ def open_project(engine: Engine, directory: Path, program: Program, name: str, *
     helper = auto.create_or_select_stack if create else auto.select_stack
     with engine_errors(f"open stack {name} in {directory}"):
         # The project name comes from Pulumi.yaml in work_dir; the argument only names a missing project.
-        return Stack(helper(stack_name=name, project_name="akshift", program=program,
-                            opts=engine.options(work_dir=directory)))
+        # Engine commands this gateway does not override (refresh, destroy) run no program; should one, the
+        # program reads its outputs itself (None), as under `pulumi up`.
+        return Stack(helper(stack_name=name, project_name="akshift", program=lambda: program(None),
+                            opts=engine.options(work_dir=directory)), program)
 
 
 def open_inline(engine: Engine, project: str, name: str, program: Program) -> Stack:
@@ -489,4 +510,4 @@ def guarded_up(stack: Stack, *, confirm: Callable[[Preview], bool], allow_cluste
 
 
 __all__ = ["Engine", "Preview", "Stack", "UpdateResult", "engine_errors", "guarded_preview", "guarded_up",
-           "open_inline", "open_project", "open_work_dir", "up_to_plan"]
+           "ProjectProgram", "open_inline", "open_project", "open_work_dir", "up_to_plan"]

@@ -33,6 +33,7 @@ from deploy.engine import (
     Engine,
     OnEvent,
     Preview,
+    ProjectProgram,
     Stack,
     UpdateResult,
     guarded_preview,
@@ -55,14 +56,14 @@ class Project:
 
     Attributes:
         directory: The Pulumi project directory (Pulumi.yaml; stack files in its ``stackConfigDir``).
-        program: The inline program (``lambda: program.main(directory)``).
+        program: The project's program (``lambda last: program.main(directory, last_outputs=last)``).
         backend: State backend and secrets provider (:func:`deploy.backend.resolve_backend`).
         env: Further variables for the engine (PATH to a provider, PULUMI_HOME …).
         pulumi_root: Directory of a Pulumi CLI install (``<root>/bin/pulumi``); None: ``pulumi`` on PATH.
     """
 
     directory: Path
-    program: Callable[[], None]
+    program: ProjectProgram
     backend: Backend
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     pulumi_root: Path | None = None

@@ -134,9 +134,10 @@ class Run:
 
 
 def run_program(config: dict[str, Any], base_dir: Path, *, live_version: str = "v1.36.3",
-                stack_outputs: dict[str, Any] | None = None) -> Run:
+                stack_outputs: dict[str, Any] | None = None, last_outputs: dict[str, Any] | None = None) -> Run:
     """Run program.main for a stack configuration under the shared recording mocks; the cluster answers
-    ``live_version``; a StackReference answers ``stack_outputs``."""
+    ``live_version``; a StackReference answers ``stack_outputs`` (``pulumi up``); ``last_outputs`` are handed to
+    the program as the engine gateway does (``akshift up``)."""
     seen: dict[str, dict[str, Any]] = {}
 
     def state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -153,7 +154,7 @@ def run_program(config: dict[str, Any], base_dir: Path, *, live_version: str = "
         original = pulumi.export
         pulumi.export = lambda k, v: exported.__setitem__(k, v)  # type: ignore[assignment]
         try:
-            program.main(base_dir, server_version=lambda _text: live_version)
+            program.main(base_dir, server_version=lambda _text: live_version, last_outputs=last_outputs)
         finally:
             pulumi.export = original  # type: ignore[assignment]
         return pulumi.Output.all(**exported).apply(exported.update)
@@ -268,14 +269,16 @@ CREATED = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg
           "Microsoft.ContainerService/managedClusters/aks-akshift-test"
 
 
+@pytest.mark.parametrize("channel", ["stack_outputs", "last_outputs"])
 def test_switching_a_stack_that_created_its_cluster_to_existing_is_refused_naming_the_intent(
-    sandbox_files: dict[str, Path], tmp_path: Path
+    sandbox_files: dict[str, Path], tmp_path: Path, channel: str
 ) -> None:
     # The stack's last deployment (mode new) exported clusterId: with mode existing Pulumi would delete that cluster.
+    # Under `pulumi up` the program reads it itself (StackReference); under `akshift up` the gateway hands it over.
     config = sandbox_config(sandbox_files["kubeconfig"], sandbox_files["snapshot"], sandbox_files["identity"])
     with pytest.raises(Exception, match=r"created the AKS cluster .*aks-akshift-test \(cluster.mode new\); with mode "
                                         r"existing Pulumi would delete it") as e:
-        run_program(config, tmp_path, stack_outputs={"clusterId": CREATED})
+        run_program(config, tmp_path, **{channel: {"clusterId": CREATED}})
     assert "cluster.deleteCreatedCluster: true" in str(e.value) and "pulumi state delete" in str(e.value)
 
 
@@ -294,4 +297,14 @@ def test_a_stack_that_never_created_a_cluster_reads_its_own_outputs_and_is_not_r
     config = sandbox_config(sandbox_files["kubeconfig"], sandbox_files["snapshot"], sandbox_files["identity"])
     run = run_program(config, tmp_path, stack_outputs={"clusterName": "green"})
     assert "organization/akshift/sandbox" in run.read  # its own outputs, read (not registered)
+    assert run.exports["clusterName"] == "green"
+
+
+def test_outputs_handed_over_by_the_gateway_are_not_read_again_while_the_update_writes_the_state(
+    sandbox_files: dict[str, Path], tmp_path: Path
+) -> None:
+    config = sandbox_config(sandbox_files["kubeconfig"], sandbox_files["snapshot"], sandbox_files["identity"])
+    run = run_program(config, tmp_path, last_outputs={"clusterName": "green"})
+    assert not [r for r in run.resources if r.type == "pulumi:pulumi:StackReference"]
+    assert "organization/akshift/sandbox" not in run.read
     assert run.exports["clusterName"] == "green"

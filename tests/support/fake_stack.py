@@ -65,6 +65,7 @@ class FakeAutomationStack:
         self.changes = changes if changes is not None else {"update": 1}
         self.deployed: dict[str, Any] = outputs_of(self.values)
         self.calls: list[tuple[str, Any]] = []
+        self.running = False
 
     def _maybe_fail(self, op: str) -> None:
         if op in self.fail_on:
@@ -111,10 +112,21 @@ class FakeAutomationStack:
 
     # -- engine commands
 
+    def _run(self, program: Callable[[], None] | None) -> None:
+        """Run an inline program as the engine would, with the state being written meanwhile."""
+        if program is None:
+            return
+        self.running = True
+        try:
+            program()
+        finally:
+            self.running = False
+
     def preview(self, *, on_event: Callable[[Any], None], color: str, plan: str | None = None,
-                message: str | None = None, on_output: Any = None) -> Any:
+                message: str | None = None, on_output: Any = None, program: Callable[[], None] | None = None) -> Any:
         self.calls.append(("preview", {"message": message, "plan": plan}))
         self._maybe_fail("preview")
+        self._run(program)
         if plan:
             Path(plan).write_text("{}")
         summary: dict[str, int] = {}
@@ -125,10 +137,12 @@ class FakeAutomationStack:
         return type("PreviewResult", (), {"change_summary": summary})()
 
     def up(self, *, color: str, plan: str | None = None, message: str | None = None, on_output: Any = None,
-           on_event: Any = None, continue_on_error: bool | None = None, parallel: int | None = None) -> Any:
+           on_event: Any = None, continue_on_error: bool | None = None, parallel: int | None = None,
+           program: Callable[[], None] | None = None) -> Any:
         self.calls.append(("up", {"message": message, "plan": plan, "plan_existed": bool(plan and Path(plan).exists()),
                                   "continue_on_error": continue_on_error, "parallel": parallel}))
         self._maybe_fail("up")
+        self._run(program)
         self.deployed = self.outputs_of(self.values)
         summary = type("Summary", (), {"result": "succeeded", "resource_changes": dict(self.changes)})()
         return type("UpResult", (), {"summary": summary,
@@ -147,4 +161,7 @@ class FakeAutomationStack:
 
     def outputs(self) -> dict[str, _Value]:
         self._maybe_fail("outputs")
+        # What a file backend does to a read racing the update's own writes (its metadata sidecar is rewritten in place).
+        if self.running:
+            raise command_error("error: failed to load checkpoint: EOF")
         return {k: _Value(v) for k, v in self.deployed.items()}

@@ -182,6 +182,17 @@ def test_the_update_is_held_to_the_plan_the_guarded_preview_saved(tmp_path: Path
         engine.up_to_plan(stack, engine.Preview("prod", preview.steps, {}, None))
 
 
+def test_the_project_program_is_handed_the_outputs_of_the_last_deployment_read_before_the_engine_runs() -> None:
+    # The program's guard (mode new → existing) needs the stack's last clusterId; a read while the update writes
+    # the state fails it ("failed to load checkpoint: EOF", the fake raises that as a file backend would).
+    raw = FakeAutomationStack(outputs_of=lambda config: {"clusterId": "/subscriptions/s/aks-blue"})
+    handed: list[Any] = []
+    stack = engine.Stack(raw, program=lambda last: handed.append(dict(last) if last is not None else None))
+    stack.preview()
+    stack.up()
+    assert handed == [{"clusterId": "/subscriptions/s/aks-blue"}] * 2
+
+
 def test_the_backend_decides_where_state_lives_even_when_the_environment_says_otherwise() -> None:
     backend = Backend("file:///runs/1/pulumi", "file", None, {"PULUMI_BACKEND_URL": "file:///runs/1/pulumi"})
     e = engine.Engine(Path("/opt/pulumi"), {"PULUMI_BACKEND_URL": "file://~", "PULUMI_HOME": "/h"}, backend)
