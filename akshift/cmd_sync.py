@@ -66,6 +66,9 @@ class _Progress:
             f = event["finding"]
             err_console.print(f"[yellow]{f['severity']}[/] {f['code']}: {escape(f['object'])}: {escape(f['message'])}",
                               markup=True)
+        elif kind == "accepted-blockers":
+            err_console.print(f"accepting blockers as the run's apply did ({escape(event['from'])}): "
+                              + escape(", ".join(event["codes"])), highlight=False)
         elif kind in ("watch-error", "expired"):
             what = event.get("message") or "resourceVersion expired: listing it again"
             err_console.print(f"[yellow]watch {escape(event['type'])}:[/] {escape(what)}", markup=True)

@@ -69,3 +69,9 @@ def open_blockers(findings: Iterable[Finding], accepted: Iterable[str]) -> tuple
 def from_outcomes(outcomes: Iterable[Mapping[str, object]]) -> dict[str, str]:
     """The objects an apply held back, from ``apply.json``'s ``objects`` (``action == "blocked"``)."""
     return {str(o["key"]): str(o.get("message") or "") for o in outcomes if o.get("action") == "blocked"}
+
+
+def accepted_at_apply(record: Mapping[str, object]) -> tuple[str, ...]:
+    """The blocker codes an apply accepted, from its ``apply.json`` (the run's decision, which ``sync`` keeps)."""
+    codes = record.get("accepted_blockers")
+    return normalize_codes(str(c) for c in codes) if isinstance(codes, list) else ()

@@ -570,7 +570,7 @@ def _applied_blocks(options: MigrateOptions) -> tuple[dict[str, str], tuple[str,
     path = options.out / f"{Stage.APPLY.value}.json"
     if path.exists():
         doc = orjson.loads(path.read_bytes())
-        return blockers.from_outcomes(doc.get("objects") or ()), tuple(doc.get("accepted_blockers") or ())
+        return blockers.from_outcomes(doc.get("objects") or ()), blockers.accepted_at_apply(doc)
     return _blocked(options), options.accept_blockers
 
 

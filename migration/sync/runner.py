@@ -123,7 +123,8 @@ class SyncResult:
         return {"ok": self.ok, "once": self.once, "seconds": round(self.seconds, 3),
                 "counts": dict(self.state.counts), "lag": self.state.lag(),
                 "conflicts": [{"key": k, "message": m} for k, m in sorted(self.state.conflicts.items())],
-                "findings": [f.to_dict() for f in self.findings], "carried": len(self.state.carried)}
+                "findings": [f.to_dict() for f in self.findings], "carried": len(self.state.carried),
+                "accepted_blockers": list(self.accepted)}
 
 
 # --------------------------------------------------------------------------- checks before anything changes
@@ -198,6 +199,26 @@ def _open_run(out: Path, secret_key: SecretKey | None) -> tuple[Snapshot, frozen
         # Only the holder of the run's key may carry its Secrets on: prove the key opens the bundle.
         transformed.secrets(require_key(secret_key, decrypt=True))
     return transformed, carried, not secrets_excluded
+
+
+def _accepted_at_apply(out: Path) -> tuple[str, ...]:
+    """The blocker codes the run's apply accepted (``apply.json``); none before an apply.
+
+    Raises:
+        SyncInputError: ``apply.json`` is not a JSON object.
+    """
+    path = out / "apply.json"
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return ()
+    except (OSError, orjson.JSONDecodeError) as e:
+        raise SyncInputError(f"{path} is not readable JSON ({e})", ref=str(path),
+                             fix="restore it from the run, or run `akshift apply` into this --out again") from e
+    if not isinstance(doc, dict):
+        raise SyncInputError(f"{path} is not a JSON object", ref=str(path),
+                             fix="restore it from the run, or run `akshift apply` into this --out again")
+    return blockers.accepted_at_apply(doc)
 
 
 def _context(target: KubeClient, out: Path) -> TransformContext:
@@ -669,6 +690,13 @@ def sync(source: KubeClient, target: KubeClient, *, options: SyncOptions, secret
     t0 = time.monotonic()
     out = Path(options.out)
     transformed, carried, carry_secrets = _open_run(out, secret_key)
+    inherited = _accepted_at_apply(out)
+    if inherited:
+        # The run's apply let these blockers through: holding the same objects' later changes back would leave
+        # green with a stale copy of what the user deliberately carried.
+        options = dataclasses.replace(options,
+                                      accept_blockers=blockers.normalize_codes([*options.accept_blockers, *inherited]))
+        report({"event": "accepted-blockers", "codes": list(inherited), "from": "apply.json"})
     journal = SyncJournal(out, carried)
     identity = check_clusters(source, target, out, journal.identity)
     ctx = _context(target, out)

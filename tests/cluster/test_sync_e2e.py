@@ -4,6 +4,7 @@ is refused before anything changes, and an object with a blocker finding is held
 accepted (as `migrate` holds it back)."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -246,6 +247,7 @@ def test_an_object_with_a_blocker_reaches_green_only_once_its_code_is_accepted(p
                   "spec": {"nodeSelector": {"agentpool": "gpupool"}, "containers": [{"name": "c", "image": "x"}]}}}}
     path = f"/apis/apps/v1/namespaces/{NS}/deployments/train"
     pair.blue.apply(pinned, field_manager="kubectl")  # green has no pool gpupool: an unmapped-node-pool blocker
+    record = json.loads((pair.out / "apply.json").read_text())
     try:
         held = pair.once()
         assert held.returncode == 1, held.stdout + held.stderr
@@ -256,7 +258,19 @@ def test_an_object_with_a_blocker_reaches_green_only_once_its_code_is_accepted(p
         accepted = json.loads(pair.once("--accept-blockers", "unmapped-node-pool").stdout)
         assert "blocked" not in accepted["counts"] and accepted["counts"].get("created") == 1
         assert pair.green.get(path)["spec"]["template"]["spec"]["nodeSelector"] == {"agentpool": "gpupool"}
+        # A run whose apply accepted the code (apply.json) keeps carrying the object's later changes without the
+        # code named again: sync inherits the run's decision and says so.
+        (pair.out / "apply.json").write_text(json.dumps({**record, "accepted_blockers": ["unmapped-node-pool"]}))
+        changed = copy.deepcopy(pinned)
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = "x:2"
+        pair.blue.apply(changed, field_manager="kubectl")
+        inherited = pair.once()
+        assert inherited.returncode == 0, inherited.stdout + inherited.stderr
+        assert json.loads(inherited.stdout)["accepted_blockers"] == ["unmapped-node-pool"]
+        assert json.loads(inherited.stdout)["counts"].get("updated") == 1
+        assert pair.green.get(path)["spec"]["template"]["spec"]["containers"][0]["image"] == "x:2"
     finally:
+        (pair.out / "apply.json").write_text(json.dumps(record))
         pair.blue.delete(pinned)
     pair.once()
     with pytest.raises(ApiError):  # the carried copy goes with blue's

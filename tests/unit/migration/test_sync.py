@@ -208,3 +208,21 @@ def test_the_cutover_refuses_without_a_running_sync_beside_the_verify_report_unl
     write_status(run, status(heartbeat_at=time.time(), host="elsewhere"))
     assert invoke() == (0, {"green-verified": True, "dns-ttl": True, "start-weights": True, "green-in-sync": True,
                             "single-writer": True})
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b"\x00\xff"])
+def test_an_unreadable_apply_record_stops_sync_naming_the_file(tmp_path: Path, content: bytes) -> None:
+    from migration.sync.runner import _accepted_at_apply
+
+    (tmp_path / "apply.json").write_bytes(content)
+    with pytest.raises(SyncInputError, match="apply.json") as e:
+        _accepted_at_apply(tmp_path)
+    assert e.value.fix and "akshift apply" in e.value.fix
+
+
+def test_sync_takes_the_blocker_codes_the_runs_apply_accepted_and_none_before_an_apply(tmp_path: Path) -> None:
+    from migration.sync.runner import _accepted_at_apply
+
+    assert _accepted_at_apply(tmp_path) == ()
+    (tmp_path / "apply.json").write_bytes(orjson.dumps({"objects": [], "accepted_blockers": ["b", "a", "a"]}))
+    assert _accepted_at_apply(tmp_path) == ("a", "b")
