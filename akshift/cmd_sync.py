@@ -8,7 +8,8 @@ Why shaped so: the command parses its options into a
 happen); with ``-o json`` stdout is the final result. SIGINT and SIGTERM end a
 watching run cleanly (the status says ``stopped``); SIGKILL loses nothing (the
 journal resumes it). As ``migrate``, an object with a blocker finding is held
-back unless ``--accept-blockers CODE`` names every blocker code it has, and
+back unless ``--accept-blockers CODE`` (or the run's apply, ``apply.json``)
+accepted every blocker code it has, and
 Calico policies are translated for a Cilium green. Exit codes: 0 in step, 1
 conflicts, failures, objects held back or a new blocking finding, 2 bad input (the wrong target, no run, no key — nothing
 changed), 3 a cluster unreachable.
