@@ -175,23 +175,6 @@ def apply_tiers(objs: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any
     return [groups[i] for i in sorted(groups)]
 
 
-def teardown_tiers(objs: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
-    """Group objects into delete steps: the apply order mirrored.
-
-    Args:
-        objs: the objects to delete; not modified.
-
-    Returns:
-        Non-empty groups in delete order (admission first, CRDs last), each sorted by :func:`sort_key`.
-    """
-    return list(reversed(apply_tiers(objs)))
-
-
-def teardown_order(objs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Objects in delete order, flattened from :func:`teardown_tiers`."""
-    return [obj for group in teardown_tiers(objs) for obj in group]
-
-
 def tier_name(index: int) -> str:
     """Human name of a tier index (for reports)."""
     return APPLY_ORDER[index].name

@@ -1,4 +1,4 @@
-"""Apply order: the table's promises, ties, grouping and the mirrored teardown."""
+"""Apply order: the table's promises, ties and grouping."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kube.order import APPLY_ORDER, CUSTOM_TIER, apply_tiers, sort_key, teardown_order, teardown_tiers, tier
+from kube.order import APPLY_ORDER, CUSTOM_TIER, apply_tiers, sort_key, tier
 
 from support import builders as b
 
@@ -61,7 +61,7 @@ BEFORE = [
 @pytest.mark.parametrize(("earlier", "later"), BEFORE)
 def test_apply_order_puts_dependencies_first(earlier: dict[str, Any], later: dict[str, Any]) -> None:
     assert tier(earlier) < tier(later)
-    assert teardown_order([earlier, later]) == [later, earlier]
+    assert [o for g in apply_tiers([later, earlier]) for o in g] == [earlier, later]
 
 
 def test_every_tier_says_why() -> None:
@@ -93,7 +93,6 @@ def test_ties_are_broken_by_namespace_then_kind_then_name() -> None:
 def test_apply_tiers_groups_by_tier_and_skips_empty_tiers() -> None:
     groups = apply_tiers([b.deployment(), b.namespace(), b.deployment("api"), WEBHOOK])
     assert [[o["metadata"]["name"] for o in g] for g in groups] == [["shop"], ["api", "web"], ["policy"]]
-    assert teardown_tiers([b.deployment(), b.namespace(), WEBHOOK]) == [[WEBHOOK], [b.deployment()], [b.namespace()]]
 
 
 _POOL = [b.crd(), b.namespace(), b.namespace("ml"), QUOTA, PRIORITY, b.service_account(), ROLE, BINDING,
@@ -105,5 +104,4 @@ _POOL = [b.crd(), b.namespace(), b.namespace("ml"), QUOTA, PRIORITY, b.service_a
 def test_order_does_not_depend_on_input_order(objs: list[dict[str, Any]]) -> None:
     flat = [o for g in apply_tiers(objs) for o in g]
     assert flat == [o for g in apply_tiers(_POOL) for o in g]
-    assert teardown_order(objs) == [o for g in reversed(apply_tiers(_POOL)) for o in g]
     assert len(flat) == len(_POOL)
