@@ -29,7 +29,7 @@ copies are older than what blue writes from then on), so going forward after it 
 (inventory to verify) and a new cutover. Running each branch after its own walkthrough would add the whole
 walkthrough again (≈3.7 min, the CI budget allows ~1). What the test does instead, in the page's order:
 
-1. step 5 as written — the one-minute soak (``sleep 60``, real) and ``akshift decommission`` — and its
+1. step 5 as written — the 15-second soak (``sleep 15``, real) and ``akshift decommission`` — and its
    effect, per docs/cutover.md: blue out of HAProxy (maintenance, weight 0), the requests on green, the state
    ``decommissioned`` and ``akshift rollback`` refused from then on; and what it keeps: blue running, frozen,
    its writers stopped, its workloads and green's as they were;
@@ -42,7 +42,7 @@ walkthrough again (≈3.7 min, the CI budget allows ~1). What the test does inst
    unfrozen, its writer running again.
 
 The rewind is the test's own device, not a command of the page (akshift has no undo of a decommission). It
-costs ≈70 s (the soak and the health window), instead of a second walkthrough.
+costs ≈27 s (the soak and the health window), instead of a second walkthrough.
 """
 from __future__ import annotations
 
@@ -220,7 +220,7 @@ def test_the_sandbox_walkthrough_runs_as_written_through_the_cutover_then_decomm
     decommission = next(b for b in steps if b.has("akshift decommission"))
     down = next(b for b in steps if b.has("akshift sandbox down"))
     assert steps[cutover + 1:] == [decommission, rollback, down], "step 5, the way back and the teardown moved"
-    assert decommission.has("sleep 60") and decommission.has("--soak 1m"), "the page's soak is no longer one minute"
+    assert decommission.has("sleep 15") and decommission.has("--soak 15s"), "the page's soak changed"
     blue = home / ".local/state/akshift/sandbox/blue/kubeconfig"
     test, prod = _kubeconfig(home, "sandbox"), _kubeconfig(home, "sandbox-prod")
 
@@ -260,7 +260,7 @@ def test_the_sandbox_walkthrough_runs_as_written_through_the_cutover_then_decomm
     shutil.copytree(project / "out/sandbox-prod/cutover", saved / "cutover")
     shutil.copy2(project / "out/sandbox-router/servers.state", saved / "servers.state")
 
-    # 5: a one-minute soak, then decommission: blue leaves the switch for good; nothing is deleted.
+    # 5: a 15-second soak, then decommission: blue leaves the switch for good; nothing is deleted.
     _run(shell, decommission, page)
     assert "blue is out of the switch" in shell.results[-1].output, shell.results[-1].output
     state = _state(project)
