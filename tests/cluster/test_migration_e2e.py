@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +41,40 @@ def age_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def migrated(blue: LocalCluster, tmp_path_factory: pytest.TempPathFactory, age_key: Path) -> dict[str, Any]:
-    """One full `akshift migrate` of the seeded blue into a pristine green, shared by the tests below."""
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A freshly seeded blue that writes an API audit log, with a read-only ServiceAccount (``reader``).
+
+    Why one of its own rather than the session's ``blue``: the read-only proof needs the audit log, and
+    the volume move below quiesces its writers. It is migrated once (:func:`migrated`, through the read-only
+    account), and only then does the volume move write to it (that test asks for ``migrated``).
+    """
+    cluster = LocalCluster(BLUE, tmp_path_factory.mktemp("source") / "blue", audit=True).start()
+    try:
+        seed(cluster.kubeconfig)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def migrated(source: LocalCluster, tmp_path_factory: pytest.TempPathFactory, age_key: Path) -> Iterator[dict[str, Any]]:
+    """One full `akshift migrate` of the seeded, audited blue into a pristine green, shared by the tests below.
+
+    It reads the source through a ServiceAccount bound to a get/list/watch-only ClusterRole, so the same run
+    is both the full migration the tests below judge and the proof that a migration only reads its source
+    (:func:`test_source_is_only_read_even_by_a_full_migration`) — one migration instead of two.
+    """
     root = tmp_path_factory.mktemp("migrated")
+    reader = _read_only_kubeconfig(source, root / "reader.kubeconfig")
     target = LocalCluster(GREEN, root / "green").start()
     out = root / "run"
-    result = runner.invoke(app, ["migrate", "--source", str(blue.kubeconfig), "--target", str(target.kubeconfig),
-                                 "--out", str(out), "--age-identity", str(age_key), "--ready-timeout", "60",
-                                 "--output", "json"])
-    yield {"target": target, "out": out, "result": result}
-    target.stop()
+    try:
+        result = runner.invoke(app, ["migrate", "--source", str(reader), "--target", str(target.kubeconfig),
+                                     "--out", str(out), "--age-identity", str(age_key), "--ready-timeout", "60",
+                                     "--output", "json"])
+        yield {"source": source, "target": target, "out": out, "result": result}
+    finally:
+        target.stop()
 
 
 def test_full_migration_accounts_for_every_source_object(migrated: dict[str, Any]) -> None:
@@ -185,11 +210,13 @@ def _managed_by_akshift(kubeconfig: Path, keys: list[dict[str, Any]]) -> dict[st
 
 
 def test_sigkill_during_apply_then_resume_ends_identical_to_an_uninterrupted_run(
-    fresh_cluster: Any, tmp_path: Path
+    green: LocalCluster, fresh_cluster: Any, tmp_path: Path
 ) -> None:
     objs = [o for o in generate(1500, seed=7) if o["kind"] != "Secret"]
     transformed = _write_transformed(objs, tmp_path / "transformed")
-    reference, victim = fresh_cluster(GREEN), fresh_cluster(GREEN)
+    # The uninterrupted reference goes to the session's green (the generated objects live in their own
+    # bench-s7-* namespaces); the run that is killed needs a pristine cluster of its own.
+    reference, victim = green, fresh_cluster(GREEN)
     with KubeClient.from_kubeconfig(reference.kubeconfig) as k:
         assert all(o.ok for o in stages.apply(k, transformed, tmp_path / "ref-journal.jsonl"))
 
@@ -239,18 +266,13 @@ def _read_only_kubeconfig(cluster: LocalCluster, path: Path) -> Path:
     return path
 
 
-def test_source_is_only_read_even_by_a_full_migration(fresh_cluster: Any, tmp_path: Path, age_key: Path) -> None:
-    source = fresh_cluster(BLUE, audit=True)
-    seed(source.kubeconfig)
-    target = fresh_cluster(GREEN)
-    reader = _read_only_kubeconfig(source, tmp_path / "reader.kubeconfig")
-    result = runner.invoke(app, ["migrate", "--source", str(reader), "--target", str(target.kubeconfig),
-                                 "--out", str(tmp_path / "run"), "--age-identity", str(age_key),
-                                 "--ready-timeout", "30", "--output", "json"])
+def test_source_is_only_read_even_by_a_full_migration(migrated: dict[str, Any]) -> None:
+    # The module's one migration read its source through the read-only account (see `migrated`).
+    result = migrated["result"]
     assert result.exit_code in (0, 1), result.output
-    assert json.loads((tmp_path / "run/verify.json").read_text())["unaccounted"] == []
+    assert json.loads((migrated["out"] / "verify.json").read_text())["unaccounted"] == []
     time.sleep(1)  # the audit log is written as requests complete
-    events = [json.loads(line) for line in source.audit_log.read_text().splitlines()]
+    events = [json.loads(line) for line in migrated["source"].audit_log.read_text().splitlines()]
     ours = [e for e in events if e["user"]["username"] == "system:serviceaccount:default:reader"]
     assert len(ours) > 20, "the migration read the source through the read-only account"
     assert {e["verb"] for e in ours} <= {"get", "list", "watch"}, {e["verb"] for e in ours}
@@ -340,10 +362,10 @@ def _wait_source_volumes_bound(source: LocalCluster, timeout: float = 45.0) -> N
 
 
 def test_migrate_with_volume_moves_carries_the_disks_and_clears_their_blockers(
-    fresh_cluster: Any, tmp_path: Path, age_key: Path
+    migrated: dict[str, Any], fresh_cluster: Any, tmp_path: Path, age_key: Path
 ) -> None:
-    source = fresh_cluster(BLUE)
-    seed(source.kubeconfig)
+    # The module's seeded blue, after its one (read-only) migration: this test is the first to write to it.
+    source = migrated["source"]
     _wait_source_volumes_bound(source)
     target = fresh_cluster(GREEN)
     out = tmp_path / "run"
