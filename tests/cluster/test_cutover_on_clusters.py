@@ -47,18 +47,19 @@ def test_the_freeze_refuses_new_deployments_on_blue_and_unfreeze_lifts_it(fresh_
         assert k.read(freeze.freeze_policy("blue", "green")) is None
 
 
-def test_ready_gate_reads_a_workload_on_a_real_cluster(fresh_cluster: Any) -> None:
+def test_ready_gate_reads_a_workload_on_a_real_cluster(green: Any) -> None:
     from kube.client import KubeClient
-    from sandbox.profiles import GREEN
 
-    cluster = fresh_cluster(GREEN)
+    # The session's shared green, in a namespace of this test's own (a fresh cluster cost a start and a stop).
+    ns = "ready-gate"
     labels = {"app": "web"}
-    with KubeClient.from_kubeconfig(cluster.kubeconfig) as k, httpx.Client() as http:
-        k.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+    with KubeClient.from_kubeconfig(green.kubeconfig) as k, httpx.Client() as http:
+        k.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        k.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
                   "spec": {"replicas": 2, "selector": {"matchLabels": labels},
                            "template": {"metadata": {"labels": labels},
                                         "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
-        gs = GateSet(parse_gates(["ready:deployment/default/web", "ready:deployment/default/missing"]), http=http,
+        gs = GateSet(parse_gates([f"ready:deployment/{ns}/web", f"ready:deployment/{ns}/missing"]), http=http,
                      kube=k)
         deadline = time.monotonic() + 60
         while not (results := gs.evaluate())[0].ok and time.monotonic() < deadline:
