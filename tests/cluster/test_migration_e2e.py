@@ -42,7 +42,7 @@ def age_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """A freshly seeded blue that writes an API audit log, with a read-only ServiceAccount (``reader``).
+    """A freshly seeded blue that writes an API audit log (:func:`migrated` adds its read-only account).
 
     Why one of its own rather than the session's ``blue``: the read-only proof needs the audit log, and
     the volume move below quiesces its writers. It is migrated once (:func:`migrated`, through the read-only
