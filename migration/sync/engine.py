@@ -65,6 +65,13 @@ class Result(enum.StrEnum):
         return self in (Result.CREATED, Result.UPDATED, Result.UNCHANGED)
 
     @property
+    def settles_conflict(self) -> bool:
+        """Whether it ends an open conflict of the key: blue's change the conflict held back was carried, or blue's
+        object is gone or no longer carried (deleted on blue, now excluded) — nothing is left to carry over the
+        other manager's fields, so reporting it would fail every later run for nothing."""
+        return self.carries or self in (Result.DELETED, Result.SKIPPED)
+
+    @property
     def changed(self) -> bool:
         """Whether green changed (only these count in the lag)."""
         return self in (Result.CREATED, Result.UPDATED, Result.DELETED)
@@ -240,7 +247,7 @@ def after_change(state: SyncState, key: str, result: Result, *, lag: float | Non
     conflicts = state.conflicts
     if result is Result.CONFLICT:
         conflicts = {**conflicts, key: message}
-    elif result.carries or result is Result.DELETED:
+    elif result.settles_conflict:
         if key in conflicts:
             conflicts = {k: v for k, v in conflicts.items() if k != key}
     counts = {**state.counts, result.value: state.counts.get(result.value, 0) + 1}

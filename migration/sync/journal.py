@@ -71,12 +71,12 @@ def replay(entries: Iterable[Mapping[str, Any]], carried: Iterable[str]) -> tupl
                 result = Result(str(e.get("action")))
             except ValueError:
                 continue
+            if result.settles_conflict:
+                conflicts.pop(e["key"], None)
             if result.carries:
                 keys.add(e["key"])
-                conflicts.pop(e["key"], None)
             elif result is Result.DELETED:
                 keys.discard(e["key"])
-                conflicts.pop(e["key"], None)
             elif result is Result.CONFLICT:
                 conflicts[e["key"]] = str(e.get("message") or "reported by an earlier run")
         elif "type" in e:

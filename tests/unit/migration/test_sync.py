@@ -58,6 +58,18 @@ def test_the_state_tracks_carried_objects_conflicts_and_only_the_lag_of_real_cha
     assert s.lag()["p95"] == 0.4
 
 
+def test_a_conflict_ends_when_blue_deletes_the_object_it_held_back() -> None:
+    # Blue adds an object green already has (someone else's), then deletes it: the add conflicted, the delete is
+    # skipped (akshift never carried it). Nothing of blue's is left to carry, so no conflict may stay open and fail
+    # every later run (seen in CI: a sync daemon saw the add and the delete as two events).
+    s = engine.after_change(SyncState(), KEY, Result.CONFLICT, message="conflict with kubectl: .data.made")
+    s = engine.after_change(s, KEY, Result.SKIPPED)
+    assert not s.conflicts and KEY not in s.carried
+    blocked = engine.after_change(engine.after_change(SyncState(), KEY, Result.CONFLICT, message="m"), KEY,
+                                  Result.FAILED)
+    assert blocked.conflicts == {KEY: "m"}  # a failure settles nothing: the conflict stays reported
+
+
 def test_lag_is_measured_from_blue_when_a_change_waited_for_a_stopped_sync() -> None:
     obj = {"metadata": {"managedFields": [{"manager": "kubectl", "time": "2026-12-01T03:00:00Z"},
                                           {"manager": "helm", "time": "2026-12-01T03:00:10Z"}]}}
@@ -76,6 +88,8 @@ def test_the_journal_resumes_from_the_last_version_whose_changes_are_on_green(tm
     j.record_change("core/ConfigMap/shop/drifted", Result.CONFLICT, 2.5, message="conflict with kubectl-edit: .data.x")
     j.record_change("core/ConfigMap/shop/fixed", Result.CONFLICT, 2.6, message="conflict with helm")
     j.record_change("core/ConfigMap/shop/fixed", Result.UPDATED, 2.7)
+    j.record_change("core/ConfigMap/shop/gone", Result.CONFLICT, 2.8, message="conflict with kubectl")
+    j.record_change("core/ConfigMap/shop/gone", Result.SKIPPED, 2.9, message="not carried by akshift")
     j.record_version("core/ConfigMap", "42")
     j.record_version("apps/Deployment", "7")
     j.record_expired("apps/Deployment")
