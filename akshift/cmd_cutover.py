@@ -17,8 +17,8 @@ runs the checks alone) and whose subcommands read a cutover: ``status`` (text,
 or JSON with ``schemaVersion``) and ``report`` (writes ``report.md`` again).
 During a hold a live view on stderr counts down and shows the weights and the
 last gate results; with ``-o json`` stderr stays quiet but for errors.
-Every duration option takes one syntax (``90s``, ``5m``, ``1h30m``, ``24h``),
-read by :func:`cutover.plan.parse_duration`.
+Every duration option takes one syntax (``90``, ``90s``, ``5m``, ``1h30m``, ``24h``),
+parsed while the command line is read (:func:`akshift.options.duration_option`).
 
 Run as ``python -m akshift.cmd_cutover`` it is a CLI of its own (tests use that).
 """
@@ -31,6 +31,7 @@ from typing import Any
 
 import typer
 
+from akshift.options import duration_option
 from akshift.output import FAILED, OK, Boundary, Output, OutputOption, emit_json, err_console, fail
 
 StateDir = typer.Option(Path("out/cutover"), "--state-dir",
@@ -263,20 +264,16 @@ def _preview(plan: Any, s: Any, output: Output, *, dry_run: bool, verify_report:
 # -- commands ----------------------------------------------------------------------
 
 
-DURATIONS = "90s, 5m, 1h30m, 24h"
-
-
 def cutover_cmd(
     ctx: typer.Context,
     from_: str = From, to: str = To,
     steps: str = typer.Option("0,10,50,100", "--steps", help="green's weight in percent at each step"),
-    hold: str = typer.Option("5m", "--hold", help=f"how long each step is held and observed ({DURATIONS})"),
+    hold: float = duration_option("5m", "--hold", help="how long each step is held and observed"),
     gate: list[str] = typer.Option([], "--gate", help="http:URL[,p95=300ms,status=200-299,samples=10] | "
                                    "ready:deployment/NS/NAME | errors:URL,max=1%[,total=SEL,failed=SEL][,allow-idle]; "
                                    "http/errors also take header=, token-env=, token-cmd=, resolve=HOST:PORT:ADDR, "
                                    "ca= (repeatable)"),
-    gate_interval: str = typer.Option("10s", "--gate-interval", help=f"how often gates are evaluated in a hold "
-                                                                     f"({DURATIONS})"),
+    gate_interval: float = duration_option("10s", "--gate-interval", help="how often gates are evaluated in a hold"),
     rollback_to: RollbackTarget = typer.Option(RollbackTarget.blue, "--rollback-to",
                                                help="where a failed gate sends traffic: blue (100%) or last-good"),
     router: RouterKind = RouterOpt, haproxy_socket: Path = HaSocket, haproxy_backend: str = HaBackend,
@@ -305,7 +302,7 @@ def cutover_cmd(
     if ctx.invoked_subcommand is not None:
         return
     from cutover import runner
-    from cutover.plan import Plan, RollbackTo, differences, parse_duration, parse_steps
+    from cutover.plan import Plan, RollbackTo, differences, parse_steps
     from cutover.store import CutoverStore
 
     if (dry_run or preflight_only) and resume:
@@ -318,11 +315,11 @@ def cutover_cmd(
         if blue_kubeconfig is None and not no_freeze:
             raise fail("--blue-kubeconfig is required to freeze blue during the cutover; "
                        "pass --no-freeze only where blue has no API to freeze")
-        requested = Plan(from_, to, parse_steps(steps), parse_duration(hold, "--hold"), tuple(gate),
+        requested = Plan(from_, to, parse_steps(steps), hold, tuple(gate),
                          _router_spec(router, haproxy_socket, haproxy_backend, haproxy_state_file, stack,
                                       work_dir, pulumi_root),
                          rollback_to=RollbackTo(rollback_to.value),
-                         gate_interval_seconds=parse_duration(gate_interval, "--gate-interval"),
+                         gate_interval_seconds=gate_interval,
                          blue_kube=_kube_spec(blue_kubeconfig, blue_context, blue_stack),
                          green_kube=_kube_spec(green_kubeconfig, green_context, green_stack))
     if resume:
@@ -414,16 +411,14 @@ def rollback_cmd(
     haproxy_socket: Path = HaSocket, haproxy_backend: str = HaBackend, haproxy_state_file: Path = HaState,
     stack: str = Stack, work_dir: Path = WorkDir, pulumi_root: str = PulumiRoot,
     blue_kubeconfig: Path = BlueKube, blue_context: str = BlueCtx, blue_stack: str = BlueStack,
-    wait: str = typer.Option("2m", "--wait", help=f"how long to wait for a running cutover to roll back ({DURATIONS})"),
+    wait: float = duration_option("2m", "--wait", help="how long to wait for a running cutover to roll back"),
     output: Output = OutputOption,
 ) -> None:
     """Put blue back to 100% and unfreeze it. Without a state, pass --from/--to and the router options."""
     from cutover import runner
-    from cutover.plan import parse_duration
     from cutover.routers import from_spec
     from cutover.store import CutoverStore
 
-    wait_seconds = parse_duration(wait, "--wait")
     store = CutoverStore(state_dir)
     if not store.exists():
         if not from_ or not to or router is None:
@@ -442,7 +437,7 @@ def rollback_cmd(
     display = _Display(output)
     try:
         s = _session(state_dir, dict(plan.router), None, blue, None, display)
-        state = runner.rollback(s, "manual rollback (akshift rollback)", wait=wait_seconds)
+        state = runner.rollback(s, "manual rollback (akshift rollback)", wait=wait)
     except Exception:  # noqa: BLE001 - re-raised as it is, after the resume hint
         _resume_hint(store)
         raise
@@ -456,21 +451,17 @@ def rollback_cmd(
 
 def decommission_cmd(
     cluster: str = typer.Argument(..., help="the cutover's blue cluster, such as blue"),
-    soak: str = typer.Option("24h", "--soak", help=f"time green must have served 100% before blue may go ({DURATIONS})"),
-    health_window: str = typer.Option("30s", "--health-window",
-                                      help=f"how long to observe green's gates first ({DURATIONS})"),
+    soak: float = duration_option("24h", "--soak", help="time green must have served 100% before blue may go"),
+    health_window: float = duration_option("30s", "--health-window", help="how long to observe green's gates first"),
     state_dir: Path = StateDir, green_kubeconfig: Path = GreenKube, green_context: str = GreenCtx,
     green_stack: str = GreenStack,
     output: Output = OutputOption,
 ) -> None:
     """Retire blue from the switch: refused while blue has weight, green fails a gate, or the soak is not over."""
     from cutover import runner
-    from cutover.plan import parse_duration
     from cutover.store import CutoverStore
 
     store = CutoverStore(state_dir)
-    soak_seconds = parse_duration(soak, "--soak")
-    window_seconds = parse_duration(health_window, "--health-window")
     plan = store.load().plan
     green_spec = _kube_spec(green_kubeconfig, green_context, green_stack) or (dict(plan.green_kube) if plan.green_kube else None)
     green = _kube(green_spec, "green")
@@ -480,7 +471,7 @@ def decommission_cmd(
         s = _session(state_dir, dict(plan.router), list(plan.gates), None, green, display)
         if s.gates is not None:
             s.gates.authenticate()
-        state = runner.decommission(s, cluster, soak_seconds=soak_seconds, window_seconds=window_seconds)
+        state = runner.decommission(s, cluster, soak_seconds=soak, window_seconds=health_window)
     finally:
         display.stop()
         if s is not None and s.gates is not None:

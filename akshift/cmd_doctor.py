@@ -176,18 +176,6 @@ def _print_findings(findings: list[Any]) -> None:
 
 # -- strategy --------------------------------------------------------------------
 
-def _stack_config_dir(project: Path) -> Path:
-    """Where the project keeps its stack files: Pulumi.yaml's ``stackConfigDir``, else the project directory."""
-    import yaml
-
-    try:
-        doc = yaml.safe_load((project / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise AkshiftError(f"cannot read it ({e})", ref=project / "Pulumi.yaml", kind=ErrorKind.BAD_INPUT) from e
-    sub = doc.get("stackConfigDir") if isinstance(doc, dict) else None
-    return project / sub if isinstance(sub, str) and sub else project
-
-
 def _shown(path: Path) -> str:
     """A resolved stack file as the runbook prints it: relative to the current directory, so its commands run there."""
     return os.path.relpath(path, Path.cwd())
@@ -218,7 +206,9 @@ def _target_stack(stack: str | None, stack_file: Path | None, project_dir: Path 
         raise AkshiftError(f"no Pulumi.yaml here or above, so stack {stack} cannot be found", ref=where,
                            fix="run from the akshift project, pass --project-dir, or --stack-file PATH",
                            kind=ErrorKind.BAD_INPUT)
-    directory = _stack_config_dir(project)
+    from akshift.project import stack_config_dir
+
+    directory = stack_config_dir(project)
     path = directory / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))

@@ -34,7 +34,7 @@ PodCidr = typer.Option(None, "--target-pod-cidr", help="target pod CIDR (default
 SourcePodCidr = typer.Option(None, "--source-pod-cidr",
                              help="the old cluster's kubenet pod CIDR (default: read from its nodes' podCIDRs)")
 PoolMap = typer.Option([], "--node-pool-map", help="old=new node-pool name (repeatable; default by pool mode)")
-Timeout = typer.Option(120.0, "--ready-timeout", help="seconds to wait for workloads to become ready")
+Timeout = opt.duration_option("2m", "--ready-timeout", help="how long to wait for workloads to become ready")
 MoveVolumes = typer.Option(False, "--move-volumes", help="carry PersistentVolume data too: plan the volumes before "
                                                          "the transform, move them before plan and apply, verify "
                                                          "them (as `akshift volumes plan/move/verify` do)")

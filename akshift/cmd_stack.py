@@ -5,6 +5,10 @@ program through the Automation API (the same ``program.main`` as ``__main__.py``
 watch the engine's events, and so can (1) refuse a plan that replaces or deletes
 a ManagedCluster before anything happens, (2) apply exactly the previewed plan,
 (3) show progress, and (4) promote only what was verified on the source stack.
+`preview` and `up` first check the stack file with the loader `akshift config
+validate` uses: an invalid one exits 2 with every problem and its key before
+any engine starts (the program would refuse it too, but only inside an engine
+run, which the gateway reports as a failure, exit 1).
 The decisions are in :mod:`deploy` (pure, tested), the engine is driven by its
 gateway (:mod:`deploy.engine`, which also turns engine failures into
 ``EngineError``); this module is the shell: options, prompts, progress, exit
@@ -65,6 +69,14 @@ def _load_program(directory: Path) -> Callable[[Mapping[str, Any] | None], None]
     from akshift import program
 
     return lambda last: program.main(directory, last_outputs=last)
+
+
+def _checked(project_dir: Path | None, stack: str) -> None:
+    """Refuse an invalid stack file before any engine starts: every problem with its key, exit 2."""
+    from akshift.project import check_stack_file
+    from akshift.project import project_dir as find_project_dir
+
+    check_stack_file(find_project_dir(project_dir), stack)
 
 
 def _project(project_dir: Path | None, secrets_provider: str | None) -> Any:
@@ -176,6 +188,7 @@ def preview(stack: str = StackName, project_dir: Path = ProjectDir, allow_cluste
     from deploy.engine import guarded_preview
     from deploy.promotion import open_stack
 
+    _checked(project_dir, stack)
     project = _project(project_dir, secrets_provider)
     events = _Events(output)
     with _engine(events, f"preview {stack}"), tempfile.TemporaryDirectory(prefix="akshift-plan-") as tmp:
@@ -199,6 +212,7 @@ def up(stack: str = StackName, project_dir: Path = ProjectDir, yes: bool = Yes,
     from deploy.engine import guarded_up
     from deploy.promotion import open_stack
 
+    _checked(project_dir, stack)
     project = _project(project_dir, secrets_provider)
     events = _Events(output)
 

@@ -89,10 +89,10 @@ def sync_cmd(
                                               "report them and keep green's value)"),
     once: bool = typer.Option(False, "--once", help="one list-and-reconcile pass over every type, then exit "
                                                      "(for tests and cron)"),
-    max_lag: str = typer.Option("30s", "--max-lag", help="the lag bound the cutover's preflight holds the sync to "
-                                                        "(90s, 5m …); written to OUT/sync-status.json"),
-    duration: str = typer.Option(None, "--duration", help="stop watching after this long (default: until "
-                                                          "interrupted)"),
+    max_lag: float = opt.duration_option("30s", "--max-lag", help="the lag bound the cutover's preflight holds the "
+                                                                  "sync to; written to OUT/sync-status.json"),
+    duration: float | None = opt.duration_option(None, "--duration", help="stop watching after this long (default: "
+                                                                          "until interrupted)"),
     concurrency: int = typer.Option(8, "--concurrency", min=1, max=64, help="objects applied at once while "
                                                                              "catching up"),
     accept_blockers: list[str] = opt.AcceptBlockers,
@@ -102,14 +102,12 @@ def sync_cmd(
 
     Example: akshift sync --source blue.kubeconfig --target-stack prod --out out/migration --age-identity age.key
     """
-    from cutover.plan import parse_duration
     from migration.blockers import normalize_codes
     from migration.sync import SyncOptions, sync
 
     options = SyncOptions(out=out, force_conflicts=force_conflicts, once=once,
                           accept_blockers=normalize_codes(accept_blockers),
-                          max_lag=parse_duration(max_lag, "--max-lag"),
-                          duration=parse_duration(duration, "--duration") if duration else None,
+                          max_lag=max_lag, duration=duration,
                           concurrency=concurrency)
     key = opt.secret_key([], identity, True, decrypt=True)
     # One watch per type holds a connection for its whole life: the source's pool must fit them all.

@@ -36,7 +36,7 @@ app = typer.Typer(cls=Boundary, help="Carry PersistentVolume data to the new clu
 
 ZoneMap = typer.Option([], "--zone-map", help="SOURCE_ZONE=TARGET_ZONE to restore a zonal disk into another zone "
                                               "(=ZONE for regional disks); repeatable")
-BindTimeout = typer.Option(60.0, "--timeout", help="seconds to wait for claims to bind on the target")
+BindTimeout = opt.duration_option("1m", "--timeout", help="how long to wait for claims to bind on the target")
 
 
 def _options(out: Path, **kw: Any) -> Any:

@@ -7,6 +7,13 @@ other's private functions. Here are the typer option declarations, the
 parsers of repeated ``KEY=VALUE`` options, opening a cluster client, loading
 the Secret key, the progress bar that implements :class:`migration.pipeline.Progress`,
 and the choice of disk mover. Command modules import this one, never each other.
+
+Every duration option of every command is declared with :func:`duration_option`:
+one syntax (``90``, ``90s``, ``2m``, ``1h30m``, ``24h``, read by
+:func:`cutover.plan.parse_duration`), parsed while the command line is read, so a
+command receives seconds and a bad value is a usage error (exit 2) naming the
+option. ``tests/unit/akshift/test_durations.py`` walks the whole CLI so an option
+that escapes it fails.
 """
 from __future__ import annotations
 
@@ -48,8 +55,34 @@ TargetNodeDns = typer.Option(None, "--target-node-dns", metavar="localdns|nodelo
                              help="where the target's pods send DNS (default: detected on the target): localdns "
                                   "(AKS LocalDNS, 169.254.10.10/11) or nodelocaldns (NodeLocal DNSCache, "
                                   "169.254.20.10); translated Calico policies that allow DNS also allow these")
-ReleaseTimeout = typer.Option(120.0, "--release-timeout",
-                              help="seconds to wait for the source's pods to release a claim")
+#: How every duration option's help names the syntax.
+DURATIONS = "90s, 5m, 1h30m, 24h; a bare number is seconds"
+
+
+def duration(text: str) -> float:
+    """The parser of every duration option: seconds from ``90``, ``90s``, ``2m``, ``1h30m``, ``24h``, ``500ms``.
+
+    Raises:
+        typer.BadParameter: Not a duration (the CLI prints it as a usage error naming the option, exit 2).
+    """
+    from cutover.errors import PlanError
+    from cutover.plan import parse_duration
+
+    if isinstance(text, (int, float)):  # a default given as a number
+        return float(text)
+    try:
+        return parse_duration(text, "")
+    except PlanError as e:
+        raise typer.BadParameter(f"{e.message.strip()} — {e.fix}") from None
+
+
+def duration_option(default: str | None, *decls: str, help: str) -> Any:  # noqa: A002 - typer's own name
+    """A typer option holding a duration, in seconds when the command receives it (None stays None)."""
+    return typer.Option(default, *decls, parser=duration, metavar="DURATION", help=f"{help} ({DURATIONS})")
+
+
+ReleaseTimeout = duration_option("2m", "--release-timeout", help="how long to wait for the source's pods to release "
+                                                                  "a claim")
 
 
 class Mover(str, enum.Enum):

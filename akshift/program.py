@@ -39,6 +39,7 @@ from components.workloads import MigratedWorkloads, MigratedWorkloadsArgs
 from deploy import artifacts, pins
 from deploy.errors import PromotionError
 from deploy.rules import addon_versions
+from stacks import guards
 from stacks.capabilities import resolve_node_dns_cache
 from stacks.model import ExistingCluster, NewCluster, NodeDnsCache, StackConfig, TrafficConfig
 
@@ -99,7 +100,7 @@ def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion,
     else:
         node_dns = resolve_node_dns_cache(cfg.dns.node_cache, cfg.networking.mode, cfg.cluster.kubernetes_version,
                                           cfg.node_pools)
-        kubeconfig, api_server_host = _new_cluster(cfg, node_dns, tags)
+        kubeconfig, api_server_host = _new_cluster(cfg, node_dns, tags, last_outputs)
     addons = ClusterAddons(NAME, ClusterAddonsArgs(kubeconfig, api_server_host, cfg.networking, node_dns, cfg.dns))
     if isinstance(cfg.cluster, ExistingCluster) or cfg.cluster.kubernetes_version is not None:
         pulumi.export("kubernetesVersion", cfg.cluster.kubernetes_version)
@@ -115,7 +116,8 @@ def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion,
         pulumi.export("verification", verification)
 
 
-def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str]) -> tuple[Any, Any]:
+def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str],
+                 last_outputs: Mapping[str, Any] | None) -> tuple[Any, Any]:
     """Resource group, network, identities and the AKS cluster; returns (kubeconfig, API server host)."""
     from components.cluster import AksCluster, AksClusterArgs, plan, read_live_cluster
     from components.identity import ClusterIdentity, ClusterIdentityArgs
@@ -125,6 +127,13 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str])
     # compose() calls this for mode new only, and stacks.rules requires these for mode new
     assert isinstance(cfg.cluster, NewCluster)
     assert cfg.network is not None and cfg.location is not None and cfg.resource_group is not None
+    # The rename guard, first: the live read below looks the cluster up by the name the stack file gives now,
+    # so a renamed cluster.name or resourceGroup would find nothing there while Pulumi deletes the one it created.
+    problems = guards.created_cluster_problems(
+        _last_output_now("clusterId", last_outputs), resource_group=cfg.resource_group, cluster=cfg.cluster.name,
+        delete_intent=cfg.cluster.delete_created_cluster, stack=pulumi.get_stack())
+    if problems:
+        raise pulumi.RunError("refused, nothing was deployed:\n" + "\n".join(p.line() for p in problems))
     # The replacement guard, before any resource is registered: the live cluster against every force-new field.
     decided = plan(cfg.resource_group, cfg.location, cfg.cluster, cfg.networking, cfg.node_pools,
                    read_live_cluster(cfg.resource_group, cfg.cluster.name))
@@ -227,6 +236,30 @@ def _own_output(name: str, last_outputs: Mapping[str, Any] | None) -> pulumi.Out
         return pulumi.Output.from_input(last_outputs.get(name))
     return pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
                                  ).get_output(name)
+
+
+def _last_output_now(name: str, last_outputs: Mapping[str, Any] | None) -> Any:
+    """One of this stack's outputs from its last deployment, as a plain value, before anything is registered.
+
+    Taken from ``last_outputs`` when the caller read them before the update; otherwise (``pulumi up``) through
+    the engine's built-in ``pulumi:pulumi:readStackOutputs`` invoke — the read a StackReference makes, but
+    synchronous, like the ``getManagedCluster`` invoke, so a guard can refuse before the first registration (a
+    StackReference's value only arrives once the program has moved on). Same caveat on a ``file://`` backend as
+    :func:`_own_output`.
+
+    Raises:
+        pulumi.RunError: The outputs could not be read: the guard cannot vouch for the plan.
+    """
+    if last_outputs is not None:
+        return last_outputs.get(name)
+    ref = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    try:
+        result = pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", {"name": ref})
+    except Exception as e:  # noqa: BLE001 - the engine raises a plain Exception for a failed invoke
+        raise pulumi.RunError(f"cannot read stack {ref}'s last outputs ({e}); the guard against deleting the "
+                              "cluster it created needs them before anything is planned — retry") from None
+    outputs = (result.value or {}).get("outputs") if isinstance(result.value, Mapping) else None
+    return outputs.get(name) if isinstance(outputs, Mapping) else None
 
 
 def mode_switch_refusal(created_cluster_id: str | None, cluster: ExistingCluster, stack: str) -> str | None:

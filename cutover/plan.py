@@ -17,7 +17,7 @@ from typing import Any
 
 from cutover.errors import PlanError
 
-# One duration syntax for every duration option of the cutover (and, later, every command): Go's
+# One duration syntax for every duration option of every command (akshift.options.duration_option): Go's
 # time.ParseDuration units in decreasing order, each at most once (``1h30m``, ``90s``, ``500ms``, ``2d``), or a
 # bare number of seconds. Go's syntax because kubectl, Pulumi and Prometheus users already write it.
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
@@ -43,8 +43,8 @@ class RollbackTo(str, enum.Enum):
 def parse_duration(text: str, option: str = "--hold") -> float:
     """Seconds in a duration: ``90s``, ``5m``, ``1h30m``, ``24h``, ``1.5h``, ``250ms``, ``2d`` (a bare number is seconds).
 
-    The one parser behind every duration the cutover reads (``--hold``,
-    ``--gate-interval``, ``--soak``, ``--health-window``, gate keys such as
+    The one parser behind every duration akshift reads (every command's duration
+    options through :func:`akshift.options.duration`, gate keys such as
     ``p95=300ms``): units in decreasing order, each at most once, so
     :func:`format_duration` output always parses back.
 

@@ -27,10 +27,19 @@ it registers anything, and this module decides, purely:
 
 The component (:mod:`components.cluster`) computes the wanted values from the
 same builders that produce the ARM body and passes both sides in as flat maps.
+
+The live read looks the cluster up by the name the stack file gives *now*. A
+renamed ``cluster.name`` or ``resourceGroup`` finds nothing there, so the
+comparison above would pass while Pulumi replaces the cluster the stack
+created (and, for the group, everything in it). :func:`created_cluster_problems`
+closes that gap from the other side: the stack's own last ``clusterId``
+output names the cluster it created, and a stack file that names another one
+is refused unless ``cluster.deleteCreatedCluster`` says the deletion is meant.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -202,6 +211,63 @@ def refuse(problems: list[Problem]) -> None:
     """Raise :class:`ClusterReplacementError` when there is any problem."""
     if problems:
         raise ClusterReplacementError(problems)
+
+
+_CLUSTER_ID = re.compile(r"/resourceGroups/(?P<group>[^/]+)/providers/Microsoft\.ContainerService/"
+                         r"managedClusters/(?P<name>[^/]+)/?$", re.IGNORECASE)
+
+
+def created_cluster_problems(created_id: str | None, *, resource_group: str, cluster: str, delete_intent: bool,
+                             stack: str) -> list[Problem]:
+    """Whether the stack file still names the cluster this stack created, or the user named its deletion.
+
+    Args:
+        created_id: The stack's last ``clusterId`` output (the ARM ID of the cluster it created); None or empty
+            before its first deployment, or when it never created one (``cluster.mode existing``).
+        resource_group: ``resourceGroup`` as the stack file gives it now.
+        cluster: ``cluster.name`` as the stack file gives it now.
+        delete_intent: ``cluster.deleteCreatedCluster``.
+        stack: The stack's name, for messages.
+
+    Returns:
+        One problem naming ``cluster.name`` and/or ``resourceGroup`` (both the created and the named cluster, the
+        way back and the way forward) when they differ and the deletion is not named; one naming
+        ``cluster.deleteCreatedCluster`` when it is set while nothing would be deleted (a leftover would let a later
+        rename delete the cluster without asking); otherwise none. Names compare case-insensitively, as Azure's do.
+    """
+    if not created_id:
+        if delete_intent:
+            return [_stale_intent(stack, "it has not created a cluster yet")]
+        return []
+    m = _CLUSTER_ID.search(created_id)
+    old_group, old_name = (m.group("group"), m.group("name")) if m else (None, None)
+    renamed = []
+    if old_name is None or old_name.lower() != cluster.lower():
+        renamed.append(("cluster.name", old_name, cluster))
+    if old_group is None or old_group.lower() != resource_group.lower():
+        renamed.append(("resourceGroup", old_group, resource_group))
+    if not renamed:
+        return [_stale_intent(stack, f"it still names the cluster it created ({created_id})")] if delete_intent else []
+    if delete_intent:
+        return []
+    back = " and ".join(f'{key} back to "{old}"' for key, old, _ in renamed if old is not None)
+    group_note = (" — and with the resource group, everything the stack put in it" if
+                  any(key == "resourceGroup" for key, _, _ in renamed) else "")
+    return [Problem(
+        tuple(key for key, _, _ in renamed) + ("cluster.deleteCreatedCluster",),
+        f"stack {stack} created the AKS cluster {old_group or '?'}/{old_name or '?'} ({created_id}); this stack file "
+        f"names {resource_group}/{cluster}, which Pulumi would create while deleting the cluster it created"
+        f"{group_note}. Set {back or 'cluster.name and resourceGroup back to those of ' + created_id} to keep it; "
+        f"or, for a cluster of the new name next to it, create a new stack with it (`pulumi stack init {stack}-v2`), "
+        "deploy it next to this one, move the workloads with `akshift migrate`, then retire this stack; "
+        "or, only if the running cluster may really be deleted, set cluster.deleteCreatedCluster: true for this one "
+        "`pulumi up` (and pass --allow-cluster-replacement to `akshift up`), then remove it")]
+
+
+def _stale_intent(stack: str, why: str) -> Problem:
+    return Problem(("cluster.deleteCreatedCluster",),
+                   f"set, but stack {stack} would delete no cluster: {why}. Remove it — left in place it would let a "
+                   "later rename of cluster.name or resourceGroup delete the running cluster without asking")
 
 
 def existence_problems(*, live_exists: bool, adopt: bool, kubenet: bool, cluster: str, resource_group: str) -> list[Problem]:

@@ -457,6 +457,11 @@ class NewCluster(_Section):
     protect: bool = True
     """Pulumi `protect` on the cluster and its children: `pulumi destroy` and replacements are refused.
     Set false only for disposable stacks."""
+    delete_created_cluster: bool = False
+    """Only for renaming: when ``name`` or ``resourceGroup`` no longer name the cluster this stack created (its
+    last ``clusterId`` output), Pulumi would delete that cluster and create an empty one. Refused unless this is
+    true — the intent named — for that one `up`; refused while set when nothing would be deleted, so a leftover
+    cannot let a later rename through."""
     entra_id: EntraIdConfig = EntraIdConfig()
     """Entra ID integration with Azure RBAC (on unless ``enabled: false``)."""
     disable_local_accounts: bool = True

@@ -113,3 +113,51 @@ def test_plain_pulumi_up_refuses_a_stack_switched_from_a_cluster_it_created_to_e
         _pulumi(["destroy", "--yes", "--stack", stack], project, env)
         _pulumi(["stack", "rm", "--yes", "--force", "--preserve-config", stack], project, env)
         stack_file.unlink(missing_ok=True)
+
+
+def test_plain_pulumi_up_refuses_a_renamed_cluster_the_stack_created_before_it_asks_azure(
+    pulumi_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A mode-new stack whose last deployment created aks-akshift-test is now named aks-akshift-test2: the live read
+    by the new name would find nothing, so the program reads its own last clusterId (the engine's built-in
+    readStackOutputs invoke, through the language host) and refuses at preview — before the first Azure call, so no
+    Azure and no azure-native plugin are needed to see it."""
+    import json
+
+    from support.stack_files import mutate, stack_config
+
+    host = build.TOOLS["pulumi-language-python"]
+    if host.missing():
+        pytest.fail(f"pulumi-language-python not built: {host.missing()}; run scripts/setup (never skipped)",
+                    pytrace=False)
+    stack = "plain-rename-test"
+    project = ROOT
+    stack_file = project / "stacks" / f"Pulumi.{stack}.yaml"
+    config = mutate(stack_config("test"), {"cluster.name": "aks-akshift-test2"})
+    stack_file.write_text(yaml.safe_dump({"config": config}))
+    env = {**os.environ, **pulumi_env,
+           "PATH": os.pathsep.join([str(ROOT / ".venv" / "bin"), str(host.dir / "bin"), pulumi_env["PATH"]])}
+    env.pop("PYTHONPATH", None)
+    created = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-akshift-test/providers/"
+               "Microsoft.ContainerService/managedClusters/aks-akshift-test")
+    assert _pulumi(["stack", "init", stack], project, env).returncode == 0
+    try:
+        exported = json.loads(_pulumi(["stack", "export", "--stack", stack], project, env).stdout)
+        exported["deployment"]["resources"] = [{
+            "urn": f"urn:pulumi:{stack}::akshift::pulumi:pulumi:Stack::akshift-{stack}", "custom": False,
+            "type": "pulumi:pulumi:Stack", "outputs": {"clusterId": created, "clusterName": "aks-akshift-test"}}]
+        state = tmp_path / "state.json"
+        state.write_text(json.dumps(exported))
+        imported = _pulumi(["stack", "import", "--stack", stack, "--file", str(state)], project, env)
+        assert imported.returncode == 0, imported.stderr
+        up = _pulumi(["up", "--yes", "--stack", stack], project, env)
+        text = " ".join((up.stdout + up.stderr).split())
+        assert up.returncode != 0, text[-3000:]
+        assert (f"stack {stack} created the AKS cluster rg-akshift-test/aks-akshift-test ({created}); this stack "
+                "file names rg-akshift-test/aks-akshift-test2") in text, text[-3000:]
+        assert "getManagedCluster" not in text  # refused before the live read
+        after = json.loads(_pulumi(["stack", "export", "--stack", stack], project, env).stdout)
+        assert [r["type"] for r in after["deployment"]["resources"]] == ["pulumi:pulumi:Stack"]  # nothing registered
+    finally:
+        _pulumi(["stack", "rm", "--yes", "--force", "--preserve-config", stack], project, env)
+        stack_file.unlink(missing_ok=True)

@@ -516,6 +516,83 @@ def test_a_failing_live_read_refuses_the_deployment_instead_of_guessing() -> Non
     assert h.registered() == []
 
 
+# --------------------------------------------------------------------------- renaming the cluster or its group
+
+# The live read looks the cluster up by the name the stack file gives now: after a rename it finds nothing (the
+# mocks answer NotFound), so only the stack's last clusterId can tell that Pulumi would delete the created cluster.
+RENAMES = {
+    "cluster.name": ({"cluster.name": "aks-akshift-test2"}, ["cluster.name"], "rg-akshift-test/aks-akshift-test2"),
+    "resourceGroup": ({"resourceGroup": "rg-akshift-test2"}, ["resourceGroup"], "rg-akshift-test2/aks-akshift-test"),
+    "both": ({"cluster.name": "aks-v2", "resourceGroup": "rg-v2"}, ["cluster.name", "resourceGroup"], "rg-v2/aks-v2"),
+}
+
+
+def run_inline(config: dict[str, Any], last_outputs: dict[str, Any], live: dict[str, Any] | None = None
+               ) -> harness.Harness:
+    """Run the program as `akshift up` does: the gateway hands it the outputs it read before the update."""
+    from akshift import program
+
+    h = harness.Harness(azure_state, calls=azure_calls(live), config=config)
+    h.run(lambda: program.main(ROOT, last_outputs=last_outputs))
+    return h
+
+
+@pytest.mark.parametrize("channel", ["pulumi up", "akshift up"])
+@pytest.mark.parametrize("case", list(RENAMES), ids=list(RENAMES))
+def test_renaming_the_cluster_a_stack_created_is_refused_naming_both_clusters_before_anything_is_registered(
+    case: str, channel: str
+) -> None:
+    changes, keys, named = RENAMES[case]
+    created = live_cluster()["id"]  # rg-akshift-test/aks-akshift-test, as the last deployment exported it
+    config = mutate(stack_config("test"), changes)
+    if channel == "pulumi up":  # the program reads its own outputs through the engine
+        h = harness.Harness(azure_state, calls=azure_calls(None), stack_outputs={"clusterId": created}, config=config)
+        with pytest.raises(pulumi.RunError) as info:
+            h.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
+        assert ("pulumi:pulumi:readStackOutputs", {"name": "organization/akshift/test"}) in h.mocks.invokes
+    else:
+        with pytest.raises(pulumi.RunError) as info:
+            run_inline(config, {"clusterId": created})
+        h = None
+    text = str(info.value)
+    line = next(ln for ln in text.splitlines() if ln.startswith(f"{keys[0]}: "))
+    assert f"stack test created the AKS cluster rg-akshift-test/aks-akshift-test ({created})" in line
+    assert f"this stack file names {named}, which Pulumi would create while deleting the cluster it created" in line
+    for key in keys:
+        assert f'{key} back to "' in line
+    assert "akshift migrate" in line and "pulumi stack init test-v2" in line
+    assert "cluster.deleteCreatedCluster: true" in line
+    if h is not None:
+        assert h.registered() == [], "refused before any resource is registered"
+        assert not [t for t, _ in h.mocks.invokes if t.endswith("getManagedCluster")], "refused before the live read"
+
+
+def test_renaming_the_cluster_with_the_deletion_named_creates_the_new_one() -> None:
+    created = live_cluster()["id"]
+    config = mutate(stack_config("test"), {"cluster.name": "aks-akshift-test2", "cluster.deleteCreatedCluster": True})
+    rec = run_main(config, live=None, previous_outputs={"clusterId": created})
+    assert rec.one("ManagedCluster").inputs["resourceName"] == "aks-akshift-test2"
+
+
+def test_an_unchanged_cluster_passes_the_rename_guard_whatever_the_case_azure_reports() -> None:
+    created = live_cluster()["id"].replace("resourceGroups/rg-akshift-test", "resourceGroups/RG-AKSHIFT-TEST")
+    rec = run_main(stack_config("test"), live=live_cluster(), previous_outputs={"clusterId": created})
+    assert rec.one("ManagedCluster").inputs["resourceName"] == "aks-akshift-test"
+    assert run_inline(stack_config("test"), {"clusterId": created}, live_cluster()).registered()
+
+
+@pytest.mark.parametrize("previous", [{"clusterId": "same"}, {}], ids=["unchanged", "first deployment"])
+def test_a_deletion_intent_left_set_when_nothing_would_be_deleted_is_refused(previous: dict[str, Any]) -> None:
+    outputs = {"clusterId": live_cluster()["id"]} if previous else {}
+    config = mutate(stack_config("test"), {"cluster.deleteCreatedCluster": True})
+    h = harness.Harness(azure_state, calls=azure_calls(live_cluster() if previous else None),
+                        stack_outputs=outputs, config=config)
+    with pytest.raises(pulumi.RunError, match=r"cluster.deleteCreatedCluster: set, but stack test would delete no "
+                                              r"cluster: .* Remove it"):
+        h.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
+    assert h.registered() == []
+
+
 # --------------------------------------------------------------------------- versions: drift and upgrades
 
 

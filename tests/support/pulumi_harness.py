@@ -6,7 +6,8 @@ protection, ignoreChanges, import ID, dependencies) with the inputs the mocks
 received. Each test file supplies only what differs: how its fake Azure
 answers resources (``state``) and invokes (``calls``: the live cluster a
 ``getManagedCluster`` returns, credentials), and the stack's previous outputs
-(``stack_outputs``, what a StackReference reads).
+(``stack_outputs``, what a StackReference and the engine's ``readStackOutputs``
+invoke read).
 
 Inputs are kept as the engine serialised them (``inputs``: secrets wrapped, so
 a test can check a value is sent as a secret) and unwrapped (``plain``: what
@@ -87,6 +88,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
         self.invokes.append((args.token, dict(args.args)))
+        if args.token == "pulumi:pulumi:readStackOutputs" and self.stack_outputs is not None:
+            # The engine's built-in read of a stack's outputs: the same answer a StackReference gets.
+            return {"name": args.args.get("name"), "outputs": dict(self.stack_outputs), "secretOutputNames": []}
         return self.call_fn(args.token, dict(args.args)) if self.call_fn is not None else {}
 
 

@@ -464,3 +464,27 @@ def test_a_traffic_section_on_a_stack_without_a_resource_group_must_name_one() -
         "traffic.resourceGroup: required when the stack has no resourceGroup (cluster.mode existing): name the group "
         "the profile lives in"]
     assert not [p for p in problems(mutate(config, {"traffic.resourceGroup": "rg-shop-edge"})) if p.key.startswith("traffic")]
+
+
+# --------------------------------------------------------------------------- the rename guard (stacks.guards)
+
+CREATED_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/RG-Shop/providers/"
+              "Microsoft.ContainerService/managedClusters/aks-shop")
+
+
+@pytest.mark.parametrize(("created", "group", "name", "intent", "keys"), [
+    (CREATED_ID, "rg-shop", "AKS-SHOP", False, []),  # Azure names ignore case; ARM IDs come in either case
+    (None, "rg-shop", "aks-shop", False, []),  # first deployment, or a stack that never created a cluster
+    (CREATED_ID, "rg-shop", "aks-shop-2", False, ["cluster.name", "cluster.deleteCreatedCluster"]),
+    (CREATED_ID, "rg-shop-2", "aks-shop", False, ["resourceGroup", "cluster.deleteCreatedCluster"]),
+    (CREATED_ID, "rg-shop", "aks-shop-2", True, []),  # the deletion named
+    (CREATED_ID, "rg-shop", "aks-shop", True, ["cluster.deleteCreatedCluster"]),  # a leftover intent
+    (None, "rg-shop", "aks-shop", True, ["cluster.deleteCreatedCluster"]),
+    ("not-an-arm-id", "rg-shop", "aks-shop", False, ["cluster.name", "resourceGroup", "cluster.deleteCreatedCluster"]),
+], ids=["same cluster", "nothing created", "renamed", "group renamed", "renamed with intent", "leftover intent",
+        "intent before any cluster", "unreadable clusterId"])
+def test_the_rename_guard_refuses_only_a_deletion_nobody_named(created: str | None, group: str, name: str,
+                                                               intent: bool, keys: list[str]) -> None:
+    problems = guards.created_cluster_problems(created, resource_group=group, cluster=name, delete_intent=intent,
+                                               stack="prod")
+    assert [list(p.keys) for p in problems] == ([keys] if keys else [])
