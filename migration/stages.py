@@ -482,6 +482,9 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
     Every object of the raw snapshot must be either excluded with a reason or
     present on the target with every field the transformed object declares
     (server defaults are ignored: only the desired object's fields are compared).
+    Objects the inventory listed but could not store (the snapshot index's ``failed``) and objects the
+    transform stage could not store are ``failed`` and unaccounted, each with the writer's message: they
+    are on no stage's disk, so nothing carried them.
     Workloads must become Available/Ready within ``ready_timeout``. Objects apply held back
     (``blocked``: key → why) are reported ``blocked`` (a problem) and not looked for on the target;
     so are objects excluded as owned by one of them (nothing recreates them until their owner is applied).
@@ -507,9 +510,15 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
             return source_secrets[path]
         return source.read(path)
 
+    not_written = {ObjectRef(**e["ref"]): e for e in transformed.failed}
     for path in source.paths():
         ref = source.ref(path)
         if ref in desired or ref.key in (blocked or {}):
+            continue
+        if ref in not_written:  # transformed, but the transformed snapshot could not store it
+            results.add(ref, Status.FAILED, f"not carried: the transform stage could not store it "
+                                            f"({not_written[ref]['message']})")
+            unaccounted.append(path)
             continue
         if ref in excluded:
             e = excluded[ref]
@@ -532,6 +541,10 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
         unaccounted.append(path)
     for path in source.index.get("secrets_excluded", []):
         results.add(source.ref(path), Status.EXCLUDED, "Secret left out at inventory (--exclude-secrets)")
+    for entry in source.failed:  # listed on the source but never stored: nothing carried it (issue 12, bad input)
+        ref = ObjectRef(**entry["ref"])
+        results.add(ref, Status.FAILED, f"not carried: the inventory could not store it ({entry['message']})")
+        unaccounted.append(entry.get("path") or str(ref))
 
     def check(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str] | MigrationError]:
         try:
