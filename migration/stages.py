@@ -43,6 +43,7 @@ from migration.report import Results, Status, render_json, render_markdown
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext, served_with_crds
+from migration.transforms.context import storage_classes
 from migration.transforms.stage import transform_snapshot as run_transform_stage
 from migration.verify import scrub, verify_object, workload_ready
 
@@ -180,6 +181,8 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
     target_nodes = target.get("/api/v1/nodes").get("items", []) if target else []
     src_pools, dst_pools = _pools(source_nodes), _pools(target_nodes)
     crds = [snapshot.read(p) for p in snapshot.paths(include_secrets=False) if "apiextensions.k8s.io.CustomResourceDefinition" in p]
+    classes = storage_classes(snapshot.read(p) for p in snapshot.paths(include_secrets=False)
+                              if p.startswith("_cluster/storage.k8s.io.StorageClass/"))
     served = None
     if target is not None:
         served = served_with_crds({r.api_version for r in target.resources(refresh=True).values()}, crds)
@@ -206,6 +209,7 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
         target_coredns_custom=_coredns_custom(target) if target is not None else None,
         target_node_dns=target_node_dns or (node_dns(target, target_nodes) if target is not None else None),
         source_node_ips=_node_ips(source_nodes),
+        storage_classes=classes,
     )
 
 

@@ -111,6 +111,8 @@ class TransformContext:
         target_node_port_range: the target's node-port range; None for Kubernetes' default 30000-32767.
         autoscaled: keys of workloads a HorizontalPodAutoscaler scales (their replicas are the HPA's).
         source_node_ips: the old nodes' addresses (hard-coded in configuration, they point at nothing later).
+        storage_classes: the source's StorageClasses by name (``provisioner``, ``parameters``), from
+            :func:`storage_classes`: an in-tree azureDisk PV's SKU is its class's parameter; None when unknown.
     """
 
     source_pod_cidr: str = "10.244.0.0/16"
@@ -138,10 +140,14 @@ class TransformContext:
     target_node_port_range: tuple[int, int] | None = None
     autoscaled: frozenset[str] = frozenset()
     source_node_ips: frozenset[str] = frozenset()
+    storage_classes: Mapping[str, Mapping[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.target_coredns_custom is not None:
             object.__setattr__(self, "target_coredns_custom", _freeze_map(self.target_coredns_custom))
+        if self.storage_classes is not None:
+            object.__setattr__(self, "storage_classes", types.MappingProxyType(
+                {k: types.MappingProxyType(dict(v)) for k, v in self.storage_classes.items()}))
         if self.target_node_dns not in (None, "localdns", "nodelocaldns"):
             raise PlanError(f"target_node_dns={self.target_node_dns!r} is none of localdns, nodelocaldns",
                             fix="pass --target-node-dns localdns or nodelocaldns, or leave it out")
@@ -208,6 +214,20 @@ def selectorless_services(objs: Iterable[Mapping[str, Any]]) -> frozenset[str]:
                 meta = obj.get("metadata") or {}
                 keys.add(f"{meta.get('namespace')}/{meta.get('name')}")
     return frozenset(keys)
+
+
+def storage_classes(objs: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The StorageClasses among ``objs`` by name: ``{"provisioner": …, "parameters": {…}}`` each.
+
+    Feed the result to ``TransformContext(storage_classes=...)``; non-StorageClasses are ignored.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for obj in objs:
+        if obj.get("kind") == "StorageClass" and str(obj.get("apiVersion") or "").startswith("storage.k8s.io/"):
+            name = (obj.get("metadata") or {}).get("name")
+            if name:
+                out[name] = {"provisioner": obj.get("provisioner"), "parameters": dict(obj.get("parameters") or {})}
+    return out
 
 
 def served_with_crds(served: Iterable[str], crds: Iterable[Mapping[str, Any]]) -> frozenset[str]:
