@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from migration.errors import PlanError
+from migration.node_dns import NODE_LOCAL_DNS
 
 # Deprecated (apiVersion, kind) → the served apiVersion it converts to. Only
 # pairs whose conversion is a rename, or a small documented field move (Ingress,
@@ -101,8 +102,9 @@ class TransformContext:
             (``{}`` when it has none); None when the target is unknown. The ``coredns-custom`` rule
             applies only the user's keys the target does not hold differently.
         target_node_dns: where the target's pods send DNS: ``"localdns"`` (AKS LocalDNS,
-            169.254.10.10/11), ``"nodelocaldns"`` (NodeLocal DNSCache, 169.254.20.10) or None;
-            translated Calico policies that allow DNS also allow these addresses.
+            169.254.10.10/11), ``"nodelocaldns"`` (NodeLocal DNSCache, 169.254.20.10) or None
+            (:data:`migration.node_dns.NODE_LOCAL_DNS`); translated Calico policies and Kubernetes
+            NetworkPolicies that allow DNS also allow these addresses.
         carried_keys: keys of the snapshot's objects that will exist on the
             target (carried, or recreated by their controller), from
             :func:`migration.transforms.ownership.ownership_facts`; None when
@@ -148,9 +150,9 @@ class TransformContext:
         if self.storage_classes is not None:
             object.__setattr__(self, "storage_classes", types.MappingProxyType(
                 {k: types.MappingProxyType(dict(v)) for k, v in self.storage_classes.items()}))
-        if self.target_node_dns not in (None, "localdns", "nodelocaldns"):
-            raise PlanError(f"target_node_dns={self.target_node_dns!r} is none of localdns, nodelocaldns",
-                            fix="pass --target-node-dns localdns or nodelocaldns, or leave it out")
+        if self.target_node_dns is not None and self.target_node_dns not in NODE_LOCAL_DNS:
+            raise PlanError(f"target_node_dns={self.target_node_dns!r} is none of {', '.join(NODE_LOCAL_DNS)}",
+                            fix=f"pass --target-node-dns {' or '.join(NODE_LOCAL_DNS)}, or leave it out")
         # Freeze the containers callers passed (dicts, sets, lists) so the context is immutable all the way down.
         for name in ("node_pool_map", "public_ip_map", "api_version_map", "volume_pvs", "quiesced_writers"):
             object.__setattr__(self, name, _freeze_map(getattr(self, name)))
