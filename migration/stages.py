@@ -37,7 +37,7 @@ from kube.order import apply_tiers
 from migration import identity, tempfiles
 from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
 from migration.errors import InventoryError, MigrationError
-from migration.exclusions import blocked_owner, exclusion_holds
+from migration.exclusions import KubeSystemNames, blocked_owner, exclusion_holds
 from migration.findings import Finding, Severity
 from migration.report import Results, Status, render_json, render_markdown
 from migration.secrets import SecretKey
@@ -515,6 +515,7 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
         return source.read(path)
 
     not_written = {ObjectRef(**e["ref"]): e for e in transformed.failed}
+    kube_system = KubeSystemNames(target)  # AKS-managed exclusions: one list per kind of the target's kube-system
     for path in source.paths():
         ref = source.ref(path)
         if ref in desired or ref.key in (blocked or {}):
@@ -535,7 +536,7 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
                 results.add(ref, Status.BLOCKED, f"{e['rule']}: {e['reason']}; not on the target while its owner "
                             f"{owner} is held back by a blocker")
                 continue
-            holds, why = exclusion_holds(target, read_source, ref, e, source_index)
+            holds, why = exclusion_holds(target, read_source, ref, e, source_index, kube_system=kube_system)
             if holds:
                 results.add(ref, Status.EXCLUDED, f"{e['rule']}: {e['reason']}")
             else:  # a false reason is a gap, not an account (issue 12 item 5)
