@@ -29,6 +29,7 @@ from rich.markup import escape
 
 from akshift.output import Output, err_console
 from errors import AkshiftError, ErrorKind
+from migration.node_dns import NODE_LOCAL_DNS
 
 # Rich would read "[volumes]" in a help text as markup and swallow it; help texts use no square brackets.
 Source = typer.Option(None, "--source", help="kubeconfig of the old (kubenet) cluster, only read; default: "
@@ -54,7 +55,8 @@ AcceptBlockers = typer.Option([], "--accept-blockers", metavar="CODE",
 TargetNodeDns = typer.Option(None, "--target-node-dns", metavar="localdns|nodelocaldns",
                              help="where the target's pods send DNS (default: detected on the target): localdns "
                                   "(AKS LocalDNS, 169.254.10.10/11) or nodelocaldns (NodeLocal DNSCache, "
-                                  "169.254.20.10); translated Calico policies that allow DNS also allow these")
+                                  "169.254.20.10); network policies that allow DNS (Kubernetes ones and translated "
+                                  "Calico ones) also allow these")
 #: How every duration option's help names the syntax.
 DURATIONS = "90s, 5m, 1h30m, 24h; a bare number is seconds"
 
@@ -110,7 +112,7 @@ def node_dns(value: str | None) -> str | None:
     """
     if value is None:
         return None
-    if value.lower() not in ("localdns", "nodelocaldns"):
+    if value.lower() not in NODE_LOCAL_DNS:
         raise bad_input(f"--target-node-dns {value!r}: expected localdns (AKS LocalDNS, 169.254.10.10/11) or "
                         "nodelocaldns (NodeLocal DNSCache, 169.254.20.10)")
     return value.lower()

@@ -14,9 +14,21 @@ against the target:
   the object itself must be on the target.
 * **made by the target in every namespace** (the ``default`` ServiceAccount,
   ``kube-root-ca.crt``) — the object exists on the target.
+* **managed by AKS: the target's AKS installs its own** (the
+  ``platform-namespaces`` rule, kube-system) — the target has an object of the
+  same kind and name in its kube-system, or, for what a Cilium target replaces
+  by design (kube-proxy, azure-npm, Calico's old kube-system components), the
+  replacement (:func:`migration.transforms.rules.platform_namespaces.counterparts`).
+  An object a controller made (a coredns Pod, its ReplicaSet, kube-dns's
+  EndpointSlices) is judged by the top of its chain of controller owners in the
+  source snapshot (the Deployment, the Service), whose name the target's AKS
+  uses too. The target's kube-system is listed once per kind
+  (:class:`KubeSystemNames`), not read object by object.
 
-Other reasons (Events, Leases, system namespaces…) say the object means
-nothing on the target; they are accounted as given.
+Other reasons (Events, Leases, node bootstrap tokens, system namespaces,
+cluster-scoped objects with AKS's add-on label, add-on namespaces the target
+replaces…) say the object means nothing on the target or cannot be matched by
+name; they are accounted as given (docs/migration.md lists them and why).
 """
 from __future__ import annotations
 
@@ -25,10 +37,14 @@ from typing import Any
 
 from kube.client import KubeClient
 from kube.errors import ApiError
-from kube.objects import ObjectRef, controller_owner
+from kube.objects import ObjectRef, controller_owner, group_of
 from migration.transforms.ownership import owner_group, remade_by
+from migration.transforms.rules import platform_namespaces
+from migration.transforms.rules.whiteout import NEVER_MIGRATED
 
 OWNED = "owned by "
+AKS_RULE = "platform-namespaces"  # the rule whose "managed by AKS" exclusions are checked against kube-system
+KUBE_SYSTEM = "kube-system"
 # (group, kind, name) of objects the target creates itself in every namespace.
 TARGET_MADE = frozenset({("", "ServiceAccount", "default"), ("", "ConfigMap", "kube-root-ca.crt")})
 def _probe(ref: ObjectRef, api_version: str) -> dict[str, Any]:
@@ -43,16 +59,86 @@ def _exists(target: KubeClient, ref: ObjectRef, api_version: str) -> bool:
         return False  # a kind the target does not serve
 
 
+class KubeSystemNames:
+    """The names of the target's kube-system objects, listed once per kind and remembered.
+
+    Verify checks every AKS-managed exclusion against the target; one list per kind (a handful: ConfigMap,
+    Deployment, DaemonSet, Service, ServiceAccount…) instead of a GET per excluded object.
+    """
+
+    def __init__(self, target: KubeClient):
+        self._target = target
+        self._names: dict[tuple[str, str], tuple[frozenset[str], str]] = {}
+
+    def names(self, group: str, kind: str) -> tuple[frozenset[str], str]:
+        """``(names, problem)``: the kube-system objects of that kind, and why they could not be listed ("" if
+        they were: a kind the target does not serve, or a list it refused)."""
+        if (group, kind) not in self._names:
+            self._names[group, kind] = self._list(group, kind)
+        return self._names[group, kind]
+
+    def _list(self, group: str, kind: str) -> tuple[frozenset[str], str]:
+        what = f"{kind}{'.' + group if group else ''}"
+        try:
+            res = next((r for r in self._target.resources().values() if r.group == group and r.kind == kind), None)
+            if res is None:
+                return frozenset(), f"the target does not serve {what}"
+            return frozenset(o["metadata"]["name"] for o in self._target.list(res, namespace=KUBE_SYSTEM)), ""
+        except ApiError as e:
+            return frozenset(), f"the target's kube-system {what} objects could not be listed ({e.message})"
+
+
+def _top_owner(read: Callable[[str], dict[str, Any]], obj: dict[str, Any],
+               source_index: Mapping[str, str]) -> dict[str, Any]:
+    """The top of an object's chain of controller owners within the source snapshot (the object itself if none)."""
+    seen: set[str] = set()
+    while (owner := controller_owner(obj)) is not None:
+        ns = (obj.get("metadata") or {}).get("namespace") or ""
+        keys = [ObjectRef(owner_group(owner), owner.get("kind") or "", ns, owner.get("name") or "").key,
+                ObjectRef(owner_group(owner), owner.get("kind") or "", "", owner.get("name") or "").key]
+        path = next((source_index[k] for k in keys if k in source_index), None)
+        if path is None or keys[0] in seen:
+            break
+        seen.add(keys[0])
+        obj = read(path)
+    return obj
+
+
+def _aks_counterpart_holds(obj: dict[str, Any], read: Callable[[str], dict[str, Any]],
+                           source_index: Mapping[str, str], kube_system: KubeSystemNames) -> tuple[bool, str]:
+    """Whether the target's kube-system has what accounts for excluding an AKS-managed object."""
+    subject = _top_owner(read, obj, source_index)
+    wanted = platform_namespaces.counterparts(subject)
+    problems = []
+    for group, kind, name in wanted:
+        names, problem = kube_system.names(group, kind)
+        if name in names:
+            return True, ""
+        if problem:
+            problems.append(problem)
+    own_group, own_kind, own_name = wanted[0]
+    lacks = f"the target has no {own_kind}{'.' + own_group if own_group else ''} kube-system/{own_name}"
+    if len(wanted) > 1:
+        group, kind, name = wanted[1]
+        lacks += f", nor {kind}{'.' + group if group else ''} kube-system/{name}, which replaces it on a Cilium target"
+    via = f" (the {subject.get('kind')} this object was made for)" if subject is not obj else ""
+    return False, (lacks + via + ("; " + "; ".join(problems) if problems else "")
+                   + ": enable the add-on on the target, or carry the object")
+
+
 def exclusion_holds(target: KubeClient, read: Callable[[str], dict[str, Any]], ref: ObjectRef,
-                    entry: Mapping[str, Any], source_index: Mapping[str, str]) -> tuple[bool, str]:
+                    entry: Mapping[str, Any], source_index: Mapping[str, str], *,
+                    kube_system: KubeSystemNames | None = None) -> tuple[bool, str]:
     """Whether one exclusion's reason holds on the target.
 
     Args:
         target: the new cluster (only read).
         read: reads a raw snapshot object by its path (Secrets decrypted).
         ref: the excluded object.
-        entry: its ``excluded.jsonl`` entry (``reason``, ``source``).
+        entry: its ``excluded.jsonl`` entry (``rule``, ``reason``, ``source``).
         source_index: object key → raw snapshot path (to walk owner chains).
+        kube_system: the target's kube-system names, shared across calls (one list per kind for the whole
+            verify); a new one when None.
 
     Returns:
         ``(holds, why_not)``.
@@ -65,6 +151,11 @@ def exclusion_holds(target: KubeClient, read: Callable[[str], dict[str, Any]], r
         if not _exists(target, ref, obj.get("apiVersion") or "v1"):
             return False, "the target has not made its own"
         return True, ""
+    if entry.get("rule") == AKS_RULE and ref.namespace == KUBE_SYSTEM and entry.get("source"):
+        obj = read(entry["source"])
+        if platform_namespaces.aks_managed(obj) is not None and not platform_namespaces.is_bootstrap_token(obj) \
+                and (group_of(obj), obj.get("kind") or "") not in NEVER_MIGRATED:
+            return _aks_counterpart_holds(obj, read, source_index, kube_system or KubeSystemNames(target))
     if not reason.startswith(OWNED) or not entry.get("source"):
         return True, ""
     obj = read(entry["source"])
@@ -129,4 +220,4 @@ def blocked_owner(read: Callable[[str], dict[str, Any]], ref: ObjectRef, entry: 
     return None
 
 
-__all__ = ["OWNED", "TARGET_MADE", "blocked_owner", "exclusion_holds"]
+__all__ = ["AKS_RULE", "OWNED", "TARGET_MADE", "KubeSystemNames", "blocked_owner", "exclusion_holds"]

@@ -547,11 +547,65 @@ def _azure_disk(obj: Mapping[str, Any], ctx: TransformContext, ref: ObjectRef) -
                   "/spec")
 
 
+# The SKU each Azure Disk provisioner uses when its StorageClass names none: both are locally redundant.
+# (The in-tree azure-disk plugin's default was Standard_LRS, StandardSSD_LRS from Kubernetes 1.19/1.20.)
+DEFAULT_DISK_SKU: Mapping[str, str] = {
+    "kubernetes.io/azure-disk": "Standard_LRS or StandardSSD_LRS",
+    "disk.csi.azure.com": "StandardSSD_LRS",
+}
+
+
+def sku_parameter(params: Mapping[str, Any] | None) -> str | None:
+    """The disk SKU named in provisioner parameters or CSI volume attributes, as the provisioners read them:
+    ``skuname`` or ``storageaccounttype``, keys case-insensitive (``skuName``, ``storageAccountType``…).
+
+    >>> sku_parameter({"cachingmode": "ReadOnly", "storageAccountType": "Premium_LRS"})
+    'Premium_LRS'
+    >>> sku_parameter({"kind": "Managed"}) is None
+    True
+    """
+    lowered = {str(k).lower(): v for k, v in (params or {}).items()}
+    for key in ("skuname", "storageaccounttype"):
+        if lowered.get(key):
+            return str(lowered[key])
+    return None
+
+
+def disk_sku(spec: Mapping[str, Any], ctx: TransformContext) -> tuple[str | None, str]:
+    """An Azure Disk PV's SKU and where it was read: ``(sku, source)``; ``(None, why)`` when unknown.
+
+    A CSI PV records its class's parameters in ``csi.volumeAttributes`` (the driver copies them there); an
+    in-tree ``azureDisk`` PV records no SKU at all (its fields are diskName, diskURI, cachingMode, fsType,
+    kind, readOnly), so its SKU is its StorageClass's ``storageaccounttype`` / ``skuname`` parameter — or,
+    when the class names none, the provisioner's default — read from the snapshot's StorageClasses
+    (``ctx.storage_classes``).
+    """
+    csi = spec.get("csi") or {}
+    sku = sku_parameter(csi.get("volumeAttributes"))
+    if sku:
+        return sku, "its CSI volume attributes"
+    name = spec.get("storageClassName") or ""
+    if ctx.storage_classes is None or name not in ctx.storage_classes:
+        known = "not given" if ctx.storage_classes is None else "not in the snapshot"
+        return None, (f"its StorageClass {name} is {known}" if name else "it names no StorageClass")
+    sc = ctx.storage_classes[name]
+    sku = sku_parameter(sc.get("parameters"))
+    if sku:
+        return sku, f"its StorageClass {name}"
+    default = DEFAULT_DISK_SKU.get(str(sc.get("provisioner") or ""))
+    if default:
+        return default, f"the default of {sc.get('provisioner')} (its StorageClass {name} names no SKU)"
+    return None, f"its StorageClass {name} names no SKU and is not an Azure Disk provisioner's"
+
+
 def azure_disk_evidence(spec: Mapping[str, Any], ctx: TransformContext) -> list[str]:
     """Why an Azure Disk PV cannot simply be carried (zonal, LRS, in the old node resource group); [] if none.
 
-    Reads the CSI ``volumeHandle`` / ``volumeAttributes.skuName`` and the in-tree ``azureDisk.diskURI`` /
-    ``storageAccountType``. Non-empty means the disk finding is a blocker.
+    Reads the CSI ``volumeHandle``, the in-tree ``azureDisk.diskURI`` and the SKU (:func:`disk_sku`).
+    An in-tree disk whose SKU cannot be known (its StorageClass is not in the snapshot) counts as
+    locally redundant: the safe side, a blocker the user accepts deliberately once the disk is known to
+    attach elsewhere, rather than a warning that lets a disk of the old cluster through unexamined.
+    Non-empty means the disk finding is a blocker.
     """
     csi, in_tree = spec.get("csi") or {}, spec.get("azureDisk") or {}
     evidence = []
@@ -559,9 +613,12 @@ def azure_disk_evidence(spec: Mapping[str, Any], ctx: TransformContext) -> list[
         for expr in term.get("matchExpressions") or ():
             if expr.get("key") in _ZONE_KEYS and any(v not in ("", "0") for v in expr.get("values") or ()):
                 evidence.append(f"zone affinity {expr['key']}={','.join(expr.get('values') or ())}")
-    sku = (csi.get("volumeAttributes") or {}).get("skuName") or in_tree.get("storageAccountType") or ""
-    if sku.upper().endswith("LRS"):
-        evidence.append(f"locally redundant SKU {sku}")
+    sku, source = disk_sku(spec, ctx)
+    if sku is not None and sku.upper().endswith("LRS"):
+        evidence.append(f"locally redundant SKU {sku} (from {source})")
+    elif sku is None and in_tree:
+        evidence.append(f"SKU unknown ({source}; an in-tree azureDisk PV does not record its SKU): treated as "
+                        "locally redundant")
     disk_id = (csi.get("volumeHandle") or in_tree.get("diskURI") or "")
     old_group = (ctx.old_node_resource_group or "").lower()
     in_old_group = bool(old_group) and f"/resourcegroups/{old_group}/" in disk_id.lower()

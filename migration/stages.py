@@ -37,12 +37,13 @@ from kube.order import apply_tiers
 from migration import identity, tempfiles
 from migration.applier import FIELD_MANAGER, Action, Journal, Outcome, apply_object, digest, plan_object, run_tiers
 from migration.errors import InventoryError, MigrationError
-from migration.exclusions import blocked_owner, exclusion_holds
+from migration.exclusions import KubeSystemNames, blocked_owner, exclusion_holds
 from migration.findings import Finding, Severity
 from migration.report import Results, Status, render_json, render_markdown
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
 from migration.transforms import TransformContext, served_with_crds
+from migration.transforms.context import storage_classes
 from migration.transforms.stage import transform_snapshot as run_transform_stage
 from migration.verify import scrub, verify_object, workload_ready
 
@@ -180,6 +181,8 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
     target_nodes = target.get("/api/v1/nodes").get("items", []) if target else []
     src_pools, dst_pools = _pools(source_nodes), _pools(target_nodes)
     crds = [snapshot.read(p) for p in snapshot.paths(include_secrets=False) if "apiextensions.k8s.io.CustomResourceDefinition" in p]
+    classes = storage_classes(snapshot.read(p) for p in snapshot.paths(include_secrets=False)
+                              if p.startswith("_cluster/storage.k8s.io.StorageClass/"))
     served = None
     if target is not None:
         served = served_with_crds({r.api_version for r in target.resources(refresh=True).values()}, crds)
@@ -206,6 +209,7 @@ def build_context(source_nodes: list[dict[str, Any]], target: KubeClient | None,
         target_coredns_custom=_coredns_custom(target) if target is not None else None,
         target_node_dns=target_node_dns or (node_dns(target, target_nodes) if target is not None else None),
         source_node_ips=_node_ips(source_nodes),
+        storage_classes=classes,
     )
 
 
@@ -482,6 +486,9 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
     Every object of the raw snapshot must be either excluded with a reason or
     present on the target with every field the transformed object declares
     (server defaults are ignored: only the desired object's fields are compared).
+    Objects the inventory listed but could not store (the snapshot index's ``failed``) and objects the
+    transform stage could not store are ``failed`` and unaccounted, each with the writer's message: they
+    are on no stage's disk, so nothing carried them.
     Workloads must become Available/Ready within ``ready_timeout``. Objects apply held back
     (``blocked``: key → why) are reported ``blocked`` (a problem) and not looked for on the target;
     so are objects excluded as owned by one of them (nothing recreates them until their owner is applied).
@@ -507,9 +514,16 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
             return source_secrets[path]
         return source.read(path)
 
+    not_written = {ObjectRef(**e["ref"]): e for e in transformed.failed}
+    kube_system = KubeSystemNames(target)  # AKS-managed exclusions: one list per kind of the target's kube-system
     for path in source.paths():
         ref = source.ref(path)
         if ref in desired or ref.key in (blocked or {}):
+            continue
+        if ref in not_written:  # transformed, but the transformed snapshot could not store it
+            results.add(ref, Status.FAILED, f"not carried: the transform stage could not store it "
+                                            f"({not_written[ref]['message']})")
+            unaccounted.append(path)
             continue
         if ref in excluded:
             e = excluded[ref]
@@ -522,7 +536,7 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
                 results.add(ref, Status.BLOCKED, f"{e['rule']}: {e['reason']}; not on the target while its owner "
                             f"{owner} is held back by a blocker")
                 continue
-            holds, why = exclusion_holds(target, read_source, ref, e, source_index)
+            holds, why = exclusion_holds(target, read_source, ref, e, source_index, kube_system=kube_system)
             if holds:
                 results.add(ref, Status.EXCLUDED, f"{e['rule']}: {e['reason']}")
             else:  # a false reason is a gap, not an account (issue 12 item 5)
@@ -532,6 +546,10 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
         unaccounted.append(path)
     for path in source.index.get("secrets_excluded", []):
         results.add(source.ref(path), Status.EXCLUDED, "Secret left out at inventory (--exclude-secrets)")
+    for entry in source.failed:  # listed on the source but never stored: nothing carried it (issue 12, bad input)
+        ref = ObjectRef(**entry["ref"])
+        results.add(ref, Status.FAILED, f"not carried: the inventory could not store it ({entry['message']})")
+        unaccounted.append(entry.get("path") or str(ref))
 
     def check(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str] | MigrationError]:
         try:

@@ -44,7 +44,8 @@ class Verification:
         verified_at: when (ISO 8601, UTC); None in reports that did not record it.
         snapshot_digest: the digest of the ``transformed/`` snapshot verified; None when not recorded.
         counts: per-object status → count (``ok``, ``excluded``, ``failed`` …).
-        unaccounted: snapshot paths of source objects neither on the target nor excluded.
+        unaccounted: snapshot paths of source objects neither on the target nor excluded (an object the
+            inventory could not store under any path is named by its ref, ``Kind.group namespace/name``).
         not_ready: workloads that did not become ready.
         problems: the per-object results that are problems (``ObjectResult.to_dict()``).
         blocking_findings: blocker findings still open (volume findings a verified move resolved excluded).

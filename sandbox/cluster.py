@@ -7,6 +7,9 @@ Why shaped so:
   Deployments Available).
 * Ports are picked free at start and each cluster has its own state directory
   (etcd data, PKI, kubeconfigs, logs), so any number of clusters run side by side.
+* A profile that stands for a new AKS cluster (green) gets stand-ins of what AKS installs in kube-system
+  (``sandbox/aks/``: CoreDNS, Cilium, azure-cns…), applied at start as AKS's add-on manager would: verify
+  checks the source's AKS-managed exclusions against them, as it would against a real AKS target.
 * No orphans: each child gets ``PR_SET_PDEATHSIG(SIGKILL)``, so when the owning
   process dies — even by SIGKILL — the kernel kills the control plane too.
   The owner is the test process, or the detached supervisor that
@@ -254,6 +257,7 @@ class LocalCluster:
             self._register_nodes(admin)
             self._wait("the default ServiceAccount", lambda: _exists(admin, "/api/v1/namespaces/default/serviceaccounts/default"), timeout)
             self._wait(f"{self.nodes} Ready nodes", lambda: ready_nodes(admin) >= self.nodes, timeout)
+            install_aks_kube_system(admin, self.profile)
         finally:
             admin.close()
         self._write_state(time.monotonic() - t0)
@@ -312,6 +316,36 @@ class LocalCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+AKS_DIR = Path(__file__).parent / "aks"
+AKS_FIELD_MANAGER = "addon-manager"  # the manager the corpus gives what AKS's add-on manager wrote
+
+
+def aks_kube_system(profile: ClusterProfile) -> list[dict[str, Any]]:
+    """The kube-system stand-ins of what AKS installs on a cluster of this profile (none for blue).
+
+    Raises:
+        SandboxError: the profile names a file that is missing or not YAML.
+    """
+    if profile.aks_kube_system is None:
+        return []
+    path = AKS_DIR / profile.aks_kube_system
+    try:
+        return [o for o in yaml.safe_load_all(path.read_text()) if o]
+    except (OSError, yaml.YAMLError) as e:
+        raise SandboxError(f"{profile.name}: cannot read its AKS stand-ins {path} ({e})") from e
+
+
+def install_aks_kube_system(client: KubeClient, profile: ClusterProfile) -> None:
+    """Create the profile's AKS stand-ins in kube-system (server-side apply, AKS's add-on manager as manager).
+
+    Why: the sandbox's green stands for a new AKS cluster, which holds CoreDNS, Cilium, azure-cns… before
+    anything is migrated into it; verify accounts for the source's AKS-managed objects only when the target
+    really has its own, so a green without them would make every such exclusion a gap.
+    """
+    for obj in aks_kube_system(profile):
+        client.apply(obj, field_manager=AKS_FIELD_MANAGER)
 
 
 def _exists(client: KubeClient, path: str) -> bool:

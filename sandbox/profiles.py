@@ -33,6 +33,9 @@ class ClusterProfile:
     network_labels: tuple[tuple[str, str], ...]
     region: str = "westeurope"
     kubernetes_version: str = "v1.36.3"
+    # What AKS installs in kube-system on such a cluster, as stand-ins the sandbox creates at start
+    # (a file of sandbox/aks/), or None: blue's kube-system content comes from its seeds or the corpus.
+    aks_kube_system: str | None = None
 
     def node_cidr_mask(self, nodes: int) -> int:
         # /24 per node is what kubenet and Overlay hand out; past 256 nodes a /16
@@ -72,6 +75,7 @@ GREEN = ClusterProfile(
         ("kubernetes.azure.com/ebpf-dataplane", "cilium"),
         ("kubernetes.azure.com/network-policy", "cilium"),
     ),
+    aks_kube_system="overlay-cilium.yaml",
 )
 
 PROFILES = {p.name: p for p in (BLUE, GREEN)}

@@ -65,6 +65,7 @@ from typing import Any
 
 from kube.objects import ObjectRef, group_of, ptr
 from migration.findings import Finding, Severity
+from migration.node_dns import NODE_LOCAL_DNS
 from migration.policies import selectors as sel
 from migration.policies.selectors import DNF, Conjunction, SelectorError, Term
 
@@ -73,10 +74,6 @@ POLICY_KINDS = frozenset({"NetworkPolicy", "GlobalNetworkPolicy"})
 SET_KINDS = frozenset({"GlobalNetworkSet", "NetworkSet"})
 KINDS = POLICY_KINDS | SET_KINDS
 
-NODE_LOCAL_DNS = {
-    "localdns": ("169.254.10.10", "169.254.10.11"),  # AKS LocalDNS
-    "nodelocaldns": ("169.254.20.10",),  # NodeLocal DNSCache
-}
 TRANSLATED_LABEL = "akshift.io/translated-from"
 SOURCE_ANNOTATION = "akshift.io/source"
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from migration.errors import PlanError
+from migration.node_dns import NODE_LOCAL_DNS
 
 # Deprecated (apiVersion, kind) → the served apiVersion it converts to. Only
 # pairs whose conversion is a rename, or a small documented field move (Ingress,
@@ -101,8 +102,9 @@ class TransformContext:
             (``{}`` when it has none); None when the target is unknown. The ``coredns-custom`` rule
             applies only the user's keys the target does not hold differently.
         target_node_dns: where the target's pods send DNS: ``"localdns"`` (AKS LocalDNS,
-            169.254.10.10/11), ``"nodelocaldns"`` (NodeLocal DNSCache, 169.254.20.10) or None;
-            translated Calico policies that allow DNS also allow these addresses.
+            169.254.10.10/11), ``"nodelocaldns"`` (NodeLocal DNSCache, 169.254.20.10) or None
+            (:data:`migration.node_dns.NODE_LOCAL_DNS`); translated Calico policies and Kubernetes
+            NetworkPolicies that allow DNS also allow these addresses.
         carried_keys: keys of the snapshot's objects that will exist on the
             target (carried, or recreated by their controller), from
             :func:`migration.transforms.ownership.ownership_facts`; None when
@@ -111,6 +113,8 @@ class TransformContext:
         target_node_port_range: the target's node-port range; None for Kubernetes' default 30000-32767.
         autoscaled: keys of workloads a HorizontalPodAutoscaler scales (their replicas are the HPA's).
         source_node_ips: the old nodes' addresses (hard-coded in configuration, they point at nothing later).
+        storage_classes: the source's StorageClasses by name (``provisioner``, ``parameters``), from
+            :func:`storage_classes`: an in-tree azureDisk PV's SKU is its class's parameter; None when unknown.
     """
 
     source_pod_cidr: str = "10.244.0.0/16"
@@ -138,13 +142,17 @@ class TransformContext:
     target_node_port_range: tuple[int, int] | None = None
     autoscaled: frozenset[str] = frozenset()
     source_node_ips: frozenset[str] = frozenset()
+    storage_classes: Mapping[str, Mapping[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.target_coredns_custom is not None:
             object.__setattr__(self, "target_coredns_custom", _freeze_map(self.target_coredns_custom))
-        if self.target_node_dns not in (None, "localdns", "nodelocaldns"):
-            raise PlanError(f"target_node_dns={self.target_node_dns!r} is none of localdns, nodelocaldns",
-                            fix="pass --target-node-dns localdns or nodelocaldns, or leave it out")
+        if self.storage_classes is not None:
+            object.__setattr__(self, "storage_classes", types.MappingProxyType(
+                {k: types.MappingProxyType(dict(v)) for k, v in self.storage_classes.items()}))
+        if self.target_node_dns is not None and self.target_node_dns not in NODE_LOCAL_DNS:
+            raise PlanError(f"target_node_dns={self.target_node_dns!r} is none of {', '.join(NODE_LOCAL_DNS)}",
+                            fix=f"pass --target-node-dns {' or '.join(NODE_LOCAL_DNS)}, or leave it out")
         # Freeze the containers callers passed (dicts, sets, lists) so the context is immutable all the way down.
         for name in ("node_pool_map", "public_ip_map", "api_version_map", "volume_pvs", "quiesced_writers"):
             object.__setattr__(self, name, _freeze_map(getattr(self, name)))
@@ -208,6 +216,20 @@ def selectorless_services(objs: Iterable[Mapping[str, Any]]) -> frozenset[str]:
                 meta = obj.get("metadata") or {}
                 keys.add(f"{meta.get('namespace')}/{meta.get('name')}")
     return frozenset(keys)
+
+
+def storage_classes(objs: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The StorageClasses among ``objs`` by name: ``{"provisioner": …, "parameters": {…}}`` each.
+
+    Feed the result to ``TransformContext(storage_classes=...)``; non-StorageClasses are ignored.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for obj in objs:
+        if obj.get("kind") == "StorageClass" and str(obj.get("apiVersion") or "").startswith("storage.k8s.io/"):
+            name = (obj.get("metadata") or {}).get("name")
+            if name:
+                out[name] = {"provisioner": obj.get("provisioner"), "parameters": dict(obj.get("parameters") or {})}
+    return out
 
 
 def served_with_crds(served: Iterable[str], crds: Iterable[Mapping[str, Any]]) -> frozenset[str]:

@@ -29,6 +29,7 @@ from migration.transforms.rules import (
     load_balancer,
     metadata,
     network_policy,
+    network_policy_dns,
     node_pool,
     platform_namespaces,
     pod,
@@ -77,6 +78,8 @@ RULES: tuple[RegisteredRule, ...] = tuple(sorted((
     RegisteredRule("quota", 260, quota),
     RegisteredRule("coredns-custom", 265, coredns_custom),
     RegisteredRule("network-policy-cidr", 300, network_policy),
+    # After the CIDR rewrite: adds one egress rule (the node-local DNS addresses) to policies that allow DNS.
+    RegisteredRule("network-policy-dns", 305, network_policy_dns),
     RegisteredRule("load-balancer", 310, load_balancer),
     RegisteredRule("node-pool", 320, node_pool),
     RegisteredRule("api-version", 400, api_version),

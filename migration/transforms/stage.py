@@ -30,7 +30,7 @@ from migration.policies import calico
 from migration.report import Results, Status
 from migration.secrets import SecretKey
 from migration.snapshot import Snapshot, SnapshotWriter
-from migration.transforms.context import TransformContext, selectorless_services
+from migration.transforms.context import TransformContext, selectorless_services, storage_classes
 from migration.transforms.ownership import ownership_facts
 from migration.transforms.rules import autoscaled, lifecycle, whiteout
 from migration.transforms.runner import TransformOutcome, transform
@@ -67,7 +67,8 @@ def transform_snapshot(source: Snapshot, dest: str | os.PathLike[str], ctx: Tran
     """Transform every object of a raw snapshot into a ``transformed`` snapshot.
 
     When ``ctx.selectorless_services`` is None it is filled in from the
-    snapshot's Services first (so user-maintained Endpoints are kept); when
+    snapshot's Services first (so user-maintained Endpoints are kept), ``ctx.storage_classes``
+    from its StorageClasses (an in-tree disk's SKU is its class's); when
     ``ctx.carried_keys`` is None, the ownership facts too (:func:`with_ownership_facts`).
 
     Args:
@@ -90,6 +91,9 @@ def transform_snapshot(source: Snapshot, dest: str | os.PathLike[str], ctx: Tran
     if ctx.selectorless_services is None:
         services = (source.read(p) for p in source.paths(include_secrets=False) if "/core.Service/" in p)
         ctx = dataclasses.replace(ctx, selectorless_services=selectorless_services(services))
+    if ctx.storage_classes is None:
+        classes = (source.read(p) for p in source.paths(include_secrets=False) if ".StorageClass/" in p)
+        ctx = dataclasses.replace(ctx, storage_classes=storage_classes(classes))
     if ctx.carried_keys is None:
         ctx = with_ownership_facts(source, ctx)
     results = Results()

@@ -42,7 +42,7 @@ import orjson
 
 from kube.objects import ObjectRef, controller_owner, group_of
 from migration.errors import PlanError
-from migration.findings import Finding, Severity
+from migration.findings import Finding, Severity, sku_parameter
 from migration.snapshot import Snapshot
 from migration.tempfiles import write_atomic
 from migration.volumes.azure import (
@@ -98,13 +98,12 @@ def _lower_keys(m: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _sku(pv_spec: Mapping[str, Any], storage_class: Mapping[str, Any] | None) -> str | None:
-    """The disk SKU: the PV's own attributes first (the truth for this disk), then its StorageClass's."""
-    for params in (((pv_spec.get("csi") or {}).get("volumeAttributes")), pv_spec.get("azureDisk"),
-                   (storage_class or {}).get("parameters")):
-        p = _lower_keys(params)
-        for key in ("skuname", "storageaccounttype"):
-            if p.get(key):
-                return _canonical_sku(str(p[key]))
+    """The disk SKU: the PV's own CSI attributes first (the truth for this disk), then its StorageClass's
+    (an in-tree ``azureDisk`` PV records none)."""
+    for params in (((pv_spec.get("csi") or {}).get("volumeAttributes")), (storage_class or {}).get("parameters")):
+        sku = sku_parameter(params)
+        if sku:
+            return _canonical_sku(sku)
     return None
 
 

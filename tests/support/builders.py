@@ -188,16 +188,24 @@ def pvc(name: str = "data", namespace: str = "shop", *, volume_name: str | None 
 
 def azure_disk_pv(name: str = "pvc-1f2e", *, zone: str | None = "westeurope-1", sku: str = "StandardSSD_LRS",
                   resource_group: str = "MC_rg_old_westeurope", reclaim: str = "Delete",
-                  in_tree: bool = False) -> Obj:
-    """A PersistentVolume on an Azure Disk (CSI unless ``in_tree``), bound to shop/data."""
+                  in_tree: bool = False, storage_class: str | None = None) -> Obj:
+    """A PersistentVolume on an Azure Disk (CSI unless ``in_tree``), bound to shop/data.
+
+    ``sku`` is a CSI PV's ``volumeAttributes.skuName``; an in-tree ``azureDisk`` PV records no SKU (its
+    fields are diskName, diskURI, cachingMode, fsType, kind, readOnly): its SKU is its StorageClass's
+    parameter (:func:`storage_class`). ``storage_class`` defaults to ``managed-csi`` (CSI) or ``default``
+    (in-tree, the name of AKS's in-tree default class).
+    """
     disk = f"/subscriptions/0000/resourceGroups/{resource_group}/providers/Microsoft.Compute/disks/{name}"
     spec: Obj = {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "8Gi"},
-                 "persistentVolumeReclaimPolicy": reclaim, "storageClassName": "managed-csi",
+                 "persistentVolumeReclaimPolicy": reclaim,
+                 "storageClassName": storage_class or ("default" if in_tree else "managed-csi"),
                  "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": "shop",
                               "name": "data", "uid": "77aa0000-0000-4000-8000-000000000002",
                               "resourceVersion": "1234"}}
     if in_tree:
-        spec["azureDisk"] = {"diskName": name, "diskURI": disk, "kind": "Managed", "storageAccountType": sku}
+        spec["azureDisk"] = {"diskName": f"kubernetes-dynamic-{name}", "diskURI": disk, "kind": "Managed",
+                             "cachingMode": "ReadOnly", "fsType": "ext4", "readOnly": False}
     else:
         spec["csi"] = {"driver": "disk.csi.azure.com", "volumeHandle": disk,
                        "volumeAttributes": {"skuName": sku}}
@@ -205,6 +213,16 @@ def azure_disk_pv(name: str = "pvc-1f2e", *, zone: str | None = "westeurope-1", 
         spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
             {"key": "topology.disk.csi.azure.com/zone", "operator": "In", "values": [zone]}]}]}}
     return obj("v1", "PersistentVolume", name, spec=spec)
+
+
+def storage_class(name: str = "default", provisioner: str = "kubernetes.io/azure-disk",
+                  parameters: dict[str, str] | None = None) -> Obj:
+    """A StorageClass (AKS's in-tree default by default: ``storageaccounttype`` and ``kind`` parameters)."""
+    params = {"cachingmode": "ReadOnly", "kind": "Managed", "storageaccounttype": "Standard_LRS"} \
+        if parameters is None else parameters
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name},
+            "provisioner": provisioner, "parameters": params, "reclaimPolicy": "Delete",
+            "volumeBindingMode": "WaitForFirstConsumer"}
 
 
 def network_policy(name: str = "allow-pods", namespace: str = "shop", *, ingress_cidrs: list[str] = (),

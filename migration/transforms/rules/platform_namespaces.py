@@ -12,7 +12,11 @@ line in the report:
   (``addonmanager.kubernetes.io/mode``), ``kubernetes.azure.com/managedby: aks``,
   ``kubernetes.io/cluster-service: "true"``, names AKS owns
   (:data:`AKS_OWNED_NAMES`, :data:`AKS_OWNED_PREFIXES`), bootstrap tokens —
-  are excluded with that reason: the target's AKS installs its own. Everything
+  are excluded with that reason: the target's AKS installs its own, or, for
+  what a Cilium target replaces by design (kube-proxy, azure-npm, Calico's
+  old kube-system components: :data:`REPLACED_ON_CILIUM`), its replacement
+  does the work. Verify holds the target to that reason
+  (:func:`counterparts`, :mod:`migration.exclusions`). Everything
   else is user content and is carried (with an info finding): Helm releases
   (their ``sh.helm.release.v1.*`` Secrets and the objects labelled
   ``app.kubernetes.io/managed-by: Helm`` with that ``meta.helm.sh/release-name``),
@@ -82,6 +86,19 @@ AKS_OWNED_PREFIXES = ("bootstrap-token-", "csi-azure", "azure-policy", "azure-wi
                       "cilium-", "konnectivity-", "keda-", "aks-", "coredns-autoscaler", "kube-proxy-",
                       "cloud-node-manager", "retina-", "microsoft-defender-")
 
+# kube-system objects a Cilium target does not install again because something else does their work there:
+# name (or name prefix, ``name-…``) → the kube-system object that takes over (group, kind, name), and what it
+# takes over. The exclusion reason says so, and verify accounts for the object when that replacement is on the
+# target (migration/exclusions.py). Kubenet itself is a kubelet plugin, not a kube-system add-on: nothing of it
+# is listed; azure-cns exists on Azure CNI targets only, so no source object needs it as a counterpart.
+REPLACED_ON_CILIUM: Mapping[str, tuple[str, str, str, str]] = MappingProxyType({
+    "kube-proxy": ("apps", "DaemonSet", "cilium", "Cilium's kube-proxy replacement serves Services"),
+    "azure-npm": ("apps", "DaemonSet", "cilium", "Cilium enforces network policy"),
+    "calico-node": ("apps", "DaemonSet", "cilium", "Cilium is the dataplane and enforces network policy"),
+    "calico-typha": ("apps", "DaemonSet", "cilium", "Cilium is the dataplane and enforces network policy"),
+    "calico-kube-controllers": ("apps", "DaemonSet", "cilium", "Cilium is the dataplane and enforces network policy"),
+})
+
 # What each add-on namespace held and what the target must provide instead.
 PLATFORM: Mapping[str, tuple[str, str]] = MappingProxyType({
     "calico-system": ("Calico's dataplane (calico-node, calico-kube-controllers, typha)",
@@ -136,6 +153,11 @@ def applies_to(obj: Mapping[str, Any], ctx: TransformContext) -> bool:
     return _namespace(obj) == KUBE_SYSTEM or _platform_namespace(obj, ctx) is not None
 
 
+def is_bootstrap_token(obj: Mapping[str, Any]) -> bool:
+    """A node bootstrap token Secret: a credential of the old cluster's nodes, meaningless on the target."""
+    return obj.get("kind") == "Secret" and obj.get("type") == "bootstrap.kubernetes.io/token"
+
+
 def aks_managed(obj: Mapping[str, Any]) -> str | None:
     """Why a kube-system object is AKS's (a label or a name AKS owns), None when it is user content."""
     meta = _meta(obj)
@@ -146,11 +168,29 @@ def aks_managed(obj: Mapping[str, Any]) -> str | None:
     for label, value in AKS_LABELS.items():
         if label in labels and (value is None or str(labels[label]).lower() == value):
             return f"label {label}={labels[label]}"
-    if obj.get("kind") == "Secret" and obj.get("type") == "bootstrap.kubernetes.io/token":
+    if is_bootstrap_token(obj):
         return "a bootstrap token of the old cluster's nodes"
     if name in AKS_OWNED_NAMES or name.startswith(AKS_OWNED_PREFIXES):
         return f"name {name}, which AKS owns in kube-system"
     return None
+
+
+def replaced_on_cilium(obj: Mapping[str, Any]) -> tuple[str, str, str, str] | None:
+    """What replaces an AKS kube-system object on a Cilium target (:data:`REPLACED_ON_CILIUM`), else None."""
+    name = _meta(obj).get("name") or ""
+    for key, replacement in REPLACED_ON_CILIUM.items():
+        if name == key or name.startswith(key + "-"):
+            return replacement
+    return None
+
+
+def counterparts(obj: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The kube-system objects whose presence on a target accounts for excluding this AKS-managed one:
+    ``(group, kind, name)`` of the object itself (the target's AKS installs its own), then what replaces it
+    by design on a Cilium target, if anything."""
+    own = (group_of(obj), str(obj.get("kind") or ""), str(_meta(obj).get("name") or ""))
+    replacement = replaced_on_cilium(obj)
+    return [own] + ([replacement[:3]] if replacement and replacement[:3] != own else [])
 
 
 def helm_release(obj: Mapping[str, Any]) -> str | None:
@@ -196,8 +236,16 @@ def run(obj: dict[str, Any], ctx: TransformContext) -> TransformResult:
         return _platform(obj, ns, ref)
     if obj.get("kind") == "Namespace":
         return TransformResult.exclude("the kube-system namespace exists on every cluster")
+    if is_bootstrap_token(obj):
+        return TransformResult.exclude("a bootstrap token of the old cluster's nodes: the target's nodes join "
+                                       "with tokens of their own")
     why = aks_managed(obj)
     if why:
+        replacement = replaced_on_cilium(obj) if ctx.cilium_target else None
+        if replacement:
+            group, kind, name, what = replacement
+            return TransformResult.exclude(f"managed by AKS ({why}): replaced on the Cilium target by "
+                                           f"{kind}{'.' + group if group else ''} kube-system/{name} ({what})")
         return TransformResult.exclude(f"managed by AKS ({why}): the target's AKS installs its own")
     if controller_owner(obj) is not None and recreated_by_owner(obj, ctx.carried_keys)[0]:
         return TransformResult.patch()  # the whiteout rule excludes it: its owner's controller makes it again

@@ -13,6 +13,7 @@ from migration.errors import ApplyError, SecretKeyError
 from migration.findings import Finding, Severity, find, merge, sort_findings
 from migration.report import Results, Status, has_blockers, render_json, render_markdown
 from migration.transforms import TransformContext, transform
+from migration.transforms.context import storage_classes
 
 from support import builders as b
 
@@ -33,6 +34,12 @@ _CSI_FILE_PV = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"na
                 "spec": {"csi": {"driver": "file.csi.azure.com", "volumeHandle": "rg#acct#share"},
                          "persistentVolumeReclaimPolicy": "Retain"}}
 
+# The source's StorageClasses as the transform stage reads them from the snapshot: AKS's in-tree default
+# (storageaccounttype Standard_LRS), a zone-redundant in-tree class spelling the key as skuName.
+CLASSES = TransformContext(storage_classes=storage_classes([
+    b.storage_class("default"), b.storage_class("zrs", parameters={"skuName": "StandardSSD_ZRS", "kind": "Managed"}),
+    b.storage_class("bare", parameters={}), b.storage_class("csi-bare", "disk.csi.azure.com", parameters={})]))
+
 CASES = [
     pytest.param(b.deployment(spec=b.pod_spec(host_network=True)), CTX, {("host-network", "warning")},
                  id="host-network-template"),
@@ -46,8 +53,12 @@ CASES = [
     pytest.param(b.azure_disk_pv(zone=None, sku="Premium_ZRS", resource_group=OLD_RG),
                  TransformContext(old_node_resource_group=OLD_RG), {("azure-disk-volume", "blocker")},
                  id="disk-in-old-node-resource-group"),
-    pytest.param(b.azure_disk_pv(zone=None, in_tree=True, sku="Standard_LRS"), CTX,
-                 {("azure-disk-volume", "blocker")}, id="in-tree-lrs-disk"),
+    pytest.param(b.azure_disk_pv(zone=None, in_tree=True, resource_group="rg-disks"), CLASSES,
+                 {("azure-disk-volume", "blocker")}, id="in-tree-disk-of-an-lrs-class"),
+    pytest.param(b.azure_disk_pv(zone=None, in_tree=True, resource_group="rg-disks", storage_class="zrs"), CLASSES,
+                 {("azure-disk-volume", "warning")}, id="in-tree-disk-of-a-zrs-class"),
+    pytest.param(b.azure_disk_pv(zone=None, in_tree=True, resource_group="rg-disks", storage_class="gone"), CLASSES,
+                 {("azure-disk-volume", "blocker")}, id="in-tree-disk-whose-class-is-unknown"),
     pytest.param(b.service(type="LoadBalancer", loadBalancerIP="20.61.4.18"), CTX,
                  {("static-public-ip", "warning")}, id="load-balancer-ip"),
     pytest.param(b.service(type="LoadBalancer", annotations={
@@ -122,7 +133,7 @@ def test_in_tree_azure_files_finding_names_the_account_key_secret() -> None:
 
 
 @pytest.mark.parametrize("pv", [
-    pytest.param(b.azure_disk_pv(zone=None, in_tree=True, sku="Standard_LRS"), id="in-tree-disk"),
+    pytest.param(b.azure_disk_pv(zone=None, in_tree=True), id="in-tree-disk"),
     pytest.param(b.azure_disk_pv(), id="csi-disk"),
     pytest.param(_IN_TREE_FILE_PV, id="in-tree-files"),
     pytest.param(_CSI_FILE_PV, id="csi-files"),
@@ -153,6 +164,61 @@ def test_zonal_disk_finding_names_the_evidence_and_the_snapshot_path() -> None:
     assert "westeurope-2" in f.message and "Premium_LRS" in f.message
     assert "reclaim policy is Delete" in f.message
     assert "snapshot" in f.fix and "Retain" in f.fix
+
+
+@pytest.mark.parametrize(("pv", "says"), [
+    pytest.param(b.azure_disk_pv(zone=None, in_tree=True, resource_group="rg-disks"),
+                 "locally redundant SKU Standard_LRS (from its StorageClass default)", id="class-parameter"),
+    pytest.param(b.azure_disk_pv(zone=None, in_tree=True, resource_group="rg-disks", storage_class="bare"),
+                 "locally redundant SKU Standard_LRS or StandardSSD_LRS (from the default of kubernetes.io/azure-disk "
+                 "(its StorageClass bare names no SKU))", id="in-tree-provisioner-default"),
+    pytest.param(b.azure_disk_pv(zone=None, in_tree=True, resource_group="rg-disks", storage_class="gone"),
+                 "SKU unknown (its StorageClass gone is not in the snapshot; an in-tree azureDisk PV does not record "
+                 "its SKU): treated as locally redundant", id="class-not-in-the-snapshot"),
+    pytest.param({**b.azure_disk_pv(zone=None, resource_group="rg-disks", storage_class="csi-bare"),
+                  "spec": {**b.azure_disk_pv(zone=None, resource_group="rg-disks")["spec"],
+                           "storageClassName": "csi-bare", "csi": {"driver": "disk.csi.azure.com",
+                                                                   "volumeHandle": "/subscriptions/0/x"}}},
+                 "locally redundant SKU StandardSSD_LRS (from the default of disk.csi.azure.com", id="csi-driver-default"),
+    pytest.param({**b.azure_disk_pv(zone=None, resource_group="rg-disks"),
+                  "spec": {**b.azure_disk_pv(zone=None, resource_group="rg-disks")["spec"],
+                           "csi": {"driver": "disk.csi.azure.com", "volumeHandle": "/subscriptions/0/x",
+                                   "volumeAttributes": {"storageaccounttype": "Premium_LRS"}}}},
+                 "locally redundant SKU Premium_LRS (from its CSI volume attributes)", id="csi-attribute-any-case"),
+])
+def test_the_disk_finding_says_where_it_read_the_sku(pv: dict[str, Any], says: str) -> None:
+    [f] = find(pv, CLASSES)
+    assert f.severity is Severity.BLOCKER and says in f.message
+
+
+def test_an_in_tree_disk_pv_records_no_sku_so_its_class_decides() -> None:
+    # The same in-tree PV is a blocker under an LRS class and a warning under a ZRS one: the SKU came from the
+    # class, not from a field of the PV (an in-tree azureDisk has none).
+    pv = b.azure_disk_pv(zone=None, in_tree=True, resource_group="rg-disks")
+    assert set(pv["spec"]["azureDisk"]) == {"diskName", "diskURI", "cachingMode", "fsType", "kind", "readOnly"}
+    lrs = TransformContext(storage_classes=storage_classes([b.storage_class("default")]))
+    zrs = TransformContext(storage_classes=storage_classes([b.storage_class(
+        "default", parameters={"StorageAccountType": "Premium_ZRS"})]))
+    assert [f.severity for f in find(pv, lrs)] == [Severity.BLOCKER]
+    assert [f.severity for f in find(pv, zrs)] == [Severity.WARNING]
+
+
+def test_the_transform_stage_reads_the_disk_sku_from_the_snapshots_storage_class(tmp_path: Any) -> None:
+    from migration.snapshot import Snapshot, SnapshotWriter
+    from migration.transforms import transform_snapshot
+
+    def run(sc: dict[str, Any], name: str) -> Severity:
+        with SnapshotWriter(tmp_path / name / "snapshot", exclude_secrets=True) as w:
+            w.write(sc)
+            w.write(b.azure_disk_pv(zone=None, in_tree=True, resource_group="rg-disks"))
+        transform_snapshot(Snapshot(tmp_path / name / "snapshot"), tmp_path / name / "transformed", CTX,
+                           exclude_secrets=True)
+        [f] = [f for f in Snapshot(tmp_path / name / "transformed").findings()
+               if f.code == "azure-disk-volume" and f.ref.kind == "PersistentVolume"]
+        return f.severity
+
+    assert run(b.storage_class("default", parameters={"skuname": "Premium_ZRS"}), "zrs") is Severity.WARNING
+    assert run(b.storage_class("default", parameters={"skuname": "Premium_LRS"}), "lrs") is Severity.BLOCKER
 
 
 def test_host_port_finding_points_at_the_port() -> None:

@@ -453,6 +453,93 @@ def test_an_object_that_cannot_be_stored_is_an_error_for_it_alone(tmp_path: Path
     assert snap.index["counts"]["total"] == 2 and snap.verify() == []
 
 
+class _MirrorTarget:
+    """A target holding exactly the objects verify looks for (each read answers the desired object)."""
+
+    def read(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return obj
+
+
+def test_verify_and_the_report_name_an_object_the_inventory_could_not_store(tmp_path: Path, key: SecretKey,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from migration import stages
+    from migration.transforms import transform_snapshot
+
+    refused = ObjectRef.of(b.config_map("refused")).path
+    real = Path.write_bytes
+
+    def write_bytes(self: Path, data: bytes) -> int:  # a write error for this one file (the disk refuses its name)
+        if str(self).endswith(refused):
+            raise OSError(errno.ENAMETOOLONG, "File name too long")
+        return real(self, data)
+
+    unstorable = b.config_map("..")
+    with monkeypatch.context() as m:
+        m.setattr(Path, "write_bytes", write_bytes)
+        with SnapshotWriter(tmp_path / "snapshot", secret_key=key) as w:
+            for o in (b.namespace(), b.config_map("refused"), unstorable, b.config_map("kept")):
+                try:
+                    w.write(o)
+                except InventoryError:
+                    pass  # the inventory stage records it and goes on, as here
+    raw = Snapshot(tmp_path / "snapshot")
+    assert len(raw.failed) == 2
+    transform_snapshot(raw, tmp_path / "transformed", TransformContext(), secret_key=key)
+    report = stages.verify(_MirrorTarget(), tmp_path / "snapshot", tmp_path / "transformed",  # type: ignore[arg-type]
+                           secret_key=key, ready_timeout=0)
+
+    assert not report.ok
+    assert sorted(report.unaccounted) == sorted([refused, str(ObjectRef.of(unstorable))])
+    failed = {str(r.ref): r.message for r in report.results if r.status is Status.FAILED}
+    assert set(failed) == {str(ObjectRef.of(b.config_map("refused"))), str(ObjectRef.of(unstorable))}
+    assert "File name too long" in failed[str(ObjectRef.of(b.config_map("refused")))]
+    assert all(m.startswith("not carried: the inventory could not store it") for m in failed.values())
+    # The objects that were stored are accounted for as before: verify measured them, not nothing.
+    assert {str(r.ref) for r in report.results if r.status is Status.OK} == {
+        str(ObjectRef.of(b.config_map("kept"))), str(ObjectRef.of(b.namespace()))}
+
+    stages.write_report(tmp_path, [], report.results, "akshift migration report")
+    markdown = (tmp_path / "report.md").read_text()
+    as_json = orjson.loads((tmp_path / "report.json").read_bytes())
+    for name, message in failed.items():
+        assert f"`{name}`" in markdown and "could not store it" in markdown
+        assert {"object": name, "status": "failed", "message": message} \
+            .items() <= next(o for o in as_json["results"]["objects"] if o["object"] == name).items()
+    assert as_json["summary"]["problems"] is True
+
+
+def test_verify_names_an_object_the_transform_stage_could_not_store(tmp_path: Path, key: SecretKey,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from migration import stages
+    from migration.transforms import transform_snapshot
+
+    _write(tmp_path / "snapshot", [b.namespace(), b.config_map("refused")], key)
+    refused = ObjectRef.of(b.config_map("refused")).path
+    real = Path.write_bytes
+
+    def write_bytes(self: Path, data: bytes) -> int:  # only the transformed copy is refused
+        if str(self).endswith(refused) and "transformed" in str(self):
+            raise OSError(errno.ENAMETOOLONG, "File name too long")
+        return real(self, data)
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "write_bytes", write_bytes)
+        transform_snapshot(Snapshot(tmp_path / "snapshot"), tmp_path / "transformed", TransformContext(),
+                           secret_key=key)
+    assert [f["path"] for f in Snapshot(tmp_path / "transformed").failed] == [refused]
+    report = stages.verify(_MirrorTarget(), tmp_path / "snapshot", tmp_path / "transformed",  # type: ignore[arg-type]
+                           secret_key=key, ready_timeout=0)
+    assert report.unaccounted == [refused] and not report.ok
+    [result] = [r for r in report.results if r.status is Status.FAILED]
+    assert result.ref == ObjectRef.of(b.config_map("refused"))
+    assert result.message.startswith("not carried: the transform stage could not store it") \
+        and "File name too long" in result.message
+
+
 def test_a_file_name_the_filesystem_refuses_loses_that_object_only(tmp_path: Path, key: SecretKey,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import errno

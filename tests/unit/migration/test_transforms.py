@@ -6,8 +6,13 @@ either ``<case>.cleaned.yaml`` (the whole pipeline's output) or
 ``<case>.ctx.yaml`` holds TransformContext arguments, and
 ``<case>.findings.yaml`` the exact set of finding codes (absent: none). Each
 case must show its directory's rule at work, so a golden pair can never pass
-because nothing happened. Regenerate cleaned files after a deliberate change
-with ``AKSHIFT_UPDATE_GOLDEN=1`` and review the diff.
+because nothing happened. The one exception is a case that shows where the rule
+must *not* act: ``<case>.unchanged.txt`` says why and names, on its first line
+(``twin: <case>``), a case of the same directory where the rule does act on a
+similar object — the contrast, not the absence of work, is what it proves; the
+rule must still apply to it and must return neither patches nor findings.
+Regenerate cleaned files after a deliberate change with ``AKSHIFT_UPDATE_GOLDEN=1``
+and review the diff.
 """
 from __future__ import annotations
 
@@ -80,6 +85,13 @@ def test_golden_raw_object_transforms_to_cleaned_object(folder: Path, rule: str,
     ctx = _ctx_from(folder / f"{case}.ctx.yaml")
     assert entry.rule.applies_to(raw, ctx), f"{rule} does not apply to its own golden case"
     result = entry.rule.run(copy.deepcopy(raw), ctx)
+    unchanged = folder / f"{case}.unchanged.txt"
+    if unchanged.exists():
+        twin = unchanged.read_text().splitlines()[0].removeprefix("twin:").strip()
+        assert (folder / f"{twin}.raw.yaml").exists() and not (folder / f"{twin}.unchanged.txt").exists(), \
+            f"{case}.unchanged.txt must name a case of {rule} where the rule acts (twin: <case>)"
+        assert not result.ops and not result.findings, f"{rule} acted on {case}, marked unchanged"
+        return
     assert result.ops or result.findings, f"{rule} did nothing in its own golden case"
 
 
@@ -656,6 +668,81 @@ def test_a_translation_never_takes_the_place_of_a_source_object_of_the_same_name
     assert next(iter(out.objects()))["spec"] == {"podSelector": {}}
     assert any(f.code == "calico-policy-untranslatable" and "already has an object" in f.message
                for f in out.findings())
+
+
+def test_a_calico_policy_translated_to_a_kubernetes_one_gets_the_node_local_dns_rule_once(tmp_path: Path) -> None:
+    # The translation writes the node-local rule itself; the network-policy-dns rule then sees it covered.
+    allow_dns = {"apiVersion": "crd.projectcalico.org/v1", "kind": "NetworkPolicy",
+                 "metadata": {"name": "default.egress", "namespace": "shop"},
+                 "spec": {"selector": "app == 'web'", "types": ["Egress"],
+                          "egress": [{"action": "Allow", "protocol": "UDP",
+                                      "destination": {"namespaceSelector": "projectcalico.org/name == 'kube-system'",
+                                                      "ports": [53]}}]}}
+    _, out = _calico_run(tmp_path, TransformContext(target_node_dns="localdns"), allow_dns)
+    (policy,) = list(out.objects())
+    assert policy["kind"] == "NetworkPolicy"
+    assert str(policy["spec"]).count("169.254.10.10/32") == 1
+    assert "network-policy-dns-node-local" not in {f.code for f in out.findings()}
+
+
+def _egress_policy(*rules: dict[str, Any], namespace: str = "shop") -> dict[str, Any]:
+    return b.obj("networking.k8s.io/v1", "NetworkPolicy", "lockdown", namespace,
+                 spec={"podSelector": {}, "policyTypes": ["Egress"], "egress": list(rules)})
+
+
+_KUBE_DNS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+             "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+
+
+@pytest.mark.parametrize(("policy", "added"), [
+    pytest.param(_egress_policy({"to": [_KUBE_DNS], "ports": [{"port": 50, "endPort": 60, "protocol": "UDP"}]}),
+                 [{"protocol": "UDP", "port": 53}], id="port-range-holding-53"),
+    pytest.param(_egress_policy({"to": [_KUBE_DNS], "ports": [{"port": 53}]}),
+                 [{"protocol": "TCP", "port": 53}], id="protocol-defaults-to-tcp"),
+    pytest.param(_egress_policy({"to": [_KUBE_DNS]}), [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                 id="every-port-to-kube-dns"),
+    pytest.param(_egress_policy({"to": [{"namespaceSelector": {}}], "ports": [{"port": 53, "protocol": "UDP"}]}),
+                 [{"protocol": "UDP", "port": 53}], id="every-namespace"),
+    pytest.param(_egress_policy({"to": [{"podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                                 "ports": [{"port": 53, "protocol": "UDP"}]}, namespace="kube-system"),
+                 [{"protocol": "UDP", "port": 53}], id="pod-selector-in-kube-system-itself"),
+    pytest.param(_egress_policy({"to": [_KUBE_DNS], "ports": [{"port": 53, "protocol": "SCTP"}]}), None,
+                 id="sctp-is-not-dns"),
+    pytest.param(_egress_policy({"to": [_KUBE_DNS], "ports": [{"port": 443}]}), None, id="other-port-to-kube-dns"),
+    pytest.param(_egress_policy({"to": [{"podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                                 "ports": [{"port": 53, "protocol": "UDP"}]}), None,
+                 id="pod-selector-alone-stays-in-the-policys-namespace"),
+    pytest.param(_egress_policy({"to": [{"namespaceSelector": {"matchLabels": {"name": "kube-system"}}}],
+                                 "ports": [{"port": 53, "protocol": "UDP"}]}), None,
+                 id="a-label-the-targets-kube-system-does-not-carry"),
+    pytest.param(_egress_policy({"to": [{"ipBlock": {"cidr": "10.0.0.10/32"}}], "ports": [{"port": 53, "protocol": "UDP"}]}),
+                 None, id="ip-block-of-the-kube-dns-service-is-not-kube-dns"),
+    pytest.param(_egress_policy({"to": [_KUBE_DNS], "ports": [{"port": 53, "protocol": "UDP"}]},
+                                {"to": [{"ipBlock": {"cidr": "169.254.0.0/16"}}], "ports": [{"port": 53, "protocol": "UDP"}]}),
+                 None, id="node-local-addresses-already-allowed"),
+    pytest.param(_egress_policy({"to": [_KUBE_DNS], "ports": [{"port": 53, "protocol": "UDP"}]},
+                                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}}],
+                                 "ports": [{"port": 53, "protocol": "UDP"}]}),
+                 [{"protocol": "UDP", "port": 53}], id="anywhere-except-link-local-is-not-allowed-yet"),
+])
+def test_which_policies_get_egress_to_the_node_local_dns(policy: dict[str, Any], added: list[Any] | None) -> None:
+    outcome = transform(policy, TransformContext(target_node_dns="localdns"))
+    extra = outcome.obj["spec"]["egress"][len(policy["spec"]["egress"]):]
+    if added is None:
+        assert extra == [] and "network-policy-dns-node-local" not in {f.code for f in outcome.findings}
+    else:
+        assert extra == [{"to": [{"ipBlock": {"cidr": "169.254.10.10/32"}}, {"ipBlock": {"cidr": "169.254.10.11/32"}}],
+                          "ports": added}]
+        [finding] = [f for f in outcome.findings if f.code == "network-policy-dns-node-local"]
+        assert finding.severity is Severity.INFO and "169.254.10.10, 169.254.10.11" in finding.message
+
+
+def test_the_node_local_dns_addresses_are_one_table() -> None:
+    from migration.node_dns import NODE_LOCAL_DNS
+    from migration.policies import calico
+
+    assert calico.NODE_LOCAL_DNS is NODE_LOCAL_DNS
+    assert dict(NODE_LOCAL_DNS) == {"localdns": ("169.254.10.10", "169.254.10.11"), "nodelocaldns": ("169.254.20.10",)}
 
 
 def test_target_node_dns_must_be_one_the_translation_knows() -> None:
