@@ -80,6 +80,7 @@ BACKOFF_MAX = 30.0  # seconds between attempts to watch a type that keeps failin
 REDISCOVER_SECONDS = 30.0  # how often a watching sync looks for new types (CRDs created on blue)
 FINDINGS_FILE = "sync-findings.jsonl"
 OWNER_MEMORY = 30.0  # seconds an owner found on blue counts as carried without asking blue again
+OWNER_MEMORY_SIZE = 10_000  # owners remembered before the expired ones are forgotten
 
 
 class SyncInputError(MigrationError):
@@ -329,7 +330,10 @@ class WillBeOnGreen(Container[str]):
         if seen is not None and self.clock() - seen < OWNER_MEMORY:
             return True
         if self._on_blue(key):
-            self._seen[key] = self.clock()
+            now = self.clock()
+            if len(self._seen) >= OWNER_MEMORY_SIZE:  # a long sync sees many owners come and go
+                self._seen = {k: t for k, t in self._seen.items() if now - t < OWNER_MEMORY}
+            self._seen[key] = now
             return True
         return False
 
