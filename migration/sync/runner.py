@@ -398,7 +398,9 @@ class Syncer:
     def _commit(self, key: str, result: Result, *, lag: float | None = None, message: str = "") -> None:
         now = self.clock()
         with self._lock:
-            if result is not Result.SKIPPED:
+            # A skip is journaled only when it settles an open conflict (blue's object gone or now excluded):
+            # otherwise the next run's replay would reopen the conflict and exit 1 for nothing.
+            if result is not Result.SKIPPED or key in self.state.conflicts:
                 self.journal.record_change(key, result, now, message=message if result is Result.CONFLICT else "")
             self.state = engine.after_change(self.state, key, result, lag=lag, message=message)
         if result is not Result.SKIPPED:
