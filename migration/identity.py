@@ -300,8 +300,10 @@ def restored_fields(source: Sequence[Mapping[str, Any]], live: Mapping[str, Any]
         if isinstance(fields, dict):
             for pointer in rewrites:
                 drop(fields, live, pointer)
-            prune_absent(fields, live)
+            # Re-pointed first: the live object's references carry the target's uids, so a source key still
+            # naming the source's uid would look absent and the manager would lose the references it set.
             _repoint(fields, uid_map)
+            prune_absent(fields, live)
             if not fields:
                 continue  # everything it owned is akshift's rewrite now
         e["time"] = now
