@@ -221,6 +221,9 @@ def test_an_object_being_deleted_on_the_source_does_not_come_back(clusters: dict
 def test_a_garbage_collection_link_is_re_pointed_to_the_owner_on_the_target(clusters: dict[str, Any]) -> None:
     child, owner = _read(clusters["green"], "child"), _read(clusters["green"], "settings")
     assert [o["uid"] for o in child["metadata"]["ownerReferences"]] == [owner["metadata"]["uid"]]
+    # The operator that set the reference still owns it, at the target's uid.
+    operator = next(m["fieldsV1"] for m in child["metadata"]["managedFields"] if m["manager"] == "operator")
+    assert list(operator["f:metadata"]["f:ownerReferences"]) == [f'k:{{"uid":"{owner["metadata"]["uid"]}"}}']
     time.sleep(2)  # the target's garbage collector would have deleted it by now if the uid were wrong
     assert _read(clusters["green"], "child") is not None
 
