@@ -6,8 +6,9 @@ argue about, not an algorithm. Each tier lists ``(group, kind)`` pairs and
 says why it must precede the next. Objects of kinds not in the table are
 custom resources (or built-ins we have no opinion on) and go to the
 ``custom resources`` tier: after the built-in workloads and Ingresses, before
-quotas, aggregated APIs and admission control. Ties inside a tier are broken by namespace, then kind, then name, so
-the order is total and stable across runs.
+quotas, aggregated APIs and admission control. Ties inside a tier are broken by
+namespace (cluster-scoped objects first), then kind, then API group, then name
+(:func:`sort_key`), so the order is total and stable across runs.
 
 Two deliberate departures from a naive "workloads, then Services, then
 policies" order, both as in helm's install order:
@@ -19,9 +20,13 @@ policies" order, both as in helm's install order:
   applications still read them. Endpoints follow readiness, so no traffic
   reaches pods before they are Ready either way.
 
-Teardown (deleting what was applied, e.g. to roll back) is the mirror image:
-admission webhooks go first (so they cannot block deletions) and CRDs last
-(deleting a CRD deletes all its resources).
+What the applier (``migration.applier.run_tiers``) does around the tiers, as
+the reasons below say: before a tier, it waits (bounded) until the backend
+Service of every fail-closed admission webhook, APIService and CRD conversion
+webhook the tier's objects need has a ready endpoint (``migration.readiness``);
+after a tier, it waits for its CRDs to be Established and its ResourceQuotas'
+``status.hard``. There is no teardown order: nothing deletes by tier (sync
+deletes one object at a time, decommission deletes the cluster).
 """
 from __future__ import annotations
 
@@ -160,8 +165,8 @@ def sort_key(obj: Mapping[str, Any]) -> tuple[int, str, str, str, str]:
 def apply_tiers(objs: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
     """Group objects into apply steps.
 
-    The applier applies each group (in parallel if it likes) and waits for it
-    before the next; after the ``crds`` group it waits for ``Established``.
+    The applier applies each group (concurrently within it) and finishes it before
+    the next; the waits around each group are in the module docstring.
 
     Args:
         objs: the objects to apply; not modified.

@@ -83,16 +83,41 @@ def _networks(ctx: TransformContext) -> list[ipaddress.IPv4Network | ipaddress.I
     return [ipaddress.ip_network(ctx.source_pod_cidr)]
 
 
+def _node_addresses(ctx: TransformContext) -> list[ipaddress.IPv4Address]:
+    out = []
+    for ip in ctx.source_node_ips:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            continue
+        if isinstance(address, ipaddress.IPv4Address):
+            out.append(address)
+    return out
+
+
 def _old_address(value: str, ctx: TransformContext) -> str | None:
-    """The first old pod or node address (or range) in a string, None when none."""
+    """The first old pod or node address (or range) in a string, None when none.
+
+    An address or range is old when it overlaps the old pod CIDR (an address in it, a range inside it, or a
+    wider range that includes it) or holds an old node's address (the node itself, or a range of the node
+    subnet: only the nodes' addresses are known, not the subnet). A default route (``/0``) names every
+    address, not the old network's, and is left alone.
+
+    >>> from migration.transforms import TransformContext
+    >>> ctx = TransformContext(source_pod_cidr="10.244.0.0/16", source_node_ips=frozenset({"10.240.0.4"}))
+    >>> [_old_address(v, ctx) for v in ("10.240.0.0/16", "10.240.0.4", "10.0.0.0/8", "10.241.0.0/16", "0.0.0.0/0")]
+    ['10.240.0.0/16', '10.240.0.4', '10.0.0.0/8', None, None]
+    """
+    nodes = _node_addresses(ctx)
     for match in _IPV4.finditer(value):
         try:
             net = ipaddress.ip_network(match.group(0), strict=False)
         except ValueError:
             continue
-        if match.group(1) in ctx.source_node_ips or any(
-                isinstance(net, ipaddress.IPv4Network) and isinstance(n, ipaddress.IPv4Network) and net.subnet_of(n)
-                for n in _networks(ctx)):
+        if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen == 0:
+            continue
+        if any(isinstance(n, ipaddress.IPv4Network) and net.overlaps(n) for n in _networks(ctx)) \
+                or any(a in net for a in nodes):
             return match.group(0)
     return None
 

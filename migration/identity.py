@@ -300,14 +300,17 @@ def restored_fields(source: Sequence[Mapping[str, Any]], live: Mapping[str, Any]
         if isinstance(fields, dict):
             for pointer in rewrites:
                 drop(fields, live, pointer)
-            prune_absent(fields, live)
+            # Re-pointed first: the live object's references carry the target's uids, so a source key still
+            # naming the source's uid would look absent and the manager would lose the references it set.
             _repoint(fields, uid_map)
+            prune_absent(fields, live)
             if not fields:
                 continue  # everything it owned is akshift's rewrite now
         e["time"] = now
         out.append(e)
     for entry in live_entries:  # the target's own controllers (status writers…) keep theirs
-        if entry is ours or any(_same_entry(entry, s) for s in out):
+        # akshift's other entries (an Update from linking late owners, see restore) are not claims to keep.
+        if entry is ours or entry.get("manager") == manager or any(_same_entry(entry, s) for s in out):
             continue
         out.append(copy.deepcopy(dict(entry)))
     if ours is not None:
@@ -358,7 +361,9 @@ def restore(client: KubeClient, obj: Mapping[str, Any], rewrites: Iterable[str],
         rewrites: akshift's rewritten JSON pointers for this object.
         manager: akshift's field manager.
         uid_map: source owner uid → target owner uid.
-        owners: ownerReferences to set in the same request (late owners), None to leave them.
+        owners: ownerReferences to set first (late owners), None to leave them. They go in a request of
+            their own: a request that changes values makes its manager (an ``Update`` by akshift) own them
+            whatever managedFields it sends, so the managers are restored by a second one that changes none.
         attempts: tries when the object changes between the read and the patch (409).
 
     Raises:
@@ -366,28 +371,31 @@ def restore(client: KubeClient, obj: Mapping[str, Any], rewrites: Iterable[str],
     """
     source = (obj.get("metadata") or {}).get("managedFields") or []
     rewrites = list(rewrites)
-    for attempt in range(attempts):
+    wanted = None if owners is None else [dict(o) for o in owners]
+    tries = attempts + (wanted is not None)  # one request more: the references
+    for attempt in range(tries):
         live = client.read(dict(obj))
         if live is None:
             return
-        if owners is not None:
-            live = copy.deepcopy(live)
-            live["metadata"]["ownerReferences"] = [dict(o) for o in owners]
-        entries = restored_fields(source, live, rewrites, manager=manager, uid_map=uid_map, now=now_rfc3339())
         patch: dict[str, Any] = {"metadata": {"resourceVersion": live["metadata"]["resourceVersion"]}}
-        if entries:
+        linking = wanted is not None and sorted(o.get("uid") or "" for o in live["metadata"].get("ownerReferences")
+                                                or ()) != sorted(o.get("uid") or "" for o in wanted)
+        if linking:
+            patch["metadata"]["ownerReferences"] = wanted
+        else:
+            entries = restored_fields(source, live, rewrites, manager=manager, uid_map=uid_map, now=now_rfc3339())
+            if not entries:
+                return
             patch["metadata"]["managedFields"] = entries
-        if owners is not None:
-            patch["metadata"]["ownerReferences"] = [dict(o) for o in owners]
-        if len(patch["metadata"]) == 1:
-            return
         try:
             client.request("PATCH", client.path_of(dict(obj)), params={"fieldManager": manager}, body=patch,
                            content_type=MERGE_PATCH, ref=ObjectRef.of(obj))
-            return
         except ApiError as e:
-            if e.status != 409 or attempt == attempts - 1:
+            if e.status != 409 or attempt == tries - 1:
                 raise
+            continue
+        if not linking:
+            return
 
 
 def rewrites_by_key(patch_log: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:

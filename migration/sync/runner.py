@@ -25,6 +25,17 @@ whatever the journal says) — for tests and cron.
 Objects are applied one at a time per type (a type's changes keep their order)
 and concurrently across types. A change whose namespace or CRD another type's
 thread has not created yet is retried for up to :data:`ORDER_WAIT` seconds.
+
+Each object is applied as ``migrate``'s applier applies it
+(:func:`migration.applier.apply_object`): its ownerReferences to owners on
+green re-pointed to their green uids, its source field managers restored, and
+only akshift's own rewrites (the transform's patch log of this change) owned
+by akshift. Which owners count as carried (:class:`WillBeOnGreen`) is live:
+what migrate and this sync carried, or what is on blue now — sync carries it,
+and a ReplicaSet made a moment ago by a new Deployment is still whited out.
+An object applied before its owner (another type's thread, or an earlier tier
+of a catch-up) is linked when the owner arrives, as ``migrate`` links late
+owners after its last tier (:func:`migration.stages.link_owners`).
 """
 from __future__ import annotations
 
@@ -33,20 +44,20 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from errors import ErrorKind
-from kube.client import ApiResource, KubeClient
+from kube.client import ApiResource, KubeClient, object_path
 from kube.discovery import listable_types
 from kube.errors import ApiError
 from kube.objects import ObjectRef, is_secret
 from kube.order import tier
-from migration import blockers, stages
-from migration.applier import FIELD_MANAGER, Action, apply_object
+from migration import blockers, identity, stages
+from migration.applier import FIELD_MANAGER, Action, Outcome, apply_object
 from migration.errors import MigrationError, TransformError
 from migration.findings import Finding, Severity
 from migration.policies import calico
@@ -58,6 +69,7 @@ from migration.sync.journal import SyncJournal
 from migration.sync.status import HEARTBEAT_SECONDS, SyncStatus, hostname, write_status
 from migration.transforms import TransformContext
 from migration.transforms.context import selectorless_services
+from migration.transforms.ownership import owner_keys
 from migration.transforms.runner import TransformOutcome, transform
 from migration.transforms.stage import calico_facts
 from migration.volumes import PLAN_FILE, STATE_FILE, VolumeStore
@@ -67,6 +79,8 @@ ORDER_WAIT = 30.0  # seconds a change waits for its namespace or CRD (applied by
 BACKOFF_MAX = 30.0  # seconds between attempts to watch a type that keeps failing
 REDISCOVER_SECONDS = 30.0  # how often a watching sync looks for new types (CRDs created on blue)
 FINDINGS_FILE = "sync-findings.jsonl"
+OWNER_MEMORY = 30.0  # seconds an owner found on blue counts as carried without asking blue again
+OWNER_MEMORY_SIZE = 10_000  # owners remembered before the expired ones are forgotten
 
 
 class SyncInputError(MigrationError):
@@ -292,6 +306,50 @@ def calico_view(out: Path, ctx: TransformContext) -> CalicoView | None:
 # --------------------------------------------------------------------------- the driver
 
 
+class WillBeOnGreen(Container[str]):
+    """Sync's ``carried_keys``: whether an owner will exist on green, answered when asked.
+
+    An owner is carried when ``migrate`` or this sync carried it (``state().carried``), or when it is
+    on blue now and not being deleted: sync carries it too, perhaps a moment after its dependents (each
+    type has its own thread, so a ReplicaSet a new Deployment just made may arrive first). A snapshot
+    taken at the start would say "not carried" for every owner created since, and the whiteout rule would
+    then carry their ReplicaSets and Pods as data. Answers from blue are remembered for
+    :data:`OWNER_MEMORY` seconds (every Pod of a ReplicaSet asks about the same owner).
+    """
+
+    def __init__(self, source: KubeClient, state: Callable[[], SyncState], clock: Callable[[], float] = time.monotonic):
+        self.source, self.state, self.clock = source, state, clock
+        self._seen: dict[str, float] = {}
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if key in self.state().carried:
+            return True
+        seen = self._seen.get(key)
+        if seen is not None and self.clock() - seen < OWNER_MEMORY:
+            return True
+        if self._on_blue(key):
+            now = self.clock()
+            if len(self._seen) >= OWNER_MEMORY_SIZE:  # a long sync sees many owners come and go
+                self._seen = {k: t for k, t in self._seen.items() if now - t < OWNER_MEMORY}
+            self._seen[key] = now
+            return True
+        return False
+
+    def _on_blue(self, key: str) -> bool:
+        ref = ObjectRef.from_key(key)
+        res = next((r for r in self.source.resources().values() if r.group == ref.group and r.kind == ref.kind), None)
+        if res is None:
+            return False
+        try:
+            live = self.source.get(object_path(res.api_version, res.plural,
+                                               ref.namespace if res.namespaced else None, ref.name))
+        except ApiError:
+            return False
+        return not (live.get("metadata") or {}).get("deletionTimestamp")
+
+
 class Syncer:
     """One sync run's effects; the state changes only through :mod:`migration.sync.engine`'s functions.
 
@@ -311,7 +369,8 @@ class Syncer:
                  journal: SyncJournal, *, carry_secrets: bool, known: set[tuple[str, str, str]],
                  report: Callable[[dict[str, Any]], None], clock: Callable[[], float] = time.time,
                  calico: CalicoView | None = None) -> None:
-        self.source, self.target, self.options, self.ctx = source, target, options, ctx
+        self.source, self.target, self.options = source, target, options
+        self.ctx = dataclasses.replace(ctx, carried_keys=WillBeOnGreen(source, lambda: self.state))
         self.calico = calico
         self.carried_pvs = frozenset(ctx.volume_pvs)  # their disk blocker does not hold them back (as in apply)
         self.journal = journal
@@ -331,13 +390,17 @@ class Syncer:
         self._token = 0
         self._skip_marks: dict[str, float] = {}
         self._findings_path = options.out / FINDINGS_FILE
+        # Owner key → the objects applied before it whose reference to it waits (key → object, rewrites).
+        self._late: dict[str, dict[str, tuple[dict[str, Any], tuple[str, ...]]]] = {}
 
     # -- transitions (each persisted before the state moves on) --------------------------
 
     def _commit(self, key: str, result: Result, *, lag: float | None = None, message: str = "") -> None:
         now = self.clock()
         with self._lock:
-            if result is not Result.SKIPPED:
+            # A skip is journaled only when it settles an open conflict (blue's object gone or now excluded):
+            # otherwise the next run's replay would reopen the conflict and exit 1 for nothing.
+            if result is not Result.SKIPPED or key in self.state.conflicts:
                 self.journal.record_change(key, result, now, message=message if result is Result.CONFLICT else "")
             self.state = engine.after_change(self.state, key, result, lag=lag, message=message)
         if result is not Result.SKIPPED:
@@ -388,11 +451,11 @@ class Syncer:
         for f in fresh:
             self.report({"event": "finding", "finding": f.to_dict()})
 
-    def _apply(self, obj: dict[str, Any]) -> Any:
+    def _apply(self, obj: dict[str, Any], rewrites: tuple[str, ...], owners: identity.OwnerCache) -> Any:
         deadline = time.monotonic() + ORDER_WAIT
         while True:
             outcome = apply_object(self.target, obj, field_manager=FIELD_MANAGER,
-                                   force_conflicts=self.options.force_conflicts)
+                                   force_conflicts=self.options.force_conflicts, rewrites=rewrites, owners=owners)
             if outcome.action is Action.FAILED and outcome.status == 404 and time.monotonic() < deadline \
                     and not self.stop.is_set():
                 time.sleep(0.5)  # its namespace or CRD is another type's change, maybe not applied yet
@@ -412,13 +475,64 @@ class Syncer:
             self._commit(key, Result.BLOCKED, message=decision.reason)
             self.report({"event": "blocked", "key": key, "message": decision.reason})
             return Result.BLOCKED
-        applied = self._apply(outcome.obj)
+        rewrites = tuple(identity.rewrites_by_key([outcome.patch_log()]).get(key, ()))
+        # A fresh owner cache per change: an owner deleted and made again on green has a new uid, and a
+        # reference to the old one would make green's garbage collector delete the object.
+        owners = identity.OwnerCache(self.target)
+        applied = self._apply(outcome.obj, rewrites, owners)
         result = Result(applied.action.value)
         lag = None
         if count_lag and result.changed:
             lag = self.clock() - engine.lag_origin(seen_at, engine.changed_at(source))
         self._commit(key, result, lag=lag, message=applied.message)
+        if result.carries:
+            self._wait_for_owners(outcome.obj, rewrites, owners)
+            self._link_dependents(key)
         return result
+
+    # -- owners applied after their dependents (another type's thread) ------------------
+
+    def _wait_for_owners(self, obj: dict[str, Any], rewrites: tuple[str, ...], owners: identity.OwnerCache) -> None:
+        """Remember an object whose owners are not all on green yet, to link them when they arrive."""
+        key = ObjectRef.of(obj).key
+        with self._lock:
+            for waiting in self._late.values():
+                waiting.pop(key, None)
+        refs = (obj.get("metadata") or {}).get("ownerReferences") or ()
+        if not refs:
+            return
+        _, uid_map, complete = identity.resolve_owners(obj, owners)
+        if complete:
+            return
+        ns = (obj.get("metadata") or {}).get("namespace") or ""
+        missing = [k for r in refs if r.get("uid") not in uid_map for k in owner_keys(r, ns)]
+        with self._lock:
+            for owner in missing:
+                self._late.setdefault(owner, {})[key] = (obj, rewrites)
+        # The owner may have arrived between the apply and the lines above (its thread then found nothing
+        # waiting): look once more, so no reference is left out for good.
+        if identity.resolve_owners(obj, identity.OwnerCache(self.target))[2]:
+            self._link(key, obj, rewrites)
+
+    def _link_dependents(self, owner: str) -> None:
+        """An owner is on green now: link the objects applied before it that wait for it."""
+        with self._lock:
+            waiting = self._late.pop(owner, {})
+        for key, (obj, rewrites) in sorted(waiting.items()):
+            self._link(key, obj, rewrites)
+
+    def _link(self, key: str, obj: dict[str, Any], rewrites: tuple[str, ...]) -> None:
+        """Re-point an object's ownerReferences to the owners on green now, as ``migrate`` links late owners."""
+        done = Outcome(key, str(ObjectRef.of(obj)), Action.UPDATED)
+        owners = identity.OwnerCache(self.target)
+        (linked,) = stages.link_owners(self.target, [obj], [done], {key: list(rewrites)}, owners)
+        if linked.action is Action.FAILED:
+            self.report({"event": "link-failed", "key": key, "message": linked.message})
+            return
+        if identity.resolve_owners(obj, owners)[2]:  # every owner linked: it waits for nothing more
+            with self._lock:
+                for waiting in self._late.values():
+                    waiting.pop(key, None)
 
     def upsert(self, obj: dict[str, Any], seen_at: float, count_lag: bool) -> Result:
         """An object added or modified on blue (or found by a list): transform, apply, record."""
@@ -532,6 +646,10 @@ class Syncer:
         """An object deleted on blue: delete green's copy only if akshift carried it and still manages it."""
         if self.calico is not None and ObjectRef.from_key(key).group == calico.CALICO_GROUP:
             return self._forget_calico(key, seen_at, count_lag)
+        with self._lock:  # gone from blue: it no longer waits for owners (nor do its dependents wait for it)
+            self._late.pop(key, None)
+            for waiting in self._late.values():
+                waiting.pop(key, None)
         try:
             green = self._green_twin(key) if key in self.state.carried else None
         except ApiError as e:
@@ -698,10 +816,10 @@ def sync(source: KubeClient, target: KubeClient, *, options: SyncOptions, secret
                                       accept_blockers=blockers.normalize_codes([*options.accept_blockers, *inherited]))
         report({"event": "accepted-blockers", "codes": list(inherited), "from": "apply.json"})
     journal = SyncJournal(out, carried)
-    identity = check_clusters(source, target, out, journal.identity)
+    clusters = check_clusters(source, target, out, journal.identity)
     ctx = _context(target, out)
     if not journal.identity:
-        journal.record_identity(identity)
+        journal.record_identity(clusters)
     syncer = Syncer(source, target, options, ctx, journal, carry_secrets=carry_secrets,
                     known=_known_findings(transformed), report=report, calico=calico_view(out, ctx))
     if stop is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 from migration.errors import PlanError
@@ -109,6 +109,9 @@ class TransformContext:
             target (carried, or recreated by their controller), from
             :func:`migration.transforms.ownership.ownership_facts`; None when
             unknown (then owners are trusted and ownerReferences dropped, as before).
+            Any container that answers ``in``: ``akshift sync`` passes a live view
+            (what migrate and sync carried, or what is on the source now and will be
+            carried), kept as it is; an iterable is frozen.
         target_service_cidr: the target's service CIDR, to check pinned clusterIPs; None when unknown.
         target_node_port_range: the target's node-port range; None for Kubernetes' default 30000-32767.
         autoscaled: keys of workloads a HorizontalPodAutoscaler scales (their replicas are the HPA's).
@@ -137,7 +140,7 @@ class TransformContext:
     empty_volumes: bool = False
     target_coredns_custom: Mapping[str, str] | None = None
     target_node_dns: str | None = None
-    carried_keys: frozenset[str] | None = None
+    carried_keys: Container[str] | None = None
     target_service_cidr: str | None = None
     target_node_port_range: tuple[int, int] | None = None
     autoscaled: frozenset[str] = frozenset()
@@ -159,9 +162,11 @@ class TransformContext:
         for name in ("system_namespaces", "cilium_replaced_namespaces", "cilium_replaced_groups", "autoscaled",
                      "source_node_ips"):
             object.__setattr__(self, name, frozenset(getattr(self, name)))
-        for name in ("target_node_pools", "target_served", "selectorless_services", "carried_keys"):
+        for name in ("target_node_pools", "target_served", "selectorless_services"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, frozenset(getattr(self, name)))
+        if isinstance(self.carried_keys, Iterable):  # a live view (sync's) answers `in` only and stays live
+            object.__setattr__(self, "carried_keys", frozenset(self.carried_keys))
         bad = []
         for name in ("source_pod_cidr", "target_pod_cidr"):
             value = getattr(self, name)

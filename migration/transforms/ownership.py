@@ -24,7 +24,7 @@ rules run, from the objects' metadata, and kept in
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -95,7 +95,7 @@ def ownership_facts(objs: Iterable[Mapping[str, Any]],
     return {"carried_keys": frozenset(carried)}
 
 
-def recreated_by_owner(obj: Mapping[str, Any], carried_keys: frozenset[str] | None) -> tuple[bool, str]:
+def recreated_by_owner(obj: Mapping[str, Any], carried_keys: Container[str] | None) -> tuple[bool, str]:
     """Whether the object's controller owner will exist on the target with a controller that makes it again.
 
     Args:

@@ -46,6 +46,9 @@ def _source_objects() -> list[dict[str, Any]]:
         _settings({"colour": "blue", "size": "large"}),
         {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"},
          "metadata": {"name": "protected", "namespace": NS, "finalizers": ["example.com/keep"]}},
+        # An address in a range that is not blue's nodes' podCIDRs: old only when --source-pod-cidr says so.
+        {"apiVersion": "v1", "kind": "ConfigMap", "data": {"primary": "10.250.7.7:5432"},
+         "metadata": {"name": "peers", "namespace": NS}},
         {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"},
          "metadata": {"name": "leaving", "namespace": NS, "finalizers": ["example.com/hold"]}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NS},
@@ -94,6 +97,32 @@ ASO_CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefin
                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
 ASO_RG = {"apiVersion": "resources.azure.com/v1api20200601", "kind": "ResourceGroup",
           "metadata": {"name": "rg-identity", "namespace": NS}, "spec": {"location": "westeurope"}}
+
+
+def _trimmed_crd(group: str, kind: str, plural: str, version: str, scope: str = "Namespaced") -> dict[str, Any]:
+    """A tool's CRD trimmed to what the API server needs (the real ones hold large schemas)."""
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{group}"},
+            "spec": {"group": group, "scope": scope,
+                     "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
+                     "versions": [{"name": version, "served": True, "storage": True, "subresources": {"status": {}},
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+# Flux's Kustomization, reconciling a git path every ten minutes, not suspended (as Flux's bootstrap writes it).
+FLUX_CRD = _trimmed_crd("kustomize.toolkit.fluxcd.io", "Kustomization", "kustomizations", "v1")
+FLUX_KS = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+           "metadata": {"name": "apps", "namespace": NS},
+           "spec": {"interval": "10m", "path": "./apps", "prune": True,
+                    "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}
+# A Crossplane managed resource of the Azure provider (cluster-scoped, as provider-upjet-azure serves them).
+CROSSPLANE_CRD = _trimmed_crd("storage.azure.upbound.io", "Account", "accounts", "v1beta1", scope="Cluster")
+CROSSPLANE_MR = {"apiVersion": "storage.azure.upbound.io/v1beta1", "kind": "Account",
+                 "metadata": {"name": "stidentity"},
+                 "spec": {"forProvider": {"location": "West Europe", "accountTier": "Standard",
+                                          "accountReplicationType": "LRS", "resourceGroupName": "rg-identity"},
+                          "providerConfigRef": {"name": "default"}}}
 # Tightened after the ConfigMaps exist: the namespace is over it on the source.
 QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "few-configs", "namespace": NS},
          "spec": {"hard": {"configmaps": "2"}}}
@@ -118,10 +147,14 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             assert kubectl_apply(blue.kubeconfig, [EDGE, PINNED], "helm").returncode == 0
             assert kubectl_apply(blue.kubeconfig, [BATCH], TOOL).returncode == 0
             assert kubectl_apply(blue.kubeconfig, [INTERNAL], "helm").returncode == 0
-            assert kubectl_apply(blue.kubeconfig, [ASO_CRD], "helm").returncode == 0
-            assert wait_established(k, [ASO_CRD]) == []
+            assert kubectl_apply(blue.kubeconfig, [ASO_CRD, FLUX_CRD, CROSSPLANE_CRD], "helm").returncode == 0
+            assert wait_established(k, [ASO_CRD, FLUX_CRD, CROSSPLANE_CRD]) == []
             aso = kubectl_apply(blue.kubeconfig, [ASO_RG], "kubectl")
             assert aso.returncode == 0, aso.stderr
+            # Each as its tool applies it: Flux's kustomize-controller and Crossplane (server-side, their managers).
+            for obj, manager in ((FLUX_KS, "kustomize-controller"), (CROSSPLANE_MR, "crossplane")):
+                done = kubectl_apply(blue.kubeconfig, [obj], manager)
+                assert done.returncode == 0, done.stderr
             # A garbage-collection link to an owner that is never carried (Nodes register themselves).
             node = k.get("/api/v1/nodes")["items"][0]["metadata"]
             bound = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"x": "1"},
@@ -188,6 +221,9 @@ def test_an_object_being_deleted_on_the_source_does_not_come_back(clusters: dict
 def test_a_garbage_collection_link_is_re_pointed_to_the_owner_on_the_target(clusters: dict[str, Any]) -> None:
     child, owner = _read(clusters["green"], "child"), _read(clusters["green"], "settings")
     assert [o["uid"] for o in child["metadata"]["ownerReferences"]] == [owner["metadata"]["uid"]]
+    # The operator that set the reference still owns it, at the target's uid.
+    operator = next(m["fieldsV1"] for m in child["metadata"]["managedFields"] if m["manager"] == "operator")
+    assert list(operator["f:metadata"]["f:ownerReferences"]) == [f'k:{{"uid":"{owner["metadata"]["uid"]}"}}']
     time.sleep(2)  # the target's garbage collector would have deleted it by now if the uid were wrong
     assert _read(clusters["green"], "child") is not None
 
@@ -309,6 +345,25 @@ def test_the_source_pod_cidr_is_read_from_the_kubenet_nodes_and_can_be_overridde
         "10.250.0.0/16"
 
 
+def test_the_source_pod_cidr_flag_overrides_the_nodes_pod_cidrs_in_the_transform_command(
+        clusters: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+
+    def old_addresses(run: Path) -> set[str]:
+        report = (run / "transformed" / "findings.jsonl").read_text().splitlines()
+        return {f["ref"]["name"] for f in map(json.loads, report) if f["code"] == "hard-coded-old-address"}
+
+    # The migration read blue's pod CIDR from its nodes (10.244.0.0/16): 10.250.7.7 was nobody's address.
+    assert "peers" not in old_addresses(clusters["out"])
+    run = tmp_path / "run"
+    shutil.copytree(clusters["out"] / "snapshot", run / "snapshot")
+    result = runner.invoke(app, ["transform", "--out", str(run), "--age-identity", str(clusters["key"]),
+                                 "--source-pod-cidr", "10.250.0.0/16", "--output", "json"])
+    assert result.exit_code == 0, result.output
+    # Told the pods were in 10.250.0.0/16, the same snapshot's address is an old pod's.
+    assert "peers" in old_addresses(run)
+
+
 def _webhook(name: str, service: str, ns: str) -> dict[str, Any]:
     """A fail-closed webhook whose rules match nothing anyone creates (it must not break the shared cluster)."""
     return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
@@ -362,14 +417,109 @@ def test_the_applier_registers_a_webhook_only_once_its_backend_answers_and_repor
     assert waited >= bound  # the bound was waited out for the backend that never answers, then it went on
 
 
-def test_continuity_findings_name_the_old_networks_load_balancer_settings_and_an_azure_operator_resource(
+def test_continuity_findings_name_the_old_networks_load_balancer_settings_gitops_and_azure_operator_resources(
         clusters: dict[str, Any]) -> None:
     report = json.loads((clusters["out"] / "report.json").read_text())
-    found = {(f["code"], f["ref"]["name"]) for f in report["findings"]}
-    assert {("azure-internal-subnet", "internal"), ("lb-source-ranges-old-network", "internal"),
-            ("service-external-ips", "internal"), ("azure-operator-resource", "rg-identity")} <= found
+    found = {(f["code"], f["ref"]["kind"], f["ref"]["name"]) for f in report["findings"]}
+    assert {("azure-internal-subnet", "Service", "internal"), ("lb-source-ranges-old-network", "Service", "internal"),
+            ("service-external-ips", "Service", "internal"),
+            ("azure-operator-resource", "ResourceGroup", "rg-identity"),
+            ("gitops-auto-sync", "Kustomization", "apps"),
+            ("azure-operator-resource", "Account", "stidentity")} <= found
+    advice = {f["ref"]["kind"]: f["fix"] for f in report["findings"]
+              if f["code"] in ("gitops-auto-sync", "azure-operator-resource")}
+    assert "suspend" in advice["Kustomization"] and "Orphan" in advice["Account"]
     with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:  # warnings: carried all the same
-        assert k.read(INTERNAL) is not None and k.read(ASO_RG) is not None
+        for obj in (INTERNAL, ASO_RG, FLUX_KS, CROSSPLANE_MR):
+            assert k.read(obj) is not None, obj["metadata"]["name"]
+        # …and still their tools' own, so flux and crossplane keep managing them after the cutover.
+        managers = {m["manager"] for obj in (FLUX_KS, CROSSPLANE_MR)
+                    for m in k.read(obj)["metadata"]["managedFields"]}
+    assert {"kustomize-controller", "crossplane"} <= managers
+
+
+def _never_ready_backend(ns: str) -> list[dict[str, Any]]:
+    """A namespace and a Service whose selector matches no pod: a backend that never has a ready endpoint."""
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "nobody", "namespace": ns},
+             "spec": {"selector": {"app": "nobody"}, "ports": [{"port": 443, "targetPort": 8443}]}}]
+
+
+# A backend that never answers needs no long bound to be waited out: 4 s keeps the two tests below cheap.
+NEVER_READY_BOUND = 4
+
+
+def _run_recording(k: KubeClient, objs: list[dict[str, Any]], bound: float) -> tuple[list[Any], dict[str, float]]:
+    """``run_tiers`` with a step that applies each object and records when (seconds after the start)."""
+    from kube.order import apply_tiers
+    from migration.applier import Action, Outcome, run_tiers
+
+    applied_at: dict[str, float] = {}
+    started = time.monotonic()
+
+    def step(obj: dict[str, Any]) -> Outcome:
+        applied_at[f"{obj['kind']} {obj['metadata']['name']}"] = time.monotonic() - started
+        k.apply(obj, field_manager="identity-test")
+        return Outcome(obj["metadata"]["name"], obj["kind"], Action.CREATED)
+
+    return run_tiers(k, apply_tiers(objs), step, backend_timeout=bound), applied_at
+
+
+def test_an_api_service_is_registered_only_after_its_backend_was_waited_for_and_one_never_ready_is_reported(
+        clusters: dict[str, Any]) -> None:
+    from migration.applier import Action
+
+    ns = "identity-aggregated"
+    api = {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+           "metadata": {"name": "v1alpha1.nothing.identity.example.com"},
+           "spec": {"group": "nothing.identity.example.com", "version": "v1alpha1", "groupPriorityMinimum": 1000,
+                    "versionPriority": 15, "insecureSkipTLSVerify": True,
+                    "service": {"namespace": ns, "name": "nobody", "port": 443}}}
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:
+        try:
+            outcomes, applied_at = _run_recording(k, [*_never_ready_backend(ns), api], NEVER_READY_BOUND)
+            registered = k.read(api)
+        finally:
+            k.delete(api)  # an unavailable aggregated API would break discovery for the module's later tests
+    failed = [(o.ref, o.message) for o in outcomes if o.action is Action.FAILED]
+    assert failed == [(f"Service {ns}/nobody", f"backend not Ready within {NEVER_READY_BOUND}s (no ready endpoint); "
+                                               f"applied anyway what it serves: APIService {api['metadata']['name']}")]
+    # Registered after the bound was waited out (the Service's tier went first, without a wait).
+    assert applied_at[f"APIService {api['metadata']['name']}"] >= NEVER_READY_BOUND > applied_at["Service nobody"]
+    assert registered is not None
+
+
+def test_custom_resources_whose_conversion_webhook_backend_is_not_ready_wait_out_the_bound_and_are_reported(
+        clusters: dict[str, Any]) -> None:
+    from migration.applier import Action
+
+    ns = "identity-conversion"
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "widgets.identity.example.com"},
+           "spec": {"group": "identity.example.com", "scope": "Namespaced",
+                    "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+                    "conversion": {"strategy": "Webhook", "webhook": {
+                        "conversionReviewVersions": ["v1"],
+                        "clientConfig": {"service": {"namespace": ns, "name": "nobody", "path": "/convert"}}}},
+                    "versions": [{"name": version, "served": True, "storage": version == "v2",
+                                  "schema": {"openAPIV3Schema": {"type": "object",
+                                                                 "x-kubernetes-preserve-unknown-fields": True}}}
+                                 for version in ("v1", "v2")]}}
+    # Created at the storage version: the API server needs no conversion to store them, so they are applied
+    # after the wait; it is reading them at v1 that would fail while the backend is down.
+    widgets = [{"apiVersion": "identity.example.com/v2", "kind": "Widget",
+                "metadata": {"name": name, "namespace": ns}, "spec": {"size": 1}} for name in ("small", "large")]
+    with KubeClient.from_kubeconfig(clusters["green"].kubeconfig) as k:
+        try:
+            outcomes, applied_at = _run_recording(k, [*_never_ready_backend(ns), crd, *widgets], NEVER_READY_BOUND)
+        finally:
+            k.delete(crd)
+    failed = [(o.ref, o.message) for o in outcomes if o.action is Action.FAILED]
+    assert failed == [(f"Service {ns}/nobody", f"backend not Ready within {NEVER_READY_BOUND}s (no ready endpoint); "
+                                               "applied anyway what it serves: Widget large, Widget small")]
+    # The CRD itself needs no wait (it is the conversion's definition, not served by it); its Widgets do.
+    assert applied_at["CustomResourceDefinition widgets.identity.example.com"] < NEVER_READY_BOUND
+    assert min(applied_at["Widget small"], applied_at["Widget large"]) >= NEVER_READY_BOUND
 
 
 def test_verify_counts_an_exclusion_as_a_gap_once_its_reason_no_longer_holds_on_the_target(

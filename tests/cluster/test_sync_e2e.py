@@ -281,3 +281,58 @@ def test_an_object_with_a_blocker_reaches_green_only_once_its_code_is_accepted(p
     with pytest.raises(ApiError):  # the carried copy goes with blue's
         pair.green.get(path)
 
+
+
+def test_sync_re_points_an_owner_reference_to_greens_owner_and_akshift_owns_only_its_rewrite(pair: Pair) -> None:
+    # A Deployment pinned to blue's pool 'userpool' (akshift rewrites it to green's 'apps'), applied by its tool
+    # with a garbage-collection link to ConfigMap base, which migrate carried.
+    base = read(pair.blue, "base")
+    assert base is not None
+    batch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+        "name": "batch", "namespace": NS, "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "base", "uid": base["metadata"]["uid"]}]},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "batch"}}, "template": {
+            "metadata": {"labels": {"app": "batch"}},
+            "spec": {"nodeSelector": {"agentpool": "userpool"}, "containers": [{"name": "c", "image": "x"}]}}}}
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/batch"
+    uid = pair.blue.apply(batch, field_manager="team-tool")["metadata"]["uid"]
+    # Owned by the new Deployment: ConfigMaps are listed (and applied) before Deployments, so its owner reaches
+    # green after it and the reference is linked then.
+    settings = configmap("batch-settings", {"k": "v"})
+    settings["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "batch",
+                                                "uid": uid}]
+    pair.blue.apply(settings, field_manager="team-tool")
+    rs_path = f"/apis/apps/v1/namespaces/{NS}/replicasets"
+    try:
+        wait_for("blue's ReplicaSet of the new Deployment", lambda: any(
+            o.get("uid") == uid for r in pair.blue.get(rs_path)["items"] for o in r["metadata"].get("ownerReferences", [])))
+        result = pair.once()
+        assert result.returncode == 0, result.stdout + result.stderr
+        carried = pair.green.get(path)
+        green_base = read(pair.green, "base")
+        assert green_base is not None
+        assert [o["uid"] for o in carried["metadata"]["ownerReferences"]] == [green_base["metadata"]["uid"]]
+        assert carried["spec"]["template"]["spec"]["nodeSelector"] == {"agentpool": "apps"}
+        fields = {m["manager"]: m["fieldsV1"] for m in carried["metadata"]["managedFields"]
+                  if m["operation"] == "Apply"}
+        # nodeSelector is an atomic map: akshift's rewrite makes it akshift's whole; the tool keeps the rest.
+        assert fields["akshift"]["f:spec"] == {"f:template": {"f:spec": {"f:nodeSelector": {}}}}
+        tool = json.dumps(fields["team-tool"])
+        assert "f:nodeSelector" not in tool and "f:containers" in tool and "f:ownerReferences" in tool
+        late = read(pair.green, "batch-settings")
+        assert late is not None and [o["uid"] for o in late["metadata"]["ownerReferences"]] == \
+            [carried["metadata"]["uid"]]
+        time.sleep(2)  # green's garbage collector would have deleted it by now if the uid were blue's
+        assert pair.green.get(path)["metadata"]["uid"] == carried["metadata"]["uid"]
+        # Blue's ReplicaSet of the new Deployment is still left to green's deployment controller (whited out:
+        # its owner is carried), not carried as data beside green's own.
+        assert not [r["metadata"]["name"] for r in pair.green.get(rs_path)["items"]
+                    if any(m["manager"] == "akshift" for m in r["metadata"].get("managedFields", []))]
+    finally:
+        pair.blue.delete(settings)
+        pair.blue.delete(batch)
+    settled = pair.once()
+    assert settled.returncode == 0, settled.stdout + settled.stderr
+    with pytest.raises(ApiError):  # the carried copies go with blue's
+        pair.green.get(path)
+    assert read(pair.green, "batch-settings") is None

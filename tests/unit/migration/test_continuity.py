@@ -38,11 +38,17 @@ def _codes(obj: dict[str, Any], ctx: TransformContext = CTX) -> set[str]:
                  "azure-internal-subnet", id="internal-subnet"),
     pytest.param(b.service("web", type="LoadBalancer", loadBalancerSourceRanges=["10.244.3.0/24"]),
                  "lb-source-ranges-old-network", id="source-ranges-on-old-pods"),
+    pytest.param(b.service("web", type="LoadBalancer", loadBalancerSourceRanges=["10.240.0.0/16"]),
+                 "lb-source-ranges-old-network", id="source-ranges-on-the-old-node-subnet"),
     pytest.param(b.service("web", externalIPs=["52.1.2.3"]), "service-external-ips", id="external-ips"),
     pytest.param(b.config_map("upstreams", data={"nginx.conf": "upstream api { server 10.244.1.17:8080; }"}),
                  "hard-coded-old-address", id="config-map-old-pod-ip"),
     pytest.param(b.config_map("nodes", data={"peer": "10.240.0.4"}), "hard-coded-old-address",
                  id="config-map-old-node-ip"),
+    pytest.param(b.config_map("proxy", data={"trusted": "10.240.0.0/22"}), "hard-coded-old-address",
+                 id="config-map-old-node-subnet"),
+    pytest.param(b.config_map("acl", data={"allow": "10.0.0.0/8"}), "hard-coded-old-address",
+                 id="config-map-range-wider-than-the-old-pod-cidr"),
     pytest.param(b.custom("Probe", "p", "shop", "monitoring.coreos.com/v1", spec={"targets": ["10.244.9.9:9100"]}),
                  "hard-coded-old-address", id="custom-resource-old-pod-ip"),
     pytest.param(b.deployment(), None, id="plain-deployment"),
@@ -70,6 +76,12 @@ def test_pods_labelled_for_aad_pod_identity_are_a_blocker_through_the_transform(
 
 def test_an_address_outside_the_old_networks_is_not_reported() -> None:
     assert not _codes(b.config_map("x", data={"dns": "168.63.129.16", "version": "1.2.3.4.5"}))
+
+
+def test_a_range_beside_the_old_networks_or_the_default_route_is_not_reported() -> None:
+    # 10.240.4.0/24 is next to the old node 10.240.0.4, 10.245.0.0/16 next to the old pod CIDR; 0.0.0.0/0 is anyone.
+    assert not _codes(b.config_map("x", data={"near": "10.240.4.0/24 10.245.0.0/16", "any": "0.0.0.0/0"}))
+    assert not _codes(b.service("web", type="LoadBalancer", loadBalancerSourceRanges=["0.0.0.0/0", "10.245.0.0/16"]))
 
 
 @pytest.mark.parametrize(("pod_cidrs", "expected"), [

@@ -335,3 +335,16 @@ def test_restored_managers_do_not_claim_fields_the_transform_removed() -> None:
     entries = restored_fields([kubectl, kcm], live, [], manager="akshift", uid_map={}, now="2026-12-01T00:00:00Z")
     assert {e["manager"]: e["fieldsV1"] for e in entries} == {
         "kubectl-client-side-apply": {"f:spec": {"f:accessModes": {}, "f:storageClassName": {}}}}
+
+
+def test_a_source_manager_keeps_the_owner_references_it_set_re_pointed_to_the_target_uid() -> None:
+    from migration.identity import restored_fields
+
+    tool = {"manager": "team-tool", "operation": "Apply", "fieldsV1": {"f:metadata": {"f:ownerReferences": {
+        'k:{"uid":"blue-uid"}': {".": {}, "f:name": {}, "f:uid": {}}}}, "f:data": {"f:k": {}}}}
+    live = {"metadata": {"managedFields": [], "ownerReferences": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "base", "uid": "green-uid"}]}, "data": {"k": "v"}}
+    entries = restored_fields([tool], live, [], manager="akshift", uid_map={"blue-uid": "green-uid"},
+                              now="2026-12-01T00:00:00Z")
+    assert entries[0]["fieldsV1"]["f:metadata"] == {"f:ownerReferences": {
+        'k:{"uid":"green-uid"}': {".": {}, "f:name": {}, "f:uid": {}}}}

@@ -240,3 +240,44 @@ def test_sync_takes_the_blocker_codes_the_runs_apply_accepted_and_none_before_an
     assert _accepted_at_apply(tmp_path) == ()
     (tmp_path / "apply.json").write_bytes(orjson.dumps({"objects": [], "accepted_blockers": ["b", "a", "a"]}))
     assert _accepted_at_apply(tmp_path) == ("a", "b")
+
+
+class _Blue:
+    """A source that serves Deployments and holds the given objects (by path); counts its GETs."""
+
+    def __init__(self, objects: dict[str, dict[str, Any]]) -> None:
+        from kube.client import ApiResource
+
+        self.objects, self.gets = objects, 0
+        self._res = {("apps/v1", "Deployment"): ApiResource("apps", "v1", "Deployment", "deployments", True,
+                                                            frozenset({"get", "list", "watch"}))}
+
+    def resources(self, refresh: bool = False) -> dict[tuple[str, str], Any]:
+        return self._res
+
+    def get(self, path: str) -> dict[str, Any]:
+        from kube.errors import ApiError
+
+        self.gets += 1
+        if path not in self.objects:
+            raise ApiError(404, "NotFound", path)
+        return self.objects[path]
+
+
+def test_an_owner_counts_as_carried_when_sync_carried_it_or_it_is_on_blue_now_and_not_being_deleted() -> None:
+    from migration.sync.runner import WillBeOnGreen
+
+    path = "/apis/apps/v1/namespaces/shop/deployments/"
+    blue = _Blue({path + "new": {"metadata": {}},
+                  path + "leaving": {"metadata": {"deletionTimestamp": "2026-12-01T00:00:00Z"}}})
+    state = SyncState(carried=frozenset({"apps/Deployment/shop/carried"}))
+    now = [0.0]
+    owners = WillBeOnGreen(blue, lambda: state, clock=lambda: now[0])  # type: ignore[arg-type]
+    assert "apps/Deployment/shop/carried" in owners and blue.gets == 0  # carried: blue is not asked
+    assert "apps/Deployment/shop/new" in owners  # made on blue a moment ago: sync carries it
+    assert "apps/Deployment/shop/leaving" not in owners and "apps/Deployment/shop/gone" not in owners
+    assert "example.com/Widget/shop/unserved" not in owners
+    asked = blue.gets
+    assert "apps/Deployment/shop/new" in owners and blue.gets == asked  # remembered…
+    now[0] += 31
+    assert "apps/Deployment/shop/new" in owners and blue.gets == asked + 1  # …for a while
