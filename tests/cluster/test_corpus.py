@@ -96,10 +96,24 @@ def test_helm_release_secrets_are_typed_labelled_and_hold_a_release(
 
 def test_corpus_volumes_are_bound_and_point_at_the_old_node_resource_group(
         corpus_blue: tuple[LocalCluster, list[Document]]) -> None:
+    import time
+
     cluster, _ = corpus_blue
-    with KubeClient.from_kubeconfig(cluster.kubeconfig) as k:
+
+    def ours_now() -> list[dict[str, Any]]:
         pvs = k.get("/api/v1/persistentvolumes")["items"]
-    ours = [pv for pv in pvs if pv["spec"].get("claimRef", {}).get("namespace") in ("storefront", "monitoring")]
+        return [pv for pv in pvs if pv["spec"].get("claimRef", {}).get("namespace") in ("storefront", "monitoring")]
+
+    # Blue's PV controller binds on its own schedule (slower when the machine is loaded; CI saw "not yet"):
+    # wait, bounded, for what a live cluster shows, then assert it.
+    with KubeClient.from_kubeconfig(cluster.kubeconfig) as k:
+        deadline = time.monotonic() + 60
+        while True:
+            ours = ours_now()
+            if (len(ours) == 4 and all(pv.get("status", {}).get("phase") == "Bound" for pv in ours)) \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(1)
     assert len(ours) == 4 and {pv["status"]["phase"] for pv in ours} == {"Bound"}
     assert {pv["spec"]["persistentVolumeReclaimPolicy"] for pv in ours} == {"Delete"}
     kinds = {next(k for k in ("azureDisk", "azureFile", "csi") if k in pv["spec"]) for pv in ours}
