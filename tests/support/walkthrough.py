@@ -213,7 +213,11 @@ class Shell:
         """:meth:`run`, failing with the command and its output unless it exits 0."""
         r = self.run(command, **kw)  # type: ignore[arg-type]
         if r.rc != 0:
-            raise WalkthroughFailed(f"$ {command}\nexited {r.rc}:\n{r.output[-4000:]}")
+            # The command before often holds the cause (e.g. an `akshift up` whose preview lists what changed).
+            before = self.results[-2] if len(self.results) > 1 else None
+            context = f"\n--- the command before: $ {before.command} (rc {before.rc}):\n{before.output[-2000:]}" \
+                if before is not None else ""
+            raise WalkthroughFailed(f"$ {command}\nexited {r.rc}:\n{r.output[-4000:]}{context}")
         return r
 
     def start(self, bg: Background, timeout: float = 120) -> None:
