@@ -8,6 +8,7 @@ path on which a missing requirements file or a broken `__main__.py` would fail (
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -29,6 +30,25 @@ STACK = "plain-up-test"
 def _pulumi(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["pulumi", *args, "--non-interactive"], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+#: The cluster a stack created when its last `up` ran with cluster.mode new (the test stack's defaults).
+CREATED = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-akshift-test/providers/"
+           "Microsoft.ContainerService/managedClusters/aks-akshift-test")
+
+
+def _as_if_it_created_a_cluster(stack: str, project: Path, env: dict[str, str], tmp_path: Path) -> str:
+    """Give a new stack the state of one whose last `up` created its cluster: its root resource exported clusterId
+    (no Azure here to create one). Returns that id."""
+    exported = json.loads(_pulumi(["stack", "export", "--stack", stack], project, env).stdout)
+    exported["deployment"]["resources"] = [{
+        "urn": f"urn:pulumi:{stack}::akshift::pulumi:pulumi:Stack::akshift-{stack}", "custom": False,
+        "type": "pulumi:pulumi:Stack", "outputs": {"clusterId": CREATED, "clusterName": "aks-akshift-test"}}]
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(exported))
+    imported = _pulumi(["stack", "import", "--stack", stack, "--file", str(state)], project, env)
+    assert imported.returncode == 0, imported.stderr
+    return CREATED
 
 
 def test_plain_pulumi_up_runs_the_projects_main_and_deploys_the_migrated_workloads(
@@ -75,8 +95,6 @@ def test_plain_pulumi_up_refuses_a_stack_switched_from_a_cluster_it_created_to_e
 ) -> None:
     """A stack whose last deployment created its cluster (it exported clusterId) is now mode existing:
     `pulumi up` would delete that cluster, so the program refuses at preview, naming cluster.deleteCreatedCluster."""
-    import json
-
     host = build.TOOLS["pulumi-language-python"]
     if host.missing():
         pytest.fail(f"pulumi-language-python not built: {host.missing()}; run scripts/setup (never skipped)",
@@ -90,19 +108,9 @@ def test_plain_pulumi_up_refuses_a_stack_switched_from_a_cluster_it_created_to_e
     env = {**os.environ, **pulumi_env,
            "PATH": os.pathsep.join([str(ROOT / ".venv" / "bin"), str(host.dir / "bin"), pulumi_env["PATH"]])}
     env.pop("PYTHONPATH", None)
-    created = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-akshift-test/providers/"
-               "Microsoft.ContainerService/managedClusters/aks-akshift-test")
     assert _pulumi(["stack", "init", stack], project, env).returncode == 0
     try:
-        # The state of a stack whose last `up` ran with cluster.mode new: its root resource exported clusterId.
-        exported = json.loads(_pulumi(["stack", "export", "--stack", stack], project, env).stdout)
-        exported["deployment"]["resources"] = [{
-            "urn": f"urn:pulumi:{stack}::akshift::pulumi:pulumi:Stack::akshift-{stack}", "custom": False,
-            "type": "pulumi:pulumi:Stack", "outputs": {"clusterId": created, "clusterName": "aks-akshift-test"}}]
-        state = tmp_path / "state.json"
-        state.write_text(json.dumps(exported))
-        imported = _pulumi(["stack", "import", "--stack", stack, "--file", str(state)], project, env)
-        assert imported.returncode == 0, imported.stderr
+        _as_if_it_created_a_cluster(stack, project, env, tmp_path)
         up = _pulumi(["up", "--yes", "--stack", stack], project, env)
         assert up.returncode != 0
         text = up.stdout + up.stderr
@@ -138,18 +146,9 @@ def test_plain_pulumi_up_refuses_a_renamed_cluster_the_stack_created_before_it_a
     env = {**os.environ, **pulumi_env,
            "PATH": os.pathsep.join([str(ROOT / ".venv" / "bin"), str(host.dir / "bin"), pulumi_env["PATH"]])}
     env.pop("PYTHONPATH", None)
-    created = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-akshift-test/providers/"
-               "Microsoft.ContainerService/managedClusters/aks-akshift-test")
     assert _pulumi(["stack", "init", stack], project, env).returncode == 0
     try:
-        exported = json.loads(_pulumi(["stack", "export", "--stack", stack], project, env).stdout)
-        exported["deployment"]["resources"] = [{
-            "urn": f"urn:pulumi:{stack}::akshift::pulumi:pulumi:Stack::akshift-{stack}", "custom": False,
-            "type": "pulumi:pulumi:Stack", "outputs": {"clusterId": created, "clusterName": "aks-akshift-test"}}]
-        state = tmp_path / "state.json"
-        state.write_text(json.dumps(exported))
-        imported = _pulumi(["stack", "import", "--stack", stack, "--file", str(state)], project, env)
-        assert imported.returncode == 0, imported.stderr
+        created = _as_if_it_created_a_cluster(stack, project, env, tmp_path)
         up = _pulumi(["up", "--yes", "--stack", stack], project, env)
         text = " ".join((up.stdout + up.stderr).split())
         assert up.returncode != 0, text[-3000:]
