@@ -38,7 +38,7 @@ from typing import Any
 from kube.client import KubeClient
 from kube.errors import ApiError
 from kube.objects import ObjectRef, controller_owner, group_of
-from migration.transforms.ownership import owner_group, remade_by
+from migration.transforms.ownership import owner_group, owner_keys, remade_by
 from migration.transforms.rules import platform_namespaces
 from migration.transforms.rules.whiteout import NEVER_MIGRATED
 
@@ -94,8 +94,7 @@ def _top_owner(read: Callable[[str], dict[str, Any]], obj: dict[str, Any],
     seen: set[str] = set()
     while (owner := controller_owner(obj)) is not None:
         ns = (obj.get("metadata") or {}).get("namespace") or ""
-        keys = [ObjectRef(owner_group(owner), owner.get("kind") or "", ns, owner.get("name") or "").key,
-                ObjectRef(owner_group(owner), owner.get("kind") or "", "", owner.get("name") or "").key]
+        keys = owner_keys(owner, ns)
         path = next((source_index[k] for k in keys if k in source_index), None)
         if path is None or keys[0] in seen:
             break
