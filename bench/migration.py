@@ -143,10 +143,13 @@ def bench(count: int, apply_rtts: list[float], inventory_rtts: list[float], side
                                  "--chunk-size=500"])
                 measured = []
                 for side in sides:
-                    out = work / f"inv-{side.label}"
+                    # A new directory per run, deleted only at the end: on this machine's ext4 (online
+                    # discard) creating files is up to 10× costlier in system time for about a minute after
+                    # many files were deleted (docs/migration.md "Benchmarks"), so an --overwrite into the
+                    # last run's directory would measure the previous deletion, not the inventory.
+                    out = work / f"inv-{side.label}-{rtt:g}ms"
                     measured.append((side.label, side.run("inventory", "--source", str(kc), "--out", str(out),
-                                                          "--age-identity", str(key_file), "--output", "json",
-                                                          "--overwrite")))
+                                                          "--age-identity", str(key_file), "--output", "json")))
                 rows.append(row(count, rtt, "inventory", k_inv, measured))
 
     # Apply: the same objects, as kubectl users hold them (YAML files) and as akshift holds them.

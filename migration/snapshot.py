@@ -82,8 +82,46 @@ FINDINGS = "findings.jsonl"
 REDACTED = "<redacted>"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-# errno values that concern one file name, not the output directory as a whole.
-_NAME_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL})
+# errno values that concern one file name, not the output directory as a whole (EEXIST: a filesystem
+# that folds case or normalizes unicode made two objects' paths one file).
+_NAME_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL, errno.EEXIST})
+# Files handed to the writer thread at once, and hand-overs queued before the producer waits. Measured on
+# the sandbox (docs/migration.md "Benchmarks"): one thread creating files is cheaper than two — two threads
+# creating files in the same directories spend their time in the kernel (ext4 took 2-4× the system time)
+# — and a batch costs one thread switch instead of one per object.
+_BATCH = 64
+_BATCHES_IN_FLIGHT = 8
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _create(path: str, data: bytes) -> None:
+    """A new file holding ``data``: open, write, close — none of ``open()``'s buffer, ``fstat``, ``ioctl`` or ``lseek``."""
+    fd = os.open(path, _CREATE, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def _write_batch(dirs: list[str], files: list[tuple[str, bytes]]) -> list[tuple[int, OSError]]:
+    """Create ``dirs``, then ``files`` in order (on the writer thread); return the files refused by name.
+
+    Raises:
+        OSError: a failure that is not about one file's name (a full or read-only disk): the run stops.
+    """
+    for d in dirs:
+        os.makedirs(d, exist_ok=True)
+    refused = []
+    for i, (path, data) in enumerate(files):
+        try:
+            _create(path, data)
+        except OSError as e:
+            if e.errno not in _NAME_ERRNOS:
+                raise OSError(e.errno, e.strerror, path) from e  # os.write's errors do not name the file
+            refused.append((i, e))
+    return refused
 
 
 def dump_yaml(obj: Mapping[str, Any]) -> bytes:
@@ -174,12 +212,19 @@ class SnapshotWriter:
         self._log_counts: Counter[str] = Counter()
         self._severities: Counter[str] = Counter()
         self._closed = False
-        self._dirs: set[Path] = set()
+        self._dirs: set[str] = set()
         self._refs: dict[str, str] = {}  # hashed path → key: names that cannot be read back from the path
         self._failed: list[dict[str, Any]] = []
         self.failures: list[InventoryError] = []
-        self._pending: collections.deque[tuple[str, ObjectRef, concurrent.futures.Future[int]]] = collections.deque()
-        self._io = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="snapshot-write")
+        # Files go to one writer thread in batches (see _BATCH): YAML is produced on the caller's thread
+        # while the previous batch's files are created (file creation releases the GIL).
+        self._batch_dirs: list[str] = []
+        self._batch: list[tuple[str, bytes]] = []
+        self._batch_refs: list[tuple[str, ObjectRef]] = []
+        self._pending: collections.deque[tuple[list[tuple[str, ObjectRef]],
+                                               concurrent.futures.Future[list[tuple[int, OSError]]]]] = collections.deque()
+        self._io = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="snapshot-write")
+        self._tmp_prefix = str(self._tmp) + os.sep
 
     def _recover(self) -> None:
         """Put back the previous snapshot a run killed between its two renames left aside (root missing)."""
@@ -233,17 +278,24 @@ class SnapshotWriter:
                 self._secrets[path] = dict(obj)
             return path
         content = dump_yaml(obj)
-        target = self._tmp / path
-        if target.parent not in self._dirs:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(target.parent)
-        # File creation is the other half of the cost and releases the GIL: overlap it with the
-        # next object's serialization, keeping a bounded number of writes in flight.
-        self._pending.append((path, ref, self._io.submit(target.write_bytes, content)))
-        if len(self._pending) > 256:
-            self._settle(*self._pending.popleft())
+        directory = path.rpartition("/")[0]
+        if directory not in self._dirs:
+            self._dirs.add(directory)
+            self._batch_dirs.append(self._tmp_prefix + directory)
+        self._batch.append((self._tmp_prefix + path, content))
+        self._batch_refs.append((path, ref))
         self._files[path] = hashlib.sha256(content).hexdigest()
+        if len(self._batch) >= _BATCH:
+            self._hand_over()
         return path
+
+    def _hand_over(self) -> None:
+        """Queue the current batch for the writer thread; settle the oldest when too many are queued."""
+        if self._batch:
+            self._pending.append((self._batch_refs, self._io.submit(_write_batch, self._batch_dirs, self._batch)))
+            self._batch_dirs, self._batch, self._batch_refs = [], [], []
+        while len(self._pending) > _BATCHES_IN_FLIGHT:
+            self._settle(*self._pending.popleft())
 
     def _fail(self, ref: ObjectRef, path: str | None, message: str, fix: str) -> InventoryError:
         error = InventoryError(message, ref=ref, fix=fix)
@@ -251,23 +303,30 @@ class SnapshotWriter:
         self.failures.append(error)
         return error
 
-    def _settle(self, path: str, ref: ObjectRef, future: concurrent.futures.Future[int]) -> None:
+    def _settle(self, refs: list[tuple[str, ObjectRef]],
+                future: concurrent.futures.Future[list[tuple[int, OSError]]]) -> None:
         # A write refused because of this one file name (too long for this filesystem, bytes it
         # cannot encode) loses only this object; a full, read-only or failing disk stops the run.
         try:
-            future.result()
+            refused = future.result()
         except OSError as e:
-            if e.errno not in _NAME_ERRNOS:
-                raise InventoryError(f"cannot write {self._tmp / path}: {e.strerror or e}",
-                                     fix="free space or fix the output directory, then re-run") from e
-            del self._files[path]
-            self._refs.pop(path, None)
-            self._by_kind[ref.kind_dir] -= 1
-            self._by_namespace[path.split("/", 1)[0]] -= 1
-            self._fail(ref, path, f"cannot be stored as {path}: {e.strerror or e}",
-                       "report it: akshift should have chosen a portable file name")
+            where = e.filename or self._tmp
+            raise InventoryError(f"cannot write {where}: {e.strerror or e}",
+                                 fix="free space or fix the output directory, then re-run") from e
+        for i, error in refused:
+            self._forget(*refs[i], error)
+
+    def _forget(self, path: str, ref: ObjectRef, e: OSError) -> None:
+        """Take back an object whose file the filesystem refused by name, and record it as failed."""
+        del self._files[path]
+        self._refs.pop(path, None)
+        self._by_kind[ref.kind_dir] -= 1
+        self._by_namespace[path.split("/", 1)[0]] -= 1
+        self._fail(ref, path, f"cannot be stored as {path}: {e.strerror or e}",
+                   "report it: akshift should have chosen a portable file name")
 
     def _drain(self) -> None:
+        self._hand_over()
         while self._pending:
             self._settle(*self._pending.popleft())
 
@@ -323,7 +382,7 @@ class SnapshotWriter:
         if self._closed:
             return
         self._closed = True
-        for _, _, fut in self._pending:
+        for _, fut in self._pending:
             fut.cancel()
         self._io.shutdown(wait=True)
         for f in self._logs.values():

@@ -15,7 +15,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 # Plain (unquoted) only when unmistakably a string under YAML 1.1, which PyYAML implements:
@@ -81,45 +81,67 @@ def scalar(v: Any) -> str:
     raise TypeError(f"cannot write {type(v).__name__} as YAML")
 
 
-def _value(v: Any, indent: int, out: list[str], prefix: str) -> None:
-    """Write ``v`` after ``prefix`` (``"key:"`` or ``"-"`` at its indentation)."""
-    pad = " " * indent
-    if isinstance(v, (dict, list)) and v:
-        write: Callable[[Any, int, list[str]], None] = _mapping if isinstance(v, dict) else _sequence
-        child = indent + 2 if isinstance(v, dict) else indent  # lists are indentless
-        if prefix.endswith("-"):  # "- " then the first line of the child on the same line
-            start = len(out)
-            write(v, indent + 2, out)
-            out[start] = prefix + " " + out[start][indent + 2:]
-        else:
-            out.append(prefix + "\n")
-            write(v, child, out)
-    elif isinstance(v, dict):
-        out.append(prefix + " {}\n")
-    elif isinstance(v, list):
-        out.append(prefix + " []\n")
-    elif type(v) is str and "\n" in v and _literal_ok(v):
-        chomp = "-" if not v.endswith("\n") else ("+" if v.endswith("\n\n") else "")
-        body = v[:-1] if v.endswith("\n") else v
-        if chomp == "+":
-            body = v[:-1]
-        inner = pad + "  "
-        out.append(f"{prefix} |{chomp}\n")
-        out.extend((inner + line + "\n") if line else "\n" for line in body.split("\n"))
-    else:
-        out.append(f"{prefix} {scalar(v)}\n")
+def _literal(line: str, v: str, inner: str, out: list[str]) -> None:
+    """A multi-line string as a literal block after ``line`` (``key:`` or ``-``), its lines at ``inner``."""
+    chomp = "-" if not v.endswith("\n") else ("+" if v.endswith("\n\n") else "")
+    body = v[:-1] if v.endswith("\n") else v
+    out.append(f"{line} |{chomp}\n")
+    out.extend((inner + part + "\n") if part else "\n" for part in body.split("\n"))
 
 
-def _mapping(m: Mapping[str, Any], indent: int, out: list[str]) -> None:
-    pad = " " * indent
+# The two writers below are the hot loop of the inventory (one call per object, a few hundred lines
+# each): the common types are tested with ``type(v) is``, a string is written in place, and a nested
+# block starts on its parent's line through ``lead`` (what the first key or item is prefixed with,
+# e.g. ``"- "``) instead of being written and rewritten. tests/support/yaml_v1.py, the simpler writer
+# this replaced, is the oracle: the output must be byte-identical (test_yamlout.py).
+
+def _mapping(m: Mapping[str, Any], pad: str, out: list[str], lead: str | None = None) -> None:
+    """Write a non-empty mapping's keys at ``pad``; the first one after ``lead`` when given."""
+    child = pad + "  "
     for k in sorted(m):
-        _value(m[k], indent, out, f"{pad}{_key(str(k))}:")
+        v = m[k]
+        line = (pad if lead is None else lead) + (_key(k) if type(k) is str else _key(str(k))) + ":"
+        lead = None
+        t = type(v)
+        if t is str:
+            if "\n" in v and _literal_ok(v):
+                _literal(line, v, child, out)
+            else:
+                out.append(f"{line} {_key(v) if len(v) < 64 else (v if _PLAIN.match(v) else _quoted(v))}\n")
+        elif t is dict or t is list or isinstance(v, (dict, list)):
+            if not v:
+                out.append(line + (" {}\n" if isinstance(v, dict) else " []\n"))
+            elif isinstance(v, dict):
+                out.append(line + "\n")
+                _mapping(v, child, out)
+            else:
+                out.append(line + "\n")
+                _sequence(v, pad, out)  # kubectl's indentless sequences
+        else:
+            out.append(f"{line} {scalar(v)}\n")
 
 
-def _sequence(items: list[Any], indent: int, out: list[str]) -> None:
-    pad = " " * indent
-    for item in items:
-        _value(item, indent, out, f"{pad}-")
+def _sequence(items: list[Any], pad: str, out: list[str], lead: str | None = None) -> None:
+    """Write a non-empty sequence's items at ``pad``; the first one after ``lead`` when given."""
+    child = pad + "  "
+    for v in items:
+        dash = (pad if lead is None else lead) + "-"
+        lead = None
+        t = type(v)
+        if t is str:
+            if "\n" in v and _literal_ok(v):
+                _literal(dash, v, child, out)
+            else:
+                out.append(f"{dash} {_key(v) if len(v) < 64 else (v if _PLAIN.match(v) else _quoted(v))}\n")
+        elif t is dict or t is list or isinstance(v, (dict, list)):
+            if not v:
+                out.append(dash + (" {}\n" if isinstance(v, dict) else " []\n"))
+            elif isinstance(v, dict):
+                _mapping(v, child, out, dash + " ")
+            else:
+                _sequence(v, child, out, dash + " ")
+        else:
+            out.append(f"{dash} {scalar(v)}\n")
 
 
 def dump(obj: Any) -> str:
@@ -137,9 +159,9 @@ def dump(obj: Any) -> str:
     """
     out: list[str] = []
     if isinstance(obj, dict) and obj:
-        _mapping(obj, 0, out)
+        _mapping(obj, "", out)
     elif isinstance(obj, list) and obj:
-        _sequence(obj, 0, out)
+        _sequence(obj, "", out)
     else:
         out.append(scalar(obj) if not isinstance(obj, (Mapping, list)) else ("{}" if isinstance(obj, dict) else "[]"))
         out.append("\n")
