@@ -247,6 +247,7 @@ def promote(source: str = typer.Argument(..., help="the verified stack, e.g. tes
     """
     from deploy import promotion
 
+    _checked(project_dir, target)  # before the pins are written into it
     project = _project(project_dir, secrets_provider)
     events = _Events(output)
 

@@ -1,4 +1,4 @@
-"""`akshift up` / `akshift preview` refuse an invalid stack file before any engine starts: exit 2, every key.
+"""`akshift up` / `preview` / `promote` refuse an invalid stack file before any engine starts: exit 2, every key.
 
 The program would refuse the same file inside an engine run, which the gateway reports as an engine failure
 (exit 1, one ``pulumi.RunError`` text); the commands check the file first with the loader `akshift config
@@ -62,12 +62,19 @@ def squash(text: str) -> str:
     return "".join(text.split())  # rich folds stderr at 80 columns under the test runner, paths included
 
 
-@pytest.mark.parametrize("command", [["up", "--yes"], ["preview"]], ids=["up", "preview"])
+# Each command with prod as the stack it deploys; promote writes its pins into prod's file, so a broken
+# file is refused before the pins are written.
+ON_PROD = [["up", "--yes", "--stack", "prod"], ["preview", "--stack", "prod"], ["promote", "test", "prod", "--yes"]]
+
+
+@pytest.mark.parametrize("command", ON_PROD, ids=["up", "preview", "promote"])
 def test_an_invalid_stack_file_exits_2_with_every_problem_and_its_key_before_any_engine(
     project: Path, opened: list[Any], command: list[str]
 ) -> None:
     break_prod(project)
-    res = runner.invoke(app, [*command, "--stack", "prod", "--project-dir", str(project)])
+    before = (project / "stacks" / "Pulumi.prod.yaml").read_bytes()
+    res = runner.invoke(app, [*command, "--project-dir", str(project)])
+    assert (project / "stacks" / "Pulumi.prod.yaml").read_bytes() == before
     assert opened == []
     assert res.exit_code == 2, res.output
     out = squash(res.output)
@@ -92,7 +99,7 @@ def test_a_stack_without_a_file_exits_2_naming_the_file_and_the_projects_stacks(
     assert squash("the project's stacks: prod") in out
 
 
-@pytest.mark.parametrize("command", [["up", "--yes"], ["preview"]], ids=["up", "preview"])
+@pytest.mark.parametrize("command", ON_PROD, ids=["up", "preview", "promote"])
 def test_a_valid_stack_file_goes_on_to_the_engine(project: Path, opened: list[Any], command: list[str]) -> None:
-    res = runner.invoke(app, [*command, "--stack", "prod", "--project-dir", str(project)])
+    res = runner.invoke(app, [*command, "--project-dir", str(project)])
     assert opened == [(project, None)], res.output
