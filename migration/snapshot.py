@@ -322,8 +322,9 @@ class SnapshotWriter:
         self._refs.pop(path, None)
         self._by_kind[ref.kind_dir] -= 1
         self._by_namespace[path.split("/", 1)[0]] -= 1
-        self._fail(ref, path, f"cannot be stored as {path}: {e.strerror or e}",
-                   "report it: akshift should have chosen a portable file name")
+        fix = ("write the run directory on a case-sensitive filesystem (this one made two objects' names one "
+               "file)") if e.errno == errno.EEXIST else "report it: akshift should have chosen a portable file name"
+        self._fail(ref, path, f"cannot be stored as {path}: {e.strerror or e}", fix)
 
     def _drain(self) -> None:
         self._hand_over()

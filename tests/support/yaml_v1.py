@@ -3,7 +3,8 @@
 Snapshots written before and after must be byte-identical (their digests are compared across runs and
 reviewed with ``git diff``), so tests/unit/migration/test_yamlout.py checks that ``migration.yamlout.dump``
 writes exactly what this one wrote, for arbitrary JSON-shaped values and for real objects. Not used by
-the product.
+the product. A copy on purpose, helpers included: an oracle that imported the product's scalar quoting
+would follow any change to it instead of catching it.
 """
 from __future__ import annotations
 

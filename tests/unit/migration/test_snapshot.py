@@ -582,6 +582,7 @@ def test_two_objects_a_filesystem_makes_one_file_lose_the_second_only(tmp_path: 
     snap = Snapshot(tmp_path / "snapshot")
     assert [f["path"] for f in snap.failed] == [ObjectRef.of(b.config_map("second")).path]
     assert "File exists" in snap.failed[0]["message"]
+    assert any("case-sensitive filesystem" in e.fix for e in w.failures)
     assert snap.verify() == [] and snap.read(ObjectRef.of(b.config_map("first")).path)["metadata"]["name"] == "first"
 
 
