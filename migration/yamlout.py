@@ -50,6 +50,11 @@ def _literal_ok(s: str) -> bool:
             and not s.endswith((" \n", "\t\n")))
 
 
+def _string(v: str) -> str:
+    """A one-line string scalar: short ones through the cache of :func:`_key`, long ones plain or quoted."""
+    return _key(v) if len(v) < 64 else (v if _PLAIN.match(v) else _quoted(v))
+
+
 def scalar(v: Any) -> str:
     """One scalar in flow form.
 
@@ -57,7 +62,7 @@ def scalar(v: Any) -> str:
     ['web', '"yes"', '"012"', '""', 'null', 'true', '3', '1.0e+20', '"a b"']
     """
     if type(v) is str:  # the common case first
-        return _key(v) if len(v) < 64 else (v if _PLAIN.match(v) else _quoted(v))
+        return _string(v)
     if v is None:
         return "null"
     if v is True:
@@ -77,7 +82,7 @@ def scalar(v: Any) -> str:
             r = f"{mantissa}.0e{exp}"
         return r
     if isinstance(v, str):
-        return _key(v) if len(v) < 64 else (v if _PLAIN.match(v) else _quoted(v))
+        return _string(v)
     raise TypeError(f"cannot write {type(v).__name__} as YAML")
 
 
@@ -107,7 +112,7 @@ def _mapping(m: Mapping[str, Any], pad: str, out: list[str], lead: str | None = 
             if "\n" in v and _literal_ok(v):
                 _literal(line, v, child, out)
             else:
-                out.append(f"{line} {_key(v) if len(v) < 64 else (v if _PLAIN.match(v) else _quoted(v))}\n")
+                out.append(f"{line} {_string(v)}\n")
         elif t is dict or t is list or isinstance(v, (dict, list)):
             if not v:
                 out.append(line + (" {}\n" if isinstance(v, dict) else " []\n"))
@@ -132,7 +137,7 @@ def _sequence(items: list[Any], pad: str, out: list[str], lead: str | None = Non
             if "\n" in v and _literal_ok(v):
                 _literal(dash, v, child, out)
             else:
-                out.append(f"{dash} {_key(v) if len(v) < 64 else (v if _PLAIN.match(v) else _quoted(v))}\n")
+                out.append(f"{dash} {_string(v)}\n")
         elif t is dict or t is list or isinstance(v, (dict, list)):
             if not v:
                 out.append(dash + (" {}\n" if isinstance(v, dict) else " []\n"))
