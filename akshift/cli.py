@@ -7,8 +7,6 @@ without Pulumi installed. This module only wires the groups together.
 """
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 import typer
 
 from akshift import cmd_config, cmd_cutover, cmd_doctor, cmd_migrate, cmd_sandbox, cmd_stack, cmd_sync, cmd_volumes
@@ -25,6 +23,8 @@ app = typer.Typer(
 
 def _version(show: bool) -> None:
     if show:
+        from importlib.metadata import PackageNotFoundError, version  # 0.05-0.1 s: only for --version
+
         try:
             typer.echo(f"akshift {version('akshift')}")
         except PackageNotFoundError:  # run from a checkout that was never installed

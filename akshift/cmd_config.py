@@ -12,15 +12,19 @@ missing or malformed file).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from akshift.output import BAD_INPUT, OK, Boundary, Output, OutputOption, emit_json, err_console
 from errors import AkshiftError, ErrorKind
-from stacks import ConfigError, Problem, StackConfig, load_stack_file
-from stacks.capabilities import resolve_node_dns_cache
-from stacks.effective import describe
-from stacks.schema import SCHEMA_FILE, render_schema
+
+if TYPE_CHECKING:
+    from stacks import Problem, StackConfig
+
+# The stack model (pydantic) takes 0.2-0.3 s to import: every command line imports this module, so
+# :mod:`stacks` is imported by the commands that use it (tests/unit/akshift/test_cli_startup.py).
+SCHEMA_FILE_NAME = "stack-config.schema.json"  # stacks.schema.SCHEMA_FILE.name (a test holds them equal)
 
 app = typer.Typer(cls=Boundary,
     help="Check stack files (stacks/Pulumi.<stack>.yaml) and export their JSON schema, without Pulumi.",
@@ -41,6 +45,8 @@ def summary(path: str, cfg: StackConfig) -> str:
     if cfg.cluster.mode == "existing":  # node pools and node DNS belong to whoever created that cluster
         return (f"OK {path}: existing cluster {cfg.cluster.name} (Kubernetes {cfg.cluster.kubernetes_version}), "
                 f"networking {cfg.networking.mode.value}, protect {'on' if cfg.cluster.protect else 'off'}")
+    from stacks.capabilities import resolve_node_dns_cache
+
     dns = resolve_node_dns_cache(cfg.dns.node_cache, cfg.networking.mode, cfg.cluster.kubernetes_version,
                                  cfg.node_pools)
     return (
@@ -59,6 +65,9 @@ def validate(
 
     Example: akshift config validate stacks/Pulumi.prod.yaml
     """
+    from stacks import ConfigError, load_stack_file
+    from stacks.effective import describe
+
     try:
         cfg = load_stack_file(stack_file)
     except ConfigError as e:
@@ -76,7 +85,7 @@ def validate(
 
 @app.command()
 def schema(
-    write: bool = typer.Option(False, "--write", help=f"write {SCHEMA_FILE.name} next to the stack files"),
+    write: bool = typer.Option(False, "--write", help=f"write {SCHEMA_FILE_NAME} next to the stack files"),
     out: Path | None = typer.Option(None, "--out", help="write the schema to this file instead of stdout"),
     output: Output = OutputOption,
 ) -> None:
@@ -85,6 +94,8 @@ def schema(
     The schema itself is JSON; with --out and -o json, a JSON line says where it was written.
     Example: akshift config schema --out stacks/stack-config.schema.json
     """
+    from stacks.schema import SCHEMA_FILE, render_schema
+
     text = render_schema()
     target = SCHEMA_FILE if write else out
     if target is None:
