@@ -46,7 +46,27 @@ class Answer:
         self.content = content
 
 
-class _Https(http.client.HTTPSConnection):
+class _OneWrite(http.client.HTTPConnection):
+    """Writes a request's head and body in one ``send``.
+
+    Why: ``http.client`` sends them with two calls — two TLS records, two TCP segments, two reads for the
+    API server to wake up for. One write costs the client one TLS record instead of two and the server one
+    read per request (measured: docs/dependencies.md). Overrides ``_send_output``, whose shape (a list of
+    header lines in ``_buffer``, joined with CRLF) is the same in CPython 3.11 to 3.13; anything other than a
+    bytes body (a file, chunked encoding) goes the standard way.
+    """
+
+    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
+        if not isinstance(message_body, bytes) or encode_chunked:
+            super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
+            return
+        self._buffer.extend((b"", message_body))  # type: ignore[attr-defined]
+        msg = b"\r\n".join(self._buffer)  # type: ignore[attr-defined]
+        del self._buffer[:]  # type: ignore[attr-defined]
+        self.send(msg)
+
+
+class _Https(_OneWrite, http.client.HTTPSConnection):
     """An HTTPS connection whose certificate is checked against (and SNI names) ``tls-server-name`` when set."""
 
     def __init__(self, host: str, port: int, *, context: ssl.SSLContext, server_name: str,
@@ -98,7 +118,7 @@ class Wire:
             conn = _Https(self._host, self._port, context=self._tls, server_name=self._server_name,
                           timeout=self._timeout)
         else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            conn = _OneWrite(self._host, self._port, timeout=self._timeout)
         self._local.conn = conn
         with self._lock:
             self._all.add(conn)

@@ -188,3 +188,21 @@ def test_an_unreachable_server_is_retried_then_reported_as_unreachable(serve: An
 def test_a_proxy_keeps_the_httpx_path() -> None:
     k = KubeClient(KubeConfig(server="https://api.example:443", context="test", proxy_url="http://proxy.example:3128"))
     assert k._wire is None
+
+
+@pytest.mark.parametrize("body", [b'{"apiVersion":"v1","kind":"ConfigMap"}', None], ids=["apply", "get"])
+def test_a_request_goes_out_in_one_write_with_the_bytes_the_standard_library_sends(body: bytes | None) -> None:
+    """Head and body in one ``send``: one TLS record and one segment per request, one read for the server."""
+    import http.client
+
+    from kube import wire
+
+    ours, stdlib = wire._OneWrite("127.0.0.1", 9), http.client.HTTPConnection("127.0.0.1", 9)
+    writes: dict[str, list[bytes]] = {"ours": [], "stdlib": []}
+    ours.send, stdlib.send = writes["ours"].append, writes["stdlib"].append  # type: ignore[method-assign]
+    for conn in (ours, stdlib):
+        conn.request("PATCH", "/api/v1/namespaces/shop/configmaps/a?fieldManager=akshift", body=body,
+                     headers={"Content-Type": "application/apply-patch+yaml"})
+    assert len(writes["ours"]) == 1
+    assert writes["ours"][0] == b"".join(writes["stdlib"])
+    assert len(writes["stdlib"]) == (2 if body else 1)  # what the override is for
