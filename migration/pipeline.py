@@ -398,13 +398,19 @@ def intact(out: Path, stage: str, *, allow_modified: bool = False) -> list[str]:
         SnapshotInputError: no such directory or index; SnapshotIntegrityError: a file changed (without
             ``allow_modified``), missing or extra (bad input, naming the files).
     """
+    return checked(out, stage, allow_modified=allow_modified)[1]
+
+
+def checked(out: Path, stage: str, *, allow_modified: bool = False) -> tuple[Snapshot, list[str]]:
+    """:func:`intact`, and the checked snapshot: it reads the files it found unchanged from its cache
+    without reading them again (:meth:`migration.snapshot.Snapshot.read`)."""
     snap = Snapshot(out / stage)
     changed = snap.check_intact(allow_modified=allow_modified)
     if changed:
         recorded = _modified(out)
         recorded[stage] = sorted(set(recorded.get(stage, [])) | set(changed))
         _write_json(out / MODIFIED_FILE, recorded)
-    return [f"{stage}/{p}" for p in changed]
+    return snap, [f"{stage}/{p}" for p in changed]
 
 
 def _modified(out: Path) -> dict[str, list[str]]:
@@ -502,8 +508,7 @@ def _volume_inputs(out: Path, moves: Sequence[VolumeMove]) -> tuple[dict[str, di
 def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: SecretKey | None,
                progress: Progress, moves: Sequence[VolumeMove] | None) -> Transformed:
     out = options.out
-    intact(out, "snapshot", allow_modified=options.allow_modified)
-    snap = Snapshot(out / "snapshot")
+    snap, _ = checked(out, "snapshot", allow_modified=options.allow_modified)
     nodes = [snap.read(p) for p in snap.paths(include_secrets=False) if p.startswith("_cluster/core.Node/")]
     # A rehearsal's claims start empty: a volume plan in the run directory carries nothing into it.
     pvs, quiesced = _volume_inputs(out, moves) if moves is not None and not options.empty_volumes else ({}, {})
@@ -592,9 +597,9 @@ def plan(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey |
     t0 = time.monotonic()
     check_target(target, options.out)
     _ensure_transformed(target, options, secret_key, progress)
-    edited = intact(options.out, "transformed", allow_modified=options.allow_modified)
-    with progress(Stage.PLAN, len(Snapshot(options.out / "transformed").paths())) as advance:
-        planned = stages.plan(target, options.out / "transformed", secret_key=secret_key,
+    transformed, edited = checked(options.out, "transformed", allow_modified=options.allow_modified)
+    with progress(Stage.PLAN, len(transformed.paths())) as advance:
+        planned = stages.plan(target, transformed, secret_key=secret_key,
                               force_conflicts=options.force_conflicts, concurrency=options.concurrency,
                               progress=advance, blocked=_blocked(options))
     result = Outcomes(Stage.PLAN, tuple(planned), time.monotonic() - t0, notes=_edited_notes(edited),
@@ -620,9 +625,10 @@ def apply(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey 
     t0 = time.monotonic()
     identity = check_target(target, options.out)
     _ensure_transformed(target, options, secret_key, progress)
-    notes = list(_edited_notes(intact(options.out, "transformed", allow_modified=options.allow_modified)))
-    with progress(Stage.APPLY, len(Snapshot(options.out / "transformed").paths())) as advance:
-        applied = stages.apply(target, options.out / "transformed", options.out / "apply-journal.jsonl",
+    transformed, edited = checked(options.out, "transformed", allow_modified=options.allow_modified)
+    notes = list(_edited_notes(edited))
+    with progress(Stage.APPLY, len(transformed.paths())) as advance:
+        applied = stages.apply(target, transformed, options.out / "apply-journal.jsonl",
                                secret_key=secret_key, force_conflicts=options.force_conflicts,
                                concurrency=options.concurrency, progress=advance, target_identity=identity,
                                notes=notes, blocked=_blocked(options))

@@ -269,8 +269,9 @@ def transform_snapshot(snapshot_dir: Path, out: Path, ctx: TransformContext, *, 
 
 # -- plan / apply ------------------------------------------------------------------
 
-def _objects(transformed_dir: Path, secret_key: SecretKey | None) -> list[dict[str, Any]]:
-    return list(Snapshot(transformed_dir).objects(secret_key=secret_key))
+def _opened(snapshot: Path | Snapshot) -> Snapshot:
+    """A snapshot directory opened, or the Snapshot a caller checked (it reads unchanged files once)."""
+    return snapshot if isinstance(snapshot, Snapshot) else Snapshot(snapshot)
 
 
 def _held_back(objs: list[dict[str, Any]], blocked: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[Outcome]]:
@@ -287,7 +288,7 @@ def _held_back(objs: list[dict[str, Any]], blocked: Mapping[str, str]) -> tuple[
     return send, held
 
 
-def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | None = None,
+def plan(target: KubeClient, transformed: Path | Snapshot, *, secret_key: SecretKey | None = None,
          force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop,
          blocked: Mapping[str, str] | None = None) -> list[Outcome]:
     """Server-side dry run of every object against the target; nothing is written.
@@ -302,7 +303,7 @@ def plan(target: KubeClient, transformed_dir: Path, *, secret_key: SecretKey | N
     admission and validation reject them now rather than at apply; when the
     target refuses the scratch namespace they are ``create``, validated at apply.
     """
-    objs, held = _held_back(_objects(transformed_dir, secret_key), blocked or {})
+    objs, held = _held_back(list(_opened(transformed).objects(secret_key=secret_key)), blocked or {})
     if held:
         progress(len(held))
     planned_crds = {f"{o['spec']['group']}/{o['spec']['names']['kind']}" for o in objs
@@ -374,7 +375,7 @@ def _scratch_namespace(target: KubeClient) -> str | None:
     return name
 
 
-def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secret_key: SecretKey | None = None,
+def apply(target: KubeClient, transformed: Path | Snapshot, journal_path: Path, *, secret_key: SecretKey | None = None,
           force_conflicts: bool = False, concurrency: int = 16, progress: Progress = _noop,
           target_identity: ClusterIdentity | None = None, notes: list[str] | None = None,
           blocked: Mapping[str, str] | None = None) -> list[Outcome]:
@@ -393,11 +394,12 @@ def apply(target: KubeClient, transformed_dir: Path, journal_path: Path, *, secr
     Raises:
         JournalError: the journal has an unreadable line (bad input).
     """
-    objs, held = _held_back(_objects(transformed_dir, secret_key), blocked or {})
+    snap = _opened(transformed)
+    objs, held = _held_back(list(snap.objects(secret_key=secret_key)), blocked or {})
     if held:
         progress(len(held))
     tiers = [cast(list[dict[str, Any]], list(t)) for t in apply_tiers(objs)]
-    rewrites = identity.rewrites_by_key(Snapshot(transformed_dir).patches())
+    rewrites = identity.rewrites_by_key(snap.patches())
     owners = identity.OwnerCache(target)
     journal = Journal(journal_path, target=target_identity)
     if journal.restarted and notes is not None:

@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 import pyrage
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kube.errors import ObjectNameError
 from kube.objects import MAX_PLAIN_NAME, ObjectRef, file_stem
@@ -611,3 +613,84 @@ def test_transform_stage_carries_hashed_names_and_keeps_their_paths(tmp_path: Pa
     assert {r.status for r in results} == {Status.OK}
     assert set(out.index["refs"]) == set(raw.index["refs"]) and len(raw.index["refs"]) == 2
     assert {ObjectRef.of(o) for o in out.objects(secret_key=key)} == {ObjectRef.of(o) for o in objs}
+
+
+# --------------------------------------------------------------------------
+# The JSON cache: the YAML files' content read without libyaml, never instead of an edit.
+# --------------------------------------------------------------------------
+
+# What the API serves (JSON: no NaN, no infinity); a YAML file may hold more, and then the client sends
+# what orjson makes of it, as the cache holds it.
+_JSON_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+                 | st.floats(allow_nan=False, allow_infinity=False) | st.text())
+_JSON = st.recursive(_JSON_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(), inner, max_size=4), max_leaves=25)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.text(min_size=1), st.dictionaries(st.text(), _JSON, max_size=6))
+def test_a_cache_line_holds_what_the_yaml_file_reads_back_as(path: str, obj: dict[str, Any]) -> None:
+    line = snapshot._cache_line(path, obj)
+    assert line is not None and line.endswith(b"\n") and line.count(b"\n") == 1
+    head, _, body = line.partition(b"\t")
+    assert orjson.loads(head) == path
+    assert orjson.loads(body) == load_yaml(dump_yaml(obj)) == obj
+
+
+def test_an_integer_json_cannot_carry_is_read_from_its_yaml_file(tmp_path: Path, key: SecretKey) -> None:
+    big = b.config_map("big")
+    big["metadata"]["generation"] = 2**70
+    root = _write(tmp_path / "s", [big, b.config_map("small")], key)
+    assert b'"small"' in (root / snapshot.CACHE).read_bytes() and b'"big"' not in (root / snapshot.CACHE).read_bytes()
+    assert Snapshot(root).read(ObjectRef.of(big).path) == big
+
+
+def test_an_unchanged_file_is_read_from_the_cache_without_parsing_its_yaml(tmp_path: Path, key: SecretKey,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    objs = _objects()
+    root = _write(tmp_path / "s", objs, key)
+
+    def no_yaml(data: bytes | str) -> Any:
+        raise AssertionError(f"parsed YAML: {data[:60]!r}")
+
+    monkeypatch.setattr(snapshot, "load_yaml", no_yaml)
+    read = list(Snapshot(root).objects(secret_key=key))
+    assert sorted(read, key=lambda o: ObjectRef.of(o).path) == sorted(objs, key=lambda o: ObjectRef.of(o).path)
+
+
+def test_a_hand_edited_file_is_read_from_its_yaml_not_from_the_cache(tmp_path: Path, key: SecretKey) -> None:
+    root = _write(tmp_path / "s", _objects(), key)
+    f = root / "shop/core.ConfigMap/settings.yaml"
+    f.write_bytes(f.read_bytes().replace(b"mode: prod", b"mode: edited"))
+    snap = Snapshot(root)
+    assert snap.check_intact(allow_modified=True) == ["shop/core.ConfigMap/settings.yaml"]
+    assert snap.read("shop/core.ConfigMap/settings.yaml")["data"]["mode"] == "edited"
+
+
+def _tamper_cache(root: Path) -> None:
+    cache = root / snapshot.CACHE
+    assert b'"mode":"prod"' in cache.read_bytes()
+    cache.write_bytes(cache.read_bytes().replace(b'"mode":"prod"', b'"mode":"evil"'))
+
+
+def _drop_cache(root: Path) -> None:
+    (root / snapshot.CACHE).unlink()
+
+
+def _cache_of_a_version_without_one(root: Path) -> None:
+    index = orjson.loads((root / "index.json").read_bytes())
+    del index["cache"]
+    (root / "index.json").write_bytes(orjson.dumps(index))
+    _drop_cache(root)
+
+
+@pytest.mark.parametrize("spoil", [_tamper_cache, _drop_cache, _cache_of_a_version_without_one])
+def test_a_changed_or_missing_cache_only_makes_reading_slower(tmp_path: Path, key: SecretKey, spoil: Any) -> None:
+    objs = _objects()
+    root = _write(tmp_path / "s", objs, key)
+    spoil(root)
+    snap = Snapshot(root)
+    assert snap.check_intact() == [] and snap.extra_files() == []
+    assert snap.read("shop/core.ConfigMap/settings.yaml")["data"]["mode"] == "prod"
+    assert sorted(snap.objects(secret_key=key), key=lambda o: ObjectRef.of(o).path) == \
+        sorted(objs, key=lambda o: ObjectRef.of(o).path)
