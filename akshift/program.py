@@ -131,7 +131,7 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str],
     # so a renamed cluster.name or resourceGroup would find nothing there while Pulumi deletes the one it created.
     problems = guards.created_cluster_problems(
         _last_output_now("clusterId", last_outputs), resource_group=cfg.resource_group, cluster=cfg.cluster.name,
-        delete_intent=cfg.cluster.delete_created_cluster, stack=pulumi.get_stack())
+        delete_intent=cfg.cluster.delete_created_cluster, stack=pulumi.get_stack(), subscription=_subscription_now)
     if problems:
         raise pulumi.RunError("refused, nothing was deployed:\n" + "\n".join(p.line() for p in problems))
     # The replacement guard, before any resource is registered: the live cluster against every force-new field.
@@ -223,6 +223,26 @@ def _load_workloads(cfg: StackConfig, base_dir: Path) -> tuple[artifacts.Workloa
         return loaded, artifacts.read_verification(report)
     except (PromotionError, MigrationError) as e:
         raise pulumi.RunError(f"workloads not deployable, nothing was deployed:\n{e}") from None
+
+
+def _subscription_now() -> str:
+    """The subscription this deployment goes to, as the Azure provider itself resolves it (its config, the
+    environment, or the Azure CLI's current subscription): the ``getClientConfig`` invoke.
+
+    Raises:
+        pulumi.RunError: Azure did not say: the rename guard cannot vouch for the plan.
+    """
+    from pulumi_azure_native import authorization
+
+    try:
+        subscription = authorization.get_client_config().subscription_id
+    except Exception as e:  # noqa: BLE001 - the engine raises a plain Exception for a failed invoke
+        raise pulumi.RunError(f"cannot read which Azure subscription this deployment goes to ({e}); the guard against "
+                              "deleting the cluster this stack created needs it — sign in (`az login`) and retry") from None
+    if not subscription:
+        raise pulumi.RunError("Azure named no subscription for this deployment; the guard against deleting the "
+                              "cluster this stack created needs it — select one (`az account set`) and retry")
+    return str(subscription)
 
 
 def _own_output(name: str, last_outputs: Mapping[str, Any] | None) -> pulumi.Output[Any]:

@@ -35,12 +35,16 @@ created (and, for the group, everything in it). :func:`created_cluster_problems`
 closes that gap from the other side: the stack's own last ``clusterId``
 output names the cluster it created, and a stack file that names another one
 is refused unless ``cluster.deleteCreatedCluster`` says the deletion is meant.
+The subscription is part of that name: a deployment that now goes to another
+subscription (``azure-native:subscriptionId``, ``ARM_SUBSCRIPTION_ID`` or the
+Azure CLI's current one) would create the cluster there while deleting the one
+it created, so it is refused the same way.
 """
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from stacks import versions
@@ -213,12 +217,13 @@ def refuse(problems: list[Problem]) -> None:
         raise ClusterReplacementError(problems)
 
 
-_CLUSTER_ID = re.compile(r"/resourceGroups/(?P<group>[^/]+)/providers/Microsoft\.ContainerService/"
-                         r"managedClusters/(?P<name>[^/]+)/?$", re.IGNORECASE)
+_CLUSTER_ID = re.compile(r"(?:/subscriptions/(?P<subscription>[^/]+))?/resourceGroups/(?P<group>[^/]+)/providers/"
+                         r"Microsoft\.ContainerService/managedClusters/(?P<name>[^/]+)/?$", re.IGNORECASE)
+SUBSCRIPTION_KEY = "azure-native:subscriptionId"
 
 
 def created_cluster_problems(created_id: str | None, *, resource_group: str, cluster: str, delete_intent: bool,
-                             stack: str) -> list[Problem]:
+                             stack: str, subscription: Callable[[], str] | None = None) -> list[Problem]:
     """Whether the stack file still names the cluster this stack created, or the user named its deletion.
 
     Args:
@@ -228,6 +233,9 @@ def created_cluster_problems(created_id: str | None, *, resource_group: str, clu
         cluster: ``cluster.name`` as the stack file gives it now.
         delete_intent: ``cluster.deleteCreatedCluster``.
         stack: The stack's name, for messages.
+        subscription: Tells the subscription this deployment goes to; asked only when the group and the name
+            are unchanged (it costs an Azure call, and a renamed cluster is refused without one). None: not
+            compared.
 
     Returns:
         One problem naming ``cluster.name`` and/or ``resourceGroup`` (both the created and the named cluster, the
@@ -246,6 +254,11 @@ def created_cluster_problems(created_id: str | None, *, resource_group: str, clu
         renamed.append(("cluster.name", old_name, cluster))
     if old_group is None or old_group.lower() != resource_group.lower():
         renamed.append(("resourceGroup", old_group, resource_group))
+    old_subscription = m.group("subscription") if m else None
+    if not renamed and old_subscription and subscription is not None:
+        now = subscription()
+        if now.lower() != old_subscription.lower():  # GUIDs: Azure writes them in either case
+            return [] if delete_intent else [_moved(stack, created_id, old_subscription, now)]
     if not renamed:
         return [_stale_intent(stack, f"it still names the cluster it created ({created_id})")] if delete_intent else []
     if delete_intent:
@@ -262,6 +275,19 @@ def created_cluster_problems(created_id: str | None, *, resource_group: str, clu
         "deploy it next to this one, move the workloads with `akshift migrate`, then retire this stack; "
         "or, only if the running cluster may really be deleted, set cluster.deleteCreatedCluster: true for this one "
         "`pulumi up` (and pass --allow-cluster-replacement to `akshift up`), then remove it")]
+
+
+def _moved(stack: str, created_id: str, old: str, now: str) -> Problem:
+    return Problem(
+        (SUBSCRIPTION_KEY, "cluster.deleteCreatedCluster"),
+        f"stack {stack} created the AKS cluster {created_id} in subscription {old}; this deployment goes to "
+        f"subscription {now} ({SUBSCRIPTION_KEY}, ARM_SUBSCRIPTION_ID or the Azure CLI's current subscription), "
+        "where Pulumi would create it while deleting the cluster it created. Deploy to the cluster's subscription "
+        f"again (`az account set --subscription {old}`, or {SUBSCRIPTION_KEY}: {old} in the stack file) to keep it; "
+        f"or, for a cluster in the other subscription, create a new stack there (`pulumi stack init {stack}-v2`), "
+        "deploy it next to this one, move the workloads with `akshift migrate`, then retire this stack; or, only if "
+        "the running cluster may really be deleted, set cluster.deleteCreatedCluster: true for this one `pulumi up` "
+        "(and pass --allow-cluster-replacement to `akshift up`), then remove it")
 
 
 def _stale_intent(stack: str, why: str) -> Problem:

@@ -567,6 +567,34 @@ def test_renaming_the_cluster_a_stack_created_is_refused_naming_both_clusters_be
         assert not [t for t, _ in h.mocks.invokes if t.endswith("getManagedCluster")], "refused before the live read"
 
 
+@pytest.mark.parametrize("channel", ["pulumi up", "akshift up"])
+def test_deploying_to_another_subscription_than_the_created_cluster_is_refused_before_anything_is_registered(
+    channel: str
+) -> None:
+    created = live_cluster()["id"]  # in subscription SUB
+    other = "11111111-1111-1111-1111-111111111111"
+    answers = azure_calls(live_cluster())
+
+    def calls(token: str, args: dict[str, Any]) -> Any:
+        if token == "azure-native:authorization:getClientConfig":
+            return {**answers(token, args), "subscriptionId": other}
+        return answers(token, args)
+
+    h = harness.Harness(azure_state, calls=calls, stack_outputs={"clusterId": created}, config=stack_config("test"))
+    with pytest.raises(pulumi.RunError) as info:
+        if channel == "pulumi up":
+            h.run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
+        else:
+            from akshift import program
+
+            h.run(lambda: program.main(ROOT, last_outputs={"clusterId": created}))
+    line = next(ln for ln in str(info.value).splitlines() if ln.startswith("azure-native:subscriptionId: "))
+    assert f"created the AKS cluster {created} in subscription {SUB}" in line
+    assert f"this deployment goes to subscription {other}" in line and "cluster.deleteCreatedCluster: true" in line
+    assert h.registered() == [], "refused before any resource is registered"
+    assert not [t for t, _ in h.mocks.invokes if t.endswith("getManagedCluster")], "refused before the live read"
+
+
 def test_renaming_the_cluster_with_the_deletion_named_creates_the_new_one() -> None:
     created = live_cluster()["id"]
     config = mutate(stack_config("test"), {"cluster.name": "aks-akshift-test2", "cluster.deleteCreatedCluster": True})

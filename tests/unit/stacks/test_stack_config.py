@@ -488,3 +488,32 @@ def test_the_rename_guard_refuses_only_a_deletion_nobody_named(created: str | No
     problems = guards.created_cluster_problems(created, resource_group=group, cluster=name, delete_intent=intent,
                                                stack="prod")
     assert [list(p.keys) for p in problems] == ([keys] if keys else [])
+
+
+OTHER_SUBSCRIPTION = "11111111-1111-1111-1111-111111111111"
+
+
+@pytest.mark.parametrize(("now", "intent", "keys"), [
+    ("00000000-0000-0000-0000-000000000000", False, []),
+    ("00000000-0000-0000-0000-000000000000".upper(), False, []),  # GUIDs come in either case
+    (OTHER_SUBSCRIPTION, False, ["azure-native:subscriptionId", "cluster.deleteCreatedCluster"]),
+    (OTHER_SUBSCRIPTION, True, []),  # the deletion named
+], ids=["same subscription", "same, other case", "other subscription", "other subscription with intent"])
+def test_the_rename_guard_refuses_a_deployment_to_another_subscription(now: str, intent: bool,
+                                                                       keys: list[str]) -> None:
+    problems = guards.created_cluster_problems(CREATED_ID, resource_group="rg-shop", cluster="aks-shop",
+                                               delete_intent=intent, stack="prod", subscription=lambda: now)
+    assert [list(p.keys) for p in problems] == ([keys] if keys else [])
+    if keys:
+        assert "subscription 00000000-0000-0000-0000-000000000000" in problems[0].message
+        assert f"goes to subscription {OTHER_SUBSCRIPTION}" in problems[0].message
+        assert "az account set --subscription 00000000-0000-0000-0000-000000000000" in problems[0].message
+
+
+def test_a_renamed_cluster_is_refused_without_asking_azure_for_the_subscription() -> None:
+    def no_azure() -> str:
+        raise AssertionError("asked Azure")
+
+    problems = guards.created_cluster_problems(CREATED_ID, resource_group="rg-shop", cluster="aks-shop-2",
+                                               delete_intent=False, stack="prod", subscription=no_azure)
+    assert [list(p.keys) for p in problems] == [["cluster.name", "cluster.deleteCreatedCluster"]]
