@@ -119,7 +119,7 @@ def compose(cfg: StackConfig, *, base_dir: Path, server_version: ServerVersion,
 def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str],
                  last_outputs: Mapping[str, Any] | None) -> tuple[Any, Any]:
     """Resource group, network, identities and the AKS cluster; returns (kubeconfig, API server host)."""
-    from components.cluster import AksCluster, AksClusterArgs, plan, read_live_cluster
+    from components.cluster import AksCluster, AksClusterArgs, current_subscription, plan, read_live_cluster
     from components.identity import ClusterIdentity, ClusterIdentityArgs
     from components.network import ClusterNetwork, ClusterNetworkArgs
     from components.resource_group import ClusterResourceGroup, ClusterResourceGroupArgs
@@ -129,9 +129,11 @@ def _new_cluster(cfg: StackConfig, node_dns: NodeDnsCache, tags: dict[str, str],
     assert cfg.network is not None and cfg.location is not None and cfg.resource_group is not None
     # The rename guard, first: the live read below looks the cluster up by the name the stack file gives now,
     # so a renamed cluster.name or resourceGroup would find nothing there while Pulumi deletes the one it created.
+    # The subscription is part of that name; Azure is asked for it only when the group and the name are unchanged.
     problems = guards.created_cluster_problems(
         _last_output_now("clusterId", last_outputs), resource_group=cfg.resource_group, cluster=cfg.cluster.name,
-        delete_intent=cfg.cluster.delete_created_cluster, stack=pulumi.get_stack(), subscription=_subscription_now)
+        delete_intent=cfg.cluster.delete_created_cluster, stack=pulumi.get_stack(),
+        subscription=current_subscription)
     if problems:
         raise pulumi.RunError("refused, nothing was deployed:\n" + "\n".join(p.line() for p in problems))
     # The replacement guard, before any resource is registered: the live cluster against every force-new field.
@@ -223,26 +225,6 @@ def _load_workloads(cfg: StackConfig, base_dir: Path) -> tuple[artifacts.Workloa
         return loaded, artifacts.read_verification(report)
     except (PromotionError, MigrationError) as e:
         raise pulumi.RunError(f"workloads not deployable, nothing was deployed:\n{e}") from None
-
-
-def _subscription_now() -> str:
-    """The subscription this deployment goes to, as the Azure provider itself resolves it (its config, the
-    environment, or the Azure CLI's current subscription): the ``getClientConfig`` invoke.
-
-    Raises:
-        pulumi.RunError: Azure did not say: the rename guard cannot vouch for the plan.
-    """
-    from pulumi_azure_native import authorization
-
-    try:
-        subscription = authorization.get_client_config().subscription_id
-    except Exception as e:  # noqa: BLE001 - the engine raises a plain Exception for a failed invoke
-        raise pulumi.RunError(f"cannot read which Azure subscription this deployment goes to ({e}); the guard against "
-                              "deleting the cluster this stack created needs it — sign in (`az login`) and retry") from None
-    if not subscription:
-        raise pulumi.RunError("Azure named no subscription for this deployment; the guard against deleting the "
-                              "cluster this stack created needs it — select one (`az account set`) and retry")
-    return str(subscription)
 
 
 def _own_output(name: str, last_outputs: Mapping[str, Any] | None) -> pulumi.Output[Any]:

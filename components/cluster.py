@@ -115,6 +115,24 @@ def read_live_cluster(resource_group: str, name: str, parent: pulumi.Resource | 
     return profiles.live_view(result)
 
 
+def current_subscription() -> str:
+    """The subscription this deployment goes to, as the Azure provider itself resolves it (its config, the
+    environment, or the Azure CLI's current subscription): the ``getClientConfig`` invoke.
+
+    Raises:
+        pulumi.RunError: Azure did not say: the rename guard cannot vouch for the plan.
+    """
+    try:
+        subscription = authorization.get_client_config().subscription_id
+    except Exception as e:  # noqa: BLE001 - the engine raises a plain Exception for a failed invoke
+        raise pulumi.RunError(f"cannot read which Azure subscription this deployment goes to ({e}); the guard against "
+                              "deleting the cluster this stack created needs it — sign in (`az login`) and retry") from None
+    if not subscription:
+        raise pulumi.RunError("Azure named no subscription for this deployment; the guard against deleting the "
+                              "cluster this stack created needs it — select one (`az account set`) and retry")
+    return str(subscription)
+
+
 def plan(resource_group: str, location: str, cluster: NewCluster, networking: NetworkingConfig,
          node_pools: tuple[NodePool, ...], live: dict[str, Any] | None) -> guards.ClusterPlan:
     """Decide, before registering anything, what may be sent to the live cluster.
