@@ -518,7 +518,7 @@ def _transform(target: KubeClient | None, options: MigrateOptions, secret_key: S
                                quiesced_writers=quiesced, target_node_dns=options.target_node_dns,
                                empty_volumes=options.empty_volumes)
     with progress(Stage.TRANSFORM, len(snap.paths())) as advance:
-        t = stages.transform_snapshot(out / "snapshot", out / "transformed", ctx, secret_key=secret_key,
+        t = stages.transform_snapshot(snap, out / "transformed", ctx, secret_key=secret_key,
                                       overwrite=options.overwrite, progress=advance)
     carried = frozenset(p.rsplit("/", 1)[-1].removesuffix(".yaml") for p in snap.paths(include_secrets=False)
                         if p.startswith("_cluster/core.PersistentVolume/")
@@ -663,12 +663,11 @@ def verify(target: KubeClient, *, options: MigrateOptions, secret_key: SecretKey
             checks = volume_verify.verify_volumes(target, moves, VolumeStore(out / STATE_FILE).load(),
                                                   timeout=options.volume_bind_timeout)
             carried_pvs = VolumeVerification(tuple(checks)).carried_pvs()
-    intact(out, "snapshot", allow_modified=options.allow_modified)
-    intact(out, "transformed", allow_modified=options.allow_modified)
-    transformed = Snapshot(out / "transformed")
+    source, _ = checked(out, "snapshot", allow_modified=options.allow_modified)
+    transformed, _ = checked(out, "transformed", allow_modified=options.allow_modified)
     held, accepted = _applied_blocks(options)
     with progress(Stage.VERIFY, len(transformed.paths())) as advance:
-        report = stages.verify(target, out / "snapshot", out / "transformed", secret_key=secret_key,
+        report = stages.verify(target, source, transformed, secret_key=secret_key,
                                ready_timeout=options.ready_timeout, concurrency=options.concurrency,
                                progress=advance, blocked=held)
     findings = open_findings([*transformed.findings(), *modified_findings(out)], carried_pvs)

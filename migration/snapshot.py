@@ -119,7 +119,6 @@ class _Cache:
     """The writer's ``objects.cache.jsonl``: appended to by the writer thread only, hashed as it is written."""
 
     def __init__(self, path: Path):
-        self.path = path
         self.fd: int | None = os.open(path, _CREATE, 0o644)
         self.sha256 = hashlib.sha256()
 

@@ -251,13 +251,18 @@ class TransformSummary:
     findings: list[Finding]
 
 
-def transform_snapshot(snapshot_dir: Path, out: Path, ctx: TransformContext, *, secret_key: SecretKey | None = None,
+def _opened(snapshot: Path | Snapshot) -> Snapshot:
+    """A snapshot directory opened, or the Snapshot a caller checked (it reads unchanged files once)."""
+    return snapshot if isinstance(snapshot, Snapshot) else Snapshot(snapshot)
+
+
+def transform_snapshot(snapshot: Path | Snapshot, out: Path, ctx: TransformContext, *, secret_key: SecretKey | None = None,
                        overwrite: bool = False, progress: Progress = _noop) -> TransformSummary:
     """Sanitize and transform every object of a raw snapshot into ``out`` (no cluster involved).
 
     Secrets excluded at inventory stay excluded; encrypted ones are decrypted and re-encrypted.
     """
-    snap = Snapshot(snapshot_dir)
+    snap = _opened(snapshot)
     results = run_transform_stage(snap, out, ctx, secret_key=secret_key, exclude_secrets=not snap.index["secrets"],
                                   overwrite=overwrite)
     progress(len(results))
@@ -268,11 +273,6 @@ def transform_snapshot(snapshot_dir: Path, out: Path, ctx: TransformContext, *, 
 
 
 # -- plan / apply ------------------------------------------------------------------
-
-def _opened(snapshot: Path | Snapshot) -> Snapshot:
-    """A snapshot directory opened, or the Snapshot a caller checked (it reads unchanged files once)."""
-    return snapshot if isinstance(snapshot, Snapshot) else Snapshot(snapshot)
-
 
 def _held_back(objs: list[dict[str, Any]], blocked: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[Outcome]]:
     """Split objects into those to send and the ``blocked`` outcomes of those a blocker finding holds back."""
@@ -480,7 +480,7 @@ class VerifyReport:
         return not self.unaccounted and not self.not_ready and not self.results.has_problems
 
 
-def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, secret_key: SecretKey | None = None,
+def verify(target: KubeClient, snapshot: Path | Snapshot, transformed: Path | Snapshot, *, secret_key: SecretKey | None = None,
            ready_timeout: float = 120.0, concurrency: int = 16, progress: Progress = _noop,
            blocked: Mapping[str, str] | None = None) -> VerifyReport:
     """Account for every source object and compare the declared fields on the target.
@@ -497,8 +497,8 @@ def verify(target: KubeClient, snapshot_dir: Path, transformed_dir: Path, *, sec
     """
     import concurrent.futures as cf
 
-    source = Snapshot(snapshot_dir)
-    transformed = Snapshot(transformed_dir)
+    source = _opened(snapshot)
+    transformed = _opened(transformed)
     excluded = {ObjectRef(**e["ref"]): e for e in transformed.excluded()}
     results = Results()
     desired = {ObjectRef.of(o): o for o in transformed.objects(secret_key=secret_key)}
