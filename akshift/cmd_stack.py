@@ -147,7 +147,8 @@ def _show_preview(preview: Any, output: Output) -> None:
     changed = preview.changed
     typer.echo(f"preview {preview.stack}: {_summary(dict(preview.changes))}")
     for s in changed[:SHOWN_STEPS]:
-        typer.echo(f"  {s.op:<20} {s.type}  {s.name}")
+        fields = f"  ({', '.join(s.diffs)})" if s.diffs else ""
+        typer.echo(f"  {s.op:<20} {s.type}  {s.name}{fields}")
     if len(changed) > SHOWN_STEPS:
         typer.echo(f"  … and {len(changed) - SHOWN_STEPS} more")
 
@@ -171,7 +172,13 @@ def _engine(events: Any, label: str) -> Iterator[None]:
 
 
 def _result_dict(result: Any) -> dict[str, Any]:
-    return {"result": result.result, "changes": dict(result.changes)}
+    return {"result": result.result, "changes": dict(result.changes), "reread": list(result.reread)}
+
+
+def _show_reread(result: Any) -> None:
+    if result.reread:
+        typer.echo(f"  read back {len(result.reread)} Kubernetes object(s) the provider recorded older than this "
+                   "update's write (a refresh of those alone; the cluster was not changed)")
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -196,7 +203,8 @@ def preview(stack: str = StackName, project_dir: Path = ProjectDir, allow_cluste
                             allow_cluster_replacement=allow_cluster_replacement, on_event=events)
     if output is Output.json:
         emit_json({"stack": stack, "changes": dict(p.changes),
-                   "steps": [{"op": s.op, "type": s.type, "name": s.name} for s in p.changed]})
+                   "steps": [{"op": s.op, "type": s.type, "name": s.name, "diffs": list(s.diffs)}
+                             for s in p.changed]})
     else:
         _show_preview(p, output)
     raise typer.Exit(OK)
@@ -234,6 +242,7 @@ def up(stack: str = StackName, project_dir: Path = ProjectDir, yes: bool = Yes,
         emit_json({"stack": stack, **_result_dict(result)})
     else:
         typer.echo(f"up {stack}: {result.result}, {_summary(dict(result.changes))}")
+        _show_reread(result)
     raise typer.Exit(OK if result.succeeded else FAILED)
 
 
@@ -276,4 +285,5 @@ def promote(source: str = typer.Argument(..., help="the verified stack, e.g. tes
         emit_json(data)
     else:
         typer.echo(f"promoted {source} → {target}: {done.result.result}, {_summary(data['changes'])}")
+        _show_reread(done.result)
     raise typer.Exit(OK if done.result.succeeded else FAILED)

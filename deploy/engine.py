@@ -44,7 +44,7 @@ from pulumi import automation as auto
 
 from deploy.backend import Backend
 from deploy.errors import EngineError, StackBusy, StackNotFound
-from deploy.events import Step, steps_from_events
+from deploy.events import StaleWrites, Step, steps_from_events
 from deploy.guards import check_confined, check_plan
 from deploy.rules import UpdateRecord
 
@@ -55,6 +55,9 @@ Program = Callable[[], None]
 #: starts), or None when they are not known (``pulumi up`` run by the CLI: the program then reads them itself,
 #: through a StackReference to its own stack).
 ProjectProgram = Callable[[Mapping[str, Any] | None], None]
+#: URNs per targeted refresh after an update (:meth:`Stack.up`): a few hundred keep the engine's command
+#: line far below the kernel's argument limit.
+REREAD_BATCH = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,11 +125,14 @@ class UpdateResult:
         result: The engine's verdict (``succeeded``, ``failed`` …).
         changes: Operation → count.
         outputs: The stack's outputs after the update, as plain values (secrets decrypted in memory).
+        reread: Kubernetes resources whose recorded state was older than the update's write and that were
+            read back right after it (:class:`deploy.events.StaleWrites`), by URN.
     """
 
     result: str
     changes: Mapping[str, int]
     outputs: Mapping[str, Any]
+    reread: tuple[str, ...] = ()
 
     @property
     def succeeded(self) -> bool:
@@ -324,15 +330,33 @@ class Stack:
             continue_on_error: Keep updating independent resources after one fails.
             parallel: Resource operations at once (the CLI's default when None).
 
+        A successful update that recorded a Kubernetes object older than what it wrote (a provider race,
+        :class:`deploy.events.StaleWrites`) is followed by a refresh of exactly those resources, so the
+        next preview does not show an update of what is already on the cluster.
+
         Returns:
             The result, with the stack's outputs after it.
         """
+        stale = StaleWrites()
+
+        def watch(event: Any) -> None:
+            stale(event)
+            if on_event is not None:
+                on_event(event)
+
         with engine_errors(f"up {self.name}"):
             result = self._raw.up(color="never", **self._program_kwargs(), **_kwargs(
-                plan=str(plan) if plan else None, on_event=on_event, on_output=on_output, message=message,
+                plan=str(plan) if plan else None, on_event=watch, on_output=on_output, message=message,
                 continue_on_error=continue_on_error, parallel=parallel))
-        return UpdateResult(str(result.summary.result), dict(result.summary.resource_changes or {}),
+        done = UpdateResult(str(result.summary.result), dict(result.summary.resource_changes or {}),
                             {k: getattr(v, "value", v) for k, v in (result.outputs or {}).items()})
+        if done.succeeded and stale.urns:
+            for i in range(0, len(stale.urns), REREAD_BATCH):
+                with engine_errors(f"refresh {self.name} (reading back what the update wrote)"):
+                    self._raw.refresh(color="never", target=stale.urns[i:i + REREAD_BATCH],
+                                      message="akshift: read back objects recorded older than the update's write")
+            done = dataclasses.replace(done, reread=tuple(stale.urns))
+        return done
 
     def refresh(self, *, on_output: OnOutput | None = None) -> Mapping[str, int]:
         """``pulumi refresh --yes``: read every resource back from the cloud into the state.

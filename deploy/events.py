@@ -25,12 +25,15 @@ class Step:
         urn: The resource's URN.
         type: Its type token.
         keys: Properties that force a replacement (empty for other operations).
+        diffs: What changes (an ``update``'s or a ``replace``'s): the property paths of the provider's
+            detailed diff (``spec.replicas``), else the top-level properties; empty when the engine names none.
     """
 
     op: str
     urn: str
     type: str
     keys: tuple[str, ...] = ()
+    diffs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -91,8 +94,10 @@ def _step(part: Any) -> Step | None:
         return None
     op = _field(meta, "op", "op")
     op = getattr(op, "value", op)
+    detailed = _field(meta, "detailed_diff", "detailedDiff") or {}
     return Step(str(op), _field(meta, "urn", "urn") or "", _field(meta, "type", "type") or "",
-                tuple(_field(meta, "keys", "keys") or ()))
+                tuple(_field(meta, "keys", "keys") or ()),
+                tuple(detailed) if detailed else tuple(_field(meta, "diffs", "diffs") or ()))
 
 
 def parse(event: Any) -> Event:
@@ -130,9 +135,72 @@ def steps_from_events(events: Iterable[Any]) -> list[Step]:
     return [e.step for e in map(parse, events) if e.step is not None]
 
 
+#: What the engine shows in place of a secret value in an event's inputs or outputs.
+MASKED = "[secret]"
+#: Operations after which a provider records the object it read back as the resource's outputs.
+WRITES = frozenset({"create", "update", "create-replacement", "import"})
+
+
+def _output_key(outputs: Mapping[str, Any], key: str) -> str:
+    """The key under which the provider's outputs hold an input key: the provider names a CRD schema's
+    extensions in snake case (``x-kubernetes-preserve-unknown-fields`` → ``x_kubernetes_preserve_unknown_fields``,
+    ``$ref`` → ``_ref``, seen with the real provider)."""
+    return key if key in outputs else key.replace("-", "_").replace("$", "_")
+
+
+def _covers(outputs: Any, inputs: Any) -> bool:
+    """Whether ``outputs`` hold every value of ``inputs`` (maps by key, lists element by element).
+
+    A masked secret matches anything (the event does not say what it is); a null input asks for nothing.
+    """
+    if inputs == MASKED or outputs == MASKED:
+        return True
+    if isinstance(inputs, Mapping):
+        return isinstance(outputs, Mapping) and all(
+            v is None or (_output_key(outputs, k) in outputs and _covers(outputs[_output_key(outputs, k)], v))
+            for k, v in inputs.items())
+    if isinstance(inputs, list):
+        return isinstance(outputs, list) and len(outputs) == len(inputs) and all(map(_covers, outputs, inputs))
+    return bool(inputs == outputs)
+
+
+class StaleWrites:
+    """The Kubernetes objects an update wrote whose recorded outputs lack what it applied.
+
+    Why: the Kubernetes provider (v4) records as a resource's outputs the object its await logic last
+    observed, through a watch that can start from the API server's watch cache — older than the write.
+    It ignores events of an older ``metadata.generation``, but a change that does not bump the generation
+    (labels, annotations; an object already ready) can be recorded as it was before the write. The next
+    preview diffs the new inputs against that stale record and shows an ``update`` of what is already
+    there (seen in the sandbox walkthrough: the ``pulumi.com/patchForce`` annotation of an adopted
+    StatefulSet, pulumi/pulumi-kubernetes#3980 guards generations only). Feed it an update's events
+    (``on_event``); :attr:`urns` are then the custom ``kubernetes:`` resources it wrote (not Helm
+    releases, whose outputs are not the object) whose outputs do not hold their inputs: re-reading them
+    (a targeted refresh) makes the state what the cluster holds.
+    """
+
+    def __init__(self) -> None:
+        self.urns: list[str] = []
+
+    def __call__(self, event: Any) -> None:
+        part = _field(event, "res_outputs_event", "resOutputsEvent")
+        meta = _field(part, "metadata", "metadata") if part is not None else None
+        if not meta or _field(part, "planning", "planning"):  # a preview's, not an update's
+            return
+        op = _field(meta, "op", "op")
+        new = _field(meta, "new", "new")
+        type_ = str(_field(meta, "type", "type") or "")
+        if (str(getattr(op, "value", op)) not in WRITES or new is None or not _field(new, "custom", "custom")
+                or not type_.startswith("kubernetes:") or type_.startswith("kubernetes:helm.sh/")):
+            return
+        inputs = _field(new, "inputs", "inputs")
+        if inputs and not _covers(_field(new, "outputs", "outputs") or {}, inputs):
+            self.urns.append(str(_field(meta, "urn", "urn") or ""))
+
+
 def failures(events: Iterable[Any]) -> list[Step]:
     """The steps that failed, in event order (``ResOpFailedEvent``)."""
     return [e.failed for e in map(parse, events) if e.failed is not None]
 
 
-__all__ = ["Diagnostic", "Event", "Step", "failures", "parse", "steps_from_events"]
+__all__ = ["Diagnostic", "Event", "StaleWrites", "Step", "failures", "parse", "steps_from_events"]

@@ -49,13 +49,14 @@ class FakeAutomationStack:
         events: Engine events as the JSON event log records them (``pulumi preview --event-log``), sent by a
             preview after those of ``steps``.
         changes: What an ``up`` reports it did (operation → count).
+        up_events: Engine events (JSON, as recorded) an ``up`` sends to ``on_event``.
     """
 
     def __init__(self, name: str = "prod", config: dict[str, Any] | None = None,
                  steps: list[tuple[str, str, str]] | None = None,
                  outputs_of: Callable[[dict[str, Any]], dict[str, Any]] = lambda config: {},
                  fail_on: dict[str, BaseException] | None = None, events: list[dict[str, Any]] | None = None,
-                 changes: dict[str, int] | None = None) -> None:
+                 changes: dict[str, int] | None = None, up_events: list[dict[str, Any]] | None = None) -> None:
         self.name = name
         self.values: dict[str, Any] = json.loads(json.dumps(config or {}))
         self.steps = steps or []
@@ -63,6 +64,7 @@ class FakeAutomationStack:
         self.fail_on = fail_on or {}
         self.events = [auto.events.EngineEvent.from_json(json.loads(json.dumps(e))) for e in events or []]
         self.changes = changes if changes is not None else {"update": 1}
+        self.up_events = [auto.events.EngineEvent.from_json(json.loads(json.dumps(e))) for e in up_events or []]
         self.deployed: dict[str, Any] = outputs_of(self.values)
         self.calls: list[tuple[str, Any]] = []
         self.running = False
@@ -143,10 +145,19 @@ class FakeAutomationStack:
                                   "continue_on_error": continue_on_error, "parallel": parallel}))
         self._maybe_fail("up")
         self._run(program)
+        for event in self.up_events if on_event is not None else ():
+            on_event(event)
         self.deployed = self.outputs_of(self.values)
         summary = type("Summary", (), {"result": "succeeded", "resource_changes": dict(self.changes)})()
         return type("UpResult", (), {"summary": summary,
                                      "outputs": {k: _Value(v) for k, v in self.deployed.items()}})()
+
+    def refresh(self, *, color: str, target: list[str] | None = None, message: str | None = None,
+                on_output: Any = None) -> Any:
+        self.calls.append(("refresh", {"target": target, "message": message}))
+        self._maybe_fail("refresh")
+        summary = type("Summary", (), {"result": "succeeded", "resource_changes": {"same": len(target or [])}})()
+        return type("RefreshResult", (), {"summary": summary})()
 
     @property
     def ups(self) -> list[dict[str, Any]]:

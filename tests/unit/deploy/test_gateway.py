@@ -71,6 +71,16 @@ def test_events_say_which_step_is_planned_which_finished_which_failed_and_what_w
     assert [s.op for s in events.steps_from_events(RECORDED)] == ["replace"]
 
 
+def test_a_step_names_what_changes_by_the_providers_detailed_diff_else_by_property() -> None:
+    detailed = {**meta("update", "redis", "kubernetes:apps/v1:StatefulSet"), "diffs": ["spec"],
+                "detailedDiff": {"spec.replicas": {"diffKind": "update", "inputDiff": True}}}
+    plain = {**meta("update", "aks-rg", "azure-native:resources:ResourceGroup"), "diffs": ["tags"]}
+    for m, want in ((detailed, ("spec.replicas",)), (plain, ("tags",))):
+        event = {"sequence": 1, "timestamp": 0, "resourcePreEvent": {"metadata": m}}
+        obj = auto.events.EngineEvent.from_json(copy.deepcopy(event))
+        assert events.parse(event).step.diffs == events.parse(obj).step.diffs == want  # type: ignore[union-attr]
+
+
 def test_a_step_knows_its_parents_from_its_urn() -> None:
     step = events.steps_from_events(RECORDED)[0]
     assert step.parents == (SWITCH,) and step.name == "traffic-profile"
@@ -180,6 +190,75 @@ def test_the_update_is_held_to_the_plan_the_guarded_preview_saved(tmp_path: Path
     assert raw.calls[-1][1]["plan"] == str(preview.plan)
     with pytest.raises(ValueError, match="saved no plan"):
         engine.up_to_plan(stack, engine.Preview("prod", preview.steps, {}, None))
+
+
+WL = "akshift:index:MigratedWorkloads"
+SIG = "4dabf18193072939515e22adb298388d"  # the engine's secret signature key, as in real events
+
+
+def written(op: str, type_: str, name: str, inputs: dict[str, Any], outputs: dict[str, Any], *,
+            custom: bool = True, planning: bool = False) -> dict[str, Any]:
+    """A ``ResOutputsEvent`` as the real engine records it for a resource an update wrote (shapes from a
+    `pulumi up` of MigratedWorkloads against a sandbox cluster, 2026-12-02)."""
+    urn = f"{URN}{WL}${type_}::{name}"
+    new = {"type": type_, "urn": urn, "custom": custom, "inputs": inputs, "outputs": outputs}
+    return {"sequence": 1, "timestamp": 0, "resOutputsEvent": {
+        "metadata": {"op": op, "urn": urn, "type": type_, "provider": "", "new": new}, "planning": planning}}
+
+
+def sts(annotations: dict[str, str] | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "redis", "namespace": "data"}
+    if annotations is not None:
+        meta["annotations"] = annotations
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta,
+            "spec": {"replicas": 1, "volumeClaimTemplates": [{"metadata": {"name": "data"}}]}}
+
+
+FORCE = {"pulumi.com/patchForce": "true"}
+SECRET_IN = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": "data"},
+             "data": {SIG: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "[secret]"}}
+CRD_IN = {"spec": {"versions": [{"schema": {"openAPIV3Schema": {"properties": {"spec": {
+    "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}]}}
+CRD_OUT = {"metadata": {"generation": 1}, "spec": {"versions": [{"schema": {"openAPIV3Schema": {"properties": {"spec": {
+    "type": "object", "x_kubernetes_preserve_unknown_fields": True}}}}}]}}
+UP_EVENTS = [
+    # The race: the await recorded the adopted StatefulSet as it was before the provider's apply.
+    written("create", "kubernetes:apps/v1:StatefulSet", "aks-apps/StatefulSet/data/redis", sts(FORCE), sts(None)),
+    written("update", "kubernetes:apps/v1:Deployment", "aks-apps/Deployment/data/api",
+            {"metadata": {"labels": {"tier": "api"}}}, {"metadata": {"labels": {"tier": "api", "x": "y"}}}),
+    written("create", "kubernetes:core/v1:Secret", "core/Secret/data/creds", SECRET_IN,
+            {**SECRET_IN, "metadata": {**SECRET_IN["metadata"], "uid": "u"}}),
+    written("create", "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "crd", CRD_IN, CRD_OUT),
+    written("create", "kubernetes:helm.sh/v3:Release", "cilium", {"values": {"a": 1}}, {"values": {"a": 2}}),
+    written("create", WL, "workloads", {"x": 1}, {}, custom=False),
+    written("same", "kubernetes:core/v1:ConfigMap", "same-cm", {"data": {"a": "1"}}, {"data": {"a": "0"}}),
+    written("create", "kubernetes:core/v1:ConfigMap", "planned-cm", {"data": {"a": "1"}}, {}, planning=True),
+]
+
+
+def test_an_update_that_recorded_an_object_older_than_its_write_reads_back_exactly_that_one() -> None:
+    raw = FakeAutomationStack(up_events=UP_EVENTS)
+    seen: list[Any] = []
+    result = engine.Stack(raw).up(on_event=seen.append)
+    stale = UP_EVENTS[0]["resOutputsEvent"]["metadata"]["urn"]
+    assert len(seen) == len(UP_EVENTS)  # the caller still sees every event
+    assert [args["target"] for op, args in raw.calls if op == "refresh"] == [[stale]]
+    assert result.reread == (stale,) and result.succeeded
+
+
+def test_an_update_whose_records_hold_what_it_wrote_refreshes_nothing() -> None:
+    raw = FakeAutomationStack(up_events=UP_EVENTS[1:])
+    assert engine.Stack(raw).up().reread == ()
+    assert [op for op, _ in raw.calls] == ["up"]
+
+
+def test_many_stale_records_are_read_back_in_batches_that_fit_a_command_line() -> None:
+    many = [written("create", "kubernetes:apps/v1:StatefulSet", f"s{i}", sts(FORCE), sts(None))
+            for i in range(engine.REREAD_BATCH + 1)]
+    raw = FakeAutomationStack(up_events=many)
+    result = engine.Stack(raw).up()
+    assert [len(args["target"]) for op, args in raw.calls if op == "refresh"] == [engine.REREAD_BATCH, 1]
+    assert len(result.reread) == engine.REREAD_BATCH + 1
 
 
 def test_the_project_program_is_handed_the_outputs_of_the_last_deployment_read_before_the_engine_runs() -> None:
