@@ -1,38 +1,63 @@
-"""The lean HTTP/1.1 path of the client: one persistent ``http.client`` connection per thread, no pool.
+"""The lean HTTP/1.1 path of the client: one persistent connection per thread, no pool, no ``http.client``.
 
 Why it exists (issue 11, measured in docs/dependencies.md): on a 2-core machine the client's CPU is
 taken from the API server, so client CPU per request bounds the apply rate. httpx spends most of a
 small request above the socket (request and URL models, the auth and redirect flows, the pool's lock
 that 32 threads contend for): a server-side apply of a 512-byte ConfigMap cost 1.3 ms of client CPU
-through ``httpx.Client`` and 0.3 ms through ``http.client`` on the same connection settings. Every
-thread of a :class:`~kube.client.KubeClient` pool keeps one keep-alive connection of its own, so no
-lock is taken per request.
+through ``httpx.Client``, 0.35–0.48 ms through ``http.client`` — whose header handling (``putheader``'s
+checks, ``email.feedparser`` for every answer's headers, eight ``HTTPMessage.get`` per exchange) was
+most of it — and 0.13–0.22 ms through :class:`_Conn` (2026-12-02, one thread, alternating on one
+cluster). Every thread of a :class:`~kube.client.KubeClient` pool keeps one keep-alive connection of its
+own, so no lock is taken per request.
 
-What stays on httpx: injected transports (the in-process unit tests), proxies (``proxy-url``),
-watches (streamed) and ``/readyz``. Both paths share the TLS context (so a client certificate an
-exec plugin hands out is presented by connections opened afterwards), the credential (refreshed
-before expiry and once on a 401) and :meth:`KubeClient.request`'s retry rules.
+What :class:`_Conn` speaks, and no more: HTTP/1.1 requests with a ``bytes`` body (or none) written in one
+``sendall`` (head and body: one TLS record, one server read); answers with ``Content-Length``, chunked,
+or read to the connection's close; ``Connection: close`` and HTTP/1.0 honoured. What stays on httpx:
+injected transports (the in-process unit tests), proxies (``proxy-url``), watches (streamed) and
+``/readyz``. Both paths share the TLS context (so a client certificate an exec plugin hands out is
+presented by connections opened afterwards), the credential (refreshed before expiry and once on a 401)
+and :meth:`KubeClient.request`'s retry rules.
 """
 from __future__ import annotations
 
-import http.client
+import socket
 import ssl
 import threading
 import urllib.parse
 import weakref
 import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 from kube.auth import RefreshingAuth
 
-# What a dropped keep-alive connection looks like when a request is written to it or its answer
-# read: the server closed it while it sat idle, so the request never reached the server.
-STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+#: Longest status or header line, and most header lines, accepted in an answer (``http.client``'s limits).
+MAX_LINE = 65536
+MAX_HEADERS = 100
 
 
 class WireError(Exception):
     """A request that got no HTTP answer (refused, reset, timed out, TLS failure); ``__cause__`` says why."""
+
+
+class Closed(ConnectionError):
+    """The server closed the connection before the answer's status line (an idle keep-alive it let go)."""
+
+
+class ProtocolError(Exception):
+    """An answer that is not HTTP/1.1 as this client reads it (a malformed line, a short body)."""
+
+
+# What a dropped keep-alive connection looks like when a request is written to it or its answer
+# read: the server closed it while it sat idle, so the request never reached the server.
+STALE = (Closed, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
+class Headers(dict[str, str]):
+    """An answer's headers by lower-case name; :meth:`get` takes any case (repeated headers joined by ``, ``)."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(name.lower(), default)
 
 
 class Answer:
@@ -40,43 +65,124 @@ class Answer:
 
     __slots__ = ("status_code", "headers", "content")
 
-    def __init__(self, status_code: int, headers: http.client.HTTPMessage, content: bytes):
+    def __init__(self, status_code: int, headers: Headers, content: bytes):
         self.status_code = status_code
         self.headers = headers
         self.content = content
 
 
-class _OneWrite(http.client.HTTPConnection):
-    """Writes a request's head and body in one ``send``.
+def _line(rf: BinaryIO) -> bytes:
+    line = rf.readline(MAX_LINE + 1)
+    if len(line) > MAX_LINE:
+        raise ProtocolError("an answer line longer than 64 KiB")
+    return line
 
-    Why: ``http.client`` sends them with two calls — two TLS records, two TCP segments, two reads for the
-    API server to wake up for. One write costs the client one TLS record instead of two and the server one
-    read per request (measured: docs/dependencies.md). Overrides ``_send_output``, whose shape (a list of
-    header lines in ``_buffer``, joined with CRLF) is the same in CPython 3.11 to 3.13; anything other than a
-    bytes body (a file, chunked encoding) goes the standard way.
+
+def _exactly(rf: BinaryIO, n: int) -> bytes:
+    data = rf.read(n)
+    if len(data) != n:
+        raise ProtocolError(f"the answer's body ended after {len(data)} of {n} bytes")
+    return data
+
+
+class _Conn:
+    """One keep-alive HTTP/1.1 connection (plain or TLS) and its buffered reader.
+
+    Args:
+        sock: A connected socket (TLS already wrapped).
+        host_header: The ``Host`` header's value (``host:port``).
     """
 
-    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
-        if not isinstance(message_body, bytes) or encode_chunked:
-            super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
-            return
-        self._buffer.extend((b"", message_body))  # type: ignore[attr-defined]
-        msg = b"\r\n".join(self._buffer)  # type: ignore[attr-defined]
-        del self._buffer[:]  # type: ignore[attr-defined]
-        self.send(msg)
+    __slots__ = ("sock", "rf", "_host", "__weakref__")
 
+    def __init__(self, sock: Any, host_header: str):
+        self.sock = sock
+        self.rf: BinaryIO = sock.makefile("rb")
+        self._host = f"Host: {host_header}\r\n"
 
-class _Https(_OneWrite, http.client.HTTPSConnection):
-    """An HTTPS connection whose certificate is checked against (and SNI names) ``tls-server-name`` when set."""
+    @classmethod
+    def open(cls, host: str, port: int, *, tls: ssl.SSLContext | None, server_name: str, timeout: float,
+             default_port: int) -> _Conn:
+        """Connect (``TCP_NODELAY``: a request is one write, nothing to coalesce), then the TLS handshake."""
+        sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if tls is not None:
+                sock = tls.wrap_socket(sock, server_hostname=server_name or host)
+        except BaseException:
+            sock.close()
+            raise
+        name = f"[{host}]" if ":" in host else host
+        return cls(sock, name if port == default_port else f"{name}:{port}")
 
-    def __init__(self, host: str, port: int, *, context: ssl.SSLContext, server_name: str,
-                 timeout: float):
-        super().__init__(host, port, context=context, timeout=timeout)
-        self._server_name = server_name
+    def exchange(self, method: str, target: str, body: bytes | None,
+                 headers: Mapping[str, str]) -> tuple[int, Headers, bytes, bool]:
+        """Send one request and read its whole answer.
 
-    def connect(self) -> None:
-        http.client.HTTPConnection.connect(self)
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name or self.host)  # type: ignore[attr-defined]
+        Returns:
+            (status, headers, body as received, whether the server closes the connection after it).
+
+        Raises:
+            Closed: no status line (the server had closed the connection).
+            ProtocolError: a malformed answer.
+            OSError: the socket's or TLS's failure (a timeout included).
+        """
+        head = f"{method} {target} HTTP/1.1\r\n{self._host}" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            head += f"Content-Length: {len(body or b'')}\r\n"
+        self.sock.sendall((head + "\r\n").encode("latin-1") + (body or b""))
+        rf = self.rf
+        status_line = _line(rf)
+        if not status_line:
+            raise Closed("the server closed the connection before answering")
+        version, _, rest = status_line.partition(b" ")
+        if not version.startswith(b"HTTP/") or not rest[:3].isdigit():
+            raise ProtocolError(f"not an HTTP status line: {status_line[:80]!r}")
+        status = int(rest[:3])
+        got = Headers()
+        for _ in range(MAX_HEADERS + 1):
+            line = _line(rf)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep:
+                raise ProtocolError(f"not a header line: {line[:80]!r}")
+            key, val = name.strip().lower(), value.strip()
+            got[key] = f"{got[key]}, {val}" if key in got else val
+        else:
+            raise ProtocolError(f"more than {MAX_HEADERS} header lines")
+        close = version == b"HTTP/1.0" and "keep-alive" not in got.get("connection", "").lower() \
+            or "close" in got.get("connection", "").lower()
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            return status, got, b"", close
+        if "chunked" in got.get("transfer-encoding", "").lower():
+            parts = []
+            while True:
+                size_line = _line(rf).split(b";", 1)[0].strip()
+                try:
+                    size = int(size_line, 16)
+                except ValueError:
+                    raise ProtocolError(f"not a chunk size: {size_line[:40]!r}") from None
+                if size == 0:
+                    while _line(rf) not in (b"\r\n", b"\n", b""):  # trailers
+                        pass
+                    break
+                parts.append(_exactly(rf, size))
+                _line(rf)  # the chunk's CRLF
+            return status, got, b"".join(parts), close
+        length = got.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise ProtocolError(f"not a Content-Length: {length[:40]!r}")
+            return status, got, _exactly(rf, int(length)), close
+        return status, got, rf.read(), True  # no length: the body ends with the connection
+
+    def close(self) -> None:
+        for part in (self.rf, self.sock):
+            try:
+                part.close()
+            except OSError:
+                pass
 
 
 class Wire:
@@ -96,7 +202,7 @@ class Wire:
         url = urllib.parse.urlsplit(server)
         self._https = url.scheme == "https"
         self._host = url.hostname or "localhost"
-        self._port = url.port or (443 if self._https else 80)  # explicit: http.client would read "::1" as host ":" port 1
+        self._port = url.port or (443 if self._https else 80)
         self._prefix = url.path.rstrip("/")
         self._tls = tls if tls is not None else ssl.create_default_context()
         self._server_name = server_name
@@ -106,25 +212,23 @@ class Wire:
         self._local = threading.local()
         # Weakly held: the connection of a thread that ended (a pool shut down) goes with its thread-local
         # slot, so a long-running command that starts pools again and again does not pile up sockets.
-        self._all: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
+        self._all: weakref.WeakSet[_Conn] = weakref.WeakSet()
         self._lock = threading.Lock()
 
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+    def _connection(self) -> tuple[_Conn, bool]:
         """This thread's connection and whether it has carried a request before (it may have gone stale)."""
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        conn: _Conn | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn, True
-        if self._https:
-            conn = _Https(self._host, self._port, context=self._tls, server_name=self._server_name,
-                          timeout=self._timeout)
-        else:
-            conn = _OneWrite(self._host, self._port, timeout=self._timeout)
+        conn = _Conn.open(self._host, self._port, tls=self._tls if self._https else None,
+                          server_name=self._server_name, timeout=self._timeout,
+                          default_port=443 if self._https else 80)
         self._local.conn = conn
         with self._lock:
             self._all.add(conn)
         return conn, False
 
-    def _drop(self, conn: http.client.HTTPConnection) -> None:
+    def _drop(self, conn: _Conn) -> None:
         conn.close()
         self._local.conn = None
         with self._lock:
@@ -154,28 +258,29 @@ class Wire:
 
     def _exchange(self, method: str, target: str, content: bytes | None, headers: dict[str, str]) -> Answer:
         for _ in range(2):
-            conn, reused = self._connection()
             try:
-                conn.request(method, target, body=content, headers=headers)
-                resp = conn.getresponse()
-                body = resp.read()
+                conn, reused = self._connection()
+            except OSError as e:  # refused, unreachable, timed out, the TLS handshake failed
+                raise WireError(f"{e.__class__.__name__}: {e}") from e
+            try:
+                status, got, body, close = conn.exchange(method, target, content, headers)
             except STALE as e:
                 self._drop(conn)
                 if reused:  # the server closed an idle connection: the request never reached it
                     continue
                 raise WireError(f"{e.__class__.__name__}: {e}") from e
-            except (OSError, http.client.HTTPException) as e:  # ssl.SSLError and socket.timeout are OSErrors
+            except (OSError, ProtocolError) as e:  # ssl.SSLError and socket.timeout are OSErrors
                 self._drop(conn)
                 raise WireError(f"{e.__class__.__name__}: {e}") from e
-            if resp.getheader("Content-Encoding", "").lower() == "gzip":
+            if got.get("content-encoding", "").lower() == "gzip":
                 try:
                     body = zlib.decompress(body, wbits=31)
                 except zlib.error as e:
                     self._drop(conn)
                     raise WireError(f"undecodable gzip body: {e}") from e
-            if resp.will_close:
+            if close:
                 self._drop(conn)
-            return Answer(resp.status, resp.headers, body)
+            return Answer(status, got, body)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:

@@ -20,6 +20,11 @@ from kube.client import KubeClient
 from kube.config import KubeConfig
 from kube.errors import ApiError
 
+
+class _Answered(Exception):
+    """Raised by a handler that wrote its answer itself."""
+
+
 Handler = Callable[["Recorder", http.server.BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 
@@ -50,7 +55,10 @@ def serve() -> Iterator[Callable[[Handler], tuple[Recorder, int]]]:
                 body = self.rfile.read(length) if length else b""
                 rec.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
                                  "body": body, "port": self.client_address[1]})
-                status, headers, content = rec.handler(rec, self)
+                try:
+                    status, headers, content = rec.handler(rec, self)
+                except _Answered:
+                    return
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -190,19 +198,87 @@ def test_a_proxy_keeps_the_httpx_path() -> None:
     assert k._wire is None
 
 
-@pytest.mark.parametrize("body", [b'{"apiVersion":"v1","kind":"ConfigMap"}', None], ids=["apply", "get"])
-def test_a_request_goes_out_in_one_write_with_the_bytes_the_standard_library_sends(body: bytes | None) -> None:
-    """Head and body in one ``send``: one TLS record and one segment per request, one read for the server."""
-    import http.client
+class FakeSocket:
+    """A connected socket as :class:`kube.wire._Conn` uses it: what it was sent, and a canned answer to read."""
 
+    def __init__(self, answer: bytes):
+        self.sent: list[bytes] = []
+        self.answer = answer
+
+    def sendall(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def makefile(self, mode: str) -> Any:
+        import io
+
+        return io.BufferedReader(io.BytesIO(self.answer))  # type: ignore[arg-type]
+
+
+def exchange(answer: bytes, method: str = "GET", body: bytes | None = None) -> tuple[Any, FakeSocket]:
     from kube import wire
 
-    ours, stdlib = wire._OneWrite("127.0.0.1", 9), http.client.HTTPConnection("127.0.0.1", 9)
-    writes: dict[str, list[bytes]] = {"ours": [], "stdlib": []}
-    ours.send, stdlib.send = writes["ours"].append, writes["stdlib"].append  # type: ignore[method-assign]
-    for conn in (ours, stdlib):
-        conn.request("PATCH", "/api/v1/namespaces/shop/configmaps/a?fieldManager=akshift", body=body,
-                     headers={"Content-Type": "application/apply-patch+yaml"})
-    assert len(writes["ours"]) == 1
-    assert writes["ours"][0] == b"".join(writes["stdlib"])
-    assert len(writes["stdlib"]) == (2 if body else 1)  # what the override is for
+    sock = FakeSocket(answer)
+    return wire._Conn(sock, "10.0.0.1:6443").exchange(method, "/api/v1/pods?limit=5", body, {"Accept": "application/json"}), sock
+
+
+@pytest.mark.parametrize("body", [b'{"apiVersion":"v1","kind":"ConfigMap"}', None], ids=["apply", "get"])
+def test_a_request_goes_out_in_one_write_head_and_body(body: bytes | None) -> None:
+    """Head and body in one ``sendall``: one TLS record and one segment per request, one read for the server."""
+    (status, _, content, close), sock = exchange(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+                                                 "PATCH" if body else "GET", body)
+    assert (status, content, close) == (200, b"{}", False)
+    (sent,) = sock.sent
+    length = [f"Content-Length: {len(body)}\r\n".encode()] if body else []
+    assert sent == b"".join([b"PATCH" if body else b"GET", b" /api/v1/pods?limit=5 HTTP/1.1\r\n",
+                             b"Host: 10.0.0.1:6443\r\nAccept: application/json\r\n", *length, b"\r\n", body or b""])
+
+
+@pytest.mark.parametrize(("answer", "want"), [
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+     (200, b"hello world", False)),
+    (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"a\": 1}", (200, b'{"a": 1}', True)),  # to the close
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", (200, b"x", True)),
+    (b"HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", (201, b"ok", True)),
+    (b"HTTP/1.1 204 No Content\r\n\r\n", (204, b"", False)),
+], ids=["chunked-with-trailer", "no-length", "http-1.0", "connection-close", "no-content"])
+def test_answers_are_read_whole_by_their_framing(answer: bytes, want: tuple[int, bytes, bool]) -> None:
+    (status, _, content, close), _ = exchange(answer)
+    assert (status, content, close) == want
+
+
+def test_headers_are_found_in_any_case_and_repeated_ones_are_joined() -> None:
+    (_, headers, _, _), _ = exchange(b"HTTP/1.1 200 OK\r\nWarning: 299 - \"a\"\r\nwarning: 299 - \"b\"\r\n"
+                                     b"Retry-After: 3\r\nContent-Length: 0\r\n\r\n")
+    assert headers.get("Retry-After") == headers.get("retry-after") == "3"
+    assert headers.get("WARNING") == '299 - "a", 299 - "b"' and headers.get("Date", "") == ""
+
+
+@pytest.mark.parametrize(("answer", "error", "says"), [
+    (b"", "Closed", "closed the connection"),
+    (b"SSH-2.0-OpenSSH\r\n\r\n", "ProtocolError", "not an HTTP status line"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "ProtocolError", "5 of 10 bytes"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "ProtocolError", "not a chunk size"),
+    (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "ProtocolError", "not a header line"),
+], ids=["closed", "not-http", "short-body", "bad-chunk", "bad-header"])
+def test_a_broken_answer_is_an_error_that_names_what_was_wrong(answer: bytes, error: str, says: str) -> None:
+    from kube import wire
+
+    with pytest.raises(getattr(wire, error), match=says):
+        exchange(answer)
+
+
+def test_a_chunked_answer_from_a_real_server_is_decoded(serve: Any) -> None:
+    def handler(rec: Recorder, h: http.server.BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        h.send_response(200)  # framing of its own: chunked, as Go's net/http sends a large answer
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        for part in (b'{"items": [', b"1, 2", b"]}"):
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+        h.wfile.write(b"0\r\n\r\n")
+        raise _Answered
+
+    rec, port = serve(handler)
+    k, _ = lean_client(port)
+    assert k.get("/api/v1/pods") == {"items": [1, 2]}
+    assert k.get("/api/v1/pods") == {"items": [1, 2]} and len({s["port"] for s in rec.seen}) == 1  # kept alive
