@@ -352,7 +352,8 @@ class Stack:
                             {k: getattr(v, "value", v) for k, v in (result.outputs or {}).items()})
         if done.succeeded and stale.urns:
             for i in range(0, len(stale.urns), REREAD_BATCH):
-                with engine_errors(f"refresh {self.name} (reading back what the update wrote)"):
+                with engine_errors(f"refresh {self.name}: the update succeeded; reading back {len(stale.urns)} "
+                                   "object(s) it recorded older than its write failed"):
                     self._raw.refresh(color="never", target=stale.urns[i:i + REREAD_BATCH],
                                       message="akshift: read back objects recorded older than the update's write")
             done = dataclasses.replace(done, reread=tuple(stale.urns))

@@ -138,7 +138,7 @@ def steps_from_events(events: Iterable[Any]) -> list[Step]:
 #: What the engine shows in place of a secret value in an event's inputs or outputs.
 MASKED = "[secret]"
 #: Operations after which a provider records the object it read back as the resource's outputs.
-WRITES = frozenset({"create", "update", "create-replacement", "import"})
+WRITES = frozenset({"create", "update", "create-replacement", "replace", "import"})
 
 
 def _output_key(outputs: Mapping[str, Any], key: str) -> str:
@@ -181,6 +181,7 @@ class StaleWrites:
 
     def __init__(self) -> None:
         self.urns: list[str] = []
+        self._seen: set[str] = set()
 
     def __call__(self, event: Any) -> None:
         part = _field(event, "res_outputs_event", "resOutputsEvent")
@@ -194,8 +195,10 @@ class StaleWrites:
                 or not type_.startswith("kubernetes:") or type_.startswith("kubernetes:helm.sh/")):
             return
         inputs = _field(new, "inputs", "inputs")
-        if inputs and not _covers(_field(new, "outputs", "outputs") or {}, inputs):
-            self.urns.append(str(_field(meta, "urn", "urn") or ""))
+        urn = str(_field(meta, "urn", "urn") or "")
+        if inputs and urn not in self._seen and not _covers(_field(new, "outputs", "outputs") or {}, inputs):
+            self._seen.add(urn)  # once: a replacement reports its create and its replace
+            self.urns.append(urn)
 
 
 def failures(events: Iterable[Any]) -> list[Step]:

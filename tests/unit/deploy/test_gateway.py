@@ -224,6 +224,7 @@ CRD_OUT = {"metadata": {"generation": 1}, "spec": {"versions": [{"schema": {"ope
 UP_EVENTS = [
     # The race: the await recorded the adopted StatefulSet as it was before the provider's apply.
     written("create", "kubernetes:apps/v1:StatefulSet", "aks-apps/StatefulSet/data/redis", sts(FORCE), sts(None)),
+    written("replace", "kubernetes:apps/v1:StatefulSet", "aks-apps/StatefulSet/data/redis", sts(FORCE), sts(None)),
     written("update", "kubernetes:apps/v1:Deployment", "aks-apps/Deployment/data/api",
             {"metadata": {"labels": {"tier": "api"}}}, {"metadata": {"labels": {"tier": "api", "x": "y"}}}),
     written("create", "kubernetes:core/v1:Secret", "core/Secret/data/creds", SECRET_IN,
@@ -247,7 +248,7 @@ def test_an_update_that_recorded_an_object_older_than_its_write_reads_back_exact
 
 
 def test_an_update_whose_records_hold_what_it_wrote_refreshes_nothing() -> None:
-    raw = FakeAutomationStack(up_events=UP_EVENTS[1:])
+    raw = FakeAutomationStack(up_events=UP_EVENTS[2:])
     assert engine.Stack(raw).up().reread == ()
     assert [op for op, _ in raw.calls] == ["up"]
 
