@@ -269,7 +269,8 @@ class Wire:
                 if reused:  # the server closed an idle connection: the request never reached it
                     continue
                 raise WireError(f"{e.__class__.__name__}: {e}") from e
-            except (OSError, ProtocolError) as e:  # ssl.SSLError and socket.timeout are OSErrors
+            except (OSError, ProtocolError, UnicodeEncodeError) as e:  # ssl.SSLError, socket.timeout: OSErrors;
+                # a header value that is not Latin-1 (HTTP/1.1 carries no other) cannot be sent
                 self._drop(conn)
                 raise WireError(f"{e.__class__.__name__}: {e}") from e
             if got.get("content-encoding", "").lower() == "gzip":

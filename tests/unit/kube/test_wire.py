@@ -282,3 +282,13 @@ def test_a_chunked_answer_from_a_real_server_is_decoded(serve: Any) -> None:
     k, _ = lean_client(port)
     assert k.get("/api/v1/pods") == {"items": [1, 2]}
     assert k.get("/api/v1/pods") == {"items": [1, 2]} and len({s["port"] for s in rec.seen}) == 1  # kept alive
+
+
+def test_a_header_value_http_cannot_carry_is_an_error_not_a_traceback(serve: Any) -> None:
+    rec, port = serve(lambda rec, h: ok())
+    k, _ = lean_client(port)
+    from kube.wire import WireError
+
+    with pytest.raises(WireError, match="UnicodeEncodeError"):
+        k._wire.send("GET", "/api", headers={"X-Name": "caf\u00e9\u2603"})  # type: ignore[union-attr]
+    assert rec.seen == [] and k.get("/api") == {}  # nothing sent; the next request goes out as usual
