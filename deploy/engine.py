@@ -351,9 +351,10 @@ class Stack:
         done = UpdateResult(str(result.summary.result), dict(result.summary.resource_changes or {}),
                             {k: getattr(v, "value", v) for k, v in (result.outputs or {}).items()})
         if done.succeeded and stale.urns:
+            what = (f"refresh {self.name}: the update succeeded; reading back {len(stale.urns)} object(s) it "
+                    "recorded older than its write failed")
             for i in range(0, len(stale.urns), REREAD_BATCH):
-                with engine_errors(f"refresh {self.name}: the update succeeded; reading back {len(stale.urns)} "
-                                   "object(s) it recorded older than its write failed"):
+                with engine_errors(what):
                     self._raw.refresh(color="never", target=stale.urns[i:i + REREAD_BATCH],
                                       message="akshift: read back objects recorded older than the update's write")
             done = dataclasses.replace(done, reread=tuple(stale.urns))

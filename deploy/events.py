@@ -156,9 +156,13 @@ def _covers(outputs: Any, inputs: Any) -> bool:
     if inputs == MASKED or outputs == MASKED:
         return True
     if isinstance(inputs, Mapping):
-        return isinstance(outputs, Mapping) and all(
-            v is None or (_output_key(outputs, k) in outputs and _covers(outputs[_output_key(outputs, k)], v))
-            for k, v in inputs.items())
+        if not isinstance(outputs, Mapping):
+            return False
+        for k, v in inputs.items():
+            key = _output_key(outputs, k)
+            if v is not None and (key not in outputs or not _covers(outputs[key], v)):
+                return False
+        return True
     if isinstance(inputs, list):
         return isinstance(outputs, list) and len(outputs) == len(inputs) and all(map(_covers, outputs, inputs))
     return bool(inputs == outputs)

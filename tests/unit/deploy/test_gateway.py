@@ -277,3 +277,10 @@ def test_the_backend_decides_where_state_lives_even_when_the_environment_says_ot
     backend = Backend("file:///runs/1/pulumi", "file", None, {"PULUMI_BACKEND_URL": "file:///runs/1/pulumi"})
     e = engine.Engine(Path("/opt/pulumi"), {"PULUMI_BACKEND_URL": "file://~", "PULUMI_HOME": "/h"}, backend)
     assert e.variables["PULUMI_BACKEND_URL"] == "file:///runs/1/pulumi" and e.variables["PULUMI_HOME"] == "/h"
+
+
+def test_a_failed_read_back_is_an_engine_error_that_says_the_update_itself_succeeded() -> None:
+    raw = FakeAutomationStack(up_events=UP_EVENTS[:1], fail_on={"refresh": command_error("error: unreachable")})
+    with pytest.raises(EngineError, match="the update succeeded; reading back 1 object") as e:
+        engine.Stack(raw).up()
+    assert e.value.kind is ErrorKind.FAILED and [op for op, _ in raw.calls] == ["up", "refresh"]
